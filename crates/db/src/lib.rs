@@ -1,0 +1,98 @@
+//! PostgreSQL for Tenpo.
+//!
+//! * [`Db`] holds the runtime pool. The runtime role owns nothing and cannot bypass row-level
+//!   security; every read or write of tenant data goes through [`Db::begin`], which opens a
+//!   transaction with `app.tenant_id` set, so a query that forgets its tenant sees nothing.
+//! * [`migrate`] applies the embedded migrations as the owner role, creates the runtime role,
+//!   grants it what it needs and checks that every tenant-owned table is protected.
+//! * [`cluster`] starts a private PostgreSQL under the data directory when no `DATABASE_URL` is
+//!   given (zero-config start).
+//! * [`testing`] clones a migrated template into a fresh database per test or benchmark run.
+
+pub mod cluster;
+pub mod connect;
+pub mod error;
+pub mod migrate;
+pub mod testing;
+
+use std::ops::{Deref, DerefMut};
+
+use kernel::TenantId;
+use sqlx::postgres::{PgPool, Postgres};
+use sqlx::{PgConnection, Transaction};
+
+pub use connect::{DatabaseSettings, Databases};
+pub use error::{constraint_of, is_unique_violation};
+pub use sqlx;
+
+/// The runtime database: a pool connected as the non-owner application role.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    pub fn new(pool: PgPool) -> Self {
+        Db { pool }
+    }
+
+    /// Opens a transaction scoped to one tenant: row-level security shows and accepts only that
+    /// tenant's rows until it commits or rolls back.
+    pub async fn begin(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        let mut inner = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *inner)
+            .await?;
+        Ok(Tx { inner, tenant })
+    }
+
+    /// The pool, for the narrow cross-tenant entry points (SECURITY DEFINER functions such as
+    /// `tenpo_resolve_store`, `tenpo_claim_outbox`) and the operator tables without tenant_id.
+    /// Tenant-owned tables are invisible here: RLS answers with zero rows.
+    pub fn platform(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// A transaction scoped to one tenant (see [`Db::begin`]). Dropping it without
+/// [`Tx::commit`] rolls it back.
+pub struct Tx {
+    inner: Transaction<'static, Postgres>,
+    tenant: TenantId,
+}
+
+impl Tx {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.inner
+    }
+}

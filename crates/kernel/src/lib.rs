@@ -1,0 +1,16 @@
+//! The shared vocabulary of Tenpo.
+//!
+//! Everything here is plain data with no I/O: typed ids, [`Money`], the [`Problem`] trait that
+//! every domain error implements (status + stable code), field validation, and cursor pagination.
+
+pub mod id;
+pub mod money;
+pub mod page;
+pub mod problem;
+pub mod validate;
+
+pub use id::*;
+pub use money::{Currency, Money, MoneyError};
+pub use page::{Cursor, Page, PageError, PageRequest};
+pub use problem::{FieldError, Problem};
+pub use validate::{ValidationErrors, Validator};
