@@ -276,13 +276,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
    LIMIT 1
 $$;
 
--- bearer tokens: the live session of a token hash, with its staff member.
+-- bearer tokens: the live session of a token hash, with what authorizes the request (role,
+-- vendor). Sessions of disabled or deleted staff and of suspended tenants do not resolve.
+-- Touches last_used_at at most once a minute.
 CREATE FUNCTION tenpo_resolve_session(p_token_hash bytea)
-RETURNS TABLE (session_id uuid, tenant_id uuid, store_id uuid, staff_id uuid, expires_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT ss.id, ss.tenant_id, ss.store_id, ss.staff_id, ss.expires_at
+RETURNS TABLE (session_id uuid, tenant_id uuid, store_id uuid, staff_id uuid, role text,
+               vendor_id uuid, expires_at timestamptz)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  UPDATE staff_sessions SET last_used_at = now()
+   WHERE token_hash = p_token_hash
+     AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+  SELECT ss.id, ss.tenant_id, ss.store_id, ss.staff_id, st.role, st.vendor_id, ss.expires_at
     FROM staff_sessions ss
+    JOIN store_staff st ON st.id = ss.staff_id
+    JOIN tenants t ON t.id = ss.tenant_id
    WHERE ss.token_hash = p_token_hash AND ss.revoked_at IS NULL AND ss.expires_at > now()
+     AND st.status = 'active' AND st.deleted_at IS NULL AND t.status = 'active';
 $$;
 
 -- operator: a page of tenants.

@@ -22,7 +22,7 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{PgConnection, Transaction};
 
 pub use connect::{DatabaseSettings, Databases};
-pub use error::{constraint_of, is_unique_violation};
+pub use error::{constraint_of, is_check_violation, is_foreign_key_violation, is_retryable, is_unique_violation};
 pub use sqlx;
 
 /// The runtime database: a pool connected as the non-owner application role.

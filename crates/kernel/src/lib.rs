@@ -3,7 +3,9 @@
 //! Everything here is plain data with no I/O: typed ids, [`Money`], the [`Problem`] trait that
 //! every domain error implements (status + stable code), field validation, and cursor pagination.
 
+pub mod access;
 pub mod id;
+pub mod jp;
 pub mod money;
 pub mod page;
 pub mod problem;

@@ -38,27 +38,3 @@ impl FieldError {
         FieldError { field: field.into(), code: code.into(), message: message.into() }
     }
 }
-
-/// Declares how each variant of a domain error enum maps to a status and a code:
-///
-/// ```ignore
-/// problem_codes!(AuthError {
-///     InvalidCredentials => 401, "invalid_credentials";
-///     Throttled { .. } => 429, "too_many_attempts";
-///     Db(_) => 500, "internal";
-/// });
-/// ```
-#[macro_export]
-macro_rules! problem_codes {
-    ($ty:ident { $($pat:pat => $status:expr, $code:expr;)+ }) => {
-        impl $ty {
-            fn status_and_code(&self) -> (u16, &'static str) {
-                #[allow(unused_imports)]
-                use $ty::*;
-                match self {
-                    $($pat => ($status, $code),)+
-                }
-            }
-        }
-    };
-}

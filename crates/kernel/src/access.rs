@@ -1,0 +1,292 @@
+//! Who is acting, and what they may do.
+//!
+//! Staff have one of three roles in one store; each role grants a fixed set of permissions
+//! (docs/PERMISSIONS.md is generated from [`Role::permissions`] and checked by a test). Services
+//! call [`StaffContext::require`] before acting: that is the one mechanism that enforces the
+//! matrix.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::id::{SessionId, StaffId, StoreId, TenantId, VendorId};
+use crate::problem::Problem;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Staff,
+}
+
+/// Every permission a role can grant. Names are stable: they appear in errors and docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// See the store, its settings and locations.
+    StoreRead,
+    /// Change store settings and locations.
+    StoreManage,
+    StaffRead,
+    /// Create, change and disable staff (admins only for the `staff` role).
+    StaffManage,
+    CatalogRead,
+    CatalogWrite,
+    InventoryRead,
+    /// Adjust stock levels.
+    InventoryWrite,
+    CustomersRead,
+    CustomersWrite,
+    /// Merge two customers into one.
+    CustomersMerge,
+    /// Erase a customer's personal data.
+    CustomersErase,
+    OrdersRead,
+    /// Ship and deliver shipments.
+    OrdersFulfill,
+    /// Confirm payments, cancel orders, record refunds.
+    OrdersManage,
+    PromotionsRead,
+    PromotionsWrite,
+    /// Upload assets, manage digital deliveries.
+    DigitalManage,
+    /// Webhook endpoints and their delivery log.
+    WebhooksManage,
+    /// CSV exports (orders, catalog, customers).
+    DataExport,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 20] = [
+        Permission::StoreRead,
+        Permission::StoreManage,
+        Permission::StaffRead,
+        Permission::StaffManage,
+        Permission::CatalogRead,
+        Permission::CatalogWrite,
+        Permission::InventoryRead,
+        Permission::InventoryWrite,
+        Permission::CustomersRead,
+        Permission::CustomersWrite,
+        Permission::CustomersMerge,
+        Permission::CustomersErase,
+        Permission::OrdersRead,
+        Permission::OrdersFulfill,
+        Permission::OrdersManage,
+        Permission::PromotionsRead,
+        Permission::PromotionsWrite,
+        Permission::DigitalManage,
+        Permission::WebhooksManage,
+        Permission::DataExport,
+    ];
+
+    pub fn name(self) -> &'static str {
+        use Permission::*;
+        match self {
+            StoreRead => "store_read",
+            StoreManage => "store_manage",
+            StaffRead => "staff_read",
+            StaffManage => "staff_manage",
+            CatalogRead => "catalog_read",
+            CatalogWrite => "catalog_write",
+            InventoryRead => "inventory_read",
+            InventoryWrite => "inventory_write",
+            CustomersRead => "customers_read",
+            CustomersWrite => "customers_write",
+            CustomersMerge => "customers_merge",
+            CustomersErase => "customers_erase",
+            OrdersRead => "orders_read",
+            OrdersFulfill => "orders_fulfill",
+            OrdersManage => "orders_manage",
+            PromotionsRead => "promotions_read",
+            PromotionsWrite => "promotions_write",
+            DigitalManage => "digital_manage",
+            WebhooksManage => "webhooks_manage",
+            DataExport => "data_export",
+        }
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+        }
+    }
+
+    /// The role matrix.
+    pub fn allows(self, p: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner => true,
+            // everything but erasing customers' personal data (an owner's decision)
+            Role::Admin => p != CustomersErase,
+            // day-to-day operations: look things up, keep stock right, ship orders
+            Role::Staff => matches!(
+                p,
+                StoreRead
+                    | StaffRead
+                    | CatalogRead
+                    | InventoryRead
+                    | InventoryWrite
+                    | CustomersRead
+                    | OrdersRead
+                    | OrdersFulfill
+                    | PromotionsRead
+            ),
+        }
+    }
+
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL.into_iter().filter(|p| self.allows(*p)).collect()
+    }
+
+    /// Whether a member of this role may create or change a member of `other`.
+    /// Owners manage everyone; admins manage staff only; staff manage no one.
+    pub fn can_manage(self, other: Role) -> bool {
+        match self {
+            Role::Owner => true,
+            Role::Admin => other == Role::Staff,
+            Role::Staff => false,
+        }
+    }
+}
+
+/// The authenticated staff member a request acts for, resolved once from the bearer token.
+#[derive(Debug, Clone)]
+pub struct StaffContext {
+    pub tenant_id: TenantId,
+    pub store_id: StoreId,
+    pub staff_id: StaffId,
+    pub session_id: SessionId,
+    pub role: Role,
+    /// Mall mode: staff of one vendor act only on that vendor's products and shipments.
+    pub vendor_id: Option<VendorId>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("your role ({role}) lacks the {permission} permission", role = .role.as_str(), permission = .permission.name())]
+pub struct PermissionDenied {
+    pub role: Role,
+    pub permission: Permission,
+}
+
+impl Problem for PermissionDenied {
+    fn status(&self) -> u16 {
+        403
+    }
+    fn code(&self) -> &'static str {
+        "permission_denied"
+    }
+}
+
+impl StaffContext {
+    pub fn require(&self, p: Permission) -> Result<(), PermissionDenied> {
+        if self.role.allows(p) { Ok(()) } else { Err(PermissionDenied { role: self.role, permission: p }) }
+    }
+}
+
+/// On whose behalf a use case runs. Services call [`Acting::require`] for each permission they
+/// need: staff are held to their role's permissions, the operator and the system are not.
+#[derive(Debug, Clone, Copy)]
+pub enum Acting<'a> {
+    Operator,
+    Staff(&'a StaffContext),
+    System,
+}
+
+impl Acting<'_> {
+    pub fn require(&self, p: Permission) -> Result<(), PermissionDenied> {
+        match self {
+            Acting::Staff(ctx) => ctx.require(p),
+            Acting::Operator | Acting::System => Ok(()),
+        }
+    }
+
+    /// The staff role, if a staff member is acting.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Acting::Staff(ctx) => Some(ctx.role),
+            _ => None,
+        }
+    }
+
+    pub fn staff_id(&self) -> Option<StaffId> {
+        match self {
+            Acting::Staff(ctx) => Some(ctx.staff_id),
+            _ => None,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self {
+            Acting::Staff(ctx) => Actor::Staff(ctx.staff_id),
+            Acting::Operator => Actor::Operator,
+            Acting::System => Actor::System,
+        }
+    }
+
+    /// Whether the acting party may create or change a staff member of `role`.
+    pub fn can_manage(&self, role: Role) -> bool {
+        self.role().is_none_or(|mine| mine.can_manage(role))
+    }
+}
+
+/// Who caused a change, as recorded in histories and movement rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    Staff(StaffId),
+    Shopper,
+    System,
+    Operator,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Staff(_) => "staff",
+            Actor::Shopper => "shopper",
+            Actor::System => "system",
+            Actor::Operator => "operator",
+        }
+    }
+
+    pub fn id(&self) -> Option<uuid::Uuid> {
+        match self {
+            Actor::Staff(id) => Some(id.0),
+            _ => None,
+        }
+    }
+}
+
+impl From<&StaffContext> for Actor {
+    fn from(ctx: &StaffContext) -> Self {
+        Actor::Staff(ctx.staff_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_can_do_everything_and_staff_cannot_manage_staff() {
+        assert_eq!(Role::Owner.permissions().len(), Permission::ALL.len());
+        assert!(!Role::Staff.allows(Permission::StaffManage));
+        assert!(!Role::Admin.allows(Permission::CustomersErase));
+        assert!(Role::Staff.allows(Permission::OrdersFulfill));
+    }
+
+    #[test]
+    fn admins_manage_only_staff() {
+        assert!(Role::Admin.can_manage(Role::Staff));
+        assert!(!Role::Admin.can_manage(Role::Admin));
+        assert!(!Role::Admin.can_manage(Role::Owner));
+        assert!(Role::Owner.can_manage(Role::Owner));
+        assert!(!Role::Staff.can_manage(Role::Staff));
+    }
+}

@@ -1,0 +1,251 @@
+//! Japanese input as people type it: phone numbers, postal codes and prefectures, in
+//! full-width or half-width forms, with or without separators, normalised for storage.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Folds full-width ASCII (０-９, Ａ-Ｚ, ＋, －, ...) to ASCII, the ideographic space to a space,
+/// and the many dash-like characters to '-'.
+pub fn fold_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF70}' | '\u{2043}' | '\u{FE63}' => '-',
+            _ => c,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JpInputError {
+    #[error("not a phone number: use forms like 090-1234-5678, 03-1234-5678 or +81 90 1234 5678")]
+    Phone,
+    #[error("a postal code has 7 digits, as 123-4567 or 1234567")]
+    PostalCode,
+    #[error("not one of the 47 prefectures (give its name, e.g. 東京都, 東京 or Tokyo, or its code 01-47)")]
+    Prefecture,
+}
+
+/// Normalises a phone number to E.164. Domestic Japanese numbers (0 + 9 or 10 digits) become
+/// +81 numbers; numbers given with a + country code are kept (with Japan's trunk 0 dropped).
+///
+/// ```
+/// use tenpo_kernel::jp::normalize_phone;
+/// assert_eq!(normalize_phone("090-1234-5678").unwrap(), "+819012345678");
+/// assert_eq!(normalize_phone("+81 90 1234 5678").unwrap(), "+819012345678");
+/// assert_eq!(normalize_phone("０９０－１２３４－５６７８").unwrap(), "+819012345678");
+/// ```
+pub fn normalize_phone(input: &str) -> Result<String, JpInputError> {
+    let folded = fold_width(input);
+    let mut digits = String::with_capacity(16);
+    let mut plus = false;
+    for (i, c) in folded.trim().chars().enumerate() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if i == 0 => plus = true,
+            ' ' | '-' | '(' | ')' | '.' => {}
+            _ => return Err(JpInputError::Phone),
+        }
+    }
+    let e164 = if plus {
+        match digits.strip_prefix("81") {
+            // "+81 090..." is a common mistake: the trunk 0 does not belong after +81
+            Some(national) => format!("+81{}", national.strip_prefix('0').unwrap_or(national)),
+            None => format!("+{digits}"),
+        }
+    } else if let Some(national) = digits.strip_prefix('0') {
+        if national.starts_with('0') || !(9..=10).contains(&national.len()) {
+            return Err(JpInputError::Phone);
+        }
+        format!("+81{national}")
+    } else {
+        return Err(JpInputError::Phone);
+    };
+    let n = e164.len() - 1;
+    let ok = if let Some(national) = e164.strip_prefix("+81") {
+        (9..=10).contains(&national.len()) && !national.starts_with('0')
+    } else {
+        (7..=15).contains(&n) && !e164[1..].starts_with('0')
+    };
+    if ok { Ok(e164) } else { Err(JpInputError::Phone) }
+}
+
+/// Normalises a postal code to `123-4567`; accepts `1234567`, full-width digits and a leading 〒.
+pub fn normalize_postal_code(input: &str) -> Result<String, JpInputError> {
+    let folded = fold_width(input);
+    let s = folded.trim().trim_start_matches('〒').trim();
+    let digits: String = s.chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let shape_ok = match s.find('-') {
+        None => true,
+        Some(pos) => pos == 3 && s.matches('-').count() == 1,
+    };
+    if !shape_ok || digits.len() != 7 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(JpInputError::PostalCode);
+    }
+    Ok(format!("{}-{}", &digits[..3], &digits[3..]))
+}
+
+/// One of the 47 prefectures, by its JIS X 0401 code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Prefecture {
+    pub code: u8,
+    pub name: &'static str,
+    pub name_en: &'static str,
+}
+
+/// (JIS code, name with suffix, romanised name)
+pub const PREFECTURES: [(u8, &str, &str); 47] = [
+    (1, "北海道", "Hokkaido"),
+    (2, "青森県", "Aomori"),
+    (3, "岩手県", "Iwate"),
+    (4, "宮城県", "Miyagi"),
+    (5, "秋田県", "Akita"),
+    (6, "山形県", "Yamagata"),
+    (7, "福島県", "Fukushima"),
+    (8, "茨城県", "Ibaraki"),
+    (9, "栃木県", "Tochigi"),
+    (10, "群馬県", "Gunma"),
+    (11, "埼玉県", "Saitama"),
+    (12, "千葉県", "Chiba"),
+    (13, "東京都", "Tokyo"),
+    (14, "神奈川県", "Kanagawa"),
+    (15, "新潟県", "Niigata"),
+    (16, "富山県", "Toyama"),
+    (17, "石川県", "Ishikawa"),
+    (18, "福井県", "Fukui"),
+    (19, "山梨県", "Yamanashi"),
+    (20, "長野県", "Nagano"),
+    (21, "岐阜県", "Gifu"),
+    (22, "静岡県", "Shizuoka"),
+    (23, "愛知県", "Aichi"),
+    (24, "三重県", "Mie"),
+    (25, "滋賀県", "Shiga"),
+    (26, "京都府", "Kyoto"),
+    (27, "大阪府", "Osaka"),
+    (28, "兵庫県", "Hyogo"),
+    (29, "奈良県", "Nara"),
+    (30, "和歌山県", "Wakayama"),
+    (31, "鳥取県", "Tottori"),
+    (32, "島根県", "Shimane"),
+    (33, "岡山県", "Okayama"),
+    (34, "広島県", "Hiroshima"),
+    (35, "山口県", "Yamaguchi"),
+    (36, "徳島県", "Tokushima"),
+    (37, "香川県", "Kagawa"),
+    (38, "愛媛県", "Ehime"),
+    (39, "高知県", "Kochi"),
+    (40, "福岡県", "Fukuoka"),
+    (41, "佐賀県", "Saga"),
+    (42, "長崎県", "Nagasaki"),
+    (43, "熊本県", "Kumamoto"),
+    (44, "大分県", "Oita"),
+    (45, "宮崎県", "Miyazaki"),
+    (46, "鹿児島県", "Kagoshima"),
+    (47, "沖縄県", "Okinawa"),
+];
+
+impl Prefecture {
+    pub fn from_code(code: u8) -> Option<Prefecture> {
+        PREFECTURES
+            .iter()
+            .find(|p| p.0 == code)
+            .map(|&(code, name, name_en)| Prefecture { code, name, name_en })
+    }
+
+    /// Reads a prefecture given as its name (東京都, 東京), its romanised name (Tokyo,
+    /// tokyo-to, Tokyo Prefecture) or its JIS code (13, 01).
+    pub fn parse(input: &str) -> Result<Prefecture, JpInputError> {
+        let s = fold_width(input).trim().to_string();
+        if s.is_empty() {
+            return Err(JpInputError::Prefecture);
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse().ok().and_then(Prefecture::from_code).ok_or(JpInputError::Prefecture);
+        }
+        let latin = s.to_ascii_lowercase().replace(['ō', 'ū'], "o");
+        let latin = latin
+            .trim_end_matches(" prefecture")
+            .trim_end_matches(" metropolis")
+            .trim_end_matches("-ken")
+            .trim_end_matches("-fu")
+            .trim_end_matches("-to")
+            .trim_end_matches(" ken")
+            .trim_end_matches(" fu")
+            .trim_end_matches(" to");
+        PREFECTURES
+            .iter()
+            .find(|(_, name, en)| {
+                let short = name.trim_end_matches(['都', '府', '県']);
+                // 北海道 keeps its 道: "北海" is not a way people write it
+                *name == s || (short == s && *name != "北海道") || en.eq_ignore_ascii_case(latin)
+            })
+            .map(|&(code, name, name_en)| Prefecture { code, name, name_en })
+            .ok_or(JpInputError::Prefecture)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_forms_normalise_to_one_e164() {
+        for form in [
+            "090-1234-5678",
+            "09012345678",
+            "+81 90 1234 5678",
+            "+81-90-1234-5678",
+            "+81 090 1234 5678",
+            "０９０－１２３４－５６７８",
+            "０９０ー１２３４ー５６７８",
+            "(090) 1234-5678",
+            "＋８１９０１２３４５６７８",
+        ] {
+            assert_eq!(normalize_phone(form).as_deref(), Ok("+819012345678"), "{form}");
+        }
+        assert_eq!(normalize_phone("03-1234-5678").unwrap(), "+81312345678");
+        assert_eq!(normalize_phone("0120-123-456").unwrap(), "+81120123456");
+        assert_eq!(normalize_phone("+1 415 555 0100").unwrap(), "+14155550100");
+    }
+
+    #[test]
+    fn bad_phones_are_refused() {
+        for bad in ["", "12345", "090-1234", "090-1234-5678-9", "phone", "0012345678", "+81 0", "090x12345678"] {
+            assert!(normalize_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn postal_codes() {
+        for form in ["123-4567", "1234567", "１２３－４５６７", "〒123-4567", " 123 4567 "] {
+            assert_eq!(normalize_postal_code(form).as_deref(), Ok("123-4567"), "{form}");
+        }
+        for bad in ["123456", "12-34567", "1234-567", "abc-defg", "123-45678", ""] {
+            assert!(normalize_postal_code(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefecture_forms() {
+        for form in ["東京都", "東京", "Tokyo", "tokyo", "TOKYO", "Tokyo-to", "13", "１３"] {
+            assert_eq!(Prefecture::parse(form).map(|p| p.code), Ok(13), "{form}");
+        }
+        assert_eq!(Prefecture::parse("01").unwrap().name, "北海道");
+        assert_eq!(Prefecture::parse("大阪").unwrap().name, "大阪府");
+        assert_eq!(Prefecture::parse("Kyoto-fu").unwrap().code, 26);
+        assert_eq!(Prefecture::parse("Osaka Prefecture").unwrap().code, 27);
+        for bad in ["", "0", "48", "東京府", "Edo", "北海"] {
+            assert!(Prefecture::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_prefecture_reads_by_each_form() {
+        for (code, name, en) in PREFECTURES {
+            assert_eq!(Prefecture::parse(name).unwrap().code, code);
+            assert_eq!(Prefecture::parse(en).unwrap().code, code);
+            assert_eq!(Prefecture::parse(&format!("{code:02}")).unwrap().code, code);
+        }
+    }
+}

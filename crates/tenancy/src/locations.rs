@@ -1,0 +1,169 @@
+//! Store locations: warehouses and shops that hold stock. Reservations take stock from a
+//! product's locations in priority order (lower first).
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::access::{Acting, Permission};
+use kernel::{LocationId, StoreId, Validator};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::TenancyError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum LocationStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Location {
+    pub id: LocationId,
+    pub store_id: StoreId,
+    pub code: String,
+    pub name: String,
+    pub status: LocationStatus,
+    /// Lower first when choosing where to reserve stock.
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocation {
+    /// Letters, digits, '-' and '_', unique in the store.
+    #[schema(example = "tokyo-1")]
+    pub code: String,
+    pub name: String,
+    pub priority: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLocation {
+    pub name: Option<String>,
+    pub status: Option<LocationStatus>,
+    pub priority: Option<i32>,
+}
+
+const COLUMNS: &str = "id, store_id, code, name, status, priority, created_at, updated_at";
+
+fn parse_code(v: &mut Validator, raw: &str) -> String {
+    let code = raw.trim().to_string();
+    let ok = (1..=64).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        v.push("code", "invalid", "use 1 to 64 letters, digits, '-' and '_'");
+    }
+    code
+}
+
+pub(crate) async fn insert_location(tx: &mut Tx, store: StoreId, input: CreateLocation) -> Result<Location, TenancyError> {
+    let mut v = Validator::new();
+    let code = parse_code(&mut v, &input.code);
+    let name = v.text("name", &input.name, 200);
+    let priority = v.range("priority", input.priority.unwrap_or(100), 0, 1_000_000);
+    v.into_result()?;
+    let location: Location = sqlx::query_as(&format!(
+        "INSERT INTO store_locations (id, tenant_id, store_id, code, name, priority)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(LocationId::new())
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(&code)
+    .bind(&name)
+    .bind(priority)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| match db::constraint_of(&e) {
+        Some("store_locations_store_code_key") => TenancyError::LocationCodeTaken(code.clone()),
+        _ => e.into(),
+    })?;
+    Ok(location)
+}
+
+pub async fn create_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, input: CreateLocation) -> Result<Location, TenancyError> {
+    by.require(Permission::StoreManage)?;
+    // the store must be the tenant's: RLS hides another tenant's store
+    crate::stores::get_store(tx, store).await?;
+    let location = insert_location(tx, store, input).await?;
+    events::record(tx, events::NewEvent::new("location.created", "location", location.id, &location).in_store(store))
+        .await?;
+    Ok(location)
+}
+
+pub async fn list_locations(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<Vec<Location>, TenancyError> {
+    by.require(Permission::StoreRead)?;
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM store_locations WHERE store_id = $1 AND deleted_at IS NULL ORDER BY priority, code"
+    ))
+    .bind(store)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+pub async fn get_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: LocationId) -> Result<Location, TenancyError> {
+    by.require(Permission::StoreRead)?;
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM store_locations WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(TenancyError::LocationNotFound)
+}
+
+pub async fn update_location(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    id: LocationId,
+    input: UpdateLocation,
+) -> Result<Location, TenancyError> {
+    by.require(Permission::StoreManage)?;
+    let mut v = Validator::new();
+    let name = input.name.as_deref().map(|n| v.text("name", n, 200));
+    if let Some(p) = input.priority {
+        v.range("priority", p, 0, 1_000_000);
+    }
+    v.into_result()?;
+    let location: Location = sqlx::query_as(&format!(
+        "UPDATE store_locations SET name = coalesce($3, name), status = coalesce($4, status), priority = coalesce($5, priority)
+          WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(store)
+    .bind(name)
+    .bind(input.status)
+    .bind(input.priority)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(TenancyError::LocationNotFound)?;
+    events::record(tx, events::NewEvent::new("location.updated", "location", id, &location).in_store(store)).await?;
+    Ok(location)
+}
+
+/// Soft-deletes a location that holds no stock (orders keep referring to it).
+pub async fn delete_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: LocationId) -> Result<(), TenancyError> {
+    get_location(tx, store, by, id).await?;
+    by.require(Permission::StoreManage)?;
+    let held: Option<i64> = sqlx::query_scalar("SELECT sum(stock)::bigint FROM inventory_stocks WHERE location_id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if held.unwrap_or(0) > 0 {
+        return Err(TenancyError::LocationHasStock);
+    }
+    sqlx::query("UPDATE store_locations SET deleted_at = now(), status = 'inactive' WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    events::record(tx, events::NewEvent::new("location.deleted", "location", id, serde_json::json!({ "id": id })).in_store(store))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Stores: a tenant's shops. Each has a handle used in storefront URLs, its settings rows, an
+//! order-number counter and (unless asked otherwise) a first location, `main`.
+
+use chrono::{DateTime, Utc};
+use db::{Db, Tx};
+use kernel::access::{Acting, Permission};
+use kernel::{Page, PageRequest, StoreId, StoreRef, TenantId, Validator};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::TenancyError;
+use crate::locations::{self, CreateLocation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum StoreStatus {
+    Active,
+    /// Closed to shoppers; staff can still work in it.
+    Inactive,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Store {
+    pub id: StoreId,
+    pub tenant_id: TenantId,
+    /// Storefront URL handle: /store/v1/stores/{handle}/...
+    pub handle: String,
+    pub name: String,
+    pub status: StoreStatus,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStore {
+    /// Lower-case letters, digits and dashes, unique across the deployment.
+    #[schema(example = "kissa-tanaka")]
+    pub handle: String,
+    pub name: String,
+    /// Create the first location, `main` (default true).
+    pub default_location: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStore {
+    pub name: Option<String>,
+    pub status: Option<StoreStatus>,
+}
+
+const COLUMNS: &str = "id, tenant_id, handle, name, status, timezone, created_at, updated_at";
+
+/// A store's handle: 1-63 of a-z, 0-9 and '-', starting with a letter or digit.
+pub fn parse_handle(v: &mut Validator, field: &str, raw: &str) -> String {
+    let h = raw.trim().to_ascii_lowercase();
+    let ok = !h.is_empty()
+        && h.len() <= 63
+        && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !h.starts_with('-');
+    if !ok {
+        v.push(field, "invalid", "use 1 to 63 lower-case letters, digits and dashes, not starting with a dash");
+    } else if uuid::Uuid::parse_str(&h).is_ok() {
+        v.push(field, "invalid", "a handle cannot look like an id");
+    }
+    h
+}
+
+pub async fn create_store(db: &Db, tenant: TenantId, input: CreateStore) -> Result<Store, TenancyError> {
+    let mut v = Validator::new();
+    let handle = parse_handle(&mut v, "handle", &input.handle);
+    let name = v.text("name", &input.name, 200);
+    v.into_result()?;
+    let mut tx = db.begin(tenant).await?;
+    crate::tenants::find(&mut tx).await?.ok_or(TenancyError::TenantNotFound)?;
+    let id = StoreId::new();
+    let store: Store = sqlx::query_as(&format!(
+        "INSERT INTO stores (id, tenant_id, handle, name) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(tenant)
+    .bind(&handle)
+    .bind(&name)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match db::constraint_of(&e) {
+        Some("stores_handle_key") => TenancyError::StoreHandleTaken(handle.clone()),
+        _ => e.into(),
+    })?;
+    // the store's settings rows, with defaults (docs/SCHEMA.md)
+    for sql in [
+        "INSERT INTO store_settings (store_id, tenant_id, currency) SELECT $1, $2, default_currency FROM tenants WHERE id = $2 ON CONFLICT DO NOTHING",
+        "INSERT INTO store_digital_settings (store_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO store_order_counters (store_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO store_sync_settings (store_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    ] {
+        sqlx::query(sql).bind(id).bind(tenant).execute(&mut *tx).await?;
+    }
+    if input.default_location.unwrap_or(true) {
+        let main = CreateLocation { code: "main".into(), name: "Main warehouse".into(), priority: Some(100) };
+        locations::insert_location(&mut tx, id, main).await?;
+    }
+    events::record(&mut tx, events::NewEvent::new("store.created", "store", id, &store).in_store(id)).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant, store_id = %id, handle = %store.handle, "store created");
+    Ok(store)
+}
+
+/// Which tenant a store reference (id or handle) belongs to, through the
+/// tenpo_resolve_store entry point. Used before any tenant is known: storefront and sign-in.
+pub async fn resolve(db: &Db, store: &StoreRef) -> Result<Option<(TenantId, StoreId, StoreStatus)>, sqlx::Error> {
+    let (id, handle) = match store {
+        StoreRef::Id(id) => (Some(*id), None),
+        StoreRef::Handle(h) => (None, Some(h.as_str())),
+    };
+    sqlx::query_as("SELECT tenant_id, store_id, status FROM tenpo_resolve_store($1, $2)")
+        .bind(id)
+        .bind(handle)
+        .fetch_optional(db.platform())
+        .await
+}
+
+pub async fn get_store(tx: &mut Tx, id: StoreId) -> Result<Store, TenancyError> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM stores WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(TenancyError::StoreNotFound)
+}
+
+pub async fn list_stores(tx: &mut Tx, page: &PageRequest) -> Result<Page<Store>, TenancyError> {
+    let limit = page.limit()?;
+    let after: Option<StoreId> = page.after()?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM stores WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit as i64 + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |s: &Store| s.id))
+}
+
+pub async fn update_store(tx: &mut Tx, id: StoreId, by: Acting<'_>, input: UpdateStore) -> Result<Store, TenancyError> {
+    by.require(Permission::StoreManage)?;
+    let mut v = Validator::new();
+    let name = input.name.as_deref().map(|n| v.text("name", n, 200));
+    v.into_result()?;
+    let store: Store = sqlx::query_as(&format!(
+        "UPDATE stores SET name = coalesce($2, name), status = coalesce($3, status) WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(input.status)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(TenancyError::StoreNotFound)?;
+    events::record(tx, events::NewEvent::new("store.updated", "store", id, &store).in_store(id)).await?;
+    Ok(store)
+}

@@ -1,0 +1,96 @@
+//! Vendors: who ships an item. A single-brand tenant has exactly one, itself (the house
+//! vendor); a mall has one per merchant it hosts, each with a commission rate in basis points.
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::{Page, PageRequest, VendorId, Validator};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::TenancyError;
+use crate::tenants::{self, TenantKind};
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Vendor {
+    pub id: VendorId,
+    pub name: String,
+    /// Commission the mall keeps, in basis points (1000 = 10%).
+    pub commission_rate_bps: i32,
+    /// True for the vendor that is the single-brand tenant itself.
+    pub is_house: bool,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVendor {
+    pub name: String,
+    #[serde(default)]
+    pub commission_rate_bps: i32,
+}
+
+const COLUMNS: &str = "id, name, commission_rate_bps, is_house, status, created_at, updated_at";
+
+pub(crate) async fn insert_house_vendor(tx: &mut Tx, name: &str) -> Result<Vendor, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO vendors (id, tenant_id, name, is_house) VALUES ($1, $2, $3, true) RETURNING {COLUMNS}"
+    ))
+    .bind(VendorId::new())
+    .bind(tx.tenant())
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The vendor that products default to: the house vendor of a single-brand tenant.
+pub async fn house_vendor(tx: &mut Tx) -> Result<Option<Vendor>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM vendors WHERE is_house"))
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+pub async fn get_vendor(tx: &mut Tx, id: VendorId) -> Result<Vendor, TenancyError> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM vendors WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(TenancyError::VendorNotFound)
+}
+
+pub async fn list_vendors(tx: &mut Tx, page: &PageRequest) -> Result<Page<Vendor>, TenancyError> {
+    let limit = page.limit()?;
+    let after: Option<VendorId> = page.after()?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM vendors WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit as i64 + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(Page::from_rows(rows, limit, |v: &Vendor| v.id))
+}
+
+/// Adds a vendor to a mall tenant.
+pub async fn create_vendor(tx: &mut Tx, input: CreateVendor) -> Result<Vendor, TenancyError> {
+    let mut v = Validator::new();
+    let name = v.text("name", &input.name, 200);
+    v.range("commission_rate_bps", input.commission_rate_bps, 0, 10_000);
+    v.into_result()?;
+    let tenant = tenants::find(tx).await?.ok_or(TenancyError::TenantNotFound)?;
+    if tenant.kind != TenantKind::Mall {
+        return Err(TenancyError::NotAMall);
+    }
+    let vendor: Vendor = sqlx::query_as(&format!(
+        "INSERT INTO vendors (id, tenant_id, name, commission_rate_bps) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    ))
+    .bind(VendorId::new())
+    .bind(tx.tenant())
+    .bind(&name)
+    .bind(input.commission_rate_bps)
+    .fetch_one(&mut **tx)
+    .await?;
+    events::record(tx, events::NewEvent::new("vendor.created", "vendor", vendor.id, &vendor)).await?;
+    Ok(vendor)
+}
