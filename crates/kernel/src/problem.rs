@@ -38,3 +38,13 @@ impl FieldError {
         FieldError { field: field.into(), code: code.into(), message: message.into() }
     }
 }
+
+/// A database error reaching the caller is always our fault: 500, logged, details hidden.
+impl Problem for sqlx::Error {
+    fn status(&self) -> u16 {
+        500
+    }
+    fn code(&self) -> &'static str {
+        "internal"
+    }
+}

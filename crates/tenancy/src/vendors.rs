@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use db::Tx;
+use kernel::access::{Acting, Permission};
 use kernel::{Page, PageRequest, VendorId, Validator};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -59,7 +60,8 @@ pub async fn get_vendor(tx: &mut Tx, id: VendorId) -> Result<Vendor, TenancyErro
         .ok_or(TenancyError::VendorNotFound)
 }
 
-pub async fn list_vendors(tx: &mut Tx, page: &PageRequest) -> Result<Page<Vendor>, TenancyError> {
+pub async fn list_vendors(tx: &mut Tx, by: Acting<'_>, page: &PageRequest) -> Result<Page<Vendor>, TenancyError> {
+    by.require(Permission::CatalogRead)?;
     let limit = page.limit()?;
     let after: Option<VendorId> = page.after()?;
     let rows = sqlx::query_as(&format!(
@@ -73,7 +75,8 @@ pub async fn list_vendors(tx: &mut Tx, page: &PageRequest) -> Result<Page<Vendor
 }
 
 /// Adds a vendor to a mall tenant.
-pub async fn create_vendor(tx: &mut Tx, input: CreateVendor) -> Result<Vendor, TenancyError> {
+pub async fn create_vendor(tx: &mut Tx, by: Acting<'_>, input: CreateVendor) -> Result<Vendor, TenancyError> {
+    by.require(Permission::StoreManage)?;
     let mut v = Validator::new();
     let name = v.text("name", &input.name, 200);
     v.range("commission_rate_bps", input.commission_rate_bps, 0, 10_000);

@@ -1,0 +1,168 @@
+//! Extractors that answer bad input with problems instead of axum's plain-text rejections, and
+//! resolve who is calling once per request.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use kernel::access::StaffContext;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// A JSON body. Malformed JSON is a 400 `malformed_json`; JSON of the wrong shape (wrong types,
+/// unknown fields or enum values, missing fields) a 422 `invalid_body` naming the field; an
+/// oversized body a 413; a body without the JSON content type a 415.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => {
+            // "Failed to deserialize the JSON body into the target type: role: unknown variant ..."
+            let text = e.body_text();
+            let detail = text.split_once("target type: ").map(|(_, d)| d.to_string()).unwrap_or(text);
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", detail)
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+        }
+        other => ApiError::new(other.status(), "bad_request", other.body_text()),
+    }
+}
+
+/// Path parameters; a malformed id is a 404, as a well-formed id of nothing is.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::not_found(format!("nothing here: {}", e.body_text().trim_start_matches("Invalid URL: "))))
+            }
+            Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text())),
+        }
+    }
+}
+
+/// Query parameters; bad ones are a 400 `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let text = e.body_text();
+                let detail = text.split_once("query string: ").map(|(_, d)| d.to_string()).unwrap_or(text);
+                Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", detail))
+            }
+            Err(other) => Err(ApiError::new(other.status(), "invalid_query", other.body_text())),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The signed-in staff member (Authorization: Bearer tps_...), resolved once per request.
+pub struct Staff(pub StaffContext);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(tenancy::AuthError::MissingToken)?;
+        let ctx = tenancy::auth::authenticate(&state.db, token).await?;
+        tracing::Span::current().record("tenant_id", tracing::field::display(ctx.tenant_id));
+        Ok(Staff(ctx))
+    }
+}
+
+/// The operator (Authorization: Bearer <TENPO_OPERATOR_TOKEN>).
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.settings.operator_token.as_deref() else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "operator_api_disabled",
+                "the operator API is off: set TENPO_OPERATOR_TOKEN to enable it",
+            ));
+        };
+        let given = bearer(parts).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing_token", "send Authorization: Bearer <operator token>")
+        })?;
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(Operator)
+        } else {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the operator token is wrong"))
+        }
+    }
+}
+
+/// The caller's address: the peer, or with `trust_forwarded_for` the first X-Forwarded-For hop.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.settings.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientIp(forwarded));
+            }
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientIp(peer))
+    }
+}

@@ -1,0 +1,108 @@
+//! Tenpo's HTTP API.
+//!
+//! A request flows: request id -> problem rendering -> trace span -> metrics -> panic guard ->
+//! timeout -> route -> extractors (body parsed, caller resolved once) -> handler, which calls
+//! one domain service in a tenant-scoped transaction and returns a DTO or an [`ApiError`].
+//!
+//! * `/platform/v1/...` operator (operator token)
+//! * `/admin/v1/...` store staff (bearer token from `/admin/v1/auth/login`)
+//! * `/store/v1/stores/{store}/...` storefront (public)
+//! * `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
+
+pub mod extract;
+mod ops;
+pub mod problem;
+mod routes;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use db::Db;
+use tenancy::auth::AuthSettings;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use problem::{ApiError, ApiResult, ProblemBody};
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `TENPO_OPERATOR_TOKEN`; the operator API is off without it.
+    pub operator_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// Read the client address from X-Forwarded-For (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+    pub auth: AuthSettings,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            operator_token: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            trust_forwarded_for: false,
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub settings: HttpSettings,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: HttpSettings) -> Self {
+        AppState(Arc::new(Inner { db, settings }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API with its middleware.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = routes::api().split_for_parts();
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::from_fn(problem::finish))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, tenant_id = tracing::field::Empty)
+        }))
+        .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.settings.request_timeout));
+    api.merge(ops::router(openapi))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(layers)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` fires, then finishes in-flight requests.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}

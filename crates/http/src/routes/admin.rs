@@ -1,0 +1,13 @@
+//! `/admin/v1`: store staff. Every route acts inside the caller's own store; another store's or
+//! tenant's resource is a 404 (row-level security and store scoping both hide it).
+
+mod auth;
+mod store;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(auth::router()).merge(store::router())
+}

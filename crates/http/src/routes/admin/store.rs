@@ -1,0 +1,202 @@
+//! The staff member's store, its locations, staff and the tenant's vendors.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use kernel::access::{Acting, Permission};
+use kernel::{LocationId, Page, PageRequest, StaffId};
+use serde::Serialize;
+use tenancy::locations::{self, CreateLocation, Location, UpdateLocation};
+use tenancy::staff::{self, CreateStaff, StaffMember, UpdateStaff};
+use tenancy::stores::{self, Store, UpdateStore};
+use tenancy::vendors::{self, CreateVendor, Vendor};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
+use crate::problem::{ApiResult, ProblemBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_store, update_store))
+        .routes(routes!(list_locations, create_location))
+        .routes(routes!(get_location, update_location, delete_location))
+        .routes(routes!(list_staff, create_staff))
+        .routes(routes!(get_staff, update_staff, delete_staff))
+        .routes(routes!(revoke_staff_sessions))
+        .routes(routes!(list_vendors, create_vendor))
+}
+
+#[utoipa::path(get, path = "/admin/v1/store", tag = "store", security(("staff" = [])), responses((status = 200, body = Store)))]
+async fn get_store(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Store>> {
+    Acting::Staff(&ctx).require(Permission::StoreRead)?;
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let store = stores::get_store(&mut tx, ctx.store_id).await?;
+    tx.commit().await?;
+    Ok(Json(store))
+}
+
+#[utoipa::path(patch, path = "/admin/v1/store", tag = "store", security(("staff" = [])), request_body = UpdateStore,
+    responses((status = 200, body = Store), (status = 403, body = ProblemBody)))]
+async fn update_store(State(s): State<AppState>, Staff(ctx): Staff, ApiJson(input): ApiJson<UpdateStore>) -> ApiResult<Json<Store>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let store = stores::update_store(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok(Json(store))
+}
+
+#[utoipa::path(get, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), responses((status = 200, body = Vec<Location>)))]
+async fn list_locations(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Vec<Location>>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let list = locations::list_locations(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+#[utoipa::path(post, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), request_body = CreateLocation,
+    responses((status = 201, body = Location), (status = 409, body = ProblemBody, description = "location_code_taken")))]
+async fn create_location(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<CreateLocation>,
+) -> ApiResult<(StatusCode, Json<Location>)> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let location = locations::create_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = Location), (status = 404, body = ProblemBody)))]
+async fn get_location(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<LocationId>) -> ApiResult<Json<Location>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let location = locations::get_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
+    tx.commit().await?;
+    Ok(Json(location))
+}
+
+#[utoipa::path(patch, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])), request_body = UpdateLocation,
+    responses((status = 200, body = Location), (status = 404, body = ProblemBody)))]
+async fn update_location(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<LocationId>,
+    ApiJson(input): ApiJson<UpdateLocation>,
+) -> ApiResult<Json<Location>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let location = locations::update_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
+    tx.commit().await?;
+    Ok(Json(location))
+}
+
+/// Delete a location that holds no stock (soft: orders keep referring to it).
+#[utoipa::path(delete, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])),
+    responses((status = 204), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody, description = "location_has_stock")))]
+async fn delete_location(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<LocationId>) -> ApiResult<StatusCode> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    locations::delete_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/admin/v1/staff", tag = "store", security(("staff" = [])), params(PageRequest),
+    responses((status = 200, body = Page<StaffMember>)))]
+async fn list_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<StaffMember>>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let list = staff::list_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// Add a staff member. Admins may add only the `staff` role; owners any.
+#[utoipa::path(post, path = "/admin/v1/staff", tag = "store", security(("staff" = [])), request_body = CreateStaff,
+    responses((status = 201, body = StaffMember), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+async fn create_staff(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<CreateStaff>,
+) -> ApiResult<(StatusCode, Json<StaffMember>)> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let member = staff::create_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = StaffMember), (status = 404, body = ProblemBody)))]
+async fn get_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<Json<StaffMember>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let member = staff::get_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
+    tx.commit().await?;
+    Ok(Json(member))
+}
+
+/// Change a staff member. Anyone may change their own name, sign-in names and password; a new
+/// password, a disabled account or a changed role ends that member's sessions.
+#[utoipa::path(patch, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])), request_body = UpdateStaff,
+    responses((status = 200, body = StaffMember), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody),
+              (status = 409, body = ProblemBody, description = "last_owner or staff_login_taken")))]
+async fn update_staff(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<StaffId>,
+    ApiJson(input): ApiJson<UpdateStaff>,
+) -> ApiResult<Json<StaffMember>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let member = staff::update_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
+    tx.commit().await?;
+    Ok(Json(member))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
+    responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+async fn delete_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<StatusCode> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    staff::delete_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Revoked {
+    revoked: u64,
+}
+
+/// End every session of a staff member (a lost device, a departure).
+#[utoipa::path(post, path = "/admin/v1/staff/{staff_id}/revoke-sessions", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = Revoked), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+async fn revoke_staff_sessions(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<Json<Revoked>> {
+    let by = Acting::Staff(&ctx);
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let member = staff::get_staff(&mut tx, ctx.store_id, by, id).await?;
+    if id != ctx.staff_id {
+        by.require(Permission::StaffManage)?;
+        if !by.can_manage(member.role) {
+            return Err(tenancy::TenancyError::CannotManageRole(member.role).into());
+        }
+    }
+    let revoked = tenancy::auth::revoke_all_sessions(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(Revoked { revoked }))
+}
+
+#[utoipa::path(get, path = "/admin/v1/vendors", tag = "store", security(("staff" = [])), params(PageRequest),
+    responses((status = 200, body = Page<Vendor>)))]
+async fn list_vendors(State(s): State<AppState>, Staff(ctx): Staff, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<Vendor>>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let list = vendors::list_vendors(&mut tx, Acting::Staff(&ctx), &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// Add a vendor (mall tenants only).
+#[utoipa::path(post, path = "/admin/v1/vendors", tag = "store", security(("staff" = [])), request_body = CreateVendor,
+    responses((status = 201, body = Vendor), (status = 422, body = ProblemBody, description = "not_a_mall")))]
+async fn create_vendor(State(s): State<AppState>, Staff(ctx): Staff, ApiJson(input): ApiJson<CreateVendor>) -> ApiResult<(StatusCode, Json<Vendor>)> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let vendor = vendors::create_vendor(&mut tx, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(vendor)))
+}

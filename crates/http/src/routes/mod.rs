@@ -1,0 +1,55 @@
+//! Routes by audience. Each handler is thin: parse, resolve the caller, call one service.
+
+mod admin;
+mod platform;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::problem::ProblemBody;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tenpo API",
+        description = "Multi-tenant commerce backend for merchants selling in Japan.\n\n\
+            * `/platform/v1` — the operator (Authorization: Bearer TENPO_OPERATOR_TOKEN)\n\
+            * `/admin/v1` — store staff (Authorization: Bearer token from `POST /admin/v1/auth/login`)\n\
+            * `/store/v1/stores/{store}` — storefront, public\n\n\
+            Errors are `application/problem+json` with a stable `code` (docs/ERRORS.md). \
+            Lists use cursor pagination: pass `next_cursor` back as `cursor`.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(ProblemBody)),
+    modifiers(&Security),
+    tags(
+        (name = "platform", description = "Operator: tenants, stores, locations, first staff"),
+        (name = "auth", description = "Staff sign-in and sessions"),
+        (name = "store", description = "The signed-in staff member's store, its locations and staff"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("TENPO_OPERATOR_TOKEN")).build()),
+        );
+        components.add_security_scheme(
+            "staff",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("token from POST /admin/v1/auth/login")).build(),
+            ),
+        );
+    }
+}
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(platform::router()).merge(admin::router())
+}

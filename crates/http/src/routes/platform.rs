@@ -1,0 +1,185 @@
+//! `/platform/v1`: the operator's API.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use kernel::access::Acting;
+use kernel::{Page, PageRequest, StoreId, TenantId};
+use tenancy::locations::{self, CreateLocation, Location};
+use tenancy::staff::{self, CreateStaff, StaffMember};
+use tenancy::stores::{self, CreateStore, Store};
+use tenancy::tenants::{self, CreateTenant, Tenant, UpdateTenant};
+use tenancy::vendors::{self, CreateVendor, Vendor};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
+use crate::problem::{ApiResult, ProblemBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, update_tenant))
+        .routes(routes!(create_store, list_stores))
+        .routes(routes!(get_store))
+        .routes(routes!(create_location, list_locations))
+        .routes(routes!(create_staff, list_staff))
+        .routes(routes!(create_vendor, list_vendors))
+}
+
+/// Create a tenant. A single-brand tenant gets its house vendor at once.
+#[utoipa::path(post, path = "/platform/v1/tenants", tag = "platform", security(("operator" = [])),
+    request_body = CreateTenant,
+    responses((status = 201, body = Tenant), (status = "4XX", body = ProblemBody, content_type = "application/problem+json")))]
+async fn create_tenant(_: Operator, State(s): State<AppState>, ApiJson(input): ApiJson<CreateTenant>) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    Ok((StatusCode::CREATED, Json(tenants::create_tenant(&s.db, input).await?)))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants", tag = "platform", security(("operator" = [])),
+    params(PageRequest), responses((status = 200, body = Page<Tenant>)))]
+async fn list_tenants(_: Operator, State(s): State<AppState>, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<Tenant>>> {
+    Ok(Json(tenants::list_tenants(&s.db, &page).await?))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Tenant), (status = 404, body = ProblemBody)))]
+async fn get_tenant(_: Operator, State(s): State<AppState>, ApiPath(tenant_id): ApiPath<TenantId>) -> ApiResult<Json<Tenant>> {
+    Ok(Json(tenants::get_tenant(&s.db, tenant_id).await?))
+}
+
+/// Rename a tenant, or suspend it (its staff cannot sign in while suspended).
+#[utoipa::path(patch, path = "/platform/v1/tenants/{tenant_id}", tag = "platform", security(("operator" = [])),
+    request_body = UpdateTenant, responses((status = 200, body = Tenant), (status = 404, body = ProblemBody)))]
+async fn update_tenant(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(input): ApiJson<UpdateTenant>,
+) -> ApiResult<Json<Tenant>> {
+    Ok(Json(tenants::update_tenant(&s.db, tenant_id, input).await?))
+}
+
+/// Create a store, with its settings and (unless `default_location` is false) a `main` location.
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores", tag = "platform", security(("operator" = [])),
+    request_body = CreateStore, responses((status = 201, body = Store), (status = 409, body = ProblemBody)))]
+async fn create_store(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(input): ApiJson<CreateStore>,
+) -> ApiResult<(StatusCode, Json<Store>)> {
+    Ok((StatusCode::CREATED, Json(stores::create_store(&s.db, tenant_id, input).await?)))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores", tag = "platform", security(("operator" = [])),
+    params(PageRequest), responses((status = 200, body = Page<Store>)))]
+async fn list_stores(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<Store>>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
+    let list = stores::list_stores(&mut tx, &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Store), (status = 404, body = ProblemBody)))]
+async fn get_store(_: Operator, State(s): State<AppState>, ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>) -> ApiResult<Json<Store>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let store = stores::get_store(&mut tx, store_id).await?;
+    tx.commit().await?;
+    Ok(Json(store))
+}
+
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", tag = "platform", security(("operator" = [])),
+    request_body = CreateLocation, responses((status = 201, body = Location), (status = 409, body = ProblemBody)))]
+async fn create_location(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+    ApiJson(input): ApiJson<CreateLocation>,
+) -> ApiResult<(StatusCode, Json<Location>)> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let location = locations::create_location(&mut tx, store_id, Acting::Operator, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Vec<Location>)))]
+async fn list_locations(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+) -> ApiResult<Json<Vec<Location>>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    stores::get_store(&mut tx, store_id).await?;
+    let list = locations::list_locations(&mut tx, store_id, Acting::Operator).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// Add a staff member; this is how a store gets its first owner.
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", tag = "platform", security(("operator" = [])),
+    request_body = CreateStaff, responses((status = 201, body = StaffMember), (status = 409, body = ProblemBody)))]
+async fn create_staff(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+    ApiJson(input): ApiJson<CreateStaff>,
+) -> ApiResult<(StatusCode, Json<StaffMember>)> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let member = staff::create_staff(&mut tx, store_id, Acting::Operator, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", tag = "platform", security(("operator" = [])),
+    params(PageRequest), responses((status = 200, body = Page<StaffMember>)))]
+async fn list_staff(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<StaffMember>>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    stores::get_store(&mut tx, store_id).await?;
+    let list = staff::list_staff(&mut tx, store_id, Acting::Operator, &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// Add a vendor to a mall tenant.
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/vendors", tag = "platform", security(("operator" = [])),
+    request_body = CreateVendor, responses((status = 201, body = Vendor), (status = 422, body = ProblemBody)))]
+async fn create_vendor(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiJson(input): ApiJson<CreateVendor>,
+) -> ApiResult<(StatusCode, Json<Vendor>)> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(vendor)))
+}
+
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/vendors", tag = "platform", security(("operator" = [])),
+    params(PageRequest), responses((status = 200, body = Page<Vendor>)))]
+async fn list_vendors(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<Vendor>>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
+    let list = vendors::list_vendors(&mut tx, Acting::Operator, &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
