@@ -1,0 +1,105 @@
+//! `tenpo bench <scenario>`: drives the HTTP API with many concurrent clients and prints each
+//! measured phase beside a baseline measured in the same run, as a ratio.
+//!
+//! Without `--url` it prepares a fresh database (cloned from the migrated template on the
+//! configured PostgreSQL, or the private cluster), starts Tenpo in-process on a free port, and
+//! drops the database afterwards. With `--url` it targets a running server and prepares its
+//! data through the operator API (pass `--operator-token`). Client and server share the
+//! machine's cores, so figures are for comparison within one run, not absolute capacity.
+
+mod load;
+mod scenarios;
+
+use anyhow::{Context, bail};
+use db::Databases;
+
+use crate::app::{self, Parts, Running};
+use crate::cli::BenchArgs;
+use crate::config::Config;
+
+pub use load::{Phase, Report, measure};
+
+/// The server a benchmark talks to.
+pub struct Target {
+    pub base: String,
+    pub operator_token: String,
+    pub client: reqwest::Client,
+    pub concurrency: usize,
+    pub duration: std::time::Duration,
+    local: Option<Local>,
+}
+
+struct Local {
+    running: Running,
+    db: db::Db,
+    maintenance: sqlx::postgres::PgConnectOptions,
+    database: String,
+    cluster: Databases,
+}
+
+pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    let Some(scenario) = scenarios::find(&args.scenario) else {
+        bail!("unknown scenario {:?}; known: {}", args.scenario, scenarios::names().join(", "));
+    };
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(1))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let duration = std::time::Duration::from_secs(args.duration.max(1));
+    let target = match &args.url {
+        Some(url) => {
+            let token = args.operator_token.clone().context("--url needs --operator-token (or TENPO_OPERATOR_TOKEN)")?;
+            Target { base: url.trim_end_matches('/').to_string(), operator_token: token, client, concurrency: args.concurrency, duration, local: None }
+        }
+        None => start_local(config, client, args.concurrency, duration).await?,
+    };
+    eprintln!("bench {}: {} concurrent clients, {}s per phase, against {}", args.scenario, args.concurrency, duration.as_secs(), target.base);
+    let result = scenario(&target).await;
+    target.finish().await;
+    let report = result?;
+    println!("{report}");
+    Ok(())
+}
+
+async fn start_local(config: &Config, client: reqwest::Client, concurrency: usize, duration: std::time::Duration) -> anyhow::Result<Target> {
+    let cluster = Databases::open(config.database_settings()).await.context("cannot open the database")?;
+    let maintenance = cluster.owner_options().clone().database("postgres");
+    let owner = db::testing::fresh_database(&maintenance, "tenpo_bench_").await?;
+    let database = owner.get_database().unwrap_or_default().to_string();
+    let settings = db::DatabaseSettings { max_connections: config.database.max_connections.max(concurrency as u32 / 2), ..config.database_settings() };
+    let dbs = Databases::from_options(owner, settings);
+    let db = dbs.connect().await?;
+    let mut config = config.clone();
+    let token = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    config.operator_token = Some(token.clone());
+    // benchmarks sign in many times from one address
+    config.auth.max_failures_per_address = i32::MAX;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let running = app::start(&db, &config, Parts { http: true, worker: true }, Some(listener)).await?;
+    let base = format!("http://{}", running.addr.context("no address")?);
+    Ok(Target {
+        base,
+        operator_token: token,
+        client,
+        concurrency,
+        duration,
+        local: Some(Local { running, db, maintenance, database, cluster }),
+    })
+}
+
+impl Target {
+    async fn finish(self) {
+        if let Some(local) = self.local {
+            local.running.stop(std::time::Duration::from_secs(5)).await;
+            local.db.close().await;
+            if let Err(e) = db::testing::drop_database(&local.maintenance, &local.database).await {
+                eprintln!("warning: could not drop {}: {e}", local.database);
+            }
+            local.cluster.shutdown().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

@@ -1,0 +1,149 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "tenpo", version, about = "Multi-tenant commerce backend for merchants selling in Japan")]
+pub struct Cli {
+    /// TOML configuration file (keys documented in the README).
+    #[arg(long, global = true, env = "TENPO_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the background worker in one process.
+    Serve(ServeArgs),
+    /// Run only the background worker (outbox relay, sweepers).
+    Worker,
+    /// Apply database migrations and set up the runtime role, then exit.
+    Migrate,
+    /// Serve with a seeded demo tenant, store, location, products and owner login.
+    Demo(DemoArgs),
+    /// Operator: tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Operator: stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Operator: staff.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Run a benchmark scenario and print its figures beside a baseline.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (overrides TENPO_LISTEN).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Do not run the worker in this process.
+    #[arg(long, conflicts_with = "no_http")]
+    pub no_worker: bool,
+    /// Do not run the HTTP API in this process (same as `tenpo worker`).
+    #[arg(long)]
+    pub no_http: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Listen address (overrides TENPO_LISTEN).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Seed the demo data and exit instead of serving.
+    #[arg(long)]
+    pub seed_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TenantType {
+    SingleBrand,
+    Mall,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints it as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type", value_enum, default_value = "single-brand")]
+        kind: TenantType,
+        #[arg(long, default_value = "JPY")]
+        currency: String,
+    },
+    /// List tenants as JSON.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create a store in a tenant; prints it as JSON.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        handle: String,
+        #[arg(long)]
+        name: String,
+        /// Do not create the `main` location.
+        #[arg(long)]
+        no_default_location: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Owner,
+    Admin,
+    Staff,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member to a store; prints it as JSON (with a generated password when none
+    /// is given).
+    Create {
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+        #[arg(long, value_enum, default_value = "owner")]
+        role: RoleArg,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        login_id: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// At least 10 characters; generated when omitted. Prefer TENPO_STAFF_PASSWORD to keep
+        /// it out of shell history.
+        #[arg(long, env = "TENPO_STAFF_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario: `admin-read` (more arrive with later features).
+    pub scenario: String,
+    /// Target a running server instead of starting one on a fresh database.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Operator token of the target server (with --url).
+    #[arg(long, env = "TENPO_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Seconds each measured phase runs.
+    #[arg(long, default_value_t = 5)]
+    pub duration: u64,
+}

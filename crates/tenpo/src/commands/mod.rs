@@ -1,0 +1,60 @@
+//! What each subcommand does.
+
+mod demo;
+mod operator;
+mod serve;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::logging;
+
+pub use demo::{DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, DEMO_STORE, seed_demo};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            logging::init(&config.log);
+            serve::serve(&config, crate::app::Parts { http: !args.no_http, worker: !args.no_worker }).await
+        }
+        Command::Worker => {
+            logging::init(&config.log);
+            serve::serve(&config, crate::app::Parts { http: false, worker: true }).await
+        }
+        Command::Migrate => {
+            logging::init(&config.log);
+            serve::migrate(&config).await
+        }
+        Command::Demo(args) => {
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            logging::init(&config.log);
+            demo::demo(config, args.seed_only).await
+        }
+        Command::Tenant(cmd) => {
+            logging::init(&quiet(&config));
+            operator::tenant(&config, cmd).await
+        }
+        Command::Store(cmd) => {
+            logging::init(&quiet(&config));
+            operator::store(&config, cmd).await
+        }
+        Command::Staff(cmd) => {
+            logging::init(&quiet(&config));
+            operator::staff(&config, cmd).await
+        }
+        Command::Bench(args) => {
+            logging::init(&quiet(&config));
+            crate::bench::run(&config, args).await
+        }
+    }
+}
+
+/// Operator commands print JSON on stdout; keep logs to warnings.
+fn quiet(config: &Config) -> crate::config::LogConfig {
+    crate::config::LogConfig { level: "warn".into(), ..config.log.clone() }
+}

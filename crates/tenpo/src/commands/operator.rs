@@ -1,0 +1,109 @@
+//! Operator commands: the same use cases as the operator API, straight against the database.
+
+use anyhow::{Context, bail};
+use kernel::access::{Acting, Role};
+use kernel::{PageRequest, StoreRef, TenantId};
+use rand::Rng;
+use tenancy::staff::CreateStaff;
+use tenancy::stores::CreateStore;
+use tenancy::tenants::{CreateTenant, TenantKind};
+
+use crate::app;
+use crate::cli::{RoleArg, StaffCommand, StoreCommand, TenantCommand, TenantType};
+use crate::config::Config;
+
+fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub async fn tenant(config: &Config, cmd: TenantCommand) -> anyhow::Result<()> {
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            TenantCommand::Create { name, kind, currency } => {
+                let kind = match kind {
+                    TenantType::SingleBrand => TenantKind::SingleBrand,
+                    TenantType::Mall => TenantKind::Mall,
+                };
+                let currency = currency.parse().map_err(|e| anyhow::anyhow!("--currency: {e}"))?;
+                let input = CreateTenant { name, kind, default_currency: Some(currency) };
+                print(&tenancy::tenants::create_tenant(&db, input).await?)
+            }
+            TenantCommand::List => {
+                let mut page = PageRequest { limit: Some(200), cursor: None };
+                let mut all = Vec::new();
+                loop {
+                    let p = tenancy::tenants::list_tenants(&db, &page).await?;
+                    all.extend(p.items);
+                    match p.next_cursor {
+                        Some(c) => page.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                print(&all)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+pub async fn store(config: &Config, cmd: StoreCommand) -> anyhow::Result<()> {
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            StoreCommand::Create { tenant, handle, name, no_default_location } => {
+                let input = CreateStore { handle, name, default_location: Some(!no_default_location) };
+                print(&tenancy::stores::create_store(&db, TenantId(tenant), input).await?)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+/// A readable random password: 16 characters from an alphabet without look-alikes.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+pub async fn staff(config: &Config, cmd: StaffCommand) -> anyhow::Result<()> {
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            StaffCommand::Create { store, role, email, login_id, phone, name, password } => {
+                let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.clone()));
+                let Some((tenant, store_id, _)) = tenancy::stores::resolve(&db, &store_ref).await? else {
+                    bail!("no store {store:?}");
+                };
+                let generated = password.is_none();
+                let password = password.unwrap_or_else(generate_password);
+                let role = match role {
+                    RoleArg::Owner => Role::Owner,
+                    RoleArg::Admin => Role::Admin,
+                    RoleArg::Staff => Role::Staff,
+                };
+                let input = CreateStaff { name, email, login_id, phone, password: password.clone(), role, vendor_id: None };
+                let mut tx = db.begin(tenant).await?;
+                let member = tenancy::staff::create_staff(&mut tx, store_id, Acting::Operator, input).await?;
+                tx.commit().await.context("commit")?;
+                let mut out = serde_json::to_value(&member)?;
+                if generated {
+                    out["generated_password"] = serde_json::Value::String(password);
+                }
+                print(&out)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}

@@ -1,0 +1,356 @@
+//! Configuration: defaults, then the TOML file (`--config` / `TENPO_CONFIG`), then environment
+//! variables, then command-line flags. Every key is documented in the README with its default;
+//! a test checks that the README names every environment variable below.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// Where the private PostgreSQL cluster (and later local files) live.
+    pub data_dir: PathBuf,
+    /// Bearer token of the operator API; the operator API is off when unset.
+    pub operator_token: Option<String>,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub worker: WorkerConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Option<String>,
+    pub app_url: Option<String>,
+    pub app_user: String,
+    pub app_password: Option<String>,
+    pub max_connections: u32,
+    pub auto_migrate: bool,
+    pub statement_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub trust_forwarded_for: bool,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_ttl_secs: u64,
+    pub max_failures_per_account: i32,
+    pub max_failures_per_address: i32,
+    pub failure_window_secs: u64,
+    pub lockout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    pub outbox_batch_size: i32,
+    pub outbox_lease_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// RUST_LOG-style filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from(".tenpo"),
+            operator_token: None,
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            worker: WorkerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            app_url: None,
+            app_user: "tenpo_app".into(),
+            app_password: None,
+            max_connections: 32,
+            auto_migrate: true,
+            statement_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1024 * 1024, request_timeout_secs: 30, trust_forwarded_for: false, shutdown_grace_secs: 20 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl_secs: 12 * 3600,
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+            failure_window_secs: 900,
+            lockout_secs: 900,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig { outbox_batch_size: 100, outbox_lease_secs: 60 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// Environment variables and how each sets a key. Names are fixed: operators and scripts rely
+/// on them.
+pub const ENV_VARS: &[&str] = &[
+    "TENPO_CONFIG",
+    "TENPO_LISTEN",
+    "TENPO_DATA_DIR",
+    "TENPO_OPERATOR_TOKEN",
+    "DATABASE_URL",
+    "TENPO_APP_DATABASE_URL",
+    "TENPO_APP_DB_USER",
+    "TENPO_APP_DB_PASSWORD",
+    "TENPO_DB_MAX_CONNECTIONS",
+    "TENPO_AUTO_MIGRATE",
+    "TENPO_DB_STATEMENT_TIMEOUT_SECS",
+    "TENPO_MAX_BODY_BYTES",
+    "TENPO_REQUEST_TIMEOUT_SECS",
+    "TENPO_TRUST_FORWARDED_FOR",
+    "TENPO_SHUTDOWN_GRACE_SECS",
+    "TENPO_SESSION_TTL_SECS",
+    "TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+    "TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS",
+    "TENPO_LOGIN_FAILURE_WINDOW_SECS",
+    "TENPO_LOGIN_LOCKOUT_SECS",
+    "TENPO_OUTBOX_BATCH_SIZE",
+    "TENPO_OUTBOX_LEASE_SECS",
+    "TENPO_LOG",
+    "TENPO_LOG_FORMAT",
+    "TENPO_PG_BIN",
+];
+
+impl Config {
+    /// Loads the configuration from the file (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        Self::load_from(file, |k| std::env::var(k).ok())
+    }
+
+    pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(&env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, v: String) -> anyhow::Result<T> {
+            v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value"))
+        }
+        fn flag(name: &str, v: String) -> anyhow::Result<bool> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => bail!("{name}={v:?}: use true or false"),
+            }
+        }
+        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(v) = get("TENPO_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("TENPO_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("TENPO_OPERATOR_TOKEN") {
+            self.operator_token = Some(v);
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = get("TENPO_APP_DATABASE_URL") {
+            self.database.app_url = Some(v);
+        }
+        if let Some(v) = get("TENPO_APP_DB_USER") {
+            self.database.app_user = v;
+        }
+        if let Some(v) = get("TENPO_APP_DB_PASSWORD") {
+            self.database.app_password = Some(v);
+        }
+        if let Some(v) = get("TENPO_DB_MAX_CONNECTIONS") {
+            self.database.max_connections = parse("TENPO_DB_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("TENPO_AUTO_MIGRATE") {
+            self.database.auto_migrate = flag("TENPO_AUTO_MIGRATE", v)?;
+        }
+        if let Some(v) = get("TENPO_DB_STATEMENT_TIMEOUT_SECS") {
+            self.database.statement_timeout_secs = parse("TENPO_DB_STATEMENT_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_MAX_BODY_BYTES") {
+            self.http.max_body_bytes = parse("TENPO_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = get("TENPO_REQUEST_TIMEOUT_SECS") {
+            self.http.request_timeout_secs = parse("TENPO_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_TRUST_FORWARDED_FOR") {
+            self.http.trust_forwarded_for = flag("TENPO_TRUST_FORWARDED_FOR", v)?;
+        }
+        if let Some(v) = get("TENPO_SHUTDOWN_GRACE_SECS") {
+            self.http.shutdown_grace_secs = parse("TENPO_SHUTDOWN_GRACE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_SESSION_TTL_SECS") {
+            self.auth.session_ttl_secs = parse("TENPO_SESSION_TTL_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT") {
+            self.auth.max_failures_per_account = parse("TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT", v)?;
+        }
+        if let Some(v) = get("TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS") {
+            self.auth.max_failures_per_address = parse("TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS", v)?;
+        }
+        if let Some(v) = get("TENPO_LOGIN_FAILURE_WINDOW_SECS") {
+            self.auth.failure_window_secs = parse("TENPO_LOGIN_FAILURE_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_LOGIN_LOCKOUT_SECS") {
+            self.auth.lockout_secs = parse("TENPO_LOGIN_LOCKOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_OUTBOX_BATCH_SIZE") {
+            self.worker.outbox_batch_size = parse("TENPO_OUTBOX_BATCH_SIZE", v)?;
+        }
+        if let Some(v) = get("TENPO_OUTBOX_LEASE_SECS") {
+            self.worker.outbox_lease_secs = parse("TENPO_OUTBOX_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_LOG") {
+            self.log.level = v;
+        }
+        if let Some(v) = get("TENPO_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            bail!("listen = {:?} is not an address like 127.0.0.1:8080", self.listen);
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log format {:?}: use text or json", self.log.format);
+        }
+        if let Some(t) = &self.operator_token {
+            if t.len() < 16 {
+                bail!("the operator token must be at least 16 characters");
+            }
+        }
+        if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
+            bail!("database.max_connections and worker.outbox_batch_size must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn database_settings(&self) -> db::DatabaseSettings {
+        db::DatabaseSettings {
+            url: self.database.url.clone(),
+            app_url: self.database.app_url.clone(),
+            app_user: self.database.app_user.clone(),
+            app_password: self.database.app_password.clone(),
+            max_connections: self.database.max_connections,
+            data_dir: self.data_dir.clone(),
+            statement_timeout: Duration::from_secs(self.database.statement_timeout_secs),
+        }
+    }
+
+    pub fn http_settings(&self) -> http_api::HttpSettings {
+        http_api::HttpSettings {
+            operator_token: self.operator_token.clone(),
+            max_body_bytes: self.http.max_body_bytes,
+            request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+            trust_forwarded_for: self.http.trust_forwarded_for,
+            auth: tenancy::auth::AuthSettings {
+                session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
+                max_failures_per_account: self.auth.max_failures_per_account,
+                max_failures_per_address: self.auth.max_failures_per_address,
+                window: Duration::from_secs(self.auth.failure_window_secs),
+                lockout: Duration::from_secs(self.auth.lockout_secs),
+            },
+        }
+    }
+
+    pub fn worker_settings(&self) -> worker::WorkerSettings {
+        worker::WorkerSettings {
+            relay: events::RelayOptions {
+                batch_size: self.worker.outbox_batch_size,
+                lease: Duration::from_secs(self.worker.outbox_lease_secs),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("tenpo-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenpo.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[database]\nmax_connections = 8\n").unwrap();
+        let c = Config::load_from(Some(&file), |k| (k == "TENPO_DB_MAX_CONNECTIONS").then(|| "12".to_string())).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.database.max_connections, 12);
+        assert_eq!(c.database.app_user, "tenpo_app");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = std::env::temp_dir().join(format!("tenpo-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenpo.toml");
+        std::fs::write(&file, "listne = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(Config::load_from(Some(&file), |_| None).is_err());
+        assert!(Config::load_from(None, |k| (k == "TENPO_AUTO_MIGRATE").then(|| "maybe".to_string())).is_err());
+        assert!(Config::load_from(None, |k| (k == "TENPO_LISTEN").then(|| "nowhere".to_string())).is_err());
+    }
+
+    #[test]
+    fn readme_documents_every_environment_variable() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
+        let missing: Vec<_> = ENV_VARS.iter().filter(|v| !readme.contains(*v)).collect();
+        assert!(missing.is_empty(), "README lacks {missing:?}");
+    }
+}
