@@ -27,9 +27,76 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            } else {
+                ApiError::new(e.status(), "bad_request", e.body_text())
+            }
+        })?;
+        // PostgreSQL text cannot hold NUL; refuse it here, for every field at once
+        if contains_escaped_nul(&bytes) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "strings must not contain the NUL character"));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime_like::Essence>().ok())
+        .is_some_and(|m| m.is_json())
+}
+
+/// A JSON string can carry NUL only as the escape `\u0000`: a backslash that is not itself
+/// escaped, then `u0000`.
+fn contains_escaped_nul(bytes: &[u8]) -> bool {
+    (0..bytes.len().saturating_sub(5)).any(|i| {
+        bytes[i] == b'\\' && &bytes[i + 1..i + 6] == b"u0000" && {
+            let preceding = bytes[..i].iter().rev().take_while(|b| **b == b'\\').count();
+            preceding % 2 == 0
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_only_real_nul_escapes() {
+        assert!(super::contains_escaped_nul(br#"{"a":"x\u0000"}"#));
+        assert!(!super::contains_escaped_nul(br#"{"a":"x\\u0000"}"#));
+        assert!(super::contains_escaped_nul(br#"{"a":"x\\\u0000"}"#));
+        assert!(!super::contains_escaped_nul(br#"{"a":"x"}"#));
+    }
+}
+
+mod mime_like {
+    /// The `type/subtype` of a Content-Type, lower-cased, parameters dropped.
+    pub struct Essence(String);
+
+    impl std::str::FromStr for Essence {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            let essence = s.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if essence.contains('/') { Ok(Essence(essence)) } else { Err(()) }
+        }
+    }
+
+    impl Essence {
+        pub fn is_json(&self) -> bool {
+            self.0 == "application/json" || (self.0.starts_with("application/") && self.0.ends_with("+json"))
         }
     }
 }

@@ -188,7 +188,8 @@ async fn find_for_login(db: &Db, tenant: TenantId, store: StoreId, login: &Login
     let mut tx = db.begin(tenant).await?;
     let row: Option<(StaffId, Option<String>)> = sqlx::query_as(&format!(
         "SELECT id, password_hash FROM store_staff
-          WHERE store_id = $1 AND {column} = $2 AND status = 'active' AND deleted_at IS NULL"
+          WHERE store_id = $1 AND {column} = $2 AND status = 'active' AND deleted_at IS NULL
+            AND EXISTS (SELECT 1 FROM tenants WHERE status = 'active')"
     ))
     .bind(store)
     .bind(value)

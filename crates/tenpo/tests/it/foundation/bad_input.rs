@@ -1,0 +1,211 @@
+//! Bad input to every endpoint is a 4xx problem+json and changes nothing.
+//!
+//! The test walks the OpenAPI document, so a new endpoint is covered as soon as it exists. For
+//! each operation with a body it starts from a valid example (below; the test fails if one is
+//! missing) and sends it broken one field at a time: wrong types, unknown enum values, over-long
+//! strings, NUL characters, out-of-range numbers; plus malformed JSON, unknown fields, a
+//! non-object, a wrong content type and an oversized body. Every path parameter and list query
+//! is also sent malformed. The database is compared before and after.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{OPERATOR_TOKEN, Shop, TestApp};
+
+/// A valid body per operation ("METHOD path"). Never sent as is: only broken copies are.
+pub fn examples() -> BTreeMap<&'static str, Value> {
+    let staff = json!({ "name": "N", "email": "n@x.test", "login_id": "nn1", "phone": "09011112222",
+                        "password": "long-enough-pw", "role": "staff", "vendor_id": null });
+    let staff_update = json!({ "name": "N", "email": "e@x.test", "login_id": "abc", "phone": "0311112222",
+                               "password": "long-enough-pw", "role": "staff", "status": "active" });
+    BTreeMap::from([
+        ("POST /platform/v1/tenants", json!({ "name": "T", "type": "single_brand", "default_currency": "JPY" })),
+        ("PATCH /platform/v1/tenants/{tenant_id}", json!({ "name": "T2", "status": "active" })),
+        ("POST /platform/v1/tenants/{tenant_id}/stores", json!({ "handle": "x-store", "name": "X", "default_location": true })),
+        ("POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", json!({ "code": "c1", "name": "C", "priority": 5 })),
+        ("POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", staff.clone()),
+        ("POST /platform/v1/tenants/{tenant_id}/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
+        ("POST /admin/v1/auth/login", json!({ "store": "s", "login": "l", "password": "p" })),
+        ("PATCH /admin/v1/store", json!({ "name": "S", "status": "active" })),
+        ("POST /admin/v1/locations", json!({ "code": "c1", "name": "C", "priority": 5 })),
+        ("PATCH /admin/v1/locations/{location_id}", json!({ "name": "L", "status": "active", "priority": 3 })),
+        ("POST /admin/v1/staff", staff),
+        ("PATCH /admin/v1/staff/{staff_id}", staff_update),
+        ("POST /admin/v1/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
+    ])
+}
+
+/// Broken copies of a valid body, each with what is wrong.
+fn broken_bodies(example: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let Value::Object(fields) = example else { return out };
+    let mut with = |what: String, key: &str, value: Value| {
+        let mut body = example.clone();
+        body[key] = value;
+        out.push((what, body));
+    };
+    for (key, value) in fields {
+        let long = "あ".repeat(70_000);
+        match value {
+            Value::String(_) => {
+                with(format!("{key}: number for a string"), key, json!(12345));
+                with(format!("{key}: over-long string"), key, json!(long));
+                with(format!("{key}: NUL character"), key, json!("a\u{0}b"));
+                with(format!("{key}: object for a string"), key, json!({ "a": 1 }));
+            }
+            Value::Number(_) => {
+                with(format!("{key}: string for a number"), key, json!("twelve"));
+                with(format!("{key}: out of range"), key, json!(99999999999999999999u128 as f64));
+                with(format!("{key}: fraction"), key, json!(1.5));
+            }
+            Value::Bool(_) => with(format!("{key}: string for a bool"), key, json!("yes")),
+            Value::Null => with(format!("{key}: not an id"), key, json!("not-an-id")),
+            _ => with(format!("{key}: array"), key, json!([1])),
+        }
+    }
+    let mut unknown = example.clone();
+    unknown["no_such_field"] = json!(1);
+    out.push(("unknown field".into(), unknown));
+    out.push(("an array, not an object".into(), json!([example])));
+    out.push(("a number, not an object".into(), json!(42)));
+    out
+}
+
+async fn snapshot(app: &TestApp) -> BTreeMap<String, String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
+            AND relname NOT IN ('staff_sessions', 'login_throttle', '_sqlx_migrations')",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let digest: String = sqlx::query_scalar(&format!("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {t} t"))
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
+        out.insert(t, digest);
+    }
+    out
+}
+
+fn fill_path(path: &str, ids: &BTreeMap<&str, String>) -> String {
+    let mut p = path.to_string();
+    for (name, id) in ids {
+        p = p.replace(&format!("{{{name}}}"), id);
+    }
+    p
+}
+
+fn token_for(path: &str, shop: &Shop) -> Option<String> {
+    if path.starts_with("/platform/") {
+        Some(OPERATOR_TOKEN.into())
+    } else if path == "/admin/v1/auth/login" {
+        None
+    } else {
+        Some(shop.owner_token.clone())
+    }
+}
+
+#[track_caller]
+fn assert_problem(what: &str, answer: &crate::support::Answer) {
+    let s = answer.status.as_u16();
+    assert!((400..500).contains(&s), "{what}: status {s}, body {}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json", "{what}: {}", answer.body);
+    assert!(answer.body["code"].as_str().is_some_and(|c| !c.is_empty()), "{what}: {}", answer.body);
+}
+
+#[tokio::test]
+async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let (member, _) = app.member(&shop, "staff").await;
+    let ids = BTreeMap::from([
+        ("tenant_id", shop.tenant_id.clone()),
+        ("store_id", shop.store_id.clone()),
+        ("location_id", shop.location_id.clone()),
+        ("staff_id", member["id"].as_str().unwrap().to_string()),
+    ]);
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
+    let examples = examples();
+    let before = snapshot(&app).await;
+    let mut missing = Vec::new();
+    let mut sent = 0;
+
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(m) = method.to_uppercase().parse::<Method>() else { continue };
+            let key = format!("{} {path}", m.as_str());
+            let token = token_for(path, &shop);
+            let url = fill_path(path, &ids);
+
+            // a malformed id in every path parameter
+            for name in ids.keys().filter(|n| path.contains(&format!("{{{n}}}"))) {
+                let mut bad = ids.clone();
+                bad.insert(name, "not-an-id".into());
+                let body = op.get("requestBody").map(|_| examples.get(key.as_str()).cloned().unwrap_or(json!({})));
+                let a = app.call(m.clone(), &fill_path(path, &bad), token.as_deref(), body).await;
+                assert_problem(&format!("{key} with {name}=not-an-id"), &a);
+                sent += 1;
+            }
+            // malformed list parameters
+            if op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == "cursor")) {
+                for q in ["limit=abc", "limit=0", "limit=100000", "cursor=%%%", "cursor=eyJub3QiOiJ5b3VycyJ9"] {
+                    let a = app.call(m.clone(), &format!("{url}?{q}"), token.as_deref(), None).await;
+                    assert_problem(&format!("{key}?{q}"), &a);
+                    sent += 1;
+                }
+            }
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let Some(example) = examples.get(key.as_str()) else {
+                missing.push(key);
+                continue;
+            };
+            for (what, body) in broken_bodies(example) {
+                let a = app.call(m.clone(), &url, token.as_deref(), Some(body)).await;
+                assert_problem(&format!("{key}: {what}"), &a);
+                sent += 1;
+            }
+            let raw = |ct: &'static str, bytes: Vec<u8>| {
+                let mut req = app.client.request(m.clone(), app.url(&url)).header("content-type", ct).body(bytes);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                req
+            };
+            for (what, req) in [
+                ("malformed JSON", raw("application/json", br#"{"name": "#.to_vec())),
+                ("empty body", raw("application/json", Vec::new())),
+                ("not JSON content type", raw("text/plain", serde_json::to_vec(example).unwrap())),
+                ("oversized body", raw("application/json", vec![b' '; 3 * 1024 * 1024])),
+            ] {
+                let a = TestApp::read(req.send().await.unwrap()).await;
+                assert_problem(&format!("{key}: {what}"), &a);
+                sent += 1;
+            }
+        }
+    }
+    assert!(missing.is_empty(), "add valid examples for {missing:?}");
+    assert!(sent > 200, "only {sent} bad requests were sent");
+    assert_eq!(snapshot(&app).await, before, "bad input changed the database");
+}
+
+#[tokio::test]
+async fn validation_names_every_bad_field() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let body = app
+        .post("/admin/v1/staff", &shop.owner_token, json!({ "email": "not-an-email", "phone": "12", "password": "short", "role": "staff" }))
+        .await
+        .expect_problem(422, "validation_failed");
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "phone", "password"]);
+    let unknown = app.post("/admin/v1/staff", &shop.owner_token, json!({ "email": "a@b.test", "password": "long-enough-pw", "role": "boss" })).await;
+    let body = unknown.expect_problem(422, "invalid_body");
+    assert!(body["detail"].as_str().unwrap().contains("role"), "{body}");
+}

@@ -1,0 +1,5 @@
+mod auth;
+mod bad_input;
+mod isolation;
+mod operations;
+mod outbox;

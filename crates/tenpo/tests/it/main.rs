@@ -1,0 +1,7 @@
+//! Tenpo's integration tests: one binary (link time matters on small machines), a fresh
+//! database per test cloned from the migrated template, Tenpo started on a random port and
+//! driven over HTTP like a client would.
+
+mod support;
+
+mod foundation;

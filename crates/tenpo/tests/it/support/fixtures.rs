@@ -1,0 +1,84 @@
+//! Builders for the shops tests need, through the operator API as an operator would.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::TestApp;
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// A tenant with one store and its signed-in owner.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub tenant_id: String,
+    pub store_id: String,
+    pub handle: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub owner_token: String,
+    /// The store's `main` location.
+    pub location_id: String,
+}
+
+impl TestApp {
+    /// A new single-brand tenant with a store and an owner, signed in.
+    pub async fn shop(&self) -> Shop {
+        self.shop_of_kind("single_brand").await
+    }
+
+    pub async fn shop_of_kind(&self, kind: &str) -> Shop {
+        let n = uuid::Uuid::new_v4().simple().to_string();
+        let tenant = self.op(Method::POST, "/platform/v1/tenants", Some(json!({ "name": format!("Shop {}", &n[..6]), "type": kind }))).await.expect(201);
+        let tenant_id = tenant["id"].as_str().unwrap().to_string();
+        self.store_in(&tenant_id, &format!("shop-{}", &n[..12])).await
+    }
+
+    /// Another store (with its own owner) in an existing tenant.
+    pub async fn store_in(&self, tenant_id: &str, handle: &str) -> Shop {
+        let store = self
+            .op(Method::POST, &format!("/platform/v1/tenants/{tenant_id}/stores"), Some(json!({ "handle": handle, "name": "Test store" })))
+            .await
+            .expect(201);
+        let store_id = store["id"].as_str().unwrap().to_string();
+        let email = format!("owner@{handle}.test");
+        let owner = self
+            .op(
+                Method::POST,
+                &format!("/platform/v1/tenants/{tenant_id}/stores/{store_id}/staff"),
+                Some(json!({ "name": "Owner", "email": email, "password": PASSWORD, "role": "owner" })),
+            )
+            .await
+            .expect(201);
+        let token = self.login(handle, &email, PASSWORD).await;
+        let locations = self.get("/admin/v1/locations", &token).await.expect(200);
+        Shop {
+            tenant_id: tenant_id.into(),
+            store_id,
+            handle: handle.into(),
+            owner_id: owner["id"].as_str().unwrap().into(),
+            owner_email: email,
+            owner_token: token,
+            location_id: locations[0]["id"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Signs in; panics unless it works.
+    pub async fn login(&self, store: &str, login: &str, password: &str) -> String {
+        let body = self
+            .call(Method::POST, "/admin/v1/auth/login", None, Some(json!({ "store": store, "login": login, "password": password })))
+            .await
+            .expect(200);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Adds a staff member with a role to the shop (as its owner) and signs them in.
+    pub async fn member(&self, shop: &Shop, role: &str) -> (Value, String) {
+        let email = format!("{role}-{}@{}.test", &uuid::Uuid::new_v4().simple().to_string()[..6], shop.handle);
+        let member = self
+            .post("/admin/v1/staff", &shop.owner_token, json!({ "email": email, "password": PASSWORD, "role": role }))
+            .await
+            .expect(201);
+        let token = self.login(&shop.handle, &email, PASSWORD).await;
+        (member, token)
+    }
+}

@@ -1,0 +1,163 @@
+//! Test harness: [`TestApp`] (a running Tenpo on its own database) and fixture builders.
+
+#![allow(dead_code)]
+
+pub mod fixtures;
+
+use std::time::Duration;
+
+use db::testing::TestDatabase;
+use db::{Databases, Db};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::PgPool;
+use tenpo::app::{self, Parts, Running};
+use tenpo::config::Config;
+
+pub use fixtures::Shop;
+
+pub const OPERATOR_TOKEN: &str = "operator-token-for-tests";
+
+/// A running Tenpo on a fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The runtime pool (tenant-scoped, RLS applies).
+    pub db: Db,
+    /// An owner connection to the test database, for assertions that look across tenants.
+    pub owner: PgPool,
+    pub config: Config,
+    running: Option<Running>,
+    database: TestDatabase,
+}
+
+/// A JSON answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        self.body
+    }
+}
+
+pub struct TestOptions {
+    pub http: bool,
+    pub worker: bool,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions { http: true, worker: true }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_, _| {}).await
+    }
+
+    /// Starts Tenpo with a configuration and parts the test may change.
+    pub async fn spawn_with(tune: impl FnOnce(&mut Config, &mut TestOptions)) -> TestApp {
+        let database = TestDatabase::create().await.expect("test database");
+        let mut config = Config::default();
+        config.operator_token = Some(OPERATOR_TOKEN.into());
+        config.database.max_connections = 20;
+        // tests run many workers against small pools; keep leases short so retries are quick
+        config.worker.outbox_lease_secs = 5;
+        let mut opts = TestOptions::default();
+        tune(&mut config, &mut opts);
+        let databases = Databases::from_options(database.owner.clone(), config.database_settings());
+        let db = databases.connect().await.expect("runtime pool");
+        let owner = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_with(database.owner.clone()).await.expect("owner pool");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+        let running = app::start(&db, &config, Parts { http: opts.http, worker: opts.worker }, Some(listener)).await.expect("start");
+        let base = format!("http://{}", running.addr.expect("address"));
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        TestApp { base, client, db, owner, config, running: Some(running), database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; reads a JSON answer.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn read(res: reqwest::Response) -> Answer {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = res.bytes().await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        Answer { status, content_type, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// An operator call.
+    pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        self.call(method, path, Some(OPERATOR_TOKEN), body).await
+    }
+
+    /// Counts rows across tenants (owner connection, no RLS).
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.owner).await.expect("count")
+    }
+
+    /// Stops the API and the worker (the database stays for assertions).
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown.cancel();
+        }
+        let _ = &self.database;
+    }
+}
