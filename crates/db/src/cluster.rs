@@ -27,7 +27,9 @@ pub enum ClusterError {
          DATABASE_URL to use an existing server"
     )]
     BinariesNotFound,
-    #[error("running as root, the private cluster needs the `postgres` system user (install the postgresql package) or DATABASE_URL")]
+    #[error(
+        "running as root, the private cluster needs the `postgres` system user (install the postgresql package) or DATABASE_URL"
+    )]
     NoPostgresUser,
     #[error("{command} failed: {output}")]
     Command { command: String, output: String },
@@ -99,8 +101,16 @@ impl PrivateCluster {
         let started = std::time::Instant::now();
         cluster
             .pg_ctl(&[
-                "start", "-D", &path_str(&cluster.pgdata), "-w", "-t", "60", "-l", &path_str(&log),
-                "-o", &server_opts,
+                "start",
+                "-D",
+                &path_str(&cluster.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                &path_str(&log),
+                "-o",
+                &server_opts,
             ])
             .await?;
         tracing::info!(
@@ -113,11 +123,7 @@ impl PrivateCluster {
 
     /// Connection options for the cluster's superuser (the owner role) on `database`.
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.socket_dir)
-            .port(PORT)
-            .username(SUPERUSER)
-            .database(database)
+        PgConnectOptions::new().socket(&self.socket_dir).port(PORT).username(SUPERUSER).database(database)
     }
 
     pub fn pgdata(&self) -> &Path {
@@ -155,8 +161,15 @@ impl PrivateCluster {
         let initdb = path_str(&self.bin_dir.join("initdb"));
         let pgdata = path_str(&self.pgdata);
         self.run(&[
-            initdb.as_str(), "-D", &pgdata, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-            "--locale=C", "--no-instructions",
+            initdb.as_str(),
+            "-D",
+            &pgdata,
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-instructions",
         ])
         .await
         .map(|_| ())
@@ -219,7 +232,7 @@ fn find_bin_dir() -> Option<PathBuf> {
             Some((major, e.path().join("bin")))
         })
         .collect();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
     let mut candidates: Vec<PathBuf> = versioned.into_iter().map(|(_, p)| p).collect();
     candidates.extend(["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"].map(PathBuf::from));
     if let Some(path) = std::env::var_os("PATH") {

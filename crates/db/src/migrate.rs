@@ -47,12 +47,17 @@ pub fn fingerprint() -> String {
     hex::encode(&h.finalize()[..6])
 }
 
-pub async fn run(owner: &PgConnectOptions, app_role: &str, app_password: Option<&str>) -> Result<MigrationReport, MigrateError> {
+pub async fn run(
+    owner: &PgConnectOptions,
+    app_role: &str,
+    app_password: Option<&str>,
+) -> Result<MigrationReport, MigrateError> {
     let mut conn = PgConnection::connect_with(owner).await.map_err(MigrateError::Connect)?;
-    let (role, ok): (String, bool) =
-        sqlx::query_as("SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut conn)
-            .await?;
+    let (role, ok): (String, bool) = sqlx::query_as(
+        "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&mut conn)
+    .await?;
     if !ok {
         return Err(MigrateError::OwnerCannotBypassRls(role));
     }
@@ -74,10 +79,7 @@ pub async fn run(owner: &PgConnectOptions, app_role: &str, app_password: Option<
 }
 
 async fn applied_versions(conn: &mut PgConnection) -> Vec<i64> {
-    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-        .fetch_all(conn)
-        .await
-        .unwrap_or_default()
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(conn).await.unwrap_or_default()
 }
 
 async fn ensure_runtime_role(conn: &mut PgConnection, role: &str, password: Option<&str>) -> Result<(), sqlx::Error> {

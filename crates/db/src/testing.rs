@@ -106,10 +106,7 @@ async fn ensure_template(maintenance: &PgConnectOptions) -> Result<String, TestD
 }
 
 async fn database_exists(conn: &mut PgConnection, name: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name).fetch_one(conn).await
 }
 
 /// Drops test databases of killed runs and templates of older migrations.

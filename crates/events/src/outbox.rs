@@ -17,7 +17,12 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(event_type: &'static str, aggregate_type: &'static str, aggregate_id: impl ToString, payload: impl Serialize) -> Self {
+    pub fn new(
+        event_type: &'static str,
+        aggregate_type: &'static str,
+        aggregate_id: impl ToString,
+        payload: impl Serialize,
+    ) -> Self {
         NewEvent {
             store_id: None,
             aggregate_type,

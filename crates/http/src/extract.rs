@@ -43,7 +43,11 @@ where
         })?;
         // PostgreSQL text cannot hold NUL; refuse it here, for every field at once
         if contains_escaped_nul(&bytes) {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "strings must not contain the NUL character"));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "strings must not contain the NUL character",
+            ));
         }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),

@@ -57,7 +57,8 @@ async fn metrics_text() -> Response {
 /// not explode the label set).
 pub async fn record_metrics(req: Request, next: Next) -> Response {
     let _ = prometheus();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let started = Instant::now();
     let res = next.run(req).await;

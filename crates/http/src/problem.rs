@@ -128,18 +128,17 @@ pub async fn finish(req: Request, next: Next) -> Response {
         return out;
     }
     let status = res.status();
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
+    let is_json =
+        res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let (code, detail) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this endpoint does not accept that method"),
             StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send JSON with Content-Type: application/json"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "send JSON with Content-Type: application/json")
+            }
             s if s.is_server_error() => ("internal", "internal error"),
             _ => ("bad_request", "the request is not valid"),
         };

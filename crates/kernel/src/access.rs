@@ -290,3 +290,24 @@ mod tests {
         assert!(!Role::Staff.can_manage(Role::Staff));
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    #[test]
+    fn permissions_doc_matches_the_matrix() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PERMISSIONS.md")).unwrap();
+        for p in Permission::ALL {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| {} |", p.name())))
+                .unwrap_or_else(|| panic!("docs/PERMISSIONS.md has no row for {}", p.name()));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            for (i, role) in [Role::Owner, Role::Admin, Role::Staff].into_iter().enumerate() {
+                let documented = cells[2 + i] == "yes";
+                assert_eq!(documented, role.allows(p), "{} for {}", p.name(), role.as_str());
+            }
+        }
+    }
+}

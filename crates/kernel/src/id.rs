@@ -139,9 +139,6 @@ mod tests {
     fn store_ref_reads_ids_and_handles() {
         let id = StoreId::new();
         assert_eq!(id.to_string().parse::<StoreRef>().unwrap(), StoreRef::Id(id));
-        assert_eq!(
-            "Demo-Store".parse::<StoreRef>().unwrap(),
-            StoreRef::Handle("demo-store".into())
-        );
+        assert_eq!("Demo-Store".parse::<StoreRef>().unwrap(), StoreRef::Handle("demo-store".into()));
     }
 }

@@ -147,10 +147,7 @@ pub const PREFECTURES: [(u8, &str, &str); 47] = [
 
 impl Prefecture {
     pub fn from_code(code: u8) -> Option<Prefecture> {
-        PREFECTURES
-            .iter()
-            .find(|p| p.0 == code)
-            .map(|&(code, name, name_en)| Prefecture { code, name, name_en })
+        PREFECTURES.iter().find(|p| p.0 == code).map(|&(code, name, name_en)| Prefecture { code, name, name_en })
     }
 
     /// Reads a prefecture given as its name (東京都, 東京), its romanised name (Tokyo,

@@ -48,11 +48,7 @@ impl FromStr for Currency {
         if b.len() != 3 || !b.iter().all(u8::is_ascii_alphabetic) {
             return Err(MoneyError::InvalidCurrency);
         }
-        Ok(Currency([
-            b[0].to_ascii_uppercase(),
-            b[1].to_ascii_uppercase(),
-            b[2].to_ascii_uppercase(),
-        ]))
+        Ok(Currency([b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase(), b[2].to_ascii_uppercase()]))
     }
 }
 
@@ -198,9 +194,7 @@ impl Money {
         minor = minor.checked_mul(10i64.pow(digits)).ok_or(MoneyError::Overflow)?;
         if !frac.is_empty() {
             let f: i64 = frac.parse().map_err(|_| bad())?;
-            minor = minor
-                .checked_add(f * 10i64.pow(digits - frac.len() as u32))
-                .ok_or(MoneyError::Overflow)?;
+            minor = minor.checked_add(f * 10i64.pow(digits - frac.len() as u32)).ok_or(MoneyError::Overflow)?;
         }
         Ok(Money::new(if neg { -minor } else { minor }, currency))
     }
@@ -214,12 +208,7 @@ impl Money {
         let scale = 10i64.pow(digits);
         let sign = if self.amount < 0 { "-" } else { "" };
         let abs = self.amount.unsigned_abs();
-        format!(
-            "{sign}{}.{:0width$}",
-            abs / scale as u64,
-            abs % scale as u64,
-            width = digits as usize
-        )
+        format!("{sign}{}.{:0width$}", abs / scale as u64, abs % scale as u64, width = digits as usize)
     }
 }
 
@@ -243,10 +232,7 @@ mod tests {
     #[test]
     fn arithmetic_refuses_mixed_currencies() {
         let usd = Money::new(100, "USD".parse().unwrap());
-        assert_eq!(
-            Money::jpy(1).checked_add(usd),
-            Err(MoneyError::CurrencyMismatch(Currency::JPY, usd.currency))
-        );
+        assert_eq!(Money::jpy(1).checked_add(usd), Err(MoneyError::CurrencyMismatch(Currency::JPY, usd.currency)));
         assert_eq!(Money::jpy(1).checked_add(Money::jpy(2)), Ok(Money::jpy(3)));
     }
 

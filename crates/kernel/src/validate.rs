@@ -49,11 +49,7 @@ impl Validator {
     }
 
     /// Records the result of a parse; returns the value when it parsed.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        result: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -84,13 +80,7 @@ impl Validator {
     }
 
     /// An integer within an inclusive range.
-    pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
-        &mut self,
-        field: &str,
-        value: T,
-        min: T,
-        max: T,
-    ) -> T {
+    pub fn range<T: PartialOrd + std::fmt::Display + Copy>(&mut self, field: &str, value: T, min: T, max: T) -> T {
         if value < min || value > max {
             self.push(field, "out_of_range", format!("must be between {min} and {max}"));
         }

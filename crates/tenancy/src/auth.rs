@@ -134,10 +134,9 @@ pub async fn login(
     let stored_hash = found.as_ref().and_then(|f| f.3.clone());
     let ok = password::verify(input.password, stored_hash).await?;
     let Some((tenant, store_id, staff_id, _)) = found.filter(|_| ok) else {
-        for (key, max) in [
-            (account_key, settings.max_failures_per_account),
-            (address_key, settings.max_failures_per_address),
-        ] {
+        for (key, max) in
+            [(account_key, settings.max_failures_per_account), (address_key, settings.max_failures_per_address)]
+        {
             if let Some(key) = key {
                 record_failure(db, &key, max, settings).await?;
             }
@@ -179,7 +178,12 @@ pub async fn login(
 
 type LoginRow = (TenantId, StoreId, StaffId, Option<String>);
 
-async fn find_for_login(db: &Db, tenant: TenantId, store: StoreId, login: &Login) -> Result<Option<LoginRow>, sqlx::Error> {
+async fn find_for_login(
+    db: &Db,
+    tenant: TenantId,
+    store: StoreId,
+    login: &Login,
+) -> Result<Option<LoginRow>, sqlx::Error> {
     let (column, value) = match login {
         Login::Email(e) => ("email", e),
         Login::LoginId(l) => ("login_id", l),

@@ -53,15 +53,19 @@ const COLUMNS: &str = "id, store_id, code, name, status, priority, created_at, u
 
 fn parse_code(v: &mut Validator, raw: &str) -> String {
     let code = raw.trim().to_string();
-    let ok = (1..=64).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok =
+        (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
         v.push("code", "invalid", "use 1 to 64 letters, digits, '-' and '_'");
     }
     code
 }
 
-pub(crate) async fn insert_location(tx: &mut Tx, store: StoreId, input: CreateLocation) -> Result<Location, TenancyError> {
+pub(crate) async fn insert_location(
+    tx: &mut Tx,
+    store: StoreId,
+    input: CreateLocation,
+) -> Result<Location, TenancyError> {
     let mut v = Validator::new();
     let code = parse_code(&mut v, &input.code);
     let name = v.text("name", &input.name, 200);
@@ -86,7 +90,12 @@ pub(crate) async fn insert_location(tx: &mut Tx, store: StoreId, input: CreateLo
     Ok(location)
 }
 
-pub async fn create_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, input: CreateLocation) -> Result<Location, TenancyError> {
+pub async fn create_location(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: CreateLocation,
+) -> Result<Location, TenancyError> {
     by.require(Permission::StoreManage)?;
     // the store must be the tenant's: RLS hides another tenant's store
     crate::stores::get_store(tx, store).await?;
@@ -106,7 +115,12 @@ pub async fn list_locations(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Resu
     .await?)
 }
 
-pub async fn get_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: LocationId) -> Result<Location, TenancyError> {
+pub async fn get_location(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    id: LocationId,
+) -> Result<Location, TenancyError> {
     by.require(Permission::StoreRead)?;
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM store_locations WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL"
@@ -152,10 +166,11 @@ pub async fn update_location(
 pub async fn delete_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: LocationId) -> Result<(), TenancyError> {
     get_location(tx, store, by, id).await?;
     by.require(Permission::StoreManage)?;
-    let held: Option<i64> = sqlx::query_scalar("SELECT sum(stock)::bigint FROM inventory_stocks WHERE location_id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let held: Option<i64> =
+        sqlx::query_scalar("SELECT sum(stock)::bigint FROM inventory_stocks WHERE location_id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
     if held.unwrap_or(0) > 0 {
         return Err(TenancyError::LocationHasStock);
     }
@@ -163,7 +178,10 @@ pub async fn delete_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Lo
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    events::record(tx, events::NewEvent::new("location.deleted", "location", id, serde_json::json!({ "id": id })).in_store(store))
-        .await?;
+    events::record(
+        tx,
+        events::NewEvent::new("location.deleted", "location", id, serde_json::json!({ "id": id })).in_store(store),
+    )
+    .await?;
     Ok(())
 }

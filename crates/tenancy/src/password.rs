@@ -1,9 +1,9 @@
 //! Password hashing with argon2id (OWASP's recommended parameters are argon2's defaults:
 //! 19 MiB, 2 passes, 1 lane). Hashing is CPU-heavy, so it runs on the blocking pool.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 use crate::AuthError;
 

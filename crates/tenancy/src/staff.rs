@@ -91,7 +91,8 @@ impl Login {
 }
 
 fn valid_login_id(s: &str) -> bool {
-    (3..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    (3..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 fn parse_email(v: &mut Validator, raw: &str) -> Option<String> {
@@ -99,7 +100,8 @@ fn parse_email(v: &mut Validator, raw: &str) -> Option<String> {
     if e.is_empty() {
         return None;
     }
-    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
     if !ok || e.chars().any(char::is_whitespace) {
         v.push("email", "invalid", "not an email address");
     }
@@ -144,7 +146,12 @@ fn map_unique(e: sqlx::Error) -> TenancyError {
 
 /// Adds a staff member. Staff need `staff_manage` and may add only roles they can manage; the
 /// operator may add any role, including a store's first owner.
-pub async fn create_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, input: CreateStaff) -> Result<StaffMember, TenancyError> {
+pub async fn create_staff(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: CreateStaff,
+) -> Result<StaffMember, TenancyError> {
     by.require(Permission::StaffManage)?;
     if !by.can_manage(input.role) {
         return Err(TenancyError::CannotManageRole(input.role));
@@ -197,7 +204,12 @@ pub async fn get_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: StaffId)
         .ok_or(TenancyError::StaffNotFound)
 }
 
-pub async fn list_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, page: &PageRequest) -> Result<Page<StaffMember>, TenancyError> {
+pub async fn list_staff(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    page: &PageRequest,
+) -> Result<Page<StaffMember>, TenancyError> {
     by.require(Permission::StaffRead)?;
     let limit = page.limit()?;
     let after: Option<StaffId> = page.after()?;
@@ -340,7 +352,8 @@ async fn active_owners(tx: &mut Tx, store: StoreId) -> Result<i64, sqlx::Error> 
 
 async fn record(tx: &mut Tx, event_type: &'static str, member: &StaffMember, actor: Actor) -> Result<(), sqlx::Error> {
     let payload = serde_json::json!({ "staff": member, "actor": actor });
-    events::record(tx, events::NewEvent::new(event_type, "staff", member.id, payload).in_store(member.store_id)).await?;
+    events::record(tx, events::NewEvent::new(event_type, "staff", member.id, payload).in_store(member.store_id))
+        .await?;
     Ok(())
 }
 

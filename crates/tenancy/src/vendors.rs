@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Permission};
-use kernel::{Page, PageRequest, VendorId, Validator};
+use kernel::{Page, PageRequest, Validator, VendorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -47,9 +47,7 @@ pub(crate) async fn insert_house_vendor(tx: &mut Tx, name: &str) -> Result<Vendo
 
 /// The vendor that products default to: the house vendor of a single-brand tenant.
 pub async fn house_vendor(tx: &mut Tx) -> Result<Option<Vendor>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM vendors WHERE is_house"))
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM vendors WHERE is_house")).fetch_optional(&mut **tx).await
 }
 
 pub async fn get_vendor(tx: &mut Tx, id: VendorId) -> Result<Vendor, TenancyError> {

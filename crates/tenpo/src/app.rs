@@ -65,7 +65,12 @@ pub fn worker(db: &Db, config: &Config) -> worker::Worker {
 }
 
 /// Starts the API (on `listener`, or on the configured address) and/or the worker.
-pub async fn start(db: &Db, config: &Config, parts: Parts, listener: Option<tokio::net::TcpListener>) -> anyhow::Result<Running> {
+pub async fn start(
+    db: &Db,
+    config: &Config,
+    parts: Parts,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut addr = None;

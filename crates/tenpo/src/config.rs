@@ -102,7 +102,12 @@ impl Default for DatabaseConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 1024 * 1024, request_timeout_secs: 30, trust_forwarded_for: false, shutdown_grace_secs: 20 }
+        HttpConfig {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            trust_forwarded_for: false,
+            shutdown_grace_secs: 20,
+        }
     }
 }
 
@@ -169,7 +174,8 @@ impl Config {
     pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => Config::default(),
@@ -270,10 +276,8 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log format {:?}: use text or json", self.log.format);
         }
-        if let Some(t) = &self.operator_token {
-            if t.len() < 16 {
-                bail!("the operator token must be at least 16 characters");
-            }
+        if self.operator_token.as_ref().is_some_and(|t| t.len() < 16) {
+            bail!("the operator token must be at least 16 characters");
         }
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
@@ -330,7 +334,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("tenpo.toml");
         std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[database]\nmax_connections = 8\n").unwrap();
-        let c = Config::load_from(Some(&file), |k| (k == "TENPO_DB_MAX_CONNECTIONS").then(|| "12".to_string())).unwrap();
+        let c =
+            Config::load_from(Some(&file), |k| (k == "TENPO_DB_MAX_CONNECTIONS").then(|| "12".to_string())).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.database.max_connections, 12);
         assert_eq!(c.database.app_user, "tenpo_app");
@@ -349,7 +354,8 @@ mod tests {
 
     #[test]
     fn readme_documents_every_environment_variable() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
         let missing: Vec<_> = ENV_VARS.iter().filter(|v| !readme.contains(*v)).collect();
         assert!(missing.is_empty(), "README lacks {missing:?}");
     }

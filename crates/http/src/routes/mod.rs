@@ -39,12 +39,17 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "operator",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("TENPO_OPERATOR_TOKEN")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("TENPO_OPERATOR_TOKEN")).build(),
+            ),
         );
         components.add_security_scheme(
             "staff",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("token from POST /admin/v1/auth/login")).build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("token from POST /admin/v1/auth/login"))
+                    .build(),
             ),
         );
     }

@@ -32,19 +32,31 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/platform/v1/tenants", tag = "platform", security(("operator" = [])),
     request_body = CreateTenant,
     responses((status = 201, body = Tenant), (status = "4XX", body = ProblemBody, content_type = "application/problem+json")))]
-async fn create_tenant(_: Operator, State(s): State<AppState>, ApiJson(input): ApiJson<CreateTenant>) -> ApiResult<(StatusCode, Json<Tenant>)> {
+async fn create_tenant(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiJson(input): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
     Ok((StatusCode::CREATED, Json(tenants::create_tenant(&s.db, input).await?)))
 }
 
 #[utoipa::path(get, path = "/platform/v1/tenants", tag = "platform", security(("operator" = [])),
     params(PageRequest), responses((status = 200, body = Page<Tenant>)))]
-async fn list_tenants(_: Operator, State(s): State<AppState>, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<Tenant>>> {
+async fn list_tenants(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<Tenant>>> {
     Ok(Json(tenants::list_tenants(&s.db, &page).await?))
 }
 
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}", tag = "platform", security(("operator" = [])),
     responses((status = 200, body = Tenant), (status = 404, body = ProblemBody)))]
-async fn get_tenant(_: Operator, State(s): State<AppState>, ApiPath(tenant_id): ApiPath<TenantId>) -> ApiResult<Json<Tenant>> {
+async fn get_tenant(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+) -> ApiResult<Json<Tenant>> {
     Ok(Json(tenants::get_tenant(&s.db, tenant_id).await?))
 }
 
@@ -89,7 +101,11 @@ async fn list_stores(
 
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}", tag = "platform", security(("operator" = [])),
     responses((status = 200, body = Store), (status = 404, body = ProblemBody)))]
-async fn get_store(_: Operator, State(s): State<AppState>, ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>) -> ApiResult<Json<Store>> {
+async fn get_store(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+) -> ApiResult<Json<Store>> {
     let mut tx = s.db.begin(tenant_id).await?;
     let store = stores::get_store(&mut tx, store_id).await?;
     tx.commit().await?;

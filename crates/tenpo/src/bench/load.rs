@@ -89,7 +89,11 @@ pub struct Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "\n{}", self.title)?;
-        writeln!(f, "{:<34} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9}", "phase", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs base")?;
+        writeln!(
+            f,
+            "{:<34} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9}",
+            "phase", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "vs base"
+        )?;
         let base = self.phases.first().map(Phase::per_second).unwrap_or(1.0);
         for p in &self.phases {
             writeln!(

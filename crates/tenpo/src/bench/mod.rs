@@ -48,12 +48,26 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let duration = std::time::Duration::from_secs(args.duration.max(1));
     let target = match &args.url {
         Some(url) => {
-            let token = args.operator_token.clone().context("--url needs --operator-token (or TENPO_OPERATOR_TOKEN)")?;
-            Target { base: url.trim_end_matches('/').to_string(), operator_token: token, client, concurrency: args.concurrency, duration, local: None }
+            let token =
+                args.operator_token.clone().context("--url needs --operator-token (or TENPO_OPERATOR_TOKEN)")?;
+            Target {
+                base: url.trim_end_matches('/').to_string(),
+                operator_token: token,
+                client,
+                concurrency: args.concurrency,
+                duration,
+                local: None,
+            }
         }
         None => start_local(config, client, args.concurrency, duration).await?,
     };
-    eprintln!("bench {}: {} concurrent clients, {}s per phase, against {}", args.scenario, args.concurrency, duration.as_secs(), target.base);
+    eprintln!(
+        "bench {}: {} concurrent clients, {}s per phase, against {}",
+        args.scenario,
+        args.concurrency,
+        duration.as_secs(),
+        target.base
+    );
     let result = scenario(&target).await;
     target.finish().await;
     let report = result?;
@@ -61,12 +75,20 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start_local(config: &Config, client: reqwest::Client, concurrency: usize, duration: std::time::Duration) -> anyhow::Result<Target> {
+async fn start_local(
+    config: &Config,
+    client: reqwest::Client,
+    concurrency: usize,
+    duration: std::time::Duration,
+) -> anyhow::Result<Target> {
     let cluster = Databases::open(config.database_settings()).await.context("cannot open the database")?;
     let maintenance = cluster.owner_options().clone().database("postgres");
     let owner = db::testing::fresh_database(&maintenance, "tenpo_bench_").await?;
     let database = owner.get_database().unwrap_or_default().to_string();
-    let settings = db::DatabaseSettings { max_connections: config.database.max_connections.max(concurrency as u32 / 2), ..config.database_settings() };
+    let settings = db::DatabaseSettings {
+        max_connections: config.database.max_connections.max(concurrency as u32 / 2),
+        ..config.database_settings()
+    };
     let dbs = Databases::from_options(owner, settings);
     let db = dbs.connect().await?;
     let mut config = config.clone();

@@ -30,10 +30,17 @@ pub struct Shop {
 
 pub async fn new_shop(t: &Target) -> anyhow::Result<Shop> {
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let tenant = post(t, "/platform/v1/tenants", &t.operator_token, json!({ "name": "Bench", "type": "single_brand" })).await?;
+    let tenant =
+        post(t, "/platform/v1/tenants", &t.operator_token, json!({ "name": "Bench", "type": "single_brand" })).await?;
     let tenant_id = tenant["id"].as_str().context("tenant id")?.to_string();
     let handle = format!("bench-{suffix}");
-    let store = post(t, &format!("/platform/v1/tenants/{tenant_id}/stores"), &t.operator_token, json!({ "handle": handle, "name": "Bench" })).await?;
+    let store = post(
+        t,
+        &format!("/platform/v1/tenants/{tenant_id}/stores"),
+        &t.operator_token,
+        json!({ "handle": handle, "name": "Bench" }),
+    )
+    .await?;
     let store_id = store["id"].as_str().context("store id")?;
     let password = "bench-password-1";
     post(
@@ -43,7 +50,13 @@ pub async fn new_shop(t: &Target) -> anyhow::Result<Shop> {
         json!({ "email": "owner@bench.test", "password": password, "role": "owner" }),
     )
     .await?;
-    let login = post(t, "/admin/v1/auth/login", "", json!({ "store": handle, "login": "owner@bench.test", "password": password })).await?;
+    let login = post(
+        t,
+        "/admin/v1/auth/login",
+        "",
+        json!({ "store": handle, "login": "owner@bench.test", "password": password }),
+    )
+    .await?;
     let token = login["token"].as_str().context("token")?.to_string();
     Ok(Shop { store_handle: handle, owner_token: token })
 }
@@ -62,7 +75,11 @@ pub async fn post(t: &Target, path: &str, token: &str, body: Value) -> anyhow::R
     Ok(body)
 }
 
-fn get_ok(client: reqwest::Client, url: String, token: Option<String>) -> impl Fn(u64) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+fn get_ok(
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+) -> impl Fn(u64) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
     move |_| {
         let client = client.clone();
         let url = url.clone();
@@ -84,7 +101,9 @@ fn get_ok(client: reqwest::Client, url: String, token: Option<String>) -> impl F
 /// against the bare HTTP stack (`/healthz`).
 async fn admin_read(t: &Target) -> anyhow::Result<Report> {
     let shop = new_shop(t).await?;
-    let base = measure("baseline: GET /healthz", t.concurrency, t.duration, get_ok(t.client.clone(), t.url("/healthz"), None)).await;
+    let base =
+        measure("baseline: GET /healthz", t.concurrency, t.duration, get_ok(t.client.clone(), t.url("/healthz"), None))
+            .await;
     let read = measure(
         "GET /admin/v1/locations (auth+RLS)",
         t.concurrency,
@@ -92,9 +111,5 @@ async fn admin_read(t: &Target) -> anyhow::Result<Report> {
         get_ok(t.client.clone(), t.url("/admin/v1/locations"), Some(shop.owner_token.clone())),
     )
     .await;
-    Ok(Report {
-        title: format!("admin-read: store {}", shop.store_handle),
-        phases: vec![base, read],
-        notes: vec![],
-    })
+    Ok(Report { title: format!("admin-read: store {}", shop.store_handle), phases: vec![base, read], notes: vec![] })
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use db::Db;
-use kernel::access::{Acting, Role};
 use kernel::StoreRef;
+use kernel::access::{Acting, Role};
 use tenancy::staff::CreateStaff;
 use tenancy::stores::CreateStore;
 use tenancy::tenants::{CreateTenant, TenantKind};

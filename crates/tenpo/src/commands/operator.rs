@@ -90,7 +90,8 @@ pub async fn staff(config: &Config, cmd: StaffCommand) -> anyhow::Result<()> {
                     RoleArg::Admin => Role::Admin,
                     RoleArg::Staff => Role::Staff,
                 };
-                let input = CreateStaff { name, email, login_id, phone, password: password.clone(), role, vendor_id: None };
+                let input =
+                    CreateStaff { name, email, login_id, phone, password: password.clone(), role, vendor_id: None };
                 let mut tx = db.begin(tenant).await?;
                 let member = tenancy::staff::create_staff(&mut tx, store_id, Acting::Operator, input).await?;
                 tx.commit().await.context("commit")?;

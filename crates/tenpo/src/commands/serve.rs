@@ -29,7 +29,10 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             println!("applied {m}");
         }
     }
-    println!("runtime role {:?} is ready; every tenant-owned table has forced row-level security", databases.runtime_role());
+    println!(
+        "runtime role {:?} is ready; every tenant-owned table has forced row-level security",
+        databases.runtime_role()
+    );
     databases.shutdown().await;
     Ok(())
 }

@@ -73,7 +73,8 @@ struct Me {
 #[utoipa::path(get, path = "/admin/v1/auth/me", tag = "auth", security(("staff" = [])), responses((status = 200, body = Me)))]
 async fn me(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Me>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
-    let staff = tenancy::staff::get_staff(&mut tx, ctx.store_id, kernel::access::Acting::Staff(&ctx), ctx.staff_id).await?;
+    let staff =
+        tenancy::staff::get_staff(&mut tx, ctx.store_id, kernel::access::Acting::Staff(&ctx), ctx.staff_id).await?;
     let store = tenancy::stores::get_store(&mut tx, ctx.store_id).await?;
     tx.commit().await?;
     Ok(Json(Me { staff, store, permissions: ctx.role.permissions() }))

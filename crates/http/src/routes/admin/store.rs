@@ -40,7 +40,11 @@ async fn get_store(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Js
 
 #[utoipa::path(patch, path = "/admin/v1/store", tag = "store", security(("staff" = [])), request_body = UpdateStore,
     responses((status = 200, body = Store), (status = 403, body = ProblemBody)))]
-async fn update_store(State(s): State<AppState>, Staff(ctx): Staff, ApiJson(input): ApiJson<UpdateStore>) -> ApiResult<Json<Store>> {
+async fn update_store(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<UpdateStore>,
+) -> ApiResult<Json<Store>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let store = stores::update_store(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
@@ -70,7 +74,11 @@ async fn create_location(
 
 #[utoipa::path(get, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])),
     responses((status = 200, body = Location), (status = 404, body = ProblemBody)))]
-async fn get_location(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<LocationId>) -> ApiResult<Json<Location>> {
+async fn get_location(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<LocationId>,
+) -> ApiResult<Json<Location>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let location = locations::get_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
@@ -94,7 +102,11 @@ async fn update_location(
 /// Delete a location that holds no stock (soft: orders keep referring to it).
 #[utoipa::path(delete, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])),
     responses((status = 204), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody, description = "location_has_stock")))]
-async fn delete_location(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<LocationId>) -> ApiResult<StatusCode> {
+async fn delete_location(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<LocationId>,
+) -> ApiResult<StatusCode> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     locations::delete_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
@@ -103,7 +115,11 @@ async fn delete_location(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(i
 
 #[utoipa::path(get, path = "/admin/v1/staff", tag = "store", security(("staff" = [])), params(PageRequest),
     responses((status = 200, body = Page<StaffMember>)))]
-async fn list_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<StaffMember>>> {
+async fn list_staff(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<StaffMember>>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let list = staff::list_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), &page).await?;
     tx.commit().await?;
@@ -126,7 +142,11 @@ async fn create_staff(
 
 #[utoipa::path(get, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
     responses((status = 200, body = StaffMember), (status = 404, body = ProblemBody)))]
-async fn get_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<Json<StaffMember>> {
+async fn get_staff(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<StaffId>,
+) -> ApiResult<Json<StaffMember>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let member = staff::get_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
@@ -152,7 +172,11 @@ async fn update_staff(
 
 #[utoipa::path(delete, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
     responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
-async fn delete_staff(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<StatusCode> {
+async fn delete_staff(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<StaffId>,
+) -> ApiResult<StatusCode> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     staff::delete_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
@@ -167,7 +191,11 @@ struct Revoked {
 /// End every session of a staff member (a lost device, a departure).
 #[utoipa::path(post, path = "/admin/v1/staff/{staff_id}/revoke-sessions", tag = "store", security(("staff" = [])),
     responses((status = 200, body = Revoked), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
-async fn revoke_staff_sessions(State(s): State<AppState>, Staff(ctx): Staff, ApiPath(id): ApiPath<StaffId>) -> ApiResult<Json<Revoked>> {
+async fn revoke_staff_sessions(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<StaffId>,
+) -> ApiResult<Json<Revoked>> {
     let by = Acting::Staff(&ctx);
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let member = staff::get_staff(&mut tx, ctx.store_id, by, id).await?;
@@ -184,7 +212,11 @@ async fn revoke_staff_sessions(State(s): State<AppState>, Staff(ctx): Staff, Api
 
 #[utoipa::path(get, path = "/admin/v1/vendors", tag = "store", security(("staff" = [])), params(PageRequest),
     responses((status = 200, body = Page<Vendor>)))]
-async fn list_vendors(State(s): State<AppState>, Staff(ctx): Staff, ApiQuery(page): ApiQuery<PageRequest>) -> ApiResult<Json<Page<Vendor>>> {
+async fn list_vendors(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<Vendor>>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let list = vendors::list_vendors(&mut tx, Acting::Staff(&ctx), &page).await?;
     tx.commit().await?;
@@ -194,7 +226,11 @@ async fn list_vendors(State(s): State<AppState>, Staff(ctx): Staff, ApiQuery(pag
 /// Add a vendor (mall tenants only).
 #[utoipa::path(post, path = "/admin/v1/vendors", tag = "store", security(("staff" = [])), request_body = CreateVendor,
     responses((status = 201, body = Vendor), (status = 422, body = ProblemBody, description = "not_a_mall")))]
-async fn create_vendor(State(s): State<AppState>, Staff(ctx): Staff, ApiJson(input): ApiJson<CreateVendor>) -> ApiResult<(StatusCode, Json<Vendor>)> {
+async fn create_vendor(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<CreateVendor>,
+) -> ApiResult<(StatusCode, Json<Vendor>)> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let vendor = vendors::create_vendor(&mut tx, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;

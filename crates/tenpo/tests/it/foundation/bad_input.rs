@@ -23,8 +23,14 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
     BTreeMap::from([
         ("POST /platform/v1/tenants", json!({ "name": "T", "type": "single_brand", "default_currency": "JPY" })),
         ("PATCH /platform/v1/tenants/{tenant_id}", json!({ "name": "T2", "status": "active" })),
-        ("POST /platform/v1/tenants/{tenant_id}/stores", json!({ "handle": "x-store", "name": "X", "default_location": true })),
-        ("POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", json!({ "code": "c1", "name": "C", "priority": 5 })),
+        (
+            "POST /platform/v1/tenants/{tenant_id}/stores",
+            json!({ "handle": "x-store", "name": "X", "default_location": true }),
+        ),
+        (
+            "POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/locations",
+            json!({ "code": "c1", "name": "C", "priority": 5 }),
+        ),
         ("POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", staff.clone()),
         ("POST /platform/v1/tenants/{tenant_id}/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
         ("POST /admin/v1/auth/login", json!({ "store": "s", "login": "l", "password": "p" })),
@@ -83,10 +89,12 @@ async fn snapshot(app: &TestApp) -> BTreeMap<String, String> {
     .unwrap();
     let mut out = BTreeMap::new();
     for t in tables {
-        let digest: String = sqlx::query_scalar(&format!("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {t} t"))
-            .fetch_one(&app.owner)
-            .await
-            .unwrap();
+        let digest: String = sqlx::query_scalar(&format!(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {t} t"
+        ))
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
         out.insert(t, digest);
     }
     out
@@ -200,12 +208,22 @@ async fn validation_names_every_bad_field() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     let shop = app.shop().await;
     let body = app
-        .post("/admin/v1/staff", &shop.owner_token, json!({ "email": "not-an-email", "phone": "12", "password": "short", "role": "staff" }))
+        .post(
+            "/admin/v1/staff",
+            &shop.owner_token,
+            json!({ "email": "not-an-email", "phone": "12", "password": "short", "role": "staff" }),
+        )
         .await
         .expect_problem(422, "validation_failed");
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "phone", "password"]);
-    let unknown = app.post("/admin/v1/staff", &shop.owner_token, json!({ "email": "a@b.test", "password": "long-enough-pw", "role": "boss" })).await;
+    let unknown = app
+        .post(
+            "/admin/v1/staff",
+            &shop.owner_token,
+            json!({ "email": "a@b.test", "password": "long-enough-pw", "role": "boss" }),
+        )
+        .await;
     let body = unknown.expect_problem(422, "invalid_body");
     assert!(body["detail"].as_str().unwrap().contains("role"), "{body}");
 }

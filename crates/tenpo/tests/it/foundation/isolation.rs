@@ -57,7 +57,7 @@ async fn a_tenant_transaction_sees_and_writes_only_its_own_rows() {
         assert_eq!(foreign, 0, "{table} leaks another tenant's rows");
     }
     let stores: Vec<String> = sqlx::query_scalar("SELECT handle FROM stores").fetch_all(&mut *tx).await.unwrap();
-    assert_eq!(stores, [a.handle.clone()]);
+    assert_eq!(stores, std::slice::from_ref(&a.handle));
     let tenants: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants").fetch_one(&mut *tx).await.unwrap();
     assert_eq!(tenants, 1);
 
@@ -92,7 +92,10 @@ async fn a_tenant_transaction_sees_and_writes_only_its_own_rows() {
         .rows_affected();
     assert_eq!(changed, 0);
     tx.commit().await.unwrap();
-    assert_eq!(app.count(&format!("SELECT count(*) FROM stores WHERE id = '{}' AND name = 'hijacked'", b.store_id)).await, 0);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM stores WHERE id = '{}' AND name = 'hijacked'", b.store_id)).await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -111,7 +114,10 @@ async fn the_runtime_role_cannot_switch_row_level_security_off() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     app.shop().await;
     let pool = app.db.platform();
-    let role: (bool, bool) = sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetch_one(pool).await.unwrap();
+    let role: (bool, bool) = sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(role, (false, false));
     for ddl in [
         "ALTER TABLE stores DISABLE ROW LEVEL SECURITY",
@@ -121,7 +127,10 @@ async fn the_runtime_role_cannot_switch_row_level_security_off() {
         "ALTER TABLE stores OWNER TO tenpo_app",
     ] {
         let err = sqlx::query(ddl).execute(pool).await.unwrap_err();
-        assert!(err.to_string().contains("must be owner") || err.to_string().contains("permission denied"), "{ddl}: {err}");
+        assert!(
+            err.to_string().contains("must be owner") || err.to_string().contains("permission denied"),
+            "{ddl}: {err}"
+        );
     }
     // asking to skip RLS makes queries fail rather than see everything
     let mut conn = pool.acquire().await.unwrap();
@@ -162,8 +171,21 @@ async fn staff_of_one_tenant_cannot_see_change_or_guess_anothers_resources() {
     let store = app.get("/admin/v1/store", &a.owner_token).await.expect(200);
     assert_eq!(store["id"], a.store_id.as_str());
     // nothing of B changed
-    assert_eq!(app.count(&format!("SELECT count(*) FROM store_staff WHERE id = '{b_staff}' AND name = '' AND deleted_at IS NULL")).await, 1);
-    assert_eq!(app.count(&format!("SELECT count(*) FROM store_locations WHERE id = '{}' AND deleted_at IS NULL", b.location_id)).await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM store_staff WHERE id = '{b_staff}' AND name = '' AND deleted_at IS NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM store_locations WHERE id = '{}' AND deleted_at IS NULL",
+            b.location_id
+        ))
+        .await,
+        1
+    );
     // B's staff still signs in and works
     app.get("/admin/v1/locations", &b.owner_token).await.expect(200);
 }
@@ -173,8 +195,12 @@ async fn stores_of_one_tenant_are_separate_too() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     let first = app.shop().await;
     let second = app.store_in(&first.tenant_id, &format!("{}-2", first.handle)).await;
-    app.get(&format!("/admin/v1/locations/{}", second.location_id), &first.owner_token).await.expect_problem(404, "location_not_found");
-    app.get(&format!("/admin/v1/staff/{}", second.owner_id), &first.owner_token).await.expect_problem(404, "staff_not_found");
+    app.get(&format!("/admin/v1/locations/{}", second.location_id), &first.owner_token)
+        .await
+        .expect_problem(404, "location_not_found");
+    app.get(&format!("/admin/v1/staff/{}", second.owner_id), &first.owner_token)
+        .await
+        .expect_problem(404, "staff_not_found");
 }
 
 #[tokio::test]
@@ -182,7 +208,9 @@ async fn the_operator_api_addresses_a_store_only_through_its_tenant() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     let a = app.shop().await;
     let b = app.shop().await;
-    app.op(Method::GET, &format!("/platform/v1/tenants/{}/stores/{}", a.tenant_id, b.store_id), None).await.expect_problem(404, "store_not_found");
+    app.op(Method::GET, &format!("/platform/v1/tenants/{}/stores/{}", a.tenant_id, b.store_id), None)
+        .await
+        .expect_problem(404, "store_not_found");
     app.op(
         Method::POST,
         &format!("/platform/v1/tenants/{}/stores/{}/locations", a.tenant_id, b.store_id),
@@ -190,8 +218,14 @@ async fn the_operator_api_addresses_a_store_only_through_its_tenant() {
     )
     .await
     .expect_problem(404, "store_not_found");
-    app.op(Method::GET, &format!("/platform/v1/tenants/{}", uuid::Uuid::now_v7()), None).await.expect_problem(404, "tenant_not_found");
+    app.op(Method::GET, &format!("/platform/v1/tenants/{}", uuid::Uuid::now_v7()), None)
+        .await
+        .expect_problem(404, "tenant_not_found");
     // a staff token is not an operator token, and the other way round
-    app.call(Method::GET, "/platform/v1/tenants", Some(&a.owner_token), None).await.expect_problem(401, "invalid_token");
-    app.call(Method::GET, "/admin/v1/store", Some(crate::support::OPERATOR_TOKEN), None).await.expect_problem(401, "invalid_token");
+    app.call(Method::GET, "/platform/v1/tenants", Some(&a.owner_token), None)
+        .await
+        .expect_problem(401, "invalid_token");
+    app.call(Method::GET, "/admin/v1/store", Some(crate::support::OPERATOR_TOKEN), None)
+        .await
+        .expect_problem(401, "invalid_token");
 }

@@ -42,5 +42,7 @@ async fn every_answer_carries_a_request_id_and_errors_repeat_it() {
 
     app.call(Method::DELETE, "/healthz", None, None).await.expect_problem(405, "method_not_allowed");
     app.call(Method::GET, "/admin/v1/store", None, None).await.expect_problem(401, "missing_token");
-    app.call(Method::GET, "/admin/v1/store", Some("tps_not-a-real-token"), None).await.expect_problem(401, "invalid_token");
+    app.call(Method::GET, "/admin/v1/store", Some("tps_not-a-real-token"), None)
+        .await
+        .expect_problem(401, "invalid_token");
 }

@@ -83,25 +83,37 @@ async fn every_change_writes_its_event_in_the_same_transaction() {
     app.post("/admin/v1/locations", &shop.owner_token, serde_json::json!({ "code": "main", "name": "dup" }))
         .await
         .expect_problem(409, "location_code_taken");
-    assert_eq!(app.count(&format!("SELECT count(*) FROM outbox_events WHERE tenant_id = '{}'", shop.tenant_id)).await, 3);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM outbox_events WHERE tenant_id = '{}'", shop.tenant_id)).await,
+        3
+    );
 }
 
 #[tokio::test]
 async fn a_relay_killed_between_delivery_and_marking_has_no_second_effect() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     let shop = app.shop().await;
-    app.post("/admin/v1/locations", &shop.owner_token, serde_json::json!({ "code": "osaka", "name": "Osaka" })).await.expect(201);
+    app.post("/admin/v1/locations", &shop.owner_token, serde_json::json!({ "code": "osaka", "name": "Osaka" }))
+        .await
+        .expect(201);
 
     let reached = Arc::new(Notify::new());
     let opts = RelayOptions { lease: Duration::from_secs(1), ..Default::default() };
-    let relay = Relay::new(app.db.clone(), opts.clone()).with_consumer(Arc::new(Counter)).with_consumer(Arc::new(Stall(reached.clone())));
+    let relay = Relay::new(app.db.clone(), opts.clone())
+        .with_consumer(Arc::new(Counter))
+        .with_consumer(Arc::new(Stall(reached.clone())));
     let running = tokio::spawn(async move { relay.run_once().await });
-    tokio::time::timeout(Duration::from_secs(10), reached.notified()).await.expect("the relay reached the second consumer");
+    tokio::time::timeout(Duration::from_secs(10), reached.notified())
+        .await
+        .expect("the relay reached the second consumer");
     // the first consumer's effect is committed; now the relay dies before marking the event
     running.abort();
     let _ = running.await;
     assert_eq!(seen(&app, &shop.tenant_id).await, 1);
-    let status: String = sqlx::query_scalar("SELECT status FROM outbox_events WHERE event_type = 'location.created'").fetch_one(&app.owner).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM outbox_events WHERE event_type = 'location.created'")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
     assert_eq!(status, "processing", "the event was not marked");
 
     // a restarted relay takes the event up again once its lease passes
@@ -110,7 +122,10 @@ async fn a_relay_killed_between_delivery_and_marking_has_no_second_effect() {
     while relay.run_once().await.unwrap() > 0 {}
     assert_eq!(seen(&app, &shop.tenant_id).await, 1, "the effect happened exactly once");
     let (status, attempts): (String, i32) =
-        sqlx::query_as("SELECT status, attempts FROM outbox_events WHERE event_type = 'location.created'").fetch_one(&app.owner).await.unwrap();
+        sqlx::query_as("SELECT status, attempts FROM outbox_events WHERE event_type = 'location.created'")
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
     assert_eq!((status.as_str(), attempts), ("published", 2));
     assert_eq!(app.count("SELECT count(*) FROM processed_events").await, 2, "one row per consumer");
 }
@@ -121,7 +136,13 @@ async fn racing_relays_apply_each_event_once() {
     let shop = app.shop().await;
     let tenant: TenantId = shop.tenant_id.parse().unwrap();
     for i in 0..60 {
-        app.post("/admin/v1/locations", &shop.owner_token, serde_json::json!({ "code": format!("loc{i}"), "name": "L" })).await.expect(201);
+        app.post(
+            "/admin/v1/locations",
+            &shop.owner_token,
+            serde_json::json!({ "code": format!("loc{i}"), "name": "L" }),
+        )
+        .await
+        .expect(201);
     }
     let opts = RelayOptions { batch_size: 7, ..Default::default() };
     let mut tasks = Vec::new();
@@ -159,7 +180,10 @@ async fn a_failing_consumer_leaves_the_event_for_a_later_retry() {
     let relay = Relay::new(app.db.clone(), RelayOptions::default()).with_consumer(Arc::new(Failing));
     relay.run_once().await.unwrap();
     let rows: Vec<(String, Option<String>, bool)> =
-        sqlx::query_as("SELECT status, last_error, available_at > now() FROM outbox_events").fetch_all(&app.owner).await.unwrap();
+        sqlx::query_as("SELECT status, last_error, available_at > now() FROM outbox_events")
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
     assert!(!rows.is_empty());
     for (status, error, later) in rows {
         assert_eq!(status, "pending");

@@ -28,7 +28,14 @@ impl TestApp {
 
     pub async fn shop_of_kind(&self, kind: &str) -> Shop {
         let n = uuid::Uuid::new_v4().simple().to_string();
-        let tenant = self.op(Method::POST, "/platform/v1/tenants", Some(json!({ "name": format!("Shop {}", &n[..6]), "type": kind }))).await.expect(201);
+        let tenant = self
+            .op(
+                Method::POST,
+                "/platform/v1/tenants",
+                Some(json!({ "name": format!("Shop {}", &n[..6]), "type": kind })),
+            )
+            .await
+            .expect(201);
         let tenant_id = tenant["id"].as_str().unwrap().to_string();
         self.store_in(&tenant_id, &format!("shop-{}", &n[..12])).await
     }
@@ -36,7 +43,11 @@ impl TestApp {
     /// Another store (with its own owner) in an existing tenant.
     pub async fn store_in(&self, tenant_id: &str, handle: &str) -> Shop {
         let store = self
-            .op(Method::POST, &format!("/platform/v1/tenants/{tenant_id}/stores"), Some(json!({ "handle": handle, "name": "Test store" })))
+            .op(
+                Method::POST,
+                &format!("/platform/v1/tenants/{tenant_id}/stores"),
+                Some(json!({ "handle": handle, "name": "Test store" })),
+            )
             .await
             .expect(201);
         let store_id = store["id"].as_str().unwrap().to_string();
@@ -65,7 +76,12 @@ impl TestApp {
     /// Signs in; panics unless it works.
     pub async fn login(&self, store: &str, login: &str, password: &str) -> String {
         let body = self
-            .call(Method::POST, "/admin/v1/auth/login", None, Some(json!({ "store": store, "login": login, "password": password })))
+            .call(
+                Method::POST,
+                "/admin/v1/auth/login",
+                None,
+                Some(json!({ "store": store, "login": login, "password": password })),
+            )
             .await
             .expect(200);
         body["token"].as_str().unwrap().to_string()

@@ -77,8 +77,7 @@ impl TestApp {
     /// Starts Tenpo with a configuration and parts the test may change.
     pub async fn spawn_with(tune: impl FnOnce(&mut Config, &mut TestOptions)) -> TestApp {
         let database = TestDatabase::create().await.expect("test database");
-        let mut config = Config::default();
-        config.operator_token = Some(OPERATOR_TOKEN.into());
+        let mut config = Config { operator_token: Some(OPERATOR_TOKEN.into()), ..Default::default() };
         config.database.max_connections = 20;
         // tests run many workers against small pools; keep leases short so retries are quick
         config.worker.outbox_lease_secs = 5;
@@ -86,9 +85,15 @@ impl TestApp {
         tune(&mut config, &mut opts);
         let databases = Databases::from_options(database.owner.clone(), config.database_settings());
         let db = databases.connect().await.expect("runtime pool");
-        let owner = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_with(database.owner.clone()).await.expect("owner pool");
+        let owner = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(database.owner.clone())
+            .await
+            .expect("owner pool");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
-        let running = app::start(&db, &config, Parts { http: opts.http, worker: opts.worker }, Some(listener)).await.expect("start");
+        let running = app::start(&db, &config, Parts { http: opts.http, worker: opts.worker }, Some(listener))
+            .await
+            .expect("start");
         let base = format!("http://{}", running.addr.expect("address"));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         TestApp { base, client, db, owner, config, running: Some(running), database }
@@ -115,7 +120,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let bytes = res.bytes().await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Answer { status, content_type, headers, body }
     }
 
