@@ -214,6 +214,14 @@ impl Acting<'_> {
         }
     }
 
+    /// Mall mode: the vendor a staff member is limited to, if any.
+    pub fn vendor(&self) -> Option<VendorId> {
+        match self {
+            Acting::Staff(ctx) => ctx.vendor_id,
+            _ => None,
+        }
+    }
+
     pub fn staff_id(&self) -> Option<StaffId> {
         match self {
             Acting::Staff(ctx) => Some(ctx.staff_id),

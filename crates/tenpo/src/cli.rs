@@ -33,8 +33,50 @@ pub enum Command {
     /// Operator: staff.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Catalog import and export (Shopify product CSV layout).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Customers: CSV import.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
     /// Run a benchmark scenario and print its figures beside a baseline.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Import customers from a CSV file (UTF-8; columns email, phone, name, name_kana, notes,
+    /// external_id) into a store, with a progress bar; prints the report as JSON.
+    Import {
+        file: PathBuf,
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import a product CSV (UTF-8 or Shift_JIS) into a store, with a progress bar. All or
+    /// nothing unless --partial.
+    Import {
+        file: PathBuf,
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+        /// Import the good products and report the rows skipped.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Export a store's catalog as a product CSV.
+    Export {
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! tenant's resource is a 404 (row-level security and store scoping both hide it).
 
 mod auth;
+mod customers;
+mod products;
 mod store;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -9,5 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(auth::router()).merge(store::router())
+    OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(store::router())
+        .merge(customers::router())
+        .merge(products::router())
 }

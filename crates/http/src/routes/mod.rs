@@ -2,6 +2,7 @@
 
 mod admin;
 mod platform;
+mod storefront;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -28,6 +29,9 @@ use crate::problem::ProblemBody;
         (name = "platform", description = "Operator: tenants, stores, locations, first staff"),
         (name = "auth", description = "Staff sign-in and sessions"),
         (name = "store", description = "The signed-in staff member's store, its locations and staff"),
+        (name = "customers", description = "Customers of the store: profiles, identities, addresses, merge, erasure, CSV import, store sync"),
+        (name = "catalog", description = "Products, variants, locations that carry them, digital settings, CSV import and export"),
+        (name = "storefront", description = "Public storefront: products with prices and availability"),
     )
 )]
 struct ApiDoc;
@@ -56,5 +60,8 @@ impl Modify for Security {
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(platform::router()).merge(admin::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(platform::router())
+        .merge(admin::router())
+        .merge(storefront::router())
 }

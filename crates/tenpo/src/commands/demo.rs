@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use catalog::product::{CreateProduct, ProductStatus};
+use catalog::variant::{CreateVariant, FulfillmentType, TaxClass};
 use db::Db;
-use kernel::StoreRef;
 use kernel::access::{Acting, Role};
+use kernel::{Money, StoreRef};
 use tenancy::staff::CreateStaff;
 use tenancy::stores::CreateStore;
 use tenancy::tenants::{CreateTenant, TenantKind};
@@ -49,9 +51,120 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
         },
     )
     .await?;
+    for product in demo_products() {
+        catalog::product::create_product(&mut tx, store.id, Acting::Operator, product).await?;
+    }
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, store_id = %store.id, "demo data seeded");
     Ok(())
+}
+
+fn variant(sku: &str, yen: i64, stock: Option<i32>) -> CreateVariant {
+    CreateVariant { inventory_quantity: stock, ..CreateVariant::new(sku, Money::jpy(yen)) }
+}
+
+fn reduced(v: CreateVariant) -> CreateVariant {
+    CreateVariant { tax_class: Some(TaxClass::Reduced), ..v }
+}
+
+fn product(
+    title: &str,
+    description: &str,
+    product_type: &str,
+    options: &[&str],
+    variants: Vec<CreateVariant>,
+) -> CreateProduct {
+    CreateProduct {
+        title: title.into(),
+        description: description.into(),
+        status: Some(ProductStatus::Active),
+        product_type: product_type.into(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+        variants,
+        ..Default::default()
+    }
+}
+
+/// A small tea shop: food at the reduced rate, goods at the standard rate, options, a digital
+/// guide, a flash-sale item, and stock that is plenty, low and gone.
+fn demo_products() -> Vec<CreateProduct> {
+    let with_options = |mut v: CreateVariant, values: &[&str]| {
+        v.option_values = values.iter().map(|s| s.to_string()).collect();
+        v
+    };
+    vec![
+        product(
+            "オーガニック緑茶 ティーバッグ",
+            "静岡県産の有機緑茶をティーバッグにしました。20袋入り。",
+            "お茶",
+            &[],
+            vec![reduced(CreateVariant {
+                compare_at_price: Some(Money::jpy(1280)),
+                ..variant("TEA-GREEN-20", 1080, Some(120))
+            })],
+        ),
+        product(
+            "抹茶ラテ パウダー",
+            "宇治抹茶を使ったラテ用パウダー。200g。",
+            "お茶",
+            &[],
+            vec![reduced(variant("MATCHA-LATTE-200", 1620, Some(40)))],
+        ),
+        product(
+            "ほうじ茶 リーフ 100g",
+            "香ばしく焙じた茶葉。",
+            "お茶",
+            &[],
+            vec![reduced(variant("HOJICHA-100", 864, Some(3)))],
+        ),
+        product(
+            "Organic Green Tea",
+            "Shizuoka organic sencha, loose leaf, 100 g.",
+            "Tea",
+            &[],
+            vec![reduced(variant("TEA-SENCHA-100", 1200, Some(50)))],
+        ),
+        product(
+            "有田焼 湯呑み",
+            "佐賀県有田町の窯元による湯呑み。",
+            "器",
+            &["色"],
+            vec![
+                with_options(variant("ARITA-CUP-AI", 3300, Some(10)), &["藍"]),
+                with_options(variant("ARITA-CUP-SHIRO", 3300, Some(0)), &["白"]),
+            ],
+        ),
+        product(
+            "Tenpo Tote Bag",
+            "Canvas tote for your tea shopping.",
+            "Goods",
+            &["Size"],
+            vec![
+                with_options(variant("TOTE-S", 2200, Some(30)), &["S"]),
+                with_options(variant("TOTE-M", 2200, Some(30)), &["M"]),
+                with_options(variant("TOTE-L", 2420, Some(2)), &["L"]),
+            ],
+        ),
+        product("急須 常滑焼", "常滑焼の朱泥急須。", "器", &[], vec![variant("TEAPOT-TOKONAME", 5500, Some(0))]),
+        product(
+            "日本茶の淹れ方ガイド (PDF)",
+            "温度と時間の目安をまとめたガイド。ダウンロード商品です。",
+            "デジタル",
+            &[],
+            vec![CreateVariant { fulfillment_type: Some(FulfillmentType::Digital), ..variant("GUIDE-PDF", 550, None) }],
+        ),
+        product(
+            "限定 新茶 2026",
+            "数量限定の一番茶。お一人様2点まで。",
+            "お茶",
+            &[],
+            vec![reduced(CreateVariant {
+                is_hot: true,
+                hot_limit_per_customer: Some(2),
+                ..variant("SHINCHA-2026", 2980, Some(100))
+            })],
+        ),
+    ]
 }
 
 pub async fn demo(mut config: Config, seed_only: bool) -> anyhow::Result<()> {

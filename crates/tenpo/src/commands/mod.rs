@@ -1,5 +1,7 @@
 //! What each subcommand does.
 
+mod catalog;
+pub mod customers;
 mod demo;
 mod operator;
 mod serve;
@@ -46,6 +48,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff(cmd) => {
             logging::init(&quiet(&config));
             operator::staff(&config, cmd).await
+        }
+        Command::Catalog(cmd) => {
+            logging::init(&quiet(&config));
+            catalog::run(&config, cmd).await
+        }
+        Command::Customers(cmd) => {
+            logging::init(&quiet(&config));
+            customers::run(&config, cmd).await
         }
         Command::Bench(args) => {
             logging::init(&quiet(&config));

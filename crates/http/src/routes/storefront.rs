@@ -1,0 +1,96 @@
+//! `/store/v1/stores/{store}`: the public storefront. Answers are cacheable: each carries an
+//! ETag of its body, and a request whose If-None-Match matches gets 304 without a body.
+
+use axum::extract::{FromRequestParts, RawPathParams, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use catalog::storefront::{self, StorefrontProduct, StorefrontQuery};
+use kernel::{Page, StoreId, StoreRef, TenantId};
+use sha2::{Digest, Sha256};
+use tenancy::stores::StoreStatus;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::problem::{ApiError, ApiResult, ProblemBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_products)).routes(routes!(product_by_handle))
+}
+
+/// The store a storefront request addresses (`{store}`: handle or id). A store that does not
+/// exist, is inactive, or belongs to a suspended tenant is a 404.
+pub struct Shopfront {
+    pub tenant_id: TenantId,
+    pub store_id: StoreId,
+}
+
+impl FromRequestParts<AppState> for Shopfront {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found("no such store"))?;
+        let raw = params.iter().find(|(k, _)| *k == "store").map(|(_, v)| v.to_string()).unwrap_or_default();
+        let store_ref: StoreRef = raw.parse().unwrap_or(StoreRef::Handle(raw));
+        match tenancy::stores::resolve(&state.db, &store_ref).await? {
+            Some((tenant_id, store_id, StoreStatus::Active)) => Ok(Shopfront { tenant_id, store_id }),
+            _ => Err(ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store")),
+        }
+    }
+}
+
+/// A JSON answer with an ETag, or 304 when the caller already has it.
+pub fn cacheable(headers: &HeaderMap, body: Vec<u8>) -> Response {
+    let digest = Sha256::digest(&body);
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
+    });
+    let mut res = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    // caches may keep it but must revalidate: availability changes
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+    res
+}
+
+/// Active products of the store with their variants, prices and availability.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/products", tag = "storefront",
+    params(("store" = String, Path, description = "store handle or id"), StorefrontQuery),
+    responses((status = 200, body = Page<StorefrontProduct>, description = "with an ETag"), (status = 304, description = "If-None-Match matched"),
+              (status = 404, body = ProblemBody)))]
+async fn list_products(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StorefrontQuery>,
+) -> ApiResult<Response> {
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let page = storefront::list(&mut tx, shop.store_id, &q).await?;
+    tx.commit().await?;
+    Ok(cacheable(&headers, serde_json::to_vec(&page).unwrap_or_default()))
+}
+
+/// One active product by its handle.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/products/{handle}", tag = "storefront",
+    params(("store" = String, Path, description = "store handle or id"), ("handle" = String, Path)),
+    responses((status = 200, body = StorefrontProduct), (status = 304), (status = 404, body = ProblemBody)))]
+async fn product_by_handle(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    headers: HeaderMap,
+    ApiPath((_store, handle)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let p = storefront::by_handle(&mut tx, shop.store_id, &handle).await?;
+    tx.commit().await?;
+    Ok(cacheable(&headers, serde_json::to_vec(&p).unwrap_or_default()))
+}

@@ -1,0 +1,195 @@
+//! Stock levels per (variant, location). Every change to `stock` or `reserved` writes an
+//! inventory_movements row with who, why, the deltas and the resulting values, in the same
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::access::{Acting, Actor, Permission};
+use kernel::{LocationId, StockId, StoreId, VariantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::InventoryError;
+
+/// Why stock changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum MovementReason {
+    /// Goods received.
+    Receipt,
+    /// Fixing a wrong number.
+    Correction,
+    /// Broken or lost goods written off.
+    Damage,
+    /// A shopper's return put back on the shelf.
+    Return,
+    /// A stock count.
+    Count,
+    Reservation,
+    Release,
+    Expiry,
+    Sale,
+    Cancellation,
+    Repair,
+    /// Catalog import.
+    Import,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct StockLevel {
+    pub id: StockId,
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    /// Units on hand.
+    pub stock: i32,
+    /// Units held by shoppers' carts.
+    pub reserved: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StockLevel {
+    pub fn available(&self) -> i32 {
+        self.stock - self.reserved
+    }
+}
+
+/// How to change a stock level.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    /// Set the on-hand number (a count).
+    SetTo(i32),
+    /// Add or remove units.
+    By(i32),
+}
+
+/// Sets or adjusts the on-hand stock of a variant at a location, with a movement row.
+/// Refuses to go below zero or below what is reserved.
+pub async fn change_stock(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    variant: VariantId,
+    location: LocationId,
+    change: Change,
+    reason: MovementReason,
+    note: Option<&str>,
+) -> Result<StockLevel, InventoryError> {
+    by.require(Permission::InventoryWrite)?;
+    let kind: Option<String> = sqlx::query_scalar(
+        "SELECT fulfillment_type FROM variants WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(variant)
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match kind.as_deref() {
+        None => return Err(InventoryError::VariantNotFound),
+        Some("digital") => return Err(InventoryError::DigitalVariant),
+        _ => {}
+    }
+    let located: Option<LocationId> =
+        sqlx::query_scalar("SELECT id FROM store_locations WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL")
+            .bind(location)
+            .bind(store)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if located.is_none() {
+        return Err(InventoryError::LocationNotFound);
+    }
+    sqlx::query(
+        "INSERT INTO inventory_stocks (id, tenant_id, store_id, location_id, variant_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (variant_id, location_id) DO NOTHING",
+    )
+    .bind(StockId::new())
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(location)
+    .bind(variant)
+    .execute(&mut **tx)
+    .await?;
+    let current: StockLevel = sqlx::query_as(
+        "SELECT id, variant_id, location_id, stock, reserved, updated_at FROM inventory_stocks
+          WHERE variant_id = $1 AND location_id = $2 FOR UPDATE",
+    )
+    .bind(variant)
+    .bind(location)
+    .fetch_one(&mut **tx)
+    .await?;
+    let target = match change {
+        Change::SetTo(n) => n,
+        Change::By(d) => current.stock.checked_add(d).ok_or(InventoryError::NegativeStock)?,
+    };
+    if target < 0 {
+        return Err(InventoryError::NegativeStock);
+    }
+    if target < current.reserved {
+        return Err(InventoryError::StockBelowReserved { reserved: current.reserved });
+    }
+    if target == current.stock {
+        return Ok(current);
+    }
+    let updated: StockLevel = sqlx::query_as(
+        "UPDATE inventory_stocks SET stock = $2, updated_at = now() WHERE id = $1
+         RETURNING id, variant_id, location_id, stock, reserved, updated_at",
+    )
+    .bind(current.id)
+    .bind(target)
+    .fetch_one(&mut **tx)
+    .await?;
+    record_movement(tx, store, &updated, target - current.stock, 0, reason, by.actor(), None, note).await?;
+    events::record(tx, events::NewEvent::new("inventory.stock_changed", "variant", variant, &updated).in_store(store))
+        .await?;
+    Ok(updated)
+}
+
+/// Writes the movement row of a change already applied to `after`.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_movement(
+    tx: &mut Tx,
+    store: StoreId,
+    after: &StockLevel,
+    stock_delta: i32,
+    reserved_delta: i32,
+    reason: MovementReason,
+    actor: Actor,
+    reference: Option<(&str, uuid::Uuid)>,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO inventory_movements
+           (tenant_id, store_id, stock_id, variant_id, location_id, reason, stock_delta, reserved_delta,
+            stock_after, reserved_after, actor_type, actor_id, reference_type, reference_id, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, left($15, 500))",
+    )
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(after.id)
+    .bind(after.variant_id)
+    .bind(after.location_id)
+    .bind(reason)
+    .bind(stock_delta)
+    .bind(reserved_delta)
+    .bind(after.stock)
+    .bind(after.reserved)
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(reference.map(|r| r.0))
+    .bind(reference.map(|r| r.1))
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The stock levels of a variant at every location that has a row.
+pub async fn levels_of(tx: &mut Tx, variant: VariantId) -> Result<Vec<StockLevel>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.variant_id, s.location_id, s.stock, s.reserved, s.updated_at
+           FROM inventory_stocks s JOIN store_locations l ON l.id = s.location_id
+          WHERE s.variant_id = $1 ORDER BY l.priority, l.code",
+    )
+    .bind(variant)
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -1,0 +1,92 @@
+//! `tenpo catalog import|export`: the same use cases as the admin endpoints.
+
+use anyhow::{Context, bail};
+use catalog::csv::ImportMode;
+use indicatif::{ProgressBar, ProgressStyle};
+use kernel::access::Acting;
+use kernel::{Problem, StoreRef};
+
+use crate::app;
+use crate::cli::CatalogCommand;
+use crate::config::Config;
+
+pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            CatalogCommand::Import { file, store, partial } => {
+                let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let (tenant, store_id) = resolve(&db, &store).await?;
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} importing [{bar:40}] {pos}/{len} products ({eta} left)")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                let mode = if partial { ImportMode::Partial } else { ImportMode::AllOrNothing };
+                let mut tx = db.begin(tenant).await?;
+                let progress_bar = bar.clone();
+                let mut progress = move |done: usize, total: usize| {
+                    progress_bar.set_length(total as u64);
+                    progress_bar.set_position(done as u64);
+                };
+                match catalog::csv::import(&mut tx, store_id, Acting::Operator, &bytes, mode, &mut progress).await {
+                    Ok(report) => {
+                        bar.set_message("committing");
+                        tx.commit().await?;
+                        bar.finish_and_clear();
+                        println!(
+                            "imported {} rows ({:?}): {} products created, {} updated; {} variants created, {} updated",
+                            report.rows,
+                            report.encoding.map(|e| format!("{e:?}")).unwrap_or_default(),
+                            report.products_created,
+                            report.products_updated,
+                            report.variants_created,
+                            report.variants_updated
+                        );
+                        if !report.skipped.is_empty() {
+                            println!("skipped {} rows:", report.skipped.len());
+                            for e in &report.skipped {
+                                println!("  {}: {}", e.field, e.message);
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        for f in e.fields() {
+                            eprintln!("  {}: {}", f.field, f.message);
+                        }
+                        bail!("{e} (nothing was imported)")
+                    }
+                }
+            }
+            CatalogCommand::Export { store, out } => {
+                let (tenant, store_id) = resolve(&db, &store).await?;
+                let mut tx = db.begin(tenant).await?;
+                let csv = catalog::csv::export(&mut tx, store_id, Acting::Operator).await?;
+                tx.commit().await?;
+                match out {
+                    Some(path) => {
+                        std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+                        eprintln!("wrote {}", path.display());
+                    }
+                    None => print!("{csv}"),
+                }
+                Ok(())
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+async fn resolve(db: &db::Db, store: &str) -> anyhow::Result<(kernel::TenantId, kernel::StoreId)> {
+    let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.to_string()));
+    match tenancy::stores::resolve(db, &store_ref).await? {
+        Some((tenant, id, _)) => Ok((tenant, id)),
+        None => bail!("no store {store:?}"),
+    }
+}
