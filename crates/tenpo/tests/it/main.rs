@@ -4,4 +4,6 @@
 
 mod support;
 
+mod catalog;
+mod customers;
 mod foundation;

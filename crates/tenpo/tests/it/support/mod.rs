@@ -99,6 +99,12 @@ impl TestApp {
         TestApp { base, client, db, owner, config, running: Some(running), database }
     }
 
+    /// The owner's connection URL of this test's database (for running the CLI against it).
+    pub fn owner_url(&self) -> String {
+        use sqlx::ConnectOptions;
+        self.database.owner.to_url_lossy().to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,165 @@
+//! The public storefront: only active products, availability, handles, caching.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{active_product, yen};
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn only_active_products_of_the_store_appear() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let other = app.shop().await;
+    let live = active_product(&app, &shop, "Live Tea", &[("LIVE", 1000, 10)]).await;
+    app.post(
+        "/admin/v1/products",
+        &shop.owner_token,
+        json!({ "title": "Draft Tea", "variants": [{ "sku": "D", "price": yen(1) }] }),
+    )
+    .await
+    .expect(201);
+    let archived = active_product(&app, &shop, "Old Tea", &[("OLD", 1000, 10)]).await;
+    app.call(
+        Method::POST,
+        &format!("/admin/v1/products/{}/archive", archived["id"].as_str().unwrap()),
+        Some(&shop.owner_token),
+        None,
+    )
+    .await
+    .expect(200);
+    active_product(&app, &other, "Other Store Tea", &[("O", 1000, 10)]).await;
+
+    let list =
+        app.call(Method::GET, &format!("/store/v1/stores/{}/products", shop.handle), None, None).await.expect(200);
+    let titles: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Live Tea"]);
+    // by handle: the active one answers, the draft and archived ones do not
+    let base = format!("/store/v1/stores/{}/products", shop.handle);
+    app.call(Method::GET, &format!("{base}/{}", live["handle"].as_str().unwrap()), None, None).await.expect(200);
+    app.call(Method::GET, &format!("{base}/draft-tea"), None, None).await.expect_problem(404, "product_not_found");
+    app.call(Method::GET, &format!("{base}/old-tea"), None, None).await.expect_problem(404, "product_not_found");
+    app.call(Method::GET, &format!("{base}/other-store-tea"), None, None)
+        .await
+        .expect_problem(404, "product_not_found");
+    // the store is addressed by handle or id; unknown or inactive stores are 404
+    app.call(Method::GET, &format!("/store/v1/stores/{}/products", shop.store_id), None, None).await.expect(200);
+    app.call(Method::GET, "/store/v1/stores/no-such-store/products", None, None)
+        .await
+        .expect_problem(404, "store_not_found");
+    app.patch("/admin/v1/store", &shop.owner_token, json!({ "status": "inactive" })).await.expect(200);
+    app.call(Method::GET, &base, None, None).await.expect_problem(404, "store_not_found");
+}
+
+#[tokio::test]
+async fn availability_comes_from_stock_and_holds() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    active_product(&app, &shop, "Plenty", &[("P", 100, 50)]).await;
+    active_product(&app, &shop, "Few", &[("F", 100, 2)]).await;
+    active_product(&app, &shop, "None", &[("N", 100, 0)]).await;
+    let p = active_product(&app, &shop, "Mixed", &[("M-S", 100, 0), ("M-L", 100, 9)]).await;
+    let list =
+        app.call(Method::GET, &format!("/store/v1/stores/{}/products", shop.handle), None, None).await.expect(200);
+    let by_title = |t: &str| list["items"].as_array().unwrap().iter().find(|p| p["title"] == t).unwrap().clone();
+    assert_eq!(by_title("Plenty")["availability"], "in_stock");
+    assert_eq!(by_title("Few")["availability"], "low");
+    assert_eq!(by_title("None")["availability"], "sold_out");
+    let mixed = by_title("Mixed");
+    assert_eq!(mixed["availability"], "in_stock");
+    assert_eq!(mixed["variants"][0]["availability"], "sold_out");
+    assert!(mixed["variants"][0].get("available_quantity").is_none(), "numbers are hidden by default");
+
+    // a hold counts against availability until it expires, even before any sweep
+    let vid = p["variants"][1]["id"].as_str().unwrap();
+    sqlx::query(&format!(
+        "WITH s AS (UPDATE inventory_stocks SET reserved = 9 WHERE variant_id = '{vid}' RETURNING id, tenant_id, store_id, location_id)
+         INSERT INTO carts (tenant_id, store_id, secret_hash, currency) SELECT tenant_id, store_id, '\\x00', 'JPY' FROM s"
+    ))
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO inventory_reservations (tenant_id, store_id, cart_id, variant_id, location_id, stock_id, quantity, expires_at)
+         SELECT s.tenant_id, s.store_id, c.id, s.variant_id, s.location_id, s.id, 9, now() + interval '10 minutes'
+           FROM inventory_stocks s, carts c WHERE s.variant_id = '{vid}'"
+    ))
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let mixed = app
+        .call(Method::GET, &format!("/store/v1/stores/{}/products/mixed", shop.handle), None, None)
+        .await
+        .expect(200);
+    assert_eq!(mixed["availability"], "sold_out");
+    sqlx::query("UPDATE inventory_reservations SET expires_at = now() - interval '1 second'")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let mixed = app
+        .call(Method::GET, &format!("/store/v1/stores/{}/products/mixed", shop.handle), None, None)
+        .await
+        .expect(200);
+    assert_eq!(mixed["availability"], "in_stock", "an expired hold is not held");
+}
+
+#[tokio::test]
+async fn the_product_list_answers_304_to_a_matching_etag() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    active_product(&app, &shop, "Tea", &[("T", 100, 5)]).await;
+    let url = app.url(&format!("/store/v1/stores/{}/products", shop.handle));
+    let first = app.client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert!(first.headers()["cache-control"].to_str().unwrap().contains("no-cache"));
+    let again = app.client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty());
+    // a change to the catalog changes the ETag
+    active_product(&app, &shop, "More Tea", &[("M", 100, 5)]).await;
+    let changed = app.client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn the_collection_pages_by_newest_and_by_price() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    for (title, price) in [("A", 500), ("B", 300), ("C", 900), ("D", 100), ("E", 700)] {
+        active_product(&app, &shop, title, &[(title, price, 1)]).await;
+    }
+    let all = |sort: &'static str| {
+        let app = &app;
+        let handle = shop.handle.clone();
+        async move {
+            let mut titles = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let page = app
+                    .call(
+                        Method::GET,
+                        &format!("/store/v1/stores/{handle}/products?sort={sort}&limit=2{cursor}"),
+                        None,
+                        None,
+                    )
+                    .await
+                    .expect(200);
+                titles
+                    .extend(page["items"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_string()));
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => return titles,
+                }
+            }
+        }
+    };
+    assert_eq!(all("newest").await, ["E", "D", "C", "B", "A"]);
+    assert_eq!(all("price_asc").await, ["D", "B", "A", "E", "C"]);
+    assert_eq!(all("price_desc").await, ["C", "E", "A", "B", "D"]);
+    app.call(Method::GET, &format!("/store/v1/stores/{}/products?sort=cheapest", shop.handle), None, None)
+        .await
+        .expect_problem(400, "invalid_query");
+}
