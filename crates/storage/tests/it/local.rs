@@ -362,3 +362,24 @@ async fn body(mut stream: impl futures::Stream<Item = std::io::Result<Bytes>> + 
     }
     out
 }
+
+/// What the HTTP layer needs: a `Storage` in `AppState`, and `put` awaited in an axum handler
+/// on a body stream.
+#[test]
+fn storage_fits_in_app_state_and_put_is_send() {
+    fn app_state<T: Clone + Send + Sync + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    app_state::<Storage>();
+    app_state::<LocalFiles>();
+
+    let l = local(1024);
+    let k = key("a");
+    let body = futures::stream::iter(vec![Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Bytes::new())]);
+    let put = l.storage.put(&k, "text/plain", body);
+    send(&put);
+    let download =
+        tenpo_storage::VerifiedDownload { key: k.clone(), expires_at: Utc::now(), filename: None, content_type: None };
+    let headers = HeaderMap::new();
+    let respond = l.files().respond(&download, &headers);
+    send(&respond);
+}
