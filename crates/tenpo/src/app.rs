@@ -62,6 +62,7 @@ impl Running {
 /// The worker with every domain's consumers registered.
 pub fn worker(db: &Db, config: &Config) -> worker::Worker {
     worker::Worker::new(db.clone(), config.worker_settings())
+        .with_consumer(std::sync::Arc::new(customers::sync::StoreSync))
 }
 
 /// Starts the API (on `listener`, or on the configured address) and/or the worker.

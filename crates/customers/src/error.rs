@@ -1,0 +1,69 @@
+use kernel::access::PermissionDenied;
+use kernel::{CustomerId, PageError, Problem, ValidationErrors};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomersError {
+    /// No such customer with a profile in the caller's store (another store's or tenant's
+    /// customer, an erased one, or none at all).
+    #[error("no such customer")]
+    CustomerNotFound,
+    #[error("no such address")]
+    AddressNotFound,
+    #[error("this store already has customer {0} with that email or phone; change that customer instead")]
+    CustomerExists(CustomerId),
+    #[error("another customer already has this {0}; merge the two customers instead")]
+    IdentityTaken(&'static str),
+    #[error("a customer cannot be merged into itself")]
+    CannotMergeSelf,
+    #[error("the customer has orders that are not finished (payment, shipping); erase after they are")]
+    HasOpenOrders,
+    #[error("the CSV file cannot be read: {0}")]
+    InvalidCsv(String),
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error(transparent)]
+    Permission(#[from] PermissionDenied),
+    #[error(transparent)]
+    Page(#[from] PageError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl Problem for CustomersError {
+    fn status(&self) -> u16 {
+        use CustomersError::*;
+        match self {
+            CustomerNotFound | AddressNotFound => 404,
+            CustomerExists(_) | IdentityTaken(_) | HasOpenOrders => 409,
+            CannotMergeSelf | InvalidCsv(_) => 422,
+            Validation(e) => e.status(),
+            Permission(e) => e.status(),
+            Page(e) => e.status(),
+            Db(_) => 500,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use CustomersError::*;
+        match self {
+            CustomerNotFound => "customer_not_found",
+            AddressNotFound => "address_not_found",
+            CustomerExists(_) => "customer_exists",
+            IdentityTaken(_) => "identity_taken",
+            CannotMergeSelf => "cannot_merge_self",
+            HasOpenOrders => "customer_has_open_orders",
+            InvalidCsv(_) => "invalid_csv",
+            Validation(e) => e.code(),
+            Permission(e) => e.code(),
+            Page(e) => e.code(),
+            Db(_) => "internal",
+        }
+    }
+
+    fn fields(&self) -> Vec<kernel::FieldError> {
+        match self {
+            CustomersError::Validation(e) => e.fields(),
+            _ => Vec::new(),
+        }
+    }
+}

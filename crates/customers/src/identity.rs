@@ -1,0 +1,404 @@
+//! The identity map: which canonical customer an email, a phone number or an external id
+//! belongs to, unique per tenant, and resolution: finding (or creating) the customer behind
+//! what someone typed at sign-up, import or checkout.
+//!
+//! Values are normalised on the way in: emails trimmed, width-folded and lower-cased; phone
+//! numbers in any common Japanese form stored as E.164 (`kernel::jp::normalize_phone`).
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::{CustomerId, IdentityId, ProfileId, StoreId, Validator, jp};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::CustomersError;
+use crate::customer;
+use crate::profile::{self, ProfileSeed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum IdentityType {
+    Email,
+    Phone,
+    /// An id in another system (a previous shop platform, a loyalty card).
+    External,
+}
+
+impl IdentityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityType::Email => "email",
+            IdentityType::Phone => "phone",
+            IdentityType::External => "external",
+        }
+    }
+}
+
+/// How the identity map learned an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Source {
+    /// The shopper signed up.
+    Signup,
+    /// A CSV import.
+    Import,
+    /// Moved to the survivor of a merge.
+    Merge,
+    /// Typed at checkout.
+    Checkout,
+    /// Entered by staff.
+    Staff,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Identity {
+    pub id: IdentityId,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "identity_type")]
+    pub kind: IdentityType,
+    /// Normalised: emails lower-case, phones E.164 (+819012345678).
+    #[sqlx(rename = "identity_value")]
+    pub value: String,
+    /// The customer proved they own it (e.g. confirmed a sign-up email).
+    pub verified: bool,
+    pub source: Source,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An identity as stored: type and normalised value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub kind: IdentityType,
+    pub value: String,
+}
+
+impl Key {
+    pub fn email(value: String) -> Key {
+        Key { kind: IdentityType::Email, value }
+    }
+    pub fn phone(value: String) -> Key {
+        Key { kind: IdentityType::Phone, value }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an email address")]
+pub struct InvalidEmail;
+
+/// Trims, folds full-width characters and lower-cases an email, and checks its shape.
+///
+/// ```
+/// use tenpo_customers::identity::normalize_email;
+/// assert_eq!(normalize_email(" Taro@Example.COM ").unwrap(), "taro@example.com");
+/// assert_eq!(normalize_email("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ").unwrap(), "taro@example.com");
+/// ```
+pub fn normalize_email(raw: &str) -> Result<String, InvalidEmail> {
+    let e = jp::fold_width(raw).trim().to_lowercase();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if ok { Ok(e) } else { Err(InvalidEmail) }
+}
+
+/// Reads the identities given to resolution, in priority order (email, phone, external),
+/// recording bad ones in `v`. Empty strings count as absent.
+pub(crate) fn parse_keys(
+    v: &mut Validator,
+    email: Option<&str>,
+    phone: Option<&str>,
+    external_id: Option<&str>,
+) -> Vec<Key> {
+    let mut keys = Vec::new();
+    if let Some(e) = email.filter(|e| !e.trim().is_empty())
+        && let Some(e) = v.check("email", normalize_email(e))
+    {
+        keys.push(Key::email(e));
+    }
+    if let Some(p) = phone.filter(|p| !p.trim().is_empty())
+        && let Some(p) = v.check("phone", jp::normalize_phone(p))
+    {
+        keys.push(Key::phone(p));
+    }
+    if let Some(x) = v.opt_text("external_id", external_id, 320) {
+        keys.push(Key { kind: IdentityType::External, value: x });
+    }
+    keys
+}
+
+/// What resolution is given: at least one of email, phone or external id, and what the
+/// customer's profile in the store should start with.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveInput {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub name_kana: Option<String>,
+    /// The caller proved the customer owns the email/phone (e.g. a confirmed sign-up link).
+    pub verified: bool,
+}
+
+/// The outcome of resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub customer_id: CustomerId,
+    pub profile_id: ProfileId,
+    /// A new canonical customer was created.
+    pub created_customer: bool,
+    /// The store had no profile for the customer; one was created.
+    pub created_profile: bool,
+}
+
+/// Finds the tenant's canonical customer for an email, phone or external id, or creates one,
+/// and makes sure `store` has a profile for them. Race-safe: two concurrent resolutions of
+/// the same new email create one customer (the identity's unique index decides).
+///
+/// Rules (docs/CUSTOMERS.md): identities are tried in priority order email, phone, external;
+/// the first one known names the customer. Identities not yet known are added to that
+/// customer; one that belongs to a different customer stays with it (staff may merge the two).
+/// A new profile starts with the given name, kana, email and phone; an existing profile only
+/// has its empty fields filled, never overwritten.
+pub async fn resolve(
+    tx: &mut Tx,
+    store: StoreId,
+    input: ResolveInput,
+    source: Source,
+) -> Result<Resolved, CustomersError> {
+    let mut v = Validator::new();
+    let keys = parse_keys(&mut v, input.email.as_deref(), input.phone.as_deref(), input.external_id.as_deref());
+    let seed = ProfileSeed::parse(&mut v, input.name.as_deref(), input.name_kana.as_deref(), &keys);
+    if keys.is_empty() && v.is_ok() {
+        v.push("email", "required", "give an email, a phone or an external id");
+    }
+    v.into_result()?;
+    resolve_parsed(tx, store, &keys, seed, input.verified, source).await
+}
+
+/// [`resolve`] with input already validated; `keys` is non-empty, in priority order.
+pub(crate) async fn resolve_parsed(
+    tx: &mut Tx,
+    store: StoreId,
+    keys: &[Key],
+    seed: ProfileSeed,
+    verified: bool,
+    source: Source,
+) -> Result<Resolved, CustomersError> {
+    let (customer_id, created_customer) = find_or_create(tx, keys, verified, source).await?;
+    let added = claim(tx, customer_id, keys, verified, source).await?;
+    let ensured = profile::ensure(tx, store, customer_id, &seed).await?;
+    if created_customer {
+        let payload = serde_json::json!({ "customer_id": customer_id, "source": source });
+        events::record(tx, events::NewEvent::new("customer.created", "customer", customer_id, payload).in_store(store))
+            .await?;
+    }
+    if !added.is_empty() && !created_customer {
+        record_identities_added(tx, store, customer_id, &added, source).await?;
+    }
+    Ok(Resolved { customer_id, profile_id: ensured.profile_id, created_customer, created_profile: ensured.created })
+}
+
+pub(crate) async fn record_identities_added(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: CustomerId,
+    added: &[IdentityType],
+    source: Source,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::json!({ "customer_id": customer, "types": added, "source": source });
+    events::record(
+        tx,
+        events::NewEvent::new("customer.identities_added", "customer", customer, payload).in_store(store),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who each of these identities belongs to now.
+pub(crate) async fn lookup(tx: &mut Tx, keys: &[Key]) -> Result<Vec<(Key, CustomerId)>, sqlx::Error> {
+    let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+    let rows: Vec<(IdentityType, String, CustomerId)> = sqlx::query_as(
+        "SELECT i.identity_type, i.identity_value, i.customer_id
+           FROM customer_identities i
+           JOIN UNNEST($1::text[], $2::text[]) AS k(kind, value) ON i.identity_type = k.kind AND i.identity_value = k.value",
+    )
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(kind, value, c)| (Key { kind, value }, c)).collect())
+}
+
+/// The customer the first known key names (locked against merges, followed through one), or a
+/// new customer holding the first key.
+async fn find_or_create(
+    tx: &mut Tx,
+    keys: &[Key],
+    verified: bool,
+    source: Source,
+) -> Result<(CustomerId, bool), CustomersError> {
+    // Each round either finds a customer or inserts the first key; a round repeats only when a
+    // concurrent transaction won that insert (then the next lookup sees its customer) or when
+    // the customer found was erased meanwhile (then its identities are gone).
+    for _ in 0..8 {
+        let known = lookup(tx, keys).await?;
+        if let Some(found) = keys.iter().find_map(|k| known.iter().find(|(key, _)| key == k).map(|(_, c)| *c)) {
+            if let Some(live) = customer::lock_live(tx, found).await? {
+                return Ok((live.id, false));
+            }
+            continue;
+        }
+        let id = CustomerId::new();
+        sqlx::query("INSERT INTO customers (id, tenant_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(tx.tenant())
+            .execute(&mut **tx)
+            .await?;
+        let first = &keys[0];
+        let claimed: Option<IdentityId> = sqlx::query_scalar(
+            "INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (tenant_id, identity_type, identity_value) DO NOTHING RETURNING id",
+        )
+        .bind(IdentityId::new())
+        .bind(tx.tenant())
+        .bind(id)
+        .bind(first.kind)
+        .bind(&first.value)
+        .bind(verified)
+        .bind(source)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if claimed.is_some() {
+            return Ok((id, true));
+        }
+        // someone else committed this identity first: drop ours and use theirs
+        sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    }
+    Err(CustomersError::Db(sqlx::Error::Protocol("identity resolution did not settle".into())))
+}
+
+/// Adds the keys nobody holds yet to `customer`; marks the customer's own keys verified when
+/// `verified`. Keys held by other customers are left alone. Returns the types added.
+pub(crate) async fn claim(
+    tx: &mut Tx,
+    customer: CustomerId,
+    keys: &[Key],
+    verified: bool,
+    source: Source,
+) -> Result<Vec<IdentityType>, sqlx::Error> {
+    let mut added = Vec::new();
+    for key in keys {
+        let inserted: Option<IdentityId> = sqlx::query_scalar(
+            "INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (tenant_id, identity_type, identity_value) DO NOTHING RETURNING id",
+        )
+        .bind(IdentityId::new())
+        .bind(tx.tenant())
+        .bind(customer)
+        .bind(key.kind)
+        .bind(&key.value)
+        .bind(verified)
+        .bind(source)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if inserted.is_some() {
+            added.push(key.kind);
+        } else if verified {
+            sqlx::query(
+                "UPDATE customer_identities SET verified = true
+                  WHERE customer_id = $1 AND identity_type = $2 AND identity_value = $3 AND NOT verified",
+            )
+            .bind(customer)
+            .bind(key.kind)
+            .bind(&key.value)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(added)
+}
+
+/// Claims one identity for `customer` on a staff edit: added if nobody holds it, fine if the
+/// customer already does, [`CustomersError::IdentityTaken`] if another customer does.
+pub(crate) async fn claim_for_edit(tx: &mut Tx, customer: CustomerId, key: &Key) -> Result<bool, CustomersError> {
+    let added = claim(tx, customer, std::slice::from_ref(key), false, Source::Staff).await?;
+    if !added.is_empty() {
+        return Ok(true);
+    }
+    let holder: Option<CustomerId> = sqlx::query_scalar(
+        "SELECT customer_id FROM customer_identities WHERE identity_type = $1 AND identity_value = $2",
+    )
+    .bind(key.kind)
+    .bind(&key.value)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match holder {
+        Some(h) if h != customer => Err(CustomersError::IdentityTaken(key.kind.as_str())),
+        _ => Ok(false),
+    }
+}
+
+pub async fn list_identities(tx: &mut Tx, customer: CustomerId) -> Result<Vec<Identity>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, identity_type, identity_value, verified, source, created_at
+           FROM customer_identities WHERE customer_id = $1 ORDER BY identity_type, id",
+    )
+    .bind(customer)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_typed_many_ways_are_one() {
+        for form in
+            ["taro@example.com", " Taro@Example.COM ", "ＴＡＲＯ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "\u{3000}taro@example.com"]
+        {
+            assert_eq!(normalize_email(form).as_deref(), Ok("taro@example.com"), "{form}");
+        }
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for bad in [
+            "",
+            "taro",
+            "@example.com",
+            "taro@",
+            "taro@example",
+            "ta ro@example.com",
+            "a@b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_come_in_priority_order_and_blank_means_absent() {
+        let mut v = Validator::new();
+        let keys = parse_keys(&mut v, Some(" A@B.JP "), Some("090-1234-5678"), Some("  "));
+        assert!(v.is_ok());
+        assert_eq!(keys, [Key::email("a@b.jp".into()), Key::phone("+819012345678".into())]);
+        let mut v = Validator::new();
+        let keys = parse_keys(&mut v, Some("nope"), Some("12"), None);
+        assert!(keys.is_empty());
+        let fields: Vec<_> = v.into_result().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["email", "phone"]);
+    }
+}
