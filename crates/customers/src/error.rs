@@ -18,7 +18,7 @@ pub enum CustomersError {
     #[error("the customer has orders that are not finished (payment, shipping); erase after they are")]
     HasOpenOrders,
     #[error("the CSV file cannot be read: {0}")]
-    InvalidCsv(String),
+    UnreadableCsv(String),
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
     #[error(transparent)]
@@ -35,7 +35,7 @@ impl Problem for CustomersError {
         match self {
             CustomerNotFound | AddressNotFound => 404,
             CustomerExists(_) | IdentityTaken(_) | HasOpenOrders => 409,
-            CannotMergeSelf | InvalidCsv(_) => 422,
+            CannotMergeSelf | UnreadableCsv(_) => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
             Page(e) => e.status(),
@@ -52,7 +52,7 @@ impl Problem for CustomersError {
             IdentityTaken(_) => "identity_taken",
             CannotMergeSelf => "cannot_merge_self",
             HasOpenOrders => "customer_has_open_orders",
-            InvalidCsv(_) => "invalid_csv",
+            UnreadableCsv(_) => "unreadable_csv",
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Page(e) => e.code(),

@@ -80,31 +80,31 @@ pub struct Parsed {
 /// header, unknown columns) is an error; bad rows are collected in [`Parsed::errors`].
 pub fn read_csv(bytes: &[u8]) -> Result<Parsed, CustomersError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| CustomersError::InvalidCsv("the file is not UTF-8 text (save it as \"CSV UTF-8\")".into()))?;
+        .map_err(|_| CustomersError::UnreadableCsv("the file is not UTF-8 text (save it as \"CSV UTF-8\")".into()))?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| CustomersError::InvalidCsv(e.to_string()))?.clone();
+    let headers = reader.headers().map_err(|e| CustomersError::UnreadableCsv(e.to_string()))?.clone();
     let mut index: HashMap<&'static str, usize> = HashMap::new();
     for (i, raw) in headers.iter().enumerate() {
         let name = raw.trim().to_ascii_lowercase().replace([' ', '-'], "_");
         let Some(column) = COLUMNS.iter().find(|c| **c == name) else {
-            return Err(CustomersError::InvalidCsv(format!(
+            return Err(CustomersError::UnreadableCsv(format!(
                 "unknown column {raw:?}; the columns are {}",
                 COLUMNS.join(", ")
             )));
         };
         if index.insert(column, i).is_some() {
-            return Err(CustomersError::InvalidCsv(format!("the column {column:?} appears twice")));
+            return Err(CustomersError::UnreadableCsv(format!("the column {column:?} appears twice")));
         }
     }
     if !["email", "phone", "external_id"].iter().any(|c| index.contains_key(c)) {
-        return Err(CustomersError::InvalidCsv("the header needs an email, phone or external_id column".into()));
+        return Err(CustomersError::UnreadableCsv("the header needs an email, phone or external_id column".into()));
     }
     let mut parsed = Parsed::default();
     for (n, record) in reader.records().enumerate() {
         let line = record.as_ref().ok().and_then(|r| r.position()).map_or(n as u64 + 2, |p| p.line());
         if n >= MAX_ROWS {
-            return Err(CustomersError::InvalidCsv(format!("more than {MAX_ROWS} rows; split the file")));
+            return Err(CustomersError::UnreadableCsv(format!("more than {MAX_ROWS} rows; split the file")));
         }
         let mut reject = |field: &str, code: &str, message: String| {
             parsed.rejected += 1;
@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn an_unreadable_file_is_refused_whole() {
         for bad in [&b"email,shoe_size\na@b.jp,27\n"[..], b"name\nx\n", b"email,email\n", b"\xff\xfe"] {
-            assert!(matches!(read_csv(bad), Err(CustomersError::InvalidCsv(_))), "{bad:?}");
+            assert!(matches!(read_csv(bad), Err(CustomersError::UnreadableCsv(_))), "{bad:?}");
         }
     }
 

@@ -68,7 +68,7 @@ async fn create_customer(
 #[utoipa::path(post, path = "/admin/v1/customers/import", tag = "customers", security(("staff" = [])),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 415, body = ProblemBody),
-              (status = 422, body = ProblemBody, description = "invalid_csv")))]
+              (status = 422, body = ProblemBody, description = "unreadable_csv")))]
 async fn import_customers(
     State(s): State<AppState>,
     Staff(ctx): Staff,

@@ -166,9 +166,9 @@ async fn an_unreadable_file_imports_nothing() {
             .send()
     };
     let a = TestApp::read(send("text/csv", b"email,shoe_size\na@b.jp,27\n").await.unwrap()).await;
-    let body: Value = a.expect_problem(422, "invalid_csv");
+    let body: Value = a.expect_problem(422, "unreadable_csv");
     assert!(body["detail"].as_str().unwrap().contains("shoe_size"));
-    TestApp::read(send("text/csv", b"\x82\xa0\x82\xa2\n").await.unwrap()).await.expect_problem(422, "invalid_csv");
+    TestApp::read(send("text/csv", b"\x82\xa0\x82\xa2\n").await.unwrap()).await.expect_problem(422, "unreadable_csv");
     TestApp::read(send("application/json", b"{}").await.unwrap()).await.expect_problem(415, "unsupported_media_type");
     let (_, staff) = app.member(&shop, "staff").await;
     let denied = app
