@@ -403,17 +403,14 @@ pub(crate) async fn insert(
     let variant = Variant::from(row);
     if let Some(qty) = new.inventory_quantity.filter(|q| *q > 0) {
         let location = crate::locations::first_location(tx, store, product).await?;
-        inventory::stock::change_stock(
-            tx,
-            store,
-            Acting::System,
-            variant.id,
+        let change = inventory::stock::StockChange {
+            variant: variant.id,
             location,
-            inventory::stock::Change::SetTo(qty),
-            inventory::stock::MovementReason::Receipt,
-            Some(if by.staff_id().is_some() { "initial stock" } else { "initial stock (import)" }),
-        )
-        .await?;
+            change: inventory::stock::Change::SetTo(qty),
+            reason: inventory::stock::MovementReason::Receipt,
+            note: Some(if by.staff_id().is_some() { "initial stock" } else { "initial stock (by operator)" }),
+        };
+        inventory::stock::change_stock(tx, store, Acting::System, change).await?;
     }
     Ok(variant)
 }

@@ -9,6 +9,7 @@
 //! * `/store/v1/stores/{store}/...` storefront (public)
 //! * `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
 
+mod cache;
 pub mod extract;
 mod ops;
 pub mod problem;
@@ -42,6 +43,9 @@ pub struct HttpSettings {
     /// Read the client address from X-Forwarded-For (behind a trusted proxy only).
     pub trust_forwarded_for: bool,
     pub auth: AuthSettings,
+    /// How long a storefront answer may be served from memory (0: no caching). Changes to the
+    /// catalog invalidate it at once; the time to live bounds what time alone changes.
+    pub storefront_cache_ttl: Duration,
 }
 
 impl Default for HttpSettings {
@@ -52,6 +56,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             trust_forwarded_for: false,
             auth: AuthSettings::default(),
+            storefront_cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -63,11 +68,14 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub settings: HttpSettings,
+    /// Storefront answers, invalidated by catalog change notifications.
+    pub cache: Arc<cache::ReadCache>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: HttpSettings) -> Self {
-        AppState(Arc::new(Inner { db, settings }))
+        let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
+        AppState(Arc::new(Inner { db, settings, cache }))
     }
 }
 
@@ -107,6 +115,7 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    tokio::spawn(state.cache.clone().listen(state.db.platform().clone(), shutdown.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }

@@ -44,7 +44,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     match tokio::time::timeout(std::time::Duration::from_secs(2), state.db.ping()).await {
-        Ok(Ok(())) => Ok(Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+        Ok(Ok(())) => Ok(Json(
+            serde_json::json!({ "status": "ready", "database": "ok", "storefront_cache": state.cache.state() }),
+        )),
         _ => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable")),
     }
 }

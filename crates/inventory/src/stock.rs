@@ -63,18 +63,25 @@ pub enum Change {
     By(i32),
 }
 
+/// A change to one stock level.
+#[derive(Debug, Clone)]
+pub struct StockChange<'a> {
+    pub variant: VariantId,
+    pub location: LocationId,
+    pub change: Change,
+    pub reason: MovementReason,
+    pub note: Option<&'a str>,
+}
+
 /// Sets or adjusts the on-hand stock of a variant at a location, with a movement row.
 /// Refuses to go below zero or below what is reserved.
 pub async fn change_stock(
     tx: &mut Tx,
     store: StoreId,
     by: Acting<'_>,
-    variant: VariantId,
-    location: LocationId,
-    change: Change,
-    reason: MovementReason,
-    note: Option<&str>,
+    c: StockChange<'_>,
 ) -> Result<StockLevel, InventoryError> {
+    let StockChange { variant, location, change, reason, note } = c;
     by.require(Permission::InventoryWrite)?;
     let kind: Option<String> = sqlx::query_scalar(
         "SELECT fulfillment_type FROM variants WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL",

@@ -43,6 +43,7 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     pub trust_forwarded_for: bool,
     pub shutdown_grace_secs: u64,
+    pub storefront_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +108,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             trust_forwarded_for: false,
             shutdown_grace_secs: 20,
+            storefront_cache_secs: 5,
         }
     }
 }
@@ -153,6 +155,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_REQUEST_TIMEOUT_SECS",
     "TENPO_TRUST_FORWARDED_FOR",
     "TENPO_SHUTDOWN_GRACE_SECS",
+    "TENPO_STOREFRONT_CACHE_SECS",
     "TENPO_SESSION_TTL_SECS",
     "TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT",
     "TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS",
@@ -239,6 +242,9 @@ impl Config {
         if let Some(v) = get("TENPO_SHUTDOWN_GRACE_SECS") {
             self.http.shutdown_grace_secs = parse("TENPO_SHUTDOWN_GRACE_SECS", v)?;
         }
+        if let Some(v) = get("TENPO_STOREFRONT_CACHE_SECS") {
+            self.http.storefront_cache_secs = parse("TENPO_STOREFRONT_CACHE_SECS", v)?;
+        }
         if let Some(v) = get("TENPO_SESSION_TTL_SECS") {
             self.auth.session_ttl_secs = parse("TENPO_SESSION_TTL_SECS", v)?;
         }
@@ -303,6 +309,7 @@ impl Config {
             max_body_bytes: self.http.max_body_bytes,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             trust_forwarded_for: self.http.trust_forwarded_for,
+            storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
                 max_failures_per_account: self.auth.max_failures_per_account,

@@ -501,17 +501,14 @@ async fn apply(
             continue;
         }
         let location = crate::locations::first_location(tx, store, product.id).await?;
-        inventory::stock::change_stock(
-            tx,
-            store,
-            Acting::System,
-            v.id,
+        let change = inventory::stock::StockChange {
+            variant: v.id,
             location,
-            inventory::stock::Change::SetTo(qty),
-            inventory::stock::MovementReason::Import,
-            Some("catalog import"),
-        )
-        .await?;
+            change: inventory::stock::Change::SetTo(qty),
+            reason: inventory::stock::MovementReason::Import,
+            note: Some("catalog import"),
+        };
+        inventory::stock::change_stock(tx, store, Acting::System, change).await?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `/store/v1/stores/{store}`: the public storefront. Answers are cacheable: each carries an
-//! ETag of its body, and a request whose If-None-Match matches gets 304 without a body.
+//! ETag of its body, and a request whose If-None-Match matches gets 304 without a body. Inside
+//! the server, answers are kept in the read cache until the store's catalog changes.
 
 use axum::extract::{FromRequestParts, RawPathParams, State};
 use axum::http::request::Parts;
@@ -13,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::cache::Cached;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, ProblemBody};
 
@@ -34,27 +36,59 @@ impl FromRequestParts<AppState> for Shopfront {
         let params =
             RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found("no such store"))?;
         let raw = params.iter().find(|(k, _)| *k == "store").map(|(_, v)| v.to_string()).unwrap_or_default();
-        let store_ref: StoreRef = raw.parse().unwrap_or(StoreRef::Handle(raw));
+        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store");
+        if let Some((tenant_id, store_id, active)) = state.cache.get_store(&raw) {
+            return if active { Ok(Shopfront { tenant_id, store_id }) } else { Err(not_found()) };
+        }
+        let store_ref: StoreRef = raw.parse().unwrap_or(StoreRef::Handle(raw.clone()));
         match tenancy::stores::resolve(&state.db, &store_ref).await? {
-            Some((tenant_id, store_id, StoreStatus::Active)) => Ok(Shopfront { tenant_id, store_id }),
-            _ => Err(ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store")),
+            Some((tenant_id, store_id, status)) => {
+                let active = status == StoreStatus::Active;
+                // a status change racing this lookup can outlive it by the store entry's few seconds
+                state.cache.put_store(raw, tenant_id, store_id, active, state.cache.generation(store_id));
+                if active { Ok(Shopfront { tenant_id, store_id }) } else { Err(not_found()) }
+            }
+            None => Err(not_found()),
         }
     }
 }
 
-/// A JSON answer with an ETag, or 304 when the caller already has it.
-pub fn cacheable(headers: &HeaderMap, body: Vec<u8>) -> Response {
+/// Serves a storefront answer from the read cache, or computes it with `load` and caches it.
+async fn cached<F, Fut>(
+    state: &AppState,
+    shop: &Shopfront,
+    key: String,
+    headers: &HeaderMap,
+    load: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Vec<u8>>>,
+{
+    if let Some(hit) = state.cache.get(shop.store_id, &key) {
+        return Ok(respond(headers, hit));
+    }
+    // the generation before reading: a change heard meanwhile keeps this answer out of the cache
+    let generation = state.cache.generation(shop.store_id);
+    let body = load().await?;
     let digest = Sha256::digest(&body);
-    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let value = Cached { etag: format!("\"{}\"", hex::encode(&digest[..16])).into(), body: body.into() };
+    state.cache.put(shop.store_id, key, generation, value.clone());
+    Ok(respond(headers, value))
+}
+
+/// A JSON answer with its ETag, or 304 when the caller already has it.
+fn respond(headers: &HeaderMap, value: Cached) -> Response {
+    let etag: &str = &value.etag;
     let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
     });
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], value.body).into_response()
     };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         res.headers_mut().insert(header::ETAG, v);
     }
     // caches may keep it but must revalidate: availability changes
@@ -73,10 +107,14 @@ async fn list_products(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StorefrontQuery>,
 ) -> ApiResult<Response> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
-    let page = storefront::list(&mut tx, shop.store_id, &q).await?;
-    tx.commit().await?;
-    Ok(cacheable(&headers, serde_json::to_vec(&page).unwrap_or_default()))
+    let key = format!("list:{:?}:{:?}:{}", q.sort, q.limit, q.cursor.as_deref().unwrap_or(""));
+    cached(&s, &shop, key, &headers, || async {
+        let mut tx = s.db.begin(shop.tenant_id).await?;
+        let page = storefront::list(&mut tx, shop.store_id, &q).await?;
+        tx.commit().await?;
+        Ok(serde_json::to_vec(&page).unwrap_or_default())
+    })
+    .await
 }
 
 /// One active product by its handle.
@@ -89,8 +127,12 @@ async fn product_by_handle(
     headers: HeaderMap,
     ApiPath((_store, handle)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
-    let p = storefront::by_handle(&mut tx, shop.store_id, &handle).await?;
-    tx.commit().await?;
-    Ok(cacheable(&headers, serde_json::to_vec(&p).unwrap_or_default()))
+    let key = format!("product:{}", handle.to_lowercase());
+    cached(&s, &shop, key, &headers, || async {
+        let mut tx = s.db.begin(shop.tenant_id).await?;
+        let p = storefront::by_handle(&mut tx, shop.store_id, &handle).await?;
+        tx.commit().await?;
+        Ok(serde_json::to_vec(&p).unwrap_or_default())
+    })
+    .await
 }

@@ -81,6 +81,8 @@ impl TestApp {
         config.database.max_connections = 20;
         // tests run many workers against small pools; keep leases short so retries are quick
         config.worker.outbox_lease_secs = 5;
+        // domain tests read their writes at once; the cache has tests of its own
+        config.http.storefront_cache_secs = 0;
         let mut opts = TestOptions::default();
         tune(&mut config, &mut opts);
         let databases = Databases::from_options(database.owner.clone(), config.database_settings());

@@ -1,0 +1,184 @@
+//! A read cache for storefront answers, invalidated by the database.
+//!
+//! Every change to a store's products, variants, stock, locations or settings fires
+//! `NOTIFY tenpo_catalog, '<store id>'` at commit (migration 0007). A listener task bumps that
+//! store's generation; an entry is served only while its store's generation is the one seen
+//! *before* the entry's data was read, so an answer computed from data older than a change is
+//! never served after the change has been heard. If the listening connection fails, the cache
+//! is emptied and bypassed until it listens again. Entries also expire after a short time to
+//! live (default 5 s): time passing changes availability without any row changing (a hold that
+//! expires before the worker releases it). The cache holds a bounded number of entries.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use kernel::{StoreId, TenantId};
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+const MAX_ENTRIES: usize = 50_000;
+
+#[derive(Clone)]
+pub struct Cached {
+    pub etag: Arc<str>,
+    pub body: Bytes,
+}
+
+struct Entry {
+    value: Cached,
+    generation: u64,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<(StoreId, String), Entry>,
+    generations: HashMap<StoreId, u64>,
+    /// store reference (handle or id text) -> (tenant, store, active)
+    stores: HashMap<String, (TenantId, StoreId, bool, u64, Instant)>,
+}
+
+pub struct ReadCache {
+    inner: RwLock<Inner>,
+    listening: AtomicBool,
+    ttl: Duration,
+}
+
+impl ReadCache {
+    /// A cache whose entries live at most `ttl`; zero turns caching off.
+    pub fn new(ttl: Duration) -> Self {
+        ReadCache { inner: RwLock::default(), listening: AtomicBool::new(false), ttl }
+    }
+
+    fn live(&self) -> bool {
+        !self.ttl.is_zero() && self.listening.load(Ordering::Acquire)
+    }
+
+    /// `off`, `listening` (serving from memory) or `starting` (not yet listening: uncached).
+    pub fn state(&self) -> &'static str {
+        if self.ttl.is_zero() {
+            "off"
+        } else if self.listening.load(Ordering::Acquire) {
+            "listening"
+        } else {
+            "starting"
+        }
+    }
+
+    /// The generation to remember before reading a store's data from the database.
+    pub fn generation(&self, store: StoreId) -> u64 {
+        self.inner.read().map(|i| i.generations.get(&store).copied().unwrap_or(0)).unwrap_or(u64::MAX)
+    }
+
+    pub fn get(&self, store: StoreId, key: &str) -> Option<Cached> {
+        if !self.live() {
+            return None;
+        }
+        let inner = self.inner.read().ok()?;
+        let current = inner.generations.get(&store).copied().unwrap_or(0);
+        let e = inner.entries.get(&(store, key.to_string()))?;
+        (e.generation == current && e.at.elapsed() < self.ttl).then(|| e.value.clone())
+    }
+
+    pub fn put(&self, store: StoreId, key: String, generation: u64, value: Cached) {
+        if !self.live() {
+            return;
+        }
+        let Ok(mut inner) = self.inner.write() else { return };
+        if inner.generations.get(&store).copied().unwrap_or(0) != generation {
+            return; // the data changed while this answer was being computed
+        }
+        if inner.entries.len() >= MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        inner.entries.insert((store, key), Entry { value, generation, at: Instant::now() });
+    }
+
+    pub fn get_store(&self, reference: &str) -> Option<(TenantId, StoreId, bool)> {
+        if !self.live() {
+            return None;
+        }
+        let inner = self.inner.read().ok()?;
+        let (t, s, active, generation, at) = *inner.stores.get(reference)?;
+        let current = inner.generations.get(&s).copied().unwrap_or(0);
+        // tenant suspension is not announced per store: store answers live the TTL too
+        (generation == current && at.elapsed() < self.ttl).then_some((t, s, active))
+    }
+
+    pub fn put_store(&self, reference: String, tenant: TenantId, store: StoreId, active: bool, generation: u64) {
+        if !self.live() {
+            return;
+        }
+        let Ok(mut inner) = self.inner.write() else { return };
+        if inner.generations.get(&store).copied().unwrap_or(0) != generation {
+            return;
+        }
+        if inner.stores.len() >= MAX_ENTRIES {
+            inner.stores.clear();
+        }
+        inner.stores.insert(reference, (tenant, store, active, generation, Instant::now()));
+    }
+
+    fn invalidate(&self, store: StoreId) {
+        if let Ok(mut inner) = self.inner.write() {
+            *inner.generations.entry(store).or_insert(0) += 1;
+            inner.entries.retain(|(s, _), _| *s != store);
+        }
+    }
+
+    fn clear(&self) {
+        self.listening.store(false, Ordering::Release);
+        if let Ok(mut inner) = self.inner.write() {
+            inner.entries.clear();
+            inner.stores.clear();
+            for g in inner.generations.values_mut() {
+                *g += 1;
+            }
+        }
+    }
+
+    /// Listens for catalog changes until `shutdown`; reconnects after failures, serving from
+    /// the database meanwhile.
+    pub async fn listen(self: Arc<Self>, pool: sqlx::PgPool, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let mut listener = match PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "storefront cache cannot listen; serving uncached");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            };
+            if let Err(e) = listener.listen("tenpo_catalog").await {
+                tracing::warn!(error = %e, "storefront cache cannot listen; serving uncached");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            self.listening.store(true, Ordering::Release);
+            tracing::debug!("storefront cache listening for catalog changes");
+            loop {
+                tokio::select! {
+                    n = listener.try_recv() => match n {
+                        Ok(Some(n)) => {
+                            if let Ok(id) = n.payload().parse::<StoreId>() {
+                                self.invalidate(id);
+                            }
+                        }
+                        // the connection was lost: notifications may have been missed
+                        Ok(None) | Err(_) => {
+                            tracing::debug!("storefront cache lost its listening connection; clearing");
+                            self.clear();
+                            break;
+                        }
+                    },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    }
+}
