@@ -392,13 +392,15 @@ async fn a_merge_under_concurrent_profile_edits_loses_none_of_them() {
     assert_eq!(at_s2["profile"]["preferences"], expected(2));
     assert_eq!(app.count(&format!("SELECT count(*) FROM customer_profiles WHERE customer_id = '{b}'")).await, 0);
     assert_eq!(app.count(&format!("SELECT count(*) FROM customer_profiles WHERE customer_id = '{a}'")).await, 2);
-    // (how the race went: edits of B committed before the merge are B's events, after it A's)
+    // the race really happened: edits of B committed before the merge are B's events, those
+    // after it A's. At least 6 of the 12 edits done before the merge started are B's (each
+    // editor alternates targets), and the 6 edits of B in the last two rounds came after it.
     let before_merge = app
         .count(&format!(
             "SELECT count(*) FROM outbox_events WHERE event_type = 'customer.profile_updated' AND aggregate_id = '{b}'"
         ))
         .await;
-    assert!((8..=26).contains(&before_merge), "{before_merge} edits of B landed before the merge");
+    assert!((6..=26).contains(&before_merge), "{before_merge} edits of B landed before the merge");
 }
 
 #[tokio::test]
