@@ -108,11 +108,9 @@ fn romanise(run: &[char]) -> String {
             double_next = true;
         } else if let Some(mut syllable) = romaji(c).map(str::to_string) {
             // a small kana modifies the syllable before it: きゃ kya, しゃ sha, ティ ti, ファ fa
-            if let Some(next) = chars.get(i + 1).copied() {
-                if let Some(joined) = combine(&syllable, next) {
-                    syllable = joined;
-                    i += 1;
-                }
+            if let Some(joined) = chars.get(i + 1).and_then(|next| combine(&syllable, *next)) {
+                syllable = joined;
+                i += 1;
             }
             if double_next {
                 let first = syllable.chars().next().unwrap_or('x');

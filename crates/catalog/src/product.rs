@@ -247,10 +247,8 @@ pub async fn create_product(
     let mut v = Validator::new();
     let title = v.text("title", &input.title, 255);
     let explicit_handle = input.handle.as_deref().map(handle::normalize).filter(|h| !h.is_empty());
-    if let Some(h) = &explicit_handle {
-        if !handle::is_valid(h) {
-            v.push("handle", "invalid", "use lower-case letters, digits and dashes");
-        }
+    if explicit_handle.as_deref().is_some_and(|h| !handle::is_valid(h)) {
+        v.push("handle", "invalid", "use lower-case letters, digits and dashes");
     }
     let fields = Fields {
         title,
@@ -556,10 +554,8 @@ pub async fn update_product(
     let mut v = Validator::new();
     let title = input.title.as_deref().map(|t| v.text("title", t, 255));
     let new_handle = input.handle.as_deref().map(handle::normalize);
-    if let Some(h) = &new_handle {
-        if !handle::is_valid(h) {
-            v.push("handle", "invalid", "use lower-case letters, digits and dashes");
-        }
+    if new_handle.as_deref().is_some_and(|h| !handle::is_valid(h)) {
+        v.push("handle", "invalid", "use lower-case letters, digits and dashes");
     }
     let tags = input.tags.as_deref().map(clean_tags);
     let options: Option<Vec<String>> = input.options.as_ref().map(|o| o.iter().map(|s| s.trim().to_string()).collect());

@@ -13,6 +13,11 @@ pub enum InventoryError {
     NegativeStock,
     #[error("digital variants have no stock")]
     DigitalVariant,
+    #[error("a reservation cannot go from {from:?} to {to:?}")]
+    IllegalReservationTransition {
+        from: crate::reservation::ReservationStatus,
+        to: crate::reservation::ReservationStatus,
+    },
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
     #[error(transparent)]
@@ -28,7 +33,7 @@ impl Problem for InventoryError {
         use InventoryError::*;
         match self {
             VariantNotFound | LocationNotFound => 404,
-            StockBelowReserved { .. } => 409,
+            StockBelowReserved { .. } | IllegalReservationTransition { .. } => 409,
             NegativeStock | DigitalVariant => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
@@ -45,6 +50,7 @@ impl Problem for InventoryError {
             StockBelowReserved { .. } => "stock_below_reserved",
             NegativeStock => "negative_stock",
             DigitalVariant => "digital_variant_has_no_stock",
+            IllegalReservationTransition { .. } => "illegal_reservation_transition",
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Page(e) => e.code(),

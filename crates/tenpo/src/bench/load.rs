@@ -79,6 +79,74 @@ where
     Phase { name: name.to_string(), requests: latencies.len() as u64, errors, elapsed, latencies }
 }
 
+/// Runs GETs from `concurrency` clients, each on its own keep-alive connection, for
+/// `duration`. `path(n)` picks the n-th request's path; a request succeeds when it answers
+/// `expect`.
+pub async fn measure_gets(
+    name: &str,
+    addr: std::net::SocketAddr,
+    concurrency: usize,
+    duration: Duration,
+    path: Arc<dyn Fn(u64) -> String + Send + Sync>,
+    if_none_match: Option<String>,
+    expect: u16,
+) -> Phase {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(concurrency);
+    for client in 0..concurrency {
+        let path = path.clone();
+        let tag = if_none_match.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
+            let mut conn = match super::client::Connection::open(addr).await {
+                Ok(c) => c,
+                Err(e) => return (latencies, 1, Some(e)),
+            };
+            let mut n = client as u64;
+            while Instant::now() < deadline {
+                let p = path(n);
+                let t = Instant::now();
+                match conn.get(&p, tag.as_deref()).await {
+                    Ok((status, _)) if status == expect => {
+                        latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                    }
+                    Ok((status, _)) => {
+                        errors += 1;
+                        first_error.get_or_insert(format!("{p}: status {status}"));
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                        match super::client::Connection::open(addr).await {
+                            Ok(c) => conn = c,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                n += concurrency as u64;
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e, first)) = t.await {
+            latencies.extend(l);
+            errors += e;
+            if let Some(first) = first {
+                eprintln!("  {name}: first error: {first}");
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Phase { name: name.to_string(), requests: latencies.len() as u64, errors, elapsed, latencies }
+}
+
 /// A table of phases, each compared with the first (the baseline).
 pub struct Report {
     pub title: String,

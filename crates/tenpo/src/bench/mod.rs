@@ -7,6 +7,7 @@
 //! data through the operator API (pass `--operator-token`). Client and server share the
 //! machine's cores, so figures are for comparison within one run, not absolute capacity.
 
+mod client;
 mod load;
 mod scenarios;
 
@@ -31,6 +32,8 @@ pub struct Target {
 
 struct Local {
     running: Running,
+    /// A second server on the same database with the storefront cache off, for comparisons.
+    uncached: Option<(Running, String)>,
     db: db::Db,
     maintenance: sqlx::postgres::PgConnectOptions,
     database: String,
@@ -99,19 +102,27 @@ async fn start_local(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(&db, &config, Parts { http: true, worker: true }, Some(listener)).await?;
     let base = format!("http://{}", running.addr.context("no address")?);
+    let mut plain = config.clone();
+    plain.http.storefront_cache_secs = 0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let second = app::start(&db, &plain, Parts { http: true, worker: false }, Some(listener)).await?;
+    let uncached_base = format!("http://{}", second.addr.context("no address")?);
     Ok(Target {
         base,
         operator_token: token,
         client,
         concurrency,
         duration,
-        local: Some(Local { running, db, maintenance, database, cluster }),
+        local: Some(Local { running, uncached: Some((second, uncached_base)), db, maintenance, database, cluster }),
     })
 }
 
 impl Target {
     async fn finish(self) {
         if let Some(local) = self.local {
+            if let Some((second, _)) = local.uncached {
+                second.stop(std::time::Duration::from_secs(5)).await;
+            }
             local.running.stop(std::time::Duration::from_secs(5)).await;
             local.db.close().await;
             if let Err(e) = db::testing::drop_database(&local.maintenance, &local.database).await {
@@ -124,4 +135,20 @@ impl Target {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The server's socket address, for the lean client.
+    pub fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        addr_of(&self.base)
+    }
+
+    /// A server on the same data with the storefront cache off (local runs only).
+    pub fn uncached_addr(&self) -> Option<std::net::SocketAddr> {
+        self.local.as_ref().and_then(|l| l.uncached.as_ref()).and_then(|(_, base)| addr_of(base).ok())
+    }
+}
+
+fn addr_of(base: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let hostport = base.trim_start_matches("http://").trim_end_matches('/');
+    hostport.to_socket_addrs()?.next().context("cannot resolve the server address")
 }

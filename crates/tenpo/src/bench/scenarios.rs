@@ -8,11 +8,14 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::Target;
-use super::load::{Report, measure};
+use std::sync::Arc;
+
+use super::load::{Report, measure, measure_gets};
 
 type Scenario = for<'a> fn(&'a Target) -> Pin<Box<dyn Future<Output = anyhow::Result<Report>> + 'a>>;
 
-const SCENARIOS: &[(&str, Scenario)] = &[("admin-read", |t| Box::pin(admin_read(t)))];
+const SCENARIOS: &[(&str, Scenario)] =
+    &[("admin-read", |t| Box::pin(admin_read(t))), ("storefront", |t| Box::pin(storefront(t)))];
 
 pub fn find(name: &str) -> Option<Scenario> {
     SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
@@ -112,4 +115,115 @@ async fn admin_read(t: &Target) -> anyhow::Result<Report> {
     )
     .await;
     Ok(Report { title: format!("admin-read: store {}", shop.store_handle), phases: vec![base, read], notes: vec![] })
+}
+
+/// A catalog in Shopify's CSV layout: `products` products with three sizes each, stocked.
+pub fn catalog_csv(products: usize) -> String {
+    let mut out = String::from(
+        "Handle,Title,Body (HTML),Type,Tags,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty,Status\n",
+    );
+    for i in 0..products {
+        for (j, size) in ["S", "M", "L"].iter().enumerate() {
+            let head = if j == 0 {
+                format!(
+                    "Tea {i},\"<p>Loose leaf tea no. {i}, 100 g. 静岡県産の煎茶。</p>\",Tea,\"green, organic\",Size"
+                )
+            } else {
+                ",,,,".to_string()
+            };
+            out.push_str(&format!(
+                "tea-{i},{head},{size},TEA-{i}-{size},{},{},{}\n",
+                1000 + 10 * i + 100 * j,
+                (i * 7 + j) % 40,
+                if j == 0 { "active" } else { "" }
+            ));
+        }
+    }
+    out
+}
+
+/// The storefront read path: a page of 20 products and single products, served from the
+/// read cache, revalidated (304), while the catalog changes, and with the cache off (a second
+/// server on the same database), beside the bare HTTP stack.
+async fn storefront(t: &Target) -> anyhow::Result<Report> {
+    let shop = new_shop(t).await?;
+    let products = 100;
+    let res = t
+        .client
+        .post(t.url("/admin/v1/products/import"))
+        .bearer_auth(&shop.owner_token)
+        .header("content-type", "text/csv")
+        .body(catalog_csv(products))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("catalog import failed: {}", res.text().await.unwrap_or_default());
+    }
+    let handle = shop.store_handle.clone();
+    let list = format!("/store/v1/stores/{handle}/products?limit=20");
+    let page = t.client.get(t.url(&list)).send().await?;
+    let etag = page.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body: Value = page.json().await?;
+    let shown = body["items"].as_array().map(Vec::len).unwrap_or(0);
+    let bytes = serde_json::to_vec(&body)?.len();
+    let addr = t.addr()?;
+    let (c, d) = (t.concurrency, t.duration);
+    let fixed = |p: String| -> Arc<dyn Fn(u64) -> String + Send + Sync> { Arc::new(move |_| p.clone()) };
+    let details = {
+        let handle = handle.clone();
+        move || -> Arc<dyn Fn(u64) -> String + Send + Sync> {
+            let handle = handle.clone();
+            Arc::new(move |n| format!("/store/v1/stores/{handle}/products/tea-{}", n % products as u64))
+        }
+    };
+    let mut phases = vec![
+        measure_gets("baseline: GET /healthz", addr, c, d, fixed("/healthz".into()), None, 200).await,
+        measure_gets("product list, 20 (cached)", addr, c, d, fixed(list.clone()), None, 200).await,
+        measure_gets("product detail (cached)", addr, c, d, details(), None, 200).await,
+        measure_gets("product list, If-None-Match (304)", addr, c, d, fixed(list.clone()), etag, 304).await,
+    ];
+    // the same reads while a merchant edits prices ten times a second: each edit invalidates
+    let writer = {
+        let client = t.client.clone();
+        let token = shop.owner_token.clone();
+        let url = t.url("/admin/v1/products?limit=1&sort=title");
+        let base = t.base.clone();
+        tokio::spawn(async move {
+            let Ok(res) = client.get(&url).bearer_auth(&token).send().await else { return 0 };
+            let Ok(p) = res.json::<Value>().await else { return 0 };
+            let (pid, vid) = (
+                p["items"][0]["id"].as_str().unwrap_or_default().to_string(),
+                p["items"][0]["variants"][0]["id"].as_str().unwrap_or_default().to_string(),
+            );
+            let mut edits = 0;
+            loop {
+                let price = 1000 + (edits % 50);
+                let ok = client
+                    .patch(format!("{base}/admin/v1/products/{pid}/variants/{vid}"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "price": { "amount": price, "currency": "JPY" } }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    edits += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    phases
+        .push(measure_gets("product list while prices change 10/s", addr, c, d, fixed(list.clone()), None, 200).await);
+    writer.abort();
+    if let Some(plain) = t.uncached_addr() {
+        phases.push(measure_gets("product list, 20 (cache off)", plain, c, d, fixed(list.clone()), None, 200).await);
+        phases.push(measure_gets("product detail (cache off)", plain, c, d, details(), None, 200).await);
+    }
+    Ok(Report {
+        title: format!("storefront: store {handle}, {products} products x 3 variants, pages of {shown} ({bytes} bytes)"),
+        phases,
+        notes: vec![
+            "Cached answers are invalidated by catalog and stock changes at commit (LISTEN tenpo_catalog) and live at most TENPO_STOREFRONT_CACHE_SECS.".into(),
+        ],
+    })
 }

@@ -1,0 +1,458 @@
+//! Reservations: stock held for a shopper's cart for a while.
+//!
+//! A reservation is taken at the first of the product's locations (in the store's priority
+//! order) that can cover the whole quantity, and moves `active -> expired | released |
+//! consumed`, never back ([`check_transition`]). Holding moves `reserved` on the stock row;
+//! consuming (an order) moves `stock` down with it. A reservation past `expires_at` is never
+//! counted as held: availability adds it back, and whoever next locks its stock row expires it
+//! on the spot ("lazy expiry") before the worker's sweep would.
+//!
+//! Lock order, everywhere: stock rows (by id), then reservation rows. The sweep and the hot-item
+//! decider follow it too, so concurrent paths cannot deadlock.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::access::Actor;
+use kernel::{CartId, CartItemId, CustomerId, LocationId, OrderId, ReservationId, StockId, StoreId, VariantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::InventoryError;
+use crate::stock::{MovementReason, StockLevel, record_movement};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ReservationStatus {
+    Active,
+    Expired,
+    Consumed,
+    Released,
+}
+
+/// Only an active reservation moves, and only to one of the three ends.
+pub fn check_transition(from: ReservationStatus, to: ReservationStatus) -> Result<(), InventoryError> {
+    use ReservationStatus::*;
+    match (from, to) {
+        (Active, Expired | Consumed | Released) => Ok(()),
+        _ => Err(InventoryError::IllegalReservationTransition { from, to }),
+    }
+}
+
+/// Stock held for a cart line.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Hold {
+    #[sqlx(rename = "id")]
+    pub reservation_id: ReservationId,
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    pub stock_id: StockId,
+    pub cart_item_id: Option<CartItemId>,
+    pub quantity: i32,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A locked stock row of a variant, with what is free on it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StockRow {
+    pub id: StockId,
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    pub stock: i32,
+    pub reserved: i32,
+    /// Lower first.
+    pub priority: i32,
+}
+
+impl StockRow {
+    pub fn free(&self) -> i32 {
+        self.stock - self.reserved
+    }
+
+    fn level(&self) -> StockLevel {
+        StockLevel {
+            id: self.id,
+            variant_id: self.variant_id,
+            location_id: self.location_id,
+            stock: self.stock,
+            reserved: self.reserved,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// Locks the stock rows a variant may be reserved from (the product's locations, or all active
+/// locations when it names none) in id order, expires their lapsed holds, and answers them in
+/// the store's priority order.
+pub async fn lock_rows(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Vec<StockRow>, sqlx::Error> {
+    let mut rows: Vec<StockRow> = sqlx::query_as(
+        "SELECT s.id, s.variant_id, s.location_id, s.stock, s.reserved, l.priority
+           FROM inventory_stocks s
+           JOIN variants v ON v.id = s.variant_id
+           JOIN store_locations l ON l.id = s.location_id AND l.status = 'active' AND l.deleted_at IS NULL
+          WHERE s.variant_id = $1 AND s.store_id = $2
+            AND (NOT EXISTS (SELECT 1 FROM product_locations pl WHERE pl.product_id = v.product_id)
+                 OR EXISTS (SELECT 1 FROM product_locations pl WHERE pl.product_id = v.product_id AND pl.location_id = s.location_id))
+          ORDER BY s.id
+          FOR UPDATE OF s",
+    )
+    .bind(variant)
+    .bind(store)
+    .fetch_all(&mut **tx)
+    .await?;
+    expire_lapsed_on(tx, store, &mut rows).await?;
+    rows.sort_by_key(|r| (r.priority, r.location_id));
+    Ok(rows)
+}
+
+/// Expires the lapsed holds on locked stock rows and gives their units back.
+async fn expire_lapsed_on(tx: &mut Tx, store: StoreId, rows: &mut [StockRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<StockId> = rows.iter().map(|r| r.id).collect();
+    let lapsed: Vec<(StockId, i64)> = sqlx::query_as(
+        "WITH x AS (
+           UPDATE inventory_reservations SET status = 'expired'
+            WHERE stock_id = ANY($1) AND status = 'active' AND expires_at <= now()
+            RETURNING stock_id, quantity)
+         SELECT stock_id, sum(quantity)::bigint FROM x GROUP BY stock_id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (stock_id, qty) in lapsed {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == stock_id) {
+            let qty = qty as i32;
+            sqlx::query("UPDATE inventory_stocks SET reserved = reserved - $2, updated_at = now() WHERE id = $1")
+                .bind(stock_id)
+                .bind(qty)
+                .execute(&mut **tx)
+                .await?;
+            row.reserved -= qty;
+            record_movement(tx, store, &row.level(), 0, -qty, MovementReason::Expiry, Actor::System, None, None)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// What a shopper asks to hold.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub variant: VariantId,
+    pub quantity: i32,
+    pub cart: CartId,
+    pub cart_item: Option<CartItemId>,
+    pub customer: Option<CustomerId>,
+    /// Seconds the hold lives (the store's reservation TTL).
+    pub ttl_seconds: i32,
+}
+
+/// Why a hold was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Nothing left.
+    SoldOut,
+    /// Some units left, but no location has the whole quantity.
+    InsufficientStock,
+    /// The variant's per-customer limit would be passed.
+    LimitExceeded,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::SoldOut => "sold_out",
+            Refusal::InsufficientStock => "insufficient_stock",
+            Refusal::LimitExceeded => "limit_exceeded",
+        }
+    }
+}
+
+/// Where a quantity fits on rows in priority order, if anywhere.
+pub fn choose(rows: &[StockRow], quantity: i32) -> Result<usize, Refusal> {
+    match rows.iter().position(|r| r.free() >= quantity) {
+        Some(i) => Ok(i),
+        None if rows.iter().any(|r| r.free() > 0) => Err(Refusal::InsufficientStock),
+        None => Err(Refusal::SoldOut),
+    }
+}
+
+/// Holds stock for one ask (the normal path: one transaction per shopper).
+pub async fn reserve(tx: &mut Tx, store: StoreId, ask: &Ask) -> Result<Result<Hold, Refusal>, sqlx::Error> {
+    let mut rows = lock_rows(tx, store, ask.variant).await?;
+    let i = match choose(&rows, ask.quantity) {
+        Ok(i) => i,
+        Err(r) => return Ok(Err(r)),
+    };
+    let hold = write_holds(tx, store, &mut rows, &[(i, ask.clone())], None).await?.pop().expect("one hold");
+    Ok(Ok(hold))
+}
+
+/// Writes granted holds (row index into `rows`, ask): reservation rows, one update per stock
+/// row however many holds it gives, and one movement per stock row.
+pub async fn write_holds(
+    tx: &mut Tx,
+    store: StoreId,
+    rows: &mut [StockRow],
+    grants: &[(usize, Ask)],
+    reference: Option<(&str, uuid::Uuid)>,
+) -> Result<Vec<Hold>, sqlx::Error> {
+    if grants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<ReservationId> = grants.iter().map(|_| ReservationId::new()).collect();
+    let stock_ids: Vec<StockId> = grants.iter().map(|(i, _)| rows[*i].id).collect();
+    let location_ids: Vec<LocationId> = grants.iter().map(|(i, _)| rows[*i].location_id).collect();
+    let variants: Vec<VariantId> = grants.iter().map(|(_, a)| a.variant).collect();
+    let carts: Vec<CartId> = grants.iter().map(|(_, a)| a.cart).collect();
+    let items: Vec<Option<CartItemId>> = grants.iter().map(|(_, a)| a.cart_item).collect();
+    let customers: Vec<Option<CustomerId>> = grants.iter().map(|(_, a)| a.customer).collect();
+    let quantities: Vec<i32> = grants.iter().map(|(_, a)| a.quantity).collect();
+    let ttls: Vec<i32> = grants.iter().map(|(_, a)| a.ttl_seconds).collect();
+    let holds: Vec<Hold> = sqlx::query_as(
+        "INSERT INTO inventory_reservations
+           (id, tenant_id, store_id, cart_id, cart_item_id, variant_id, location_id, stock_id, customer_id, quantity, expires_at)
+         SELECT id, $1, $2, cart_id, cart_item_id, variant_id, location_id, stock_id, customer_id, quantity,
+                now() + make_interval(secs => ttl)
+           FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::int[], $11::int[])
+             AS x(id, cart_id, cart_item_id, variant_id, location_id, stock_id, customer_id, quantity, ttl)
+         RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at",
+    )
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(&ids)
+    .bind(&carts)
+    .bind(&items)
+    .bind(&variants)
+    .bind(&location_ids)
+    .bind(&stock_ids)
+    .bind(&customers)
+    .bind(&quantities)
+    .bind(&ttls)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut per_row: HashMap<usize, i32> = HashMap::new();
+    for (i, a) in grants {
+        *per_row.entry(*i).or_default() += a.quantity;
+    }
+    for (i, qty) in per_row {
+        let row = &mut rows[i];
+        sqlx::query("UPDATE inventory_stocks SET reserved = reserved + $2, updated_at = now() WHERE id = $1")
+            .bind(row.id)
+            .bind(qty)
+            .execute(&mut **tx)
+            .await?;
+        row.reserved += qty;
+        let reference =
+            reference.or(if grants.len() == 1 { Some(("reservation", holds[0].reservation_id.0)) } else { None });
+        record_movement(tx, store, &row.level(), 0, qty, MovementReason::Reservation, Actor::Shopper, reference, None)
+            .await?;
+    }
+    // return the holds in the order of the grants
+    let mut by_id: HashMap<ReservationId, Hold> = holds.into_iter().map(|h| (h.reservation_id, h)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Locks stock rows by id, in id order.
+async fn lock_by_ids(tx: &mut Tx, ids: &[StockId]) -> Result<Vec<StockRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, s.variant_id, s.location_id, s.stock, s.reserved, l.priority
+           FROM inventory_stocks s JOIN store_locations l ON l.id = s.location_id
+          WHERE s.id = ANY($1) ORDER BY s.id FOR UPDATE OF s",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Ends active reservations (release, expiry) and gives their units back. Answers how many
+/// units were returned per reservation; reservations no longer active are left alone.
+pub async fn end(
+    tx: &mut Tx,
+    store: StoreId,
+    reservations: &[ReservationId],
+    to: ReservationStatus,
+    actor: Actor,
+) -> Result<Vec<(ReservationId, i32)>, sqlx::Error> {
+    debug_assert!(matches!(to, ReservationStatus::Released | ReservationStatus::Expired));
+    if reservations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stock_ids: Vec<StockId> = sqlx::query_scalar(
+        "SELECT DISTINCT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active'",
+    )
+    .bind(reservations)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut rows = lock_by_ids(tx, &stock_ids).await?;
+    let ended: Vec<(ReservationId, StockId, i32)> = sqlx::query_as(
+        "UPDATE inventory_reservations SET status = $2
+          WHERE id = ANY($1) AND status = 'active' AND ($2 <> 'expired' OR expires_at <= now())
+          RETURNING id, stock_id, quantity",
+    )
+    .bind(reservations)
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await?;
+    let reason = if to == ReservationStatus::Expired { MovementReason::Expiry } else { MovementReason::Release };
+    give_back(tx, store, &mut rows, ended.iter().map(|(_, s, q)| (*s, *q)), reason, actor).await?;
+    Ok(ended.into_iter().map(|(id, _, q)| (id, q)).collect())
+}
+
+async fn give_back(
+    tx: &mut Tx,
+    store: StoreId,
+    rows: &mut [StockRow],
+    returned: impl Iterator<Item = (StockId, i32)>,
+    reason: MovementReason,
+    actor: Actor,
+) -> Result<(), sqlx::Error> {
+    let mut per_stock: HashMap<StockId, i32> = HashMap::new();
+    for (s, q) in returned {
+        *per_stock.entry(s).or_default() += q;
+    }
+    for (stock_id, qty) in per_stock {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == stock_id) {
+            sqlx::query("UPDATE inventory_stocks SET reserved = reserved - $2, updated_at = now() WHERE id = $1")
+                .bind(stock_id)
+                .bind(qty)
+                .execute(&mut **tx)
+                .await?;
+            row.reserved -= qty;
+            record_movement(tx, store, &row.level(), 0, -qty, reason, actor, None, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives back part of an active reservation (a cart line's quantity went down).
+pub async fn shrink(tx: &mut Tx, store: StoreId, reservation: ReservationId, by: i32) -> Result<(), sqlx::Error> {
+    let stock: Option<StockId> =
+        sqlx::query_scalar("SELECT stock_id FROM inventory_reservations WHERE id = $1 AND status = 'active'")
+            .bind(reservation)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(stock) = stock else { return Ok(()) };
+    let mut rows = lock_by_ids(tx, &[stock]).await?;
+    let done = sqlx::query(
+        "UPDATE inventory_reservations SET quantity = quantity - $2 WHERE id = $1 AND status = 'active' AND quantity > $2",
+    )
+    .bind(reservation)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        give_back(tx, store, &mut rows, std::iter::once((stock, by)), MovementReason::Release, Actor::Shopper).await?;
+    }
+    Ok(())
+}
+
+/// Active (unexpired) holds of a cart, per cart line.
+pub async fn holds_of_cart(tx: &mut Tx, cart: CartId) -> Result<Vec<Hold>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at FROM inventory_reservations
+          WHERE cart_id = $1 AND status = 'active' AND expires_at > now() ORDER BY id",
+    )
+    .bind(cart)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Turns holds into a sale: the reservations are consumed by the order and their units leave
+/// both `reserved` and `stock`.
+pub async fn consume(
+    tx: &mut Tx,
+    store: StoreId,
+    reservations: &[ReservationId],
+    order: OrderId,
+) -> Result<Vec<Hold>, sqlx::Error> {
+    if reservations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stock_ids: Vec<StockId> = sqlx::query_scalar(
+        "SELECT DISTINCT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active'",
+    )
+    .bind(reservations)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut rows = lock_by_ids(tx, &stock_ids).await?;
+    let consumed: Vec<Hold> = sqlx::query_as(
+        "UPDATE inventory_reservations SET status = 'consumed', order_id = $2
+          WHERE id = ANY($1) AND status = 'active'
+          RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at",
+    )
+    .bind(reservations)
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut per_stock: HashMap<StockId, i32> = HashMap::new();
+    for h in &consumed {
+        *per_stock.entry(h.stock_id).or_default() += h.quantity;
+    }
+    for (stock_id, qty) in per_stock {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == stock_id) {
+            sqlx::query("UPDATE inventory_stocks SET reserved = reserved - $2, stock = stock - $2, updated_at = now() WHERE id = $1")
+                .bind(stock_id)
+                .bind(qty)
+                .execute(&mut **tx)
+                .await?;
+            row.reserved -= qty;
+            row.stock -= qty;
+            record_movement(
+                tx,
+                store,
+                &row.level(),
+                -qty,
+                -qty,
+                MovementReason::Sale,
+                Actor::Shopper,
+                Some(("order", order.0)),
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(consumed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(stock: i32, reserved: i32, priority: i32) -> StockRow {
+        StockRow {
+            id: StockId::new(),
+            variant_id: VariantId::new(),
+            location_id: LocationId::new(),
+            stock,
+            reserved,
+            priority,
+        }
+    }
+
+    #[test]
+    fn the_first_location_that_covers_the_quantity_is_chosen() {
+        let rows = [row(5, 4, 1), row(10, 0, 2), row(50, 0, 3)];
+        assert_eq!(choose(&rows, 1), Ok(0));
+        assert_eq!(choose(&rows, 2), Ok(1));
+        assert_eq!(choose(&rows, 20), Ok(2));
+        assert_eq!(choose(&rows, 60), Err(Refusal::InsufficientStock));
+        assert_eq!(choose(&[row(3, 3, 1)], 1), Err(Refusal::SoldOut));
+        assert_eq!(choose(&[], 1), Err(Refusal::SoldOut));
+    }
+
+    #[test]
+    fn reservations_end_once() {
+        use ReservationStatus::*;
+        assert!(check_transition(Active, Consumed).is_ok());
+        assert!(check_transition(Active, Expired).is_ok());
+        assert!(check_transition(Expired, Active).is_err());
+        assert!(check_transition(Consumed, Released).is_err());
+        assert!(check_transition(Released, Released).is_err());
+    }
+}
