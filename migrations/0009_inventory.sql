@@ -39,3 +39,7 @@ ALTER TABLE inventory_reservations
 ALTER TABLE inventory_reservation_requests
   ADD FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id);
 CREATE INDEX inventory_reservations_customer_idx ON inventory_reservations (customer_id) WHERE customer_id IS NOT NULL;
+
+-- holds as short as a second: useful for trying expiry, harmless otherwise
+ALTER TABLE store_settings DROP CONSTRAINT store_settings_reservation_ttl_seconds_check;
+ALTER TABLE store_settings ADD CONSTRAINT store_settings_reservation_ttl_seconds_check CHECK (reservation_ttl_seconds BETWEEN 1 AND 86400);

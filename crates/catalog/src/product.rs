@@ -78,6 +78,8 @@ pub struct Product {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct ProductRow {
+    options: Vec<String>,
+    location_ids: Vec<LocationId>,
     id: ProductId,
     store_id: StoreId,
     vendor_id: VendorId,
@@ -353,23 +355,14 @@ pub(crate) async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Resu
         return Ok(Vec::new());
     }
     let rows: Vec<ProductRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM products WHERE id = ANY($1) AND store_id = $2 AND deleted_at IS NULL"
+        "SELECT {COLUMNS},
+                ARRAY(SELECT name FROM product_options o WHERE o.product_id = products.id ORDER BY position) AS options,
+                ARRAY(SELECT pl.location_id FROM product_locations pl JOIN store_locations l ON l.id = pl.location_id
+                       WHERE pl.product_id = products.id ORDER BY l.priority, l.code) AS location_ids
+           FROM products WHERE id = ANY($1) AND store_id = $2 AND deleted_at IS NULL"
     ))
     .bind(ids)
     .bind(store)
-    .fetch_all(&mut **tx)
-    .await?;
-    let options: Vec<(ProductId, String)> = sqlx::query_as(
-        "SELECT product_id, name FROM product_options WHERE product_id = ANY($1) ORDER BY product_id, position",
-    )
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    let locations: Vec<(ProductId, LocationId)> = sqlx::query_as(
-        "SELECT pl.product_id, pl.location_id FROM product_locations pl JOIN store_locations l ON l.id = pl.location_id
-          WHERE pl.product_id = ANY($1) ORDER BY l.priority, l.code",
-    )
-    .bind(ids)
     .fetch_all(&mut **tx)
     .await?;
     let mut variants = variant::load_for(tx, ids).await?;
@@ -386,9 +379,9 @@ pub(crate) async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Resu
                 status: r.status,
                 product_type: r.product_type,
                 tags: r.tags,
-                options: Vec::new(),
+                options: r.options,
                 variants: variants.remove(&r.id).unwrap_or_default(),
-                location_ids: Vec::new(),
+                location_ids: r.location_ids,
                 published_at: r.published_at,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
@@ -396,16 +389,6 @@ pub(crate) async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Resu
             (p.id, p)
         })
         .collect();
-    for (pid, name) in options {
-        if let Some(p) = by_id.get_mut(&pid) {
-            p.options.push(name);
-        }
-    }
-    for (pid, lid) in locations {
-        if let Some(p) = by_id.get_mut(&pid) {
-            p.location_ids.push(lid);
-        }
-    }
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 

@@ -27,6 +27,15 @@ pub struct Cached {
     pub body: Bytes,
 }
 
+impl Cached {
+    /// An answer body with its ETag (a hash of the body).
+    pub fn of(body: Vec<u8>) -> Cached {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&body);
+        Cached { etag: format!("\"{}\"", hex::encode(&digest[..16])).into(), body: body.into() }
+    }
+}
+
 struct Entry {
     value: Cached,
     generation: u64,
@@ -45,12 +54,15 @@ pub struct ReadCache {
     inner: RwLock<Inner>,
     listening: AtomicBool,
     ttl: Duration,
+    /// Answers being computed: later askers wait for the first one's answer instead of all
+    /// going to the database at once after an invalidation.
+    inflight: std::sync::Mutex<HashMap<(StoreId, String), tokio::sync::watch::Receiver<Option<Cached>>>>,
 }
 
 impl ReadCache {
     /// A cache whose entries live at most `ttl`; zero turns caching off.
     pub fn new(ttl: Duration) -> Self {
-        ReadCache { inner: RwLock::default(), listening: AtomicBool::new(false), ttl }
+        ReadCache { inner: RwLock::default(), listening: AtomicBool::new(false), ttl, inflight: Default::default() }
     }
 
     fn live(&self) -> bool {
@@ -95,6 +107,50 @@ impl ReadCache {
             inner.entries.clear();
         }
         inner.entries.insert((store, key), Entry { value, generation, at: Instant::now() });
+    }
+
+    /// The cached answer, or the answer of a computation already under way for the same key,
+    /// or a new computation by `load`. A failed computation is not shared: each waiter then
+    /// computes its own (and gets its own error).
+    pub async fn get_or_compute<F, Fut, E>(&self, store: StoreId, key: String, load: F) -> Result<Cached, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
+    {
+        if let Some(hit) = self.get(store, &key) {
+            return Ok(hit);
+        }
+        if !self.live() {
+            return load().await.map(Cached::of);
+        }
+        let existing = self.inflight.lock().ok().and_then(|m| m.get(&(store, key.clone())).cloned());
+        if let Some(mut rx) = existing {
+            // someone is computing it: wait for their answer
+            loop {
+                if let Some(v) = rx.borrow().clone() {
+                    return Ok(v);
+                }
+                if rx.changed().await.is_err() {
+                    break; // they failed: compute our own
+                }
+            }
+            return load().await.map(Cached::of);
+        }
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        if let Ok(mut m) = self.inflight.lock() {
+            m.insert((store, key.clone()), rx);
+        }
+        // the generation before reading: a change heard meanwhile keeps this answer out
+        let generation = self.generation(store);
+        let result = load().await.map(Cached::of);
+        if let Ok(mut m) = self.inflight.lock() {
+            m.remove(&(store, key.clone()));
+        }
+        if let Ok(v) = &result {
+            let _ = tx.send(Some(v.clone()));
+            self.put(store, key, generation, v.clone());
+        }
+        result
     }
 
     pub fn get_store(&self, reference: &str) -> Option<(TenantId, StoreId, bool)> {

@@ -46,6 +46,8 @@ pub struct HttpSettings {
     /// How long a storefront answer may be served from memory (0: no caching). Changes to the
     /// catalog invalidate it at once; the time to live bounds what time alone changes.
     pub storefront_cache_ttl: Duration,
+    /// How long add-to-cart of a flash-sale item waits for its decision before answering 202.
+    pub hot_wait: Duration,
 }
 
 impl Default for HttpSettings {
@@ -57,6 +59,7 @@ impl Default for HttpSettings {
             trust_forwarded_for: false,
             auth: AuthSettings::default(),
             storefront_cache_ttl: Duration::from_secs(5),
+            hot_wait: Duration::from_secs(2),
         }
     }
 }
@@ -70,12 +73,14 @@ pub struct Inner {
     pub settings: HttpSettings,
     /// Storefront answers, invalidated by catalog change notifications.
     pub cache: Arc<cache::ReadCache>,
+    /// Batches flash-sale add-to-cart requests and hands back their decisions.
+    pub hot: Arc<checkout::hot::HotQueue>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: HttpSettings) -> Self {
+    pub fn new(db: Db, settings: HttpSettings, hot: Arc<checkout::hot::HotQueue>) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
-        AppState(Arc::new(Inner { db, settings, cache }))
+        AppState(Arc::new(Inner { db, settings, cache, hot }))
     }
 }
 

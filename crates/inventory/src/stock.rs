@@ -200,3 +200,96 @@ pub async fn levels_of(tx: &mut Tx, variant: VariantId) -> Result<Vec<StockLevel
     .fetch_all(&mut **tx)
     .await
 }
+
+/// Why staff change stock by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustReason {
+    Receipt,
+    Correction,
+    Damage,
+    Return,
+    Count,
+}
+
+impl From<AdjustReason> for MovementReason {
+    fn from(r: AdjustReason) -> Self {
+        match r {
+            AdjustReason::Receipt => MovementReason::Receipt,
+            AdjustReason::Correction => MovementReason::Correction,
+            AdjustReason::Damage => MovementReason::Damage,
+            AdjustReason::Return => MovementReason::Return,
+            AdjustReason::Count => MovementReason::Count,
+        }
+    }
+}
+
+/// Add or remove units (`delta` may be negative), with a reason.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStock {
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    /// Units to add (positive) or take away (negative).
+    pub delta: i32,
+    pub reason: AdjustReason,
+    pub note: Option<String>,
+}
+
+/// Set the on-hand number (a count), with a reason (default `count`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStock {
+    pub variant_id: VariantId,
+    pub location_id: LocationId,
+    pub stock: i32,
+    pub reason: Option<AdjustReason>,
+    pub note: Option<String>,
+}
+
+fn check_note(note: Option<&str>) -> Result<(), InventoryError> {
+    if note.is_some_and(|n| n.chars().count() > 500) {
+        return Err(kernel::ValidationErrors::one("note", "too_long", "must be at most 500 characters").into());
+    }
+    Ok(())
+}
+
+pub async fn adjust(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: AdjustStock,
+) -> Result<StockLevel, InventoryError> {
+    check_note(input.note.as_deref())?;
+    if input.delta == 0 || input.delta.unsigned_abs() > 100_000_000 {
+        return Err(kernel::ValidationErrors::one(
+            "delta",
+            "out_of_range",
+            "a non-zero number of units up to 100000000",
+        )
+        .into());
+    }
+    let change = StockChange {
+        variant: input.variant_id,
+        location: input.location_id,
+        change: Change::By(input.delta),
+        reason: input.reason.into(),
+        note: input.note.as_deref(),
+    };
+    change_stock(tx, store, by, change).await
+}
+
+pub async fn set(tx: &mut Tx, store: StoreId, by: Acting<'_>, input: SetStock) -> Result<StockLevel, InventoryError> {
+    check_note(input.note.as_deref())?;
+    if !(0..=100_000_000).contains(&input.stock) {
+        return Err(kernel::ValidationErrors::one("stock", "out_of_range", "must be between 0 and 100000000").into());
+    }
+    let change = StockChange {
+        variant: input.variant_id,
+        location: input.location_id,
+        change: Change::SetTo(input.stock),
+        reason: input.reason.unwrap_or(AdjustReason::Count).into(),
+        note: input.note.as_deref(),
+    };
+    change_stock(tx, store, by, change).await
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod locations;
 pub mod password;
+pub mod settings;
 pub mod staff;
 pub mod stores;
 pub mod tenants;

@@ -75,6 +75,8 @@ pub async fn start(
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let mut addr = None;
+    let hot = checkout::hot::HotQueue::new(db.clone());
+    hot.spawn(shutdown.clone());
     if parts.http {
         let listener = match listener {
             Some(l) => l,
@@ -83,7 +85,7 @@ pub async fn start(
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
         addr = Some(listener.local_addr()?);
-        let state = http_api::AppState::new(db.clone(), config.http_settings());
+        let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone());
         let token = shutdown.clone();
         tasks.spawn(async move {
             if let Err(e) = http_api::serve(listener, state, token).await {
@@ -93,7 +95,7 @@ pub async fn start(
         tracing::info!(addr = %addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "HTTP API listening");
     }
     if parts.worker {
-        let mut worker_tasks = worker(db, config).spawn(shutdown.clone());
+        let mut worker_tasks = worker(db, config).with_hot_queue(hot.clone()).spawn(shutdown.clone());
         tasks.spawn(async move { while worker_tasks.join_next().await.is_some() {} });
     }
     Ok(Running { addr, shutdown, tasks })

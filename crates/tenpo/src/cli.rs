@@ -33,6 +33,9 @@ pub enum Command {
     /// Operator: staff.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Inventory consistency checks.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
     /// Catalog import and export (Shopify product CSV layout).
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -52,6 +55,17 @@ pub enum CustomersCommand {
         /// Store handle or id.
         #[arg(long)]
         store: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Check, for every stock row of every tenant, that `reserved` equals what its active
+    /// reservations hold and that no number is negative. Exits 1 when something drifted.
+    Check {
+        /// Fix drifted rows (with a `repair` movement each).
+        #[arg(long)]
+        repair: bool,
     },
 }
 

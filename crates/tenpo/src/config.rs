@@ -44,6 +44,7 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
     pub shutdown_grace_secs: u64,
     pub storefront_cache_secs: u64,
+    pub hot_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +62,9 @@ pub struct AuthConfig {
 pub struct WorkerConfig {
     pub outbox_batch_size: i32,
     pub outbox_lease_secs: u64,
+    pub hot_batch_size: i64,
+    pub hot_lease_secs: u64,
+    pub reservation_sweep_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +113,7 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             shutdown_grace_secs: 20,
             storefront_cache_secs: 5,
+            hot_wait_ms: 2000,
         }
     }
 }
@@ -127,7 +132,13 @@ impl Default for AuthConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { outbox_batch_size: 100, outbox_lease_secs: 60 }
+        WorkerConfig {
+            outbox_batch_size: 100,
+            outbox_lease_secs: 60,
+            hot_batch_size: 500,
+            hot_lease_secs: 10,
+            reservation_sweep_ms: 1000,
+        }
     }
 }
 
@@ -163,6 +174,10 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_LOGIN_LOCKOUT_SECS",
     "TENPO_OUTBOX_BATCH_SIZE",
     "TENPO_OUTBOX_LEASE_SECS",
+    "TENPO_HOT_BATCH_SIZE",
+    "TENPO_HOT_LEASE_SECS",
+    "TENPO_HOT_WAIT_MS",
+    "TENPO_RESERVATION_SWEEP_MS",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -266,6 +281,18 @@ impl Config {
         if let Some(v) = get("TENPO_OUTBOX_LEASE_SECS") {
             self.worker.outbox_lease_secs = parse("TENPO_OUTBOX_LEASE_SECS", v)?;
         }
+        if let Some(v) = get("TENPO_HOT_BATCH_SIZE") {
+            self.worker.hot_batch_size = parse("TENPO_HOT_BATCH_SIZE", v)?;
+        }
+        if let Some(v) = get("TENPO_HOT_LEASE_SECS") {
+            self.worker.hot_lease_secs = parse("TENPO_HOT_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_HOT_WAIT_MS") {
+            self.http.hot_wait_ms = parse("TENPO_HOT_WAIT_MS", v)?;
+        }
+        if let Some(v) = get("TENPO_RESERVATION_SWEEP_MS") {
+            self.worker.reservation_sweep_ms = parse("TENPO_RESERVATION_SWEEP_MS", v)?;
+        }
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -310,6 +337,7 @@ impl Config {
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             trust_forwarded_for: self.http.trust_forwarded_for,
             storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
+            hot_wait: Duration::from_millis(self.http.hot_wait_ms),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
                 max_failures_per_account: self.auth.max_failures_per_account,
@@ -327,6 +355,13 @@ impl Config {
                 lease: Duration::from_secs(self.worker.outbox_lease_secs),
                 ..Default::default()
             },
+            hot: checkout::hot::HotSettings {
+                batch_size: self.worker.hot_batch_size,
+                lease: Duration::from_secs(self.worker.hot_lease_secs),
+                ..Default::default()
+            },
+            sweep_every: Duration::from_millis(self.worker.reservation_sweep_ms),
+            sweep_batch: 500,
         }
     }
 }

@@ -3,15 +3,32 @@
 //! work with `FOR UPDATE SKIP LOCKED` and leases, so they share it without doing anything twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use checkout::hot::{Decider, HotQueue, HotSettings};
 use db::Db;
 use events::{Consumer, Relay, RelayOptions};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub relay: RelayOptions,
+    pub hot: HotSettings,
+    /// How often expired holds are released.
+    pub sweep_every: Duration,
+    pub sweep_batch: i64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            relay: RelayOptions::default(),
+            hot: HotSettings::default(),
+            sweep_every: Duration::from_secs(1),
+            sweep_batch: 500,
+        }
+    }
 }
 
 /// The set of background tasks of one process.
@@ -19,16 +36,24 @@ pub struct Worker {
     db: Db,
     settings: WorkerSettings,
     consumers: Vec<Arc<dyn Consumer>>,
+    hot_queue: Option<Arc<HotQueue>>,
 }
 
 impl Worker {
     pub fn new(db: Db, settings: WorkerSettings) -> Self {
-        Worker { db, settings, consumers: Vec::new() }
+        Worker { db, settings, consumers: Vec::new(), hot_queue: None }
     }
 
     /// Registers an outbox consumer (search index, store sync, deliveries, webhooks, ...).
     pub fn with_consumer(mut self, consumer: Arc<dyn Consumer>) -> Self {
         self.consumers.push(consumer);
+        self
+    }
+
+    /// The API's hot-item queue, when the API runs in this process: its requests are decided
+    /// without waiting for a notification, and its callers are answered directly.
+    pub fn with_hot_queue(mut self, queue: Arc<HotQueue>) -> Self {
+        self.hot_queue = Some(queue);
         self
     }
 
@@ -40,6 +65,23 @@ impl Worker {
             .into_iter()
             .fold(Relay::new(self.db.clone(), self.settings.relay.clone()), |r, c| r.with_consumer(c));
         tasks.spawn(relay.run(shutdown.clone()));
+        tasks.spawn(inventory::sweep::run(
+            self.db.clone(),
+            self.settings.sweep_every,
+            self.settings.sweep_batch,
+            shutdown.clone(),
+        ));
+        let decider = Decider {
+            db: self.db.clone(),
+            queue: self.hot_queue.clone(),
+            settings: self.settings.hot.clone(),
+            worker: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+        };
+        tasks.spawn(decider.run(shutdown.clone()));
         tasks
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into())
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod customers;
+mod inventory;
 mod products;
 mod store;
 
@@ -16,4 +17,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(store::router())
         .merge(customers::router())
         .merge(products::router())
+        .merge(inventory::router())
 }

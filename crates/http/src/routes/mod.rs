@@ -1,6 +1,7 @@
 //! Routes by audience. Each handler is thin: parse, resolve the caller, call one service.
 
 mod admin;
+mod carts;
 mod platform;
 mod storefront;
 
@@ -30,8 +31,10 @@ use crate::problem::ProblemBody;
         (name = "auth", description = "Staff sign-in and sessions"),
         (name = "store", description = "The signed-in staff member's store, its locations and staff"),
         (name = "customers", description = "Customers of the store: profiles, identities, addresses, merge, erasure, CSV import, store sync"),
+        (name = "inventory", description = "Stock levels, adjustments with reasons, movement history"),
         (name = "catalog", description = "Products, variants, locations that carry them, digital settings, CSV import and export"),
         (name = "storefront", description = "Public storefront: products with prices and availability"),
+        (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
     )
 )]
 struct ApiDoc;
@@ -64,4 +67,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(platform::router())
         .merge(admin::router())
         .merge(storefront::router())
+        .merge(carts::router())
 }

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use catalog::storefront::{self, StorefrontProduct, StorefrontQuery};
 use kernel::{Page, StoreId, StoreRef, TenantId};
-use sha2::{Digest, Sha256};
 use tenancy::stores::StoreStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -65,15 +64,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ApiResult<Vec<u8>>>,
 {
-    if let Some(hit) = state.cache.get(shop.store_id, &key) {
-        return Ok(respond(headers, hit));
-    }
-    // the generation before reading: a change heard meanwhile keeps this answer out of the cache
-    let generation = state.cache.generation(shop.store_id);
-    let body = load().await?;
-    let digest = Sha256::digest(&body);
-    let value = Cached { etag: format!("\"{}\"", hex::encode(&digest[..16])).into(), body: body.into() };
-    state.cache.put(shop.store_id, key, generation, value.clone());
+    let value = state.cache.get_or_compute(shop.store_id, key, load).await?;
     Ok(respond(headers, value))
 }
 

@@ -3,6 +3,7 @@
 mod catalog;
 pub mod customers;
 mod demo;
+mod inventory;
 mod operator;
 mod serve;
 
@@ -48,6 +49,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff(cmd) => {
             logging::init(&quiet(&config));
             operator::staff(&config, cmd).await
+        }
+        Command::Inventory(cmd) => {
+            logging::init(&quiet(&config));
+            inventory::run(&config, cmd).await
         }
         Command::Catalog(cmd) => {
             logging::init(&quiet(&config));

@@ -7,3 +7,4 @@ mod support;
 mod catalog;
 mod customers;
 mod foundation;
+mod inventory;

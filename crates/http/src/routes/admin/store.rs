@@ -7,6 +7,7 @@ use kernel::access::{Acting, Permission};
 use kernel::{LocationId, Page, PageRequest, StaffId};
 use serde::Serialize;
 use tenancy::locations::{self, CreateLocation, Location, UpdateLocation};
+use tenancy::settings::{StoreSettings, UpdateStoreSettings};
 use tenancy::staff::{self, CreateStaff, StaffMember, UpdateStaff};
 use tenancy::stores::{self, Store, UpdateStore};
 use tenancy::vendors::{self, CreateVendor, Vendor};
@@ -21,6 +22,7 @@ use crate::problem::{ApiResult, ProblemBody};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_store, update_store))
+        .routes(routes!(get_settings, update_settings))
         .routes(routes!(list_locations, create_location))
         .routes(routes!(get_location, update_location, delete_location))
         .routes(routes!(list_staff, create_staff))
@@ -49,6 +51,30 @@ async fn update_store(
     let store = stores::update_store(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(store))
+}
+
+#[utoipa::path(get, path = "/admin/v1/store/settings", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = StoreSettings)))]
+async fn get_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<StoreSettings>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let r = tenancy::settings::get_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+/// Change how long carts hold stock, when carts count as abandoned, the low-stock threshold
+/// and whether shoppers see exact stock numbers.
+#[utoipa::path(patch, path = "/admin/v1/store/settings", tag = "store", security(("staff" = [])), request_body = UpdateStoreSettings,
+    responses((status = 200, body = StoreSettings), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+async fn update_settings(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<UpdateStoreSettings>,
+) -> ApiResult<Json<StoreSettings>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let r = tenancy::settings::update_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
 }
 
 #[utoipa::path(get, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), responses((status = 200, body = Vec<Location>)))]

@@ -68,6 +68,22 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ("PUT /admin/v1/store/digital-settings", json!({ "default_url_ttl_seconds": 600, "default_max_downloads": 3 })),
         ("POST /admin/v1/products/bulk-status", json!({ "product_ids": [], "status": "archived" })),
         (
+            "PATCH /admin/v1/store/settings",
+            json!({ "reservation_ttl_seconds": 60, "cart_abandon_after_seconds": 3600,
+            "low_stock_threshold": 3, "show_stock_quantity": true }),
+        ),
+        (
+            "POST /admin/v1/inventory/adjustments",
+            json!({ "variant_id": "{variant_id}", "location_id": "{location_id}", "delta": 1, "reason": "receipt", "note": "n" }),
+        ),
+        (
+            "PUT /admin/v1/inventory/levels",
+            json!({ "variant_id": "{variant_id}", "location_id": "{location_id}", "stock": 1, "reason": "count", "note": "n" }),
+        ),
+        ("POST /store/v1/stores/{store}/carts", json!({ "email": "a@b.test" })),
+        ("POST /store/v1/stores/{store}/carts/{cart_id}/items", json!({ "variant_id": "{variant_id}", "quantity": 1 })),
+        ("PATCH /store/v1/stores/{store}/carts/{cart_id}/items/{item_id}", json!({ "quantity": 1 })),
+        (
             "POST /admin/v1/customers",
             json!({ "email": "new@x.test", "phone": "09011112222", "name": "N",
             "name_kana": "エヌ", "notes": "n", "preferences": { "a": 1 } }),
@@ -95,6 +111,18 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ),
         ("PUT /admin/v1/store/customer-sync", json!({ "customer_sync_enabled": true })),
     ])
+}
+
+/// Puts the test's ids into an example: a string "{name}" becomes the id of that name.
+fn with_ids(example: &Value, ids: &BTreeMap<&str, String>) -> Value {
+    match example {
+        Value::String(s) if s.starts_with('{') && s.ends_with('}') => {
+            ids.get(&s[1..s.len() - 1]).map(|id| Value::String(id.clone())).unwrap_or_else(|| example.clone())
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), with_ids(v, ids))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| with_ids(v, ids)).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Broken copies of a valid body, each with what is wrong.
@@ -174,6 +202,25 @@ fn token_for(path: &str, shop: &Shop) -> Option<String> {
     }
 }
 
+/// A JSON call, with the cart secret (storefront cart paths need it to get past the cart check).
+async fn send(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    secret: &str,
+) -> crate::support::Answer {
+    let mut req = app.client.request(m, app.url(path)).header("x-cart-secret", secret);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    TestApp::read(req.send().await.unwrap()).await
+}
+
 #[track_caller]
 fn assert_problem(what: &str, answer: &crate::support::Answer) {
     let s = answer.status.as_u16();
@@ -191,10 +238,28 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         .post(
             "/admin/v1/products",
             &shop.owner_token,
-            json!({ "title": "Mug", "options": ["Colour"], "variants": [{ "sku": "MUG-W", "option_values": ["White"], "price": { "amount": 1500, "currency": "JPY" } }] }),
+            json!({ "title": "Mug", "status": "active", "options": ["Colour"],
+                    "variants": [{ "sku": "MUG-W", "option_values": ["White"], "price": { "amount": 1500, "currency": "JPY" }, "inventory_quantity": 5 }] }),
         )
         .await
         .expect(201);
+    let cart = app
+        .call(Method::POST, &format!("/store/v1/stores/{}/carts", shop.handle), None, Some(json!({})))
+        .await
+        .expect(201);
+    let cart_id = cart["cart"]["id"].as_str().unwrap().to_string();
+    let secret = cart["secret"].as_str().unwrap().to_string();
+    let added = TestApp::read(
+        app.client
+            .post(app.url(&format!("/store/v1/stores/{}/carts/{cart_id}/items", shop.handle)))
+            .header("x-cart-secret", &secret)
+            .json(&json!({ "variant_id": product["variants"][0]["id"], "quantity": 1 }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect(201);
     let customer = app
         .post("/admin/v1/customers", &shop.owner_token, json!({ "email": "bad-input@x.test", "name": "C" }))
         .await
@@ -218,6 +283,9 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         ("handle", "mug".to_string()),
         ("customer_id", customer["id"].as_str().unwrap().to_string()),
         ("address_id", address["id"].as_str().unwrap().to_string()),
+        ("cart_id", cart_id.clone()),
+        ("item_id", added["cart"]["items"][0]["id"].as_str().unwrap().to_string()),
+        ("request_id", added["request_id"].as_str().unwrap().to_string()),
     ]);
     let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     let examples = examples();
@@ -240,14 +308,14 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
                 let body = op["requestBody"]["content"]
                     .get("application/json")
                     .map(|_| examples.get(key.as_str()).cloned().unwrap_or(json!({})));
-                let a = app.call(m.clone(), &fill_path(path, &bad), token.as_deref(), body).await;
+                let a = send(&app, m.clone(), &fill_path(path, &bad), token.as_deref(), body, &secret).await;
                 assert_problem(&format!("{key} with {name}=not-an-id"), &a);
                 sent += 1;
             }
             // malformed list parameters
             if op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == "cursor")) {
                 for q in ["limit=abc", "limit=0", "limit=100000", "cursor=%%%", "cursor=eyJub3QiOiJ5b3VycyJ9"] {
-                    let a = app.call(m.clone(), &format!("{url}?{q}"), token.as_deref(), None).await;
+                    let a = send(&app, m.clone(), &format!("{url}?{q}"), token.as_deref(), None, &secret).await;
                     assert_problem(&format!("{key}?{q}"), &a);
                     sent += 1;
                 }
@@ -260,13 +328,18 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
                 missing.push(key);
                 continue;
             };
-            for (what, body) in broken_bodies(example) {
-                let a = app.call(m.clone(), &url, token.as_deref(), Some(body)).await;
+            for (what, body) in broken_bodies(&with_ids(example, &ids)) {
+                let a = send(&app, m.clone(), &url, token.as_deref(), Some(body), &secret).await;
                 assert_problem(&format!("{key}: {what}"), &a);
                 sent += 1;
             }
             let raw = |ct: &'static str, bytes: Vec<u8>| {
-                let mut req = app.client.request(m.clone(), app.url(&url)).header("content-type", ct).body(bytes);
+                let mut req = app
+                    .client
+                    .request(m.clone(), app.url(&url))
+                    .header("content-type", ct)
+                    .header("x-cart-secret", &secret)
+                    .body(bytes);
                 if let Some(t) = &token {
                     req = req.bearer_auth(t);
                 }

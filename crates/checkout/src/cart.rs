@@ -1,0 +1,279 @@
+//! Carts. A cart belongs to one store and is addressed by its id plus a secret handed out once
+//! at creation (only its SHA-256 is stored); a wrong secret answers like a missing cart.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::{CartId, CartItemId, Currency, CustomerId, Money, ProductId, StoreId, Validator, VariantId};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::CheckoutError;
+
+/// How a shopper proves a cart is theirs.
+#[derive(Debug, Clone)]
+pub struct CartKey {
+    pub id: CartId,
+    pub secret: String,
+}
+
+impl CartKey {
+    pub fn secret_hash(&self) -> Vec<u8> {
+        hash_secret(&self.secret)
+    }
+}
+
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CartStatus {
+    Active,
+    Ordered,
+    Abandoned,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CartRow {
+    pub id: CartId,
+    pub store_id: StoreId,
+    pub customer_id: Option<CustomerId>,
+    pub status: CartStatus,
+    pub email: Option<String>,
+    pub currency: Currency,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, store_id, customer_id, status, email, currency, created_at, updated_at, last_activity_at";
+
+/// One line of a cart.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartLine {
+    pub id: CartItemId,
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub product_title: String,
+    pub variant_title: String,
+    pub sku: String,
+    /// physical or digital
+    pub fulfillment_type: String,
+    /// The unit price when the line was added.
+    pub unit_price: Money,
+    pub quantity: i32,
+    pub line_total: Money,
+    /// Units of this line held in stock for the shopper (physical lines).
+    pub held: i32,
+    /// When the earliest hold of this line lapses.
+    pub hold_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartView {
+    pub id: CartId,
+    pub store_id: StoreId,
+    pub status: CartStatus,
+    pub currency: Currency,
+    pub email: Option<String>,
+    pub items: Vec<CartLine>,
+    pub item_count: i64,
+    pub subtotal: Money,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCart {
+    /// The shopper's email, if known already.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedCart {
+    pub cart: CartView,
+    /// Send as `X-Cart-Secret` with every call on this cart. Shown once.
+    pub secret: String,
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("cs_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub async fn create_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<CreatedCart, CheckoutError> {
+    let mut v = Validator::new();
+    let email = input.email.as_deref().and_then(|e| v.opt_text("email", Some(e), 254)).map(|e| e.to_lowercase());
+    if email.as_deref().is_some_and(|e| !e.contains('@')) {
+        v.push("email", "invalid", "not an email address");
+    }
+    v.into_result()?;
+    let secret = new_secret();
+    let id = CartId::new();
+    sqlx::query(
+        "INSERT INTO carts (id, tenant_id, store_id, secret_hash, email, currency)
+         SELECT $1, $2, $3, $4, $5, currency FROM store_settings WHERE store_id = $3",
+    )
+    .bind(id)
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(hash_secret(&secret))
+    .bind(&email)
+    .execute(&mut **tx)
+    .await?;
+    let cart = view(tx, id).await?;
+    Ok(CreatedCart { cart, secret })
+}
+
+/// The cart, whatever its status, if the key opens it.
+pub async fn find(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow, CheckoutError> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM carts WHERE id = $1 AND store_id = $2 AND secret_hash = $3"))
+        .bind(key.id)
+        .bind(store)
+        .bind(key.secret_hash())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CheckoutError::CartNotFound)
+}
+
+/// Locks an active cart for a change (every change to one cart runs one after another).
+pub async fn lock_active(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow, CheckoutError> {
+    let cart: CartRow = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM carts WHERE id = $1 AND store_id = $2 AND secret_hash = $3 FOR UPDATE"
+    ))
+    .bind(key.id)
+    .bind(store)
+    .bind(key.secret_hash())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::CartNotFound)?;
+    match cart.status {
+        CartStatus::Active => Ok(cart),
+        CartStatus::Ordered => Err(CheckoutError::CartNotActive("ordered".into())),
+        CartStatus::Abandoned => Err(CheckoutError::CartNotActive("abandoned".into())),
+    }
+}
+
+pub(crate) async fn touch(tx: &mut Tx, cart: CartId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE carts SET last_activity_at = now() WHERE id = $1").bind(cart).execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    id: CartItemId,
+    variant_id: VariantId,
+    product_id: ProductId,
+    product_title: String,
+    variant_title: String,
+    sku: String,
+    fulfillment_type: String,
+    price_amount: i64,
+    price_currency: Currency,
+    quantity: i32,
+    held: i64,
+    hold_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The cart with its lines, what is held for them, and the subtotal.
+pub async fn view(tx: &mut Tx, cart: CartId) -> Result<CartView, CheckoutError> {
+    let row: CartRow = sqlx::query_as(&format!("SELECT {COLUMNS} FROM carts WHERE id = $1"))
+        .bind(cart)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CheckoutError::CartNotFound)?;
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT i.id, i.variant_id, v.product_id, p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type,
+                i.price_amount, i.price_currency, i.quantity,
+                coalesce(h.held, 0)::bigint AS held, h.expires_at AS hold_expires_at
+           FROM cart_items i
+           JOIN variants v ON v.id = i.variant_id
+           JOIN products p ON p.id = v.product_id
+           LEFT JOIN (SELECT cart_item_id, sum(quantity) AS held, min(expires_at) AS expires_at FROM inventory_reservations
+                       WHERE cart_id = $1 AND status = 'active' AND expires_at > now() GROUP BY cart_item_id) h
+             ON h.cart_item_id = i.id
+          WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
+    )
+    .bind(cart)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut subtotal = Money::zero(row.currency);
+    let mut items = Vec::with_capacity(lines.len());
+    let mut count = 0i64;
+    for l in lines {
+        let unit = Money::new(l.price_amount, l.price_currency);
+        let total = unit.checked_mul(l.quantity as i64).unwrap_or(unit);
+        subtotal = subtotal.checked_add(total).unwrap_or(subtotal);
+        count += l.quantity as i64;
+        items.push(CartLine {
+            id: l.id,
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            product_title: l.product_title,
+            variant_title: l.variant_title,
+            sku: l.sku,
+            fulfillment_type: l.fulfillment_type,
+            unit_price: unit,
+            quantity: l.quantity,
+            line_total: total,
+            held: l.held as i32,
+            hold_expires_at: l.hold_expires_at,
+        });
+    }
+    Ok(CartView {
+        id: row.id,
+        store_id: row.store_id,
+        status: row.status,
+        currency: row.currency,
+        email: row.email,
+        items,
+        item_count: count,
+        subtotal,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub async fn get_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartView, CheckoutError> {
+    find(tx, store, key).await?;
+    view(tx, key.id).await
+}
+
+/// Abandons a cart: every hold is released at once.
+pub async fn abandon(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartView, CheckoutError> {
+    let cart = lock_active(tx, store, key).await?;
+    release_all(tx, store, cart.id).await?;
+    sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = $1").bind(cart.id).execute(&mut **tx).await?;
+    events::record(
+        tx,
+        events::NewEvent::new("cart.abandoned", "cart", cart.id, serde_json::json!({ "cart_id": cart.id }))
+            .in_store(store),
+    )
+    .await?;
+    view(tx, cart.id).await
+}
+
+pub(crate) async fn release_all(tx: &mut Tx, store: StoreId, cart: CartId) -> Result<(), sqlx::Error> {
+    let ids: Vec<kernel::ReservationId> =
+        sqlx::query_scalar("SELECT id FROM inventory_reservations WHERE cart_id = $1 AND status = 'active'")
+            .bind(cart)
+            .fetch_all(&mut **tx)
+            .await?;
+    inventory::reservation::end(
+        tx,
+        store,
+        &ids,
+        inventory::reservation::ReservationStatus::Released,
+        kernel::access::Actor::Shopper,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! Cart lines and the stock they hold.
+//!
+//! Adding a physical variant holds stock through an inventory reservation in the same
+//! transaction (the normal path), or, for a hot variant, records a queued request that the
+//! hot-item worker decides ([`crate::hot`]). Every add records an
+//! inventory_reservation_requests row keyed by the caller's Idempotency-Key, so a replay answers
+//! the first answer and never holds twice.
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use inventory::reservation::{self, Ask, Refusal, ReservationStatus};
+use kernel::access::Actor;
+use kernel::{
+    CartId, CartItemId, Currency, CustomerId, ProductId, ReservationId, ReservationRequestId, StoreId, VariantId,
+    VendorId,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::CheckoutError;
+use crate::cart::{self, CartKey, CartView};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItem {
+    pub variant_id: VariantId,
+    /// 1 to 1000; default 1.
+    pub quantity: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantity {
+    /// 0 removes the line.
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RequestStatus {
+    Queued,
+    Processing,
+    Done,
+    Failed,
+}
+
+/// An add-to-cart request as recorded.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct RequestRecord {
+    pub id: ReservationRequestId,
+    pub cart_id: CartId,
+    pub variant_id: VariantId,
+    pub quantity: i32,
+    pub status: RequestStatus,
+    pub is_hot: bool,
+    pub reservation_id: Option<ReservationId>,
+    pub failure_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) const REQUEST_COLUMNS: &str =
+    "id, cart_id, variant_id, quantity, status, is_hot, reservation_id, failure_code, created_at, decided_at";
+
+/// What became of an add-to-cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Stock is held for the shopper.
+    Held {
+        reservation_id: ReservationId,
+    },
+    /// Added without a hold (digital goods).
+    Added,
+    Refused(Refusal),
+    /// Queued; decided soon by the hot-item worker.
+    Pending,
+}
+
+impl RequestRecord {
+    pub fn decision(&self) -> Decision {
+        match (self.status, self.reservation_id, self.failure_code.as_deref()) {
+            (RequestStatus::Done, Some(id), _) => Decision::Held { reservation_id: id },
+            (RequestStatus::Done, None, _) => Decision::Added,
+            (RequestStatus::Failed, _, Some("limit_exceeded")) => Decision::Refused(Refusal::LimitExceeded),
+            (RequestStatus::Failed, _, Some("insufficient_stock")) => Decision::Refused(Refusal::InsufficientStock),
+            (RequestStatus::Failed, _, _) => Decision::Refused(Refusal::SoldOut),
+            _ => Decision::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AddResult {
+    pub request: RequestRecord,
+    pub decision: Decision,
+}
+
+/// What the cart needs to know about a variant to sell it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Sellable {
+    pub id: VariantId,
+    pub product_id: ProductId,
+    pub vendor_id: VendorId,
+    pub price_amount: i64,
+    pub price_currency: Currency,
+    pub fulfillment_type: String,
+    pub is_hot: bool,
+    pub hot_limit_per_customer: Option<i32>,
+    pub active: bool,
+}
+
+impl Sellable {
+    pub fn physical(&self) -> bool {
+        self.fulfillment_type == "physical"
+    }
+}
+
+pub async fn sellable(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Sellable, CheckoutError> {
+    let s: Sellable = sqlx::query_as(
+        "SELECT v.id, v.product_id, p.vendor_id, v.price_amount, v.price_currency, v.fulfillment_type, v.is_hot,
+                v.hot_limit_per_customer, (v.status = 'active' AND p.status = 'active') AS active
+           FROM variants v JOIN products p ON p.id = v.product_id
+          WHERE v.id = $1 AND v.store_id = $2 AND v.deleted_at IS NULL AND p.deleted_at IS NULL",
+    )
+    .bind(variant)
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::VariantNotFound)?;
+    if !s.active {
+        return Err(CheckoutError::VariantNotAvailable);
+    }
+    Ok(s)
+}
+
+pub(crate) async fn reservation_ttl(tx: &mut Tx, store: StoreId) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT reservation_ttl_seconds FROM store_settings WHERE store_id = $1")
+        .bind(store)
+        .fetch_optional(&mut **tx)
+        .await
+        .map(|t| t.unwrap_or(900))
+}
+
+fn parse_quantity(q: Option<i32>) -> Result<i32, CheckoutError> {
+    let q = q.unwrap_or(1);
+    if (1..=1000).contains(&q) {
+        Ok(q)
+    } else {
+        Err(kernel::ValidationErrors::one("quantity", "out_of_range", "must be between 1 and 1000").into())
+    }
+}
+
+/// Checks an Idempotency-Key: 1 to 255 visible ASCII characters.
+pub fn check_key(key: &str) -> Result<(), CheckoutError> {
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(
+            kernel::ValidationErrors::one("Idempotency-Key", "invalid", "1 to 255 visible ASCII characters").into()
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn find_request(tx: &mut Tx, cart: CartId, key: &str) -> Result<Option<RequestRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM inventory_reservation_requests WHERE cart_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(cart)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn get_request(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    id: ReservationRequestId,
+) -> Result<RequestRecord, CheckoutError> {
+    cart::find(tx, store, key).await?;
+    sqlx::query_as(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM inventory_reservation_requests WHERE id = $1 AND cart_id = $2"
+    ))
+    .bind(id)
+    .bind(key.id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::RequestNotFound)
+}
+
+fn replay(existing: RequestRecord, variant: VariantId, quantity: i32) -> Result<AddResult, CheckoutError> {
+    if existing.variant_id != variant || existing.quantity != quantity {
+        return Err(CheckoutError::IdempotencyKeyReused);
+    }
+    Ok(AddResult { decision: existing.decision(), request: existing })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_request(
+    tx: &mut Tx,
+    store: StoreId,
+    cart: &cart::CartRow,
+    variant: VariantId,
+    quantity: i32,
+    key: &str,
+    is_hot: bool,
+    status: RequestStatus,
+    reservation: Option<ReservationId>,
+    failure: Option<&str>,
+) -> Result<RequestRecord, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO inventory_reservation_requests
+           (id, tenant_id, store_id, cart_id, variant_id, customer_id, quantity, status, is_hot, idempotency_key,
+            reservation_id, failure_code, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $8 IN ('done', 'failed') THEN now() END)
+         RETURNING {REQUEST_COLUMNS}"
+    ))
+    .bind(ReservationRequestId::new())
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(cart.id)
+    .bind(variant)
+    .bind(cart.customer_id)
+    .bind(quantity)
+    .bind(status)
+    .bind(is_hot)
+    .bind(key)
+    .bind(reservation)
+    .bind(failure)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Adds a line (or more of a line) and a line's price at this moment.
+pub(crate) async fn upsert_line(
+    tx: &mut Tx,
+    cart: CartId,
+    s: &Sellable,
+    quantity: i32,
+) -> Result<CartItemId, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO cart_items (id, tenant_id, cart_id, vendor_id, variant_id, price_amount, price_currency, quantity)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (cart_id, variant_id) DO UPDATE
+           SET quantity = cart_items.quantity + EXCLUDED.quantity, price_amount = EXCLUDED.price_amount, updated_at = now()
+         RETURNING id",
+    )
+    .bind(CartItemId::new())
+    .bind(tx.tenant())
+    .bind(cart)
+    .bind(s.vendor_id)
+    .bind(s.id)
+    .bind(s.price_amount)
+    .bind(s.price_currency)
+    .bind(quantity)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Adds a variant to the cart (see the module docs). `idem` is the Idempotency-Key, if sent.
+/// Answers `None` for a hot variant seen for the first time with this key: it must go through
+/// the queue ([`crate::hot::HotQueue`]), which records it in arrival order.
+pub async fn add_item(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    input: &AddItem,
+    idem: Option<&str>,
+) -> Result<Option<AddResult>, CheckoutError> {
+    let quantity = parse_quantity(input.quantity)?;
+    if let Some(k) = idem {
+        check_key(k)?;
+    }
+    let cart = cart::lock_active(tx, store, key).await?;
+    let idem_key = idem.map(str::to_string).unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
+    if let Some(existing) = find_request(tx, cart.id, &idem_key).await? {
+        return replay(existing, input.variant_id, quantity).map(Some);
+    }
+    let s = sellable(tx, store, input.variant_id).await?;
+    if s.is_hot && s.physical() {
+        return Ok(None);
+    }
+    cart::touch(tx, cart.id).await?;
+    if !s.physical() {
+        upsert_line(tx, cart.id, &s, quantity).await?;
+        let request =
+            record_request(tx, store, &cart, s.id, quantity, &idem_key, false, RequestStatus::Done, None, None).await?;
+        return Ok(Some(AddResult { decision: Decision::Added, request }));
+    }
+    let ask = Ask {
+        variant: s.id,
+        quantity,
+        cart: cart.id,
+        cart_item: None,
+        customer: cart.customer_id,
+        ttl_seconds: reservation_ttl(tx, store).await?,
+    };
+    match reservation::reserve(tx, store, &ask).await? {
+        Ok(hold) => {
+            let item = upsert_line(tx, cart.id, &s, quantity).await?;
+            link_hold(tx, hold.reservation_id, item).await?;
+            let request = record_request(
+                tx,
+                store,
+                &cart,
+                s.id,
+                quantity,
+                &idem_key,
+                false,
+                RequestStatus::Done,
+                Some(hold.reservation_id),
+                None,
+            )
+            .await?;
+            Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))
+        }
+        Err(refusal) => {
+            let request = record_request(
+                tx,
+                store,
+                &cart,
+                s.id,
+                quantity,
+                &idem_key,
+                false,
+                RequestStatus::Failed,
+                None,
+                Some(refusal.code()),
+            )
+            .await?;
+            Ok(Some(AddResult { decision: Decision::Refused(refusal), request }))
+        }
+    }
+}
+
+pub(crate) async fn link_hold(tx: &mut Tx, reservation: ReservationId, item: CartItemId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE inventory_reservations SET cart_item_id = $2 WHERE id = $1")
+        .bind(reservation)
+        .bind(item)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Line {
+    id: CartItemId,
+    variant_id: VariantId,
+    quantity: i32,
+}
+
+async fn lock_line(tx: &mut Tx, cart: CartId, item: CartItemId) -> Result<Line, CheckoutError> {
+    sqlx::query_as("SELECT id, variant_id, quantity FROM cart_items WHERE id = $1 AND cart_id = $2 FOR UPDATE")
+        .bind(item)
+        .bind(cart)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CheckoutError::ItemNotFound)
+}
+
+/// Releases `units` of a line's holds, newest first.
+async fn release_units(tx: &mut Tx, store: StoreId, item: CartItemId, mut units: i32) -> Result<(), sqlx::Error> {
+    let holds: Vec<(ReservationId, i32)> = sqlx::query_as(
+        "SELECT id, quantity FROM inventory_reservations WHERE cart_item_id = $1 AND status = 'active' ORDER BY id DESC",
+    )
+    .bind(item)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (id, qty) in holds {
+        if units <= 0 {
+            break;
+        }
+        if qty <= units {
+            reservation::end(tx, store, &[id], ReservationStatus::Released, Actor::Shopper).await?;
+            units -= qty;
+        } else {
+            reservation::shrink(tx, store, id, units).await?;
+            units = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Sets a line's quantity: more holds more stock (normal variants), less gives it back, 0
+/// removes the line.
+pub async fn set_quantity(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    item: CartItemId,
+    input: &SetQuantity,
+) -> Result<CartView, CheckoutError> {
+    if !(0..=1000).contains(&input.quantity) {
+        return Err(kernel::ValidationErrors::one("quantity", "out_of_range", "must be between 0 and 1000").into());
+    }
+    let cart = cart::lock_active(tx, store, key).await?;
+    let line = lock_line(tx, cart.id, item).await?;
+    if input.quantity == 0 {
+        return remove_locked(tx, store, cart.id, line).await;
+    }
+    let s = sellable(tx, store, line.variant_id).await?;
+    if input.quantity > line.quantity && s.physical() {
+        if s.is_hot {
+            return Err(CheckoutError::HotItemIncrease);
+        }
+        let ask = Ask {
+            variant: s.id,
+            quantity: input.quantity - line.quantity,
+            cart: cart.id,
+            cart_item: Some(line.id),
+            customer: cart.customer_id,
+            ttl_seconds: reservation_ttl(tx, store).await?,
+        };
+        if let Err(refusal) = reservation::reserve(tx, store, &ask).await? {
+            return Err(CheckoutError::Refused(refusal));
+        }
+    } else if input.quantity < line.quantity {
+        release_units(tx, store, line.id, line.quantity - input.quantity).await?;
+    }
+    sqlx::query("UPDATE cart_items SET quantity = $2, updated_at = now() WHERE id = $1")
+        .bind(line.id)
+        .bind(input.quantity)
+        .execute(&mut **tx)
+        .await?;
+    cart::touch(tx, cart.id).await?;
+    cart::view(tx, cart.id).await
+}
+
+pub async fn remove_item(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    item: CartItemId,
+) -> Result<CartView, CheckoutError> {
+    let cart = cart::lock_active(tx, store, key).await?;
+    let line = lock_line(tx, cart.id, item).await?;
+    remove_locked(tx, store, cart.id, line).await
+}
+
+async fn remove_locked(tx: &mut Tx, store: StoreId, cart: CartId, line: Line) -> Result<CartView, CheckoutError> {
+    release_units(tx, store, line.id, i32::MAX).await?;
+    sqlx::query("DELETE FROM cart_items WHERE id = $1").bind(line.id).execute(&mut **tx).await?;
+    cart::touch(tx, cart).await?;
+    cart::view(tx, cart).await
+}
+
+/// A customer's or cart's units of a variant already held or bought (for per-customer limits).
+pub(crate) async fn units_taken(
+    tx: &mut Tx,
+    variant: VariantId,
+    customers: &[CustomerId],
+    carts: &[CartId],
+) -> Result<Vec<(Option<CustomerId>, CartId, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT customer_id, cart_id, sum(quantity)::bigint FROM inventory_reservations
+          WHERE variant_id = $1 AND (customer_id = ANY($2) OR cart_id = ANY($3))
+            AND (status = 'consumed' OR (status = 'active' AND expires_at > now()))
+          GROUP BY customer_id, cart_id",
+    )
+    .bind(variant)
+    .bind(customers)
+    .bind(carts)
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -1,0 +1,17 @@
+//! Checkout: carts and what happens when a shopper adds to them.
+//!
+//! * [`cart`]: carts addressed by an unguessable id plus a secret;
+//! * [`items`]: adding, changing and removing lines, holding stock through inventory's
+//!   reservations (one transaction per shopper);
+//! * [`hot`]: the queue for flash-sale variants: add-to-cart records a request, and a worker
+//!   decides requests per variant in arrival order, a whole batch per transaction.
+//!
+//! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
+//! reservations belong to the inventory crate, whose functions it calls.
+
+pub mod cart;
+pub mod error;
+pub mod hot;
+pub mod items;
+
+pub use error::CheckoutError;

@@ -1,0 +1,84 @@
+//! A store's settings that shape selling: how long carts hold stock, when a cart counts as
+//! abandoned, what "low stock" means and whether shoppers see exact numbers.
+//! (Payment and shipping settings join these with checkout.)
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::access::{Acting, Permission};
+use kernel::{StoreId, Validator};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::TenancyError;
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct StoreSettings {
+    /// How long adding to a cart holds stock (default 900 s).
+    pub reservation_ttl_seconds: i32,
+    /// Carts untouched this long are abandoned and release their holds.
+    pub cart_abandon_after_seconds: i32,
+    /// Availability shows "low" at or below this many units.
+    pub low_stock_threshold: i32,
+    /// Whether the storefront shows exact available numbers.
+    pub show_stock_quantity: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStoreSettings {
+    pub reservation_ttl_seconds: Option<i32>,
+    pub cart_abandon_after_seconds: Option<i32>,
+    pub low_stock_threshold: Option<i32>,
+    pub show_stock_quantity: Option<bool>,
+}
+
+const COLUMNS: &str =
+    "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity, updated_at";
+
+pub async fn get_settings(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<StoreSettings, TenancyError> {
+    by.require(Permission::StoreRead)?;
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM store_settings WHERE store_id = $1"))
+        .bind(store)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(TenancyError::StoreNotFound)
+}
+
+pub async fn update_settings(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: UpdateStoreSettings,
+) -> Result<StoreSettings, TenancyError> {
+    by.require(Permission::StoreManage)?;
+    let mut v = Validator::new();
+    if let Some(t) = input.reservation_ttl_seconds {
+        v.range("reservation_ttl_seconds", t, 1, 86_400);
+    }
+    if let Some(t) = input.cart_abandon_after_seconds {
+        v.range("cart_abandon_after_seconds", t, 60, 2_592_000);
+    }
+    if let Some(t) = input.low_stock_threshold {
+        v.range("low_stock_threshold", t, 0, 1_000_000);
+    }
+    v.into_result()?;
+    let s: StoreSettings = sqlx::query_as(&format!(
+        "UPDATE store_settings SET
+           reservation_ttl_seconds = coalesce($2, reservation_ttl_seconds),
+           cart_abandon_after_seconds = coalesce($3, cart_abandon_after_seconds),
+           low_stock_threshold = coalesce($4, low_stock_threshold),
+           show_stock_quantity = coalesce($5, show_stock_quantity)
+         WHERE store_id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(store)
+    .bind(input.reservation_ttl_seconds)
+    .bind(input.cart_abandon_after_seconds)
+    .bind(input.low_stock_threshold)
+    .bind(input.show_stock_quantity)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(TenancyError::StoreNotFound)?;
+    events::record(tx, events::NewEvent::new("store.settings_updated", "store", store, &s).in_store(store)).await?;
+    Ok(s)
+}
