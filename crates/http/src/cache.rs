@@ -50,13 +50,16 @@ struct Inner {
     stores: HashMap<String, (TenantId, StoreId, bool, u64, Instant)>,
 }
 
+/// The answer of a computation under way: `None` until it is done.
+type InFlight = tokio::sync::watch::Receiver<Option<Cached>>;
+
 pub struct ReadCache {
     inner: RwLock<Inner>,
     listening: AtomicBool,
     ttl: Duration,
     /// Answers being computed: later askers wait for the first one's answer instead of all
     /// going to the database at once after an invalidation.
-    inflight: std::sync::Mutex<HashMap<(StoreId, String), tokio::sync::watch::Receiver<Option<Cached>>>>,
+    inflight: std::sync::Mutex<HashMap<(StoreId, String), InFlight>>,
 }
 
 impl ReadCache {
