@@ -421,8 +421,8 @@ async fn insert_group(
         let m_hashes: Vec<Vec<u8>> = missing.iter().map(|i| hashes[*i].clone()).collect();
         let m_keys: Vec<String> = missing.iter().map(|i| keys[*i].clone()).collect();
         let rows: Vec<(String, RequestRecord)> = sqlx::query_as::<_, RecordWithKey>(
-            "SELECT r.idempotency_key, r.id, r.cart_id, r.variant_id, r.quantity, r.status, r.is_hot, r.reservation_id,
-                    r.failure_code, r.created_at, r.decided_at
+            "SELECT r.idempotency_key, r.id, r.cart_id, r.variant_id, r.quantity, r.status, r.is_hot, r.cart_item_id,
+                    r.reservation_id, r.failure_code, r.created_at, r.decided_at
                FROM inventory_reservation_requests r
                JOIN unnest($1::uuid[], $2::bytea[], $3::text[]) AS x(cart_id, hash, key)
                  ON r.cart_id = x.cart_id AND r.idempotency_key = x.key
@@ -464,6 +464,7 @@ struct RecordWithKey {
     quantity: i32,
     status: RequestStatus,
     is_hot: bool,
+    cart_item_id: Option<CartItemId>,
     reservation_id: Option<kernel::ReservationId>,
     failure_code: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -479,6 +480,7 @@ impl RecordWithKey {
             quantity: self.quantity,
             status: self.status,
             is_hot: self.is_hot,
+            cart_item_id: self.cart_item_id,
             reservation_id: self.reservation_id,
             failure_code: self.failure_code,
             created_at: self.created_at,
@@ -677,17 +679,20 @@ pub async fn decide(
 
     let mut r_ids = Vec::with_capacity(outcomes.len());
     let mut r_status = Vec::with_capacity(outcomes.len());
+    let mut r_line: Vec<Option<CartItemId>> = Vec::with_capacity(outcomes.len());
     let mut r_res = Vec::with_capacity(outcomes.len());
     let mut r_code: Vec<Option<&str>> = Vec::with_capacity(outcomes.len());
     for (id, o) in &outcomes {
         r_ids.push(*id);
         match o {
-            Ok(_) => {
+            Ok((_, ask)) => {
+                r_line.push(line_of.get(&ask.cart).copied());
                 r_status.push("done");
                 r_res.push(holds.next().map(|h| h.reservation_id));
                 r_code.push(None);
             }
             Err(code) => {
+                r_line.push(None);
                 r_status.push("failed");
                 r_res.push(None);
                 r_code.push(Some(code));
@@ -696,9 +701,9 @@ pub async fn decide(
     }
     let decided: Vec<RequestRecord> = sqlx::query_as(&format!(
         "UPDATE inventory_reservation_requests r
-            SET status = x.status, reservation_id = x.res, failure_code = x.code, decided_at = now(),
-                lease_expires_at = NULL, updated_at = now()
-           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[]) AS x(id, status, res, code)
+            SET status = x.status, reservation_id = x.res, failure_code = x.code, cart_item_id = x.line,
+                decided_at = now(), lease_expires_at = NULL, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[]) AS x(id, status, res, code, line)
           WHERE r.id = x.id
          RETURNING {}",
         REQUEST_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
@@ -707,6 +712,7 @@ pub async fn decide(
     .bind(&r_status)
     .bind(&r_res)
     .bind(&r_code)
+    .bind(&r_line)
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query("SELECT pg_notify('tenpo_hot_decided', $1)").bind(variant.to_string()).execute(&mut *tx).await?;

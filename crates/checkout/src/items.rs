@@ -54,14 +54,15 @@ pub struct RequestRecord {
     pub quantity: i32,
     pub status: RequestStatus,
     pub is_hot: bool,
+    /// The cart line the units went to, once held.
+    pub cart_item_id: Option<CartItemId>,
     pub reservation_id: Option<ReservationId>,
     pub failure_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
 }
 
-pub(crate) const REQUEST_COLUMNS: &str =
-    "id, cart_id, variant_id, quantity, status, is_hot, reservation_id, failure_code, created_at, decided_at";
+pub(crate) const REQUEST_COLUMNS: &str = "id, cart_id, variant_id, quantity, status, is_hot, cart_item_id, reservation_id, failure_code, created_at, decided_at";
 
 /// What became of an add-to-cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +196,14 @@ fn replay(existing: RequestRecord, variant: VariantId, quantity: i32) -> Result<
     Ok(AddResult { decision: existing.decision(), request: existing })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the normal path decided, to record with the request.
+struct Outcome<'a> {
+    status: RequestStatus,
+    line: Option<CartItemId>,
+    reservation: Option<ReservationId>,
+    failure: Option<&'a str>,
+}
+
 async fn record_request(
     tx: &mut Tx,
     store: StoreId,
@@ -203,16 +211,13 @@ async fn record_request(
     variant: VariantId,
     quantity: i32,
     key: &str,
-    is_hot: bool,
-    status: RequestStatus,
-    reservation: Option<ReservationId>,
-    failure: Option<&str>,
+    o: Outcome<'_>,
 ) -> Result<RequestRecord, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO inventory_reservation_requests
            (id, tenant_id, store_id, cart_id, variant_id, customer_id, quantity, status, is_hot, idempotency_key,
-            reservation_id, failure_code, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $8 IN ('done', 'failed') THEN now() END)
+            cart_item_id, reservation_id, failure_code, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10, $11, $12, now())
          RETURNING {REQUEST_COLUMNS}"
     ))
     .bind(ReservationRequestId::new())
@@ -222,11 +227,11 @@ async fn record_request(
     .bind(variant)
     .bind(cart.customer_id)
     .bind(quantity)
-    .bind(status)
-    .bind(is_hot)
+    .bind(o.status)
     .bind(key)
-    .bind(reservation)
-    .bind(failure)
+    .bind(o.line)
+    .bind(o.reservation)
+    .bind(o.failure)
     .fetch_one(&mut **tx)
     .await
 }
@@ -282,9 +287,9 @@ pub async fn add_item(
     }
     cart::touch(tx, cart.id).await?;
     if !s.physical() {
-        upsert_line(tx, cart.id, &s, quantity).await?;
-        let request =
-            record_request(tx, store, &cart, s.id, quantity, &idem_key, false, RequestStatus::Done, None, None).await?;
+        let line = upsert_line(tx, cart.id, &s, quantity).await?;
+        let outcome = Outcome { status: RequestStatus::Done, line: Some(line), reservation: None, failure: None };
+        let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
         return Ok(Some(AddResult { decision: Decision::Added, request }));
     }
     let ask = Ask {
@@ -299,35 +304,19 @@ pub async fn add_item(
         Ok(hold) => {
             let item = upsert_line(tx, cart.id, &s, quantity).await?;
             link_hold(tx, hold.reservation_id, item).await?;
-            let request = record_request(
-                tx,
-                store,
-                &cart,
-                s.id,
-                quantity,
-                &idem_key,
-                false,
-                RequestStatus::Done,
-                Some(hold.reservation_id),
-                None,
-            )
-            .await?;
+            let outcome = Outcome {
+                status: RequestStatus::Done,
+                line: Some(item),
+                reservation: Some(hold.reservation_id),
+                failure: None,
+            };
+            let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
             Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))
         }
         Err(refusal) => {
-            let request = record_request(
-                tx,
-                store,
-                &cart,
-                s.id,
-                quantity,
-                &idem_key,
-                false,
-                RequestStatus::Failed,
-                None,
-                Some(refusal.code()),
-            )
-            .await?;
+            let outcome =
+                Outcome { status: RequestStatus::Failed, line: None, reservation: None, failure: Some(refusal.code()) };
+            let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
             Ok(Some(AddResult { decision: Decision::Refused(refusal), request }))
         }
     }

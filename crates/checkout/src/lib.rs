@@ -13,5 +13,6 @@ pub mod cart;
 pub mod error;
 pub mod hot;
 pub mod items;
+pub mod totals;
 
 pub use error::CheckoutError;

@@ -91,12 +91,19 @@ async fn get_cart(
     Ok(Json(view))
 }
 
+/// What became of an add-to-cart. GET the cart for its lines and totals.
 #[derive(Serialize, ToSchema)]
 struct AddedToCart {
     request_id: ReservationRequestId,
     /// `held`: stock is held for you; `added`: added without a hold (digital goods).
     status: &'static str,
-    cart: CartView,
+    variant_id: kernel::VariantId,
+    /// Units this request added.
+    quantity: i32,
+    /// The cart line the units went to.
+    item_id: Option<CartItemId>,
+    /// The stock held for them.
+    reservation_id: Option<kernel::ReservationId>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,16 +124,21 @@ fn queued(store: &str, cart: CartId, id: ReservationRequestId) -> Response {
     res
 }
 
-async fn decided(s: &AppState, shop: &Shopfront, key: &CartKey, record: &RequestRecord) -> ApiResult<Response> {
+fn decided(record: &RequestRecord) -> ApiResult<Response> {
     match record.decision() {
         Decision::Refused(r) => Err(CheckoutError::Refused(r).into()),
         Decision::Pending => Ok(StatusCode::ACCEPTED.into_response()),
         d => {
-            let mut tx = s.db.begin(shop.tenant_id).await?;
-            let view = cart::view(&mut tx, key.id).await?;
-            tx.commit().await?;
             let status = if matches!(d, Decision::Added) { "added" } else { "held" };
-            Ok((StatusCode::CREATED, Json(AddedToCart { request_id: record.id, status, cart: view })).into_response())
+            let body = AddedToCart {
+                request_id: record.id,
+                status,
+                variant_id: record.variant_id,
+                quantity: record.quantity,
+                item_id: record.cart_item_id,
+                reservation_id: record.reservation_id,
+            };
+            Ok((StatusCode::CREATED, Json(body)).into_response())
         }
     }
 }
@@ -160,7 +172,7 @@ async fn add_item(
             .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key.clone(), wait)
             .await?
         {
-            HotAnswer::Decided(record) => return decided(&s, &shop, &key, &record).await,
+            HotAnswer::Decided(record) => return decided(&record),
             HotAnswer::Pending(request) => return Ok(queued(&store, id, request)),
             HotAnswer::Rejected => {} // the normal path answers precisely
         }
@@ -176,7 +188,7 @@ async fn add_item(
             .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key, wait)
             .await?
         {
-            HotAnswer::Decided(record) => decided(&s, &shop, &key, &record).await,
+            HotAnswer::Decided(record) => decided(&record),
             HotAnswer::Pending(request) => Ok(queued(&store, id, request)),
             HotAnswer::Rejected => Err(CheckoutError::CartNotFound.into()),
         };
@@ -184,11 +196,11 @@ async fn add_item(
     s.hot.remember(input.variant_id, result.request.is_hot);
     if result.decision == Decision::Pending {
         return match s.hot.wait(shop.tenant_id, result.request.id, wait).await? {
-            Some(record) => decided(&s, &shop, &key, &record).await,
+            Some(record) => decided(&record),
             None => Ok(queued(&store, id, result.request.id)),
         };
     }
-    decided(&s, &shop, &key, &result.request).await
+    decided(&result.request)
 }
 
 /// Change a line's quantity (0 removes it). More units are held when available; fewer give

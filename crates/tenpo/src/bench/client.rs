@@ -5,13 +5,13 @@
 
 use std::net::SocketAddr;
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 pub struct Connection {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     host: String,
 }
 
@@ -34,10 +34,37 @@ impl Connection {
         if let Some(tag) = if_none_match {
             req = req.header("if-none-match", tag);
         }
-        let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
+        let req = req.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
         let res = self.sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
         let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok((status, body.len()))
+    }
+
+    /// Sends a request with headers and an optional JSON body; answers the status and body.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        json: Option<Vec<u8>>,
+    ) -> Result<(u16, Bytes), String> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let mut req = hyper::Request::builder().method(method).uri(path).header("host", &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match json {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Full::new(Bytes::from(b))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let req = req.body(body).map_err(|e| e.to_string())?;
+        let res = self.sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((status, body))
     }
 }

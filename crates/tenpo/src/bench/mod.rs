@@ -8,6 +8,7 @@
 //! machine's cores, so figures are for comparison within one run, not absolute capacity.
 
 mod client;
+mod flash;
 mod load;
 mod scenarios;
 
@@ -88,11 +89,8 @@ async fn start_local(
     let maintenance = cluster.owner_options().clone().database("postgres");
     let owner = db::testing::fresh_database(&maintenance, "tenpo_bench_").await?;
     let database = owner.get_database().unwrap_or_default().to_string();
-    let settings = db::DatabaseSettings {
-        max_connections: config.database.max_connections.max(concurrency as u32 / 2),
-        ..config.database_settings()
-    };
-    let dbs = Databases::from_options(owner, settings);
+    // the configured pool: more connections than cores only queue inside PostgreSQL
+    let dbs = Databases::from_options(owner, config.database_settings());
     let db = dbs.connect().await?;
     let mut config = config.clone();
     let token = format!("bench_{}", uuid::Uuid::new_v4().simple());

@@ -14,8 +14,22 @@ use super::load::{Report, measure, measure_gets};
 
 type Scenario = for<'a> fn(&'a Target) -> Pin<Box<dyn Future<Output = anyhow::Result<Report>> + 'a>>;
 
-const SCENARIOS: &[(&str, Scenario)] =
-    &[("admin-read", |t| Box::pin(admin_read(t))), ("storefront", |t| Box::pin(storefront(t)))];
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("admin-read", |t| Box::pin(admin_read(t))),
+    ("storefront", |t| Box::pin(storefront(t))),
+    ("flash-sale", |t| Box::pin(flash_sale(t))),
+];
+
+/// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.
+async fn flash_sale(t: &Target) -> anyhow::Result<Report> {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let f = super::flash::Flash {
+        units: env("TENPO_BENCH_UNITS", 1000) as i32,
+        shoppers: env("TENPO_BENCH_SHOPPERS", 20_000),
+        concurrency: t.concurrency,
+    };
+    super::flash::flash_sale(t, f).await
+}
 
 pub fn find(name: &str) -> Option<Scenario> {
     SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)

@@ -77,9 +77,12 @@ async fn changing_removing_and_abandoning_lines_moves_holds() {
     let cart = new_cart(&app, &shop).await;
     let base = format!("/store/v1/stores/{}/carts/{}", shop.handle, cart.0);
     let added = add(&app, &shop, &cart, &variant, 2, None).await.expect(201);
-    let item = added["cart"]["items"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(added["cart"]["items"][0]["held"], 2);
-    assert_eq!(added["cart"]["subtotal"]["amount"], 2000);
+    assert_eq!((added["status"].as_str(), added["quantity"].as_i64()), (Some("held"), Some(2)));
+    let item = added["item_id"].as_str().unwrap().to_string();
+    let view = cart_call(&app, Method::GET, &base, &cart.1, None).await.expect(200);
+    assert_eq!(view["items"][0]["id"], item.as_str());
+    assert_eq!(view["items"][0]["held"], 2);
+    assert_eq!(view["subtotal"]["amount"], 2000);
     // more
     let v = cart_call(&app, Method::PATCH, &format!("{base}/items/{item}"), &cart.1, Some(json!({ "quantity": 6 })))
         .await
