@@ -349,8 +349,9 @@ fn publishable(p: &Product) -> bool {
     p.variants.iter().any(|v| v.status == variant::VariantStatus::Active)
 }
 
-/// Loads products (with options, variants and locations) by id, in the order given.
-pub(crate) async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<Product>, sqlx::Error> {
+/// Loads products (with options, variants and locations) by id, in the order given; deleted
+/// products are left out. The search index builds its documents from this.
+pub async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -230,6 +230,18 @@ pub async fn list(
     Ok(Page { items: shape(tx, store, products).await?, next_cursor: keys.next_cursor })
 }
 
+/// Active products of the store by id, in the order given, with current availability; ids of
+/// products that are not (or no longer) on the storefront are left out. Search answers with
+/// this, so its results always show what the catalog shows now.
+pub async fn by_ids(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<StorefrontProduct>, CatalogError> {
+    let products: Vec<Product> = product::load(tx, store, ids)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == product::ProductStatus::Active)
+        .collect();
+    Ok(shape(tx, store, products).await?)
+}
+
 /// One active product by its handle.
 pub async fn by_handle(tx: &mut Tx, store: StoreId, handle: &str) -> Result<StorefrontProduct, CatalogError> {
     let id: Option<ProductId> = sqlx::query_scalar(

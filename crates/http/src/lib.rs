@@ -75,12 +75,24 @@ pub struct Inner {
     pub cache: Arc<cache::ReadCache>,
     /// Batches flash-sale add-to-cart requests and hands back their decisions.
     pub hot: Arc<checkout::hot::HotQueue>,
+    /// The storefront search index (shared with the worker in one process); without it the
+    /// search endpoint answers 503.
+    pub search: Option<search::Search>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: HttpSettings, hot: Arc<checkout::hot::HotQueue>) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
-        AppState(Arc::new(Inner { db, settings, cache, hot }))
+        AppState(Arc::new(Inner { db, settings, cache, hot, search: None }))
+    }
+
+    /// Adds the search index; call before the state is cloned.
+    pub fn with_search(mut self, search: search::Search) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.search = Some(search),
+            None => tracing::error!("AppState::with_search called on a shared state; search stays off"),
+        }
+        self
     }
 }
 

@@ -60,9 +60,16 @@ impl Running {
 }
 
 /// The worker with every domain's consumers registered.
-pub fn worker(db: &Db, config: &Config) -> worker::Worker {
+pub fn worker(db: &Db, config: &Config, search: &search::Search) -> worker::Worker {
     worker::Worker::new(db.clone(), config.worker_settings())
         .with_consumer(std::sync::Arc::new(customers::sync::StoreSync))
+        .with_consumer(std::sync::Arc::new(search::sync::SearchSync::new(Some(search.clone()))))
+}
+
+/// Opens the search index: for writing when this process runs the worker (an embedded index
+/// another process already writes is opened for reading and follows its commits).
+pub async fn open_search(config: &Config, write: bool) -> anyhow::Result<search::Search> {
+    search::Search::open(&config.search_settings(write)).await.context("cannot open the search index")
 }
 
 /// Starts the API (on `listener`, or on the configured address) and/or the worker.
@@ -77,6 +84,8 @@ pub async fn start(
     let mut addr = None;
     let hot = checkout::hot::HotQueue::new(db.clone());
     hot.spawn(shutdown.clone());
+    // one index handle for the API and the worker of this process
+    let search = open_search(config, parts.worker).await?;
     if parts.http {
         let listener = match listener {
             Some(l) => l,
@@ -85,7 +94,8 @@ pub async fn start(
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
         addr = Some(listener.local_addr()?);
-        let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone());
+        let state =
+            http_api::AppState::new(db.clone(), config.http_settings(), hot.clone()).with_search(search.clone());
         let token = shutdown.clone();
         tasks.spawn(async move {
             if let Err(e) = http_api::serve(listener, state, token).await {
@@ -95,7 +105,13 @@ pub async fn start(
         tracing::info!(addr = %addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "HTTP API listening");
     }
     if parts.worker {
-        let mut worker_tasks = worker(db, config).with_hot_queue(hot.clone()).spawn(shutdown.clone());
+        let mut worker_tasks = worker(db, config, &search).with_hot_queue(hot.clone()).spawn(shutdown.clone());
+        worker_tasks.spawn(search::sync::run(
+            db.clone(),
+            search.clone(),
+            config.search_sync_settings(),
+            shutdown.clone(),
+        ));
         tasks.spawn(async move { while worker_tasks.join_next().await.is_some() {} });
     }
     Ok(Running { addr, shutdown, tasks })

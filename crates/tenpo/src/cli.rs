@@ -42,8 +42,25 @@ pub enum Command {
     /// Customers: CSV import.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Storefront search index.
+    #[command(subcommand)]
+    Search(SearchCommand),
     /// Run a benchmark scenario and print its figures beside a baseline.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SearchCommand {
+    /// Rebuild the search documents of one store (or of every store) from the database, with a
+    /// progress bar. An interrupted reindex resumes where it stopped (search_sync_state).
+    Reindex {
+        /// Store handle or id; every store of every tenant when omitted.
+        #[arg(long)]
+        store: Option<String>,
+        /// Products per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub worker: WorkerConfig,
+    pub search: SearchConfig,
     pub log: LogConfig,
 }
 
@@ -67,6 +68,35 @@ pub struct WorkerConfig {
     pub reservation_sweep_ms: u64,
 }
 
+/// Storefront search (docs/SEARCH.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// `embedded` or `meilisearch`; when unset, `meilisearch` if a Meilisearch URL is given.
+    pub backend: Option<String>,
+    /// Directory of the embedded index; default `<data_dir>/search`.
+    pub index_dir: Option<PathBuf>,
+    pub meilisearch_url: Option<String>,
+    pub meilisearch_key: Option<String>,
+    /// Meilisearch index uid.
+    pub meilisearch_index: String,
+    /// How often the sync task looks for products to refresh when nothing wakes it.
+    pub sync_poll_ms: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            backend: None,
+            index_dir: None,
+            meilisearch_url: None,
+            meilisearch_key: None,
+            meilisearch_index: "tenpo_products".into(),
+            sync_poll_ms: 500,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
@@ -86,6 +116,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             worker: WorkerConfig::default(),
+            search: SearchConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -178,6 +209,11 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_HOT_LEASE_SECS",
     "TENPO_HOT_WAIT_MS",
     "TENPO_RESERVATION_SWEEP_MS",
+    "TENPO_SEARCH_BACKEND",
+    "TENPO_SEARCH_INDEX_DIR",
+    "TENPO_MEILISEARCH_URL",
+    "TENPO_MEILISEARCH_KEY",
+    "TENPO_MEILISEARCH_INDEX",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -293,6 +329,21 @@ impl Config {
         if let Some(v) = get("TENPO_RESERVATION_SWEEP_MS") {
             self.worker.reservation_sweep_ms = parse("TENPO_RESERVATION_SWEEP_MS", v)?;
         }
+        if let Some(v) = get("TENPO_SEARCH_BACKEND") {
+            self.search.backend = Some(v);
+        }
+        if let Some(v) = get("TENPO_SEARCH_INDEX_DIR") {
+            self.search.index_dir = Some(v.into());
+        }
+        if let Some(v) = get("TENPO_MEILISEARCH_URL") {
+            self.search.meilisearch_url = Some(v);
+        }
+        if let Some(v) = get("TENPO_MEILISEARCH_KEY") {
+            self.search.meilisearch_key = Some(v);
+        }
+        if let Some(v) = get("TENPO_MEILISEARCH_INDEX") {
+            self.search.meilisearch_index = v;
+        }
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -311,6 +362,12 @@ impl Config {
         }
         if self.operator_token.as_ref().is_some_and(|t| t.len() < 16) {
             bail!("the operator token must be at least 16 characters");
+        }
+        match (self.search_backend(), &self.search.meilisearch_url) {
+            ("embedded", _) => {}
+            ("meilisearch", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {}
+            ("meilisearch", _) => bail!("search backend meilisearch needs meilisearch_url (http://host:7700)"),
+            (other, _) => bail!("search backend {other:?}: use embedded or meilisearch"),
         }
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
@@ -345,6 +402,35 @@ impl Config {
                 window: Duration::from_secs(self.auth.failure_window_secs),
                 lockout: Duration::from_secs(self.auth.lockout_secs),
             },
+        }
+    }
+
+    /// `embedded` or `meilisearch` (see [`SearchConfig::backend`]).
+    pub fn search_backend(&self) -> &str {
+        match (&self.search.backend, &self.search.meilisearch_url) {
+            (Some(b), _) => b.as_str(),
+            (None, Some(_)) => "meilisearch",
+            (None, None) => "embedded",
+        }
+    }
+
+    /// Where and how to open the search index; `write` for a process that runs the worker.
+    pub fn search_settings(&self, write: bool) -> search::SearchSettings {
+        if self.search_backend() == "meilisearch" {
+            return search::SearchSettings::Meilisearch {
+                url: self.search.meilisearch_url.clone().unwrap_or_default(),
+                key: self.search.meilisearch_key.clone(),
+                index: self.search.meilisearch_index.clone(),
+            };
+        }
+        let dir = self.search.index_dir.clone().unwrap_or_else(|| self.data_dir.join("search"));
+        search::SearchSettings::Embedded { dir, write }
+    }
+
+    pub fn search_sync_settings(&self) -> search::sync::SyncSettings {
+        search::sync::SyncSettings {
+            poll: Duration::from_millis(self.search.sync_poll_ms.max(10)),
+            ..Default::default()
         }
     }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod carts;
 mod platform;
+mod search;
 mod storefront;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -67,5 +68,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(platform::router())
         .merge(admin::router())
         .merge(storefront::router())
+        .merge(search::router())
         .merge(carts::router())
 }

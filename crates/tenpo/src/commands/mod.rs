@@ -5,6 +5,7 @@ pub mod customers;
 mod demo;
 mod inventory;
 mod operator;
+mod search;
 mod serve;
 
 use crate::cli::{Cli, Command};
@@ -61,6 +62,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(cmd) => {
             logging::init(&quiet(&config));
             customers::run(&config, cmd).await
+        }
+        Command::Search(cmd) => {
+            logging::init(&quiet(&config));
+            search::run(&config, cmd).await
         }
         Command::Bench(args) => {
             logging::init(&quiet(&config));

@@ -8,3 +8,4 @@ mod catalog;
 mod customers;
 mod foundation;
 mod inventory;
+mod search;

@@ -83,6 +83,8 @@ impl TestApp {
         config.worker.outbox_lease_secs = 5;
         // domain tests read their writes at once; the cache has tests of its own
         config.http.storefront_cache_secs = 0;
+        // each test its own embedded search index (removed when the TestApp drops)
+        config.search.index_dir = Some(search_dir());
         let mut opts = TestOptions::default();
         tune(&mut config, &mut opts);
         let databases = Databases::from_options(database.owner.clone(), config.database_settings());
@@ -176,5 +178,19 @@ impl Drop for TestApp {
             r.shutdown.cancel();
         }
         let _ = &self.database;
+        if let Some(dir) = &self.config.search.index_dir
+            && dir.starts_with(search_dir_root())
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+fn search_dir_root() -> std::path::PathBuf {
+    std::env::temp_dir().join("tenpo-test-search")
+}
+
+/// A fresh directory for a test's search index.
+pub fn search_dir() -> std::path::PathBuf {
+    search_dir_root().join(uuid::Uuid::new_v4().simple().to_string())
 }
