@@ -11,6 +11,7 @@ mod client;
 mod flash;
 mod load;
 mod scenarios;
+mod search;
 
 use anyhow::{Context, bail};
 use db::Databases;
@@ -95,6 +96,9 @@ async fn start_local(
     let mut config = config.clone();
     let token = format!("bench_{}", uuid::Uuid::new_v4().simple());
     config.operator_token = Some(token.clone());
+    // a search index of its own, whatever else runs on this data directory
+    config.search.index_dir =
+        Some(std::env::temp_dir().join(format!("tenpo-bench-index-{}", uuid::Uuid::new_v4().simple())));
     // benchmarks sign in many times from one address
     config.auth.max_failures_per_address = i32::MAX;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -18,6 +18,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("admin-read", |t| Box::pin(admin_read(t))),
     ("storefront", |t| Box::pin(storefront(t))),
     ("flash-sale", |t| Box::pin(flash_sale(t))),
+    ("search", |t| Box::pin(super::search::search(t))),
 ];
 
 /// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.
