@@ -47,12 +47,14 @@ pub struct CartRow {
     pub status: CartStatus,
     pub email: Option<String>,
     pub currency: Currency,
+    pub promotion_id: Option<kernel::PromotionId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, store_id, customer_id, status, email, currency, created_at, updated_at, last_activity_at";
+const COLUMNS: &str =
+    "id, store_id, customer_id, status, email, currency, promotion_id, created_at, updated_at, last_activity_at";
 
 /// One line of a cart.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -85,6 +87,13 @@ pub struct CartView {
     pub items: Vec<CartLine>,
     pub item_count: i64,
     pub subtotal: Money,
+    /// The promotion code on the cart, if any.
+    pub promotion_code: Option<String>,
+    /// What the code takes off the subtotal now (final at checkout).
+    pub discount: Money,
+    /// Subtotal less discount: what the goods cost. Shipping and fees depend on the address
+    /// and payment method; `checkout-options` shows them.
+    pub total: Money,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -228,7 +237,12 @@ pub async fn view(tx: &mut Tx, cart: CartId) -> Result<CartView, CheckoutError> 
             hold_expires_at: l.hold_expires_at,
         });
     }
+    let promotion = crate::promotions::for_cart(tx, row.store_id, row.promotion_id).await?;
+    let discount = crate::totals::discount_amount(subtotal.amount, promotion.as_ref().map(|p| p.discount()));
     Ok(CartView {
+        promotion_code: promotion.map(|p| p.code),
+        discount: Money::new(discount, row.currency),
+        total: Money::new(subtotal.amount - discount, row.currency),
         id: row.id,
         store_id: row.store_id,
         status: row.status,
@@ -261,7 +275,7 @@ pub async fn abandon(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartV
     view(tx, cart.id).await
 }
 
-pub(crate) async fn release_all(tx: &mut Tx, store: StoreId, cart: CartId) -> Result<(), sqlx::Error> {
+pub async fn release_all(tx: &mut Tx, store: StoreId, cart: CartId) -> Result<(), sqlx::Error> {
     let ids: Vec<kernel::ReservationId> =
         sqlx::query_scalar("SELECT id FROM inventory_reservations WHERE cart_id = $1 AND status = 'active'")
             .bind(cart)

@@ -19,12 +19,44 @@ pub enum CheckoutError {
     Refused(Refusal),
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
+    #[error("{}", .0.message())]
+    Ineligible(crate::promotions::Ineligible),
+    #[error("no such promotion")]
+    PromotionNotFound,
+    #[error("no such order")]
+    OrderNotFound,
+    #[error("the cart is empty")]
+    EmptyCart,
+    #[error("prices changed since the items were added; the cart now shows the current prices")]
+    PricesChanged,
+    #[error("{0}")]
+    PaymentMethodUnavailable(&'static str),
+    #[error("no such shipment in this order")]
+    ShipmentNotFound,
+    #[error("this order is not paid by bank transfer")]
+    WrongPaymentMethod,
+    #[error("the payment is not waiting to be confirmed")]
+    PaymentNotPending,
+    #[error("a bank-transfer order ships once it is paid")]
+    OrderNotPaid,
+    #[error("the order is canceled")]
+    OrderCanceled,
+    #[error("the order has shipped; it cannot be canceled")]
+    OrderAlreadyShipped,
+    #[error("no refund is owed on this order")]
+    NoRefundOwed,
+    #[error("a shipment cannot go from {from:?} to {to:?}")]
+    IllegalShipmentTransition { from: crate::order::ShipmentStatus, to: crate::order::ShipmentStatus },
+    #[error("this store already has the promotion code {0:?}")]
+    PromotionCodeTaken(String),
     #[error(
         "flash-sale items are added through POST .../items, so the queue decides fairly; the quantity can only go down here"
     )]
     HotItemIncrease,
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
+    #[error(transparent)]
+    Permission(#[from] kernel::access::PermissionDenied),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -41,10 +73,24 @@ impl Problem for CheckoutError {
     fn status(&self) -> u16 {
         use CheckoutError::*;
         match self {
-            CartNotFound | VariantNotFound | ItemNotFound | RequestNotFound => 404,
+            CartNotFound | VariantNotFound | ItemNotFound | RequestNotFound | PromotionNotFound | OrderNotFound => 404,
+            EmptyCart | PaymentMethodUnavailable(_) | WrongPaymentMethod => 422,
+            ShipmentNotFound => 404,
+            PaymentNotPending
+            | OrderNotPaid
+            | OrderCanceled
+            | OrderAlreadyShipped
+            | NoRefundOwed
+            | IllegalShipmentTransition { .. } => 409,
+            PricesChanged => 409,
+            Ineligible(crate::promotions::Ineligible::Unknown) => 404,
+            Ineligible(crate::promotions::Ineligible::UsedUp) => 409,
+            Ineligible(_) => 422,
+            PromotionCodeTaken(_) => 409,
             CartNotActive(_) | Refused(_) => 409,
             VariantNotAvailable | IdempotencyKeyReused | HotItemIncrease => 422,
             Validation(e) => e.status(),
+            Permission(e) => e.status(),
             Db(_) => 500,
         }
     }
@@ -60,8 +106,24 @@ impl Problem for CheckoutError {
             RequestNotFound => "request_not_found",
             Refused(r) => r.code(),
             IdempotencyKeyReused => "idempotency_key_reused",
+            Ineligible(i) => i.code(),
+            PromotionNotFound => "promotion_not_found",
+            OrderNotFound => "order_not_found",
+            EmptyCart => "cart_empty",
+            PricesChanged => "prices_changed",
+            PaymentMethodUnavailable(_) => "payment_method_unavailable",
+            ShipmentNotFound => "shipment_not_found",
+            WrongPaymentMethod => "wrong_payment_method",
+            PaymentNotPending => "payment_not_pending",
+            OrderNotPaid => "order_not_paid",
+            OrderCanceled => "order_canceled",
+            OrderAlreadyShipped => "order_already_shipped",
+            NoRefundOwed => "no_refund_owed",
+            IllegalShipmentTransition { .. } => "illegal_shipment_transition",
+            PromotionCodeTaken(_) => "promotion_code_taken",
             HotItemIncrease => "hot_item_increase",
             Validation(e) => e.code(),
+            Permission(e) => e.code(),
             Db(_) => "internal",
         }
     }

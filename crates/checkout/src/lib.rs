@@ -11,8 +11,15 @@
 
 pub mod cart;
 pub mod error;
+pub mod fulfillment;
 pub mod hot;
+pub mod idempotency;
 pub mod items;
+pub mod jobs;
+pub mod order;
+pub mod orders;
+pub mod promotions;
+pub mod settings;
 pub mod totals;
 
 pub use error::CheckoutError;

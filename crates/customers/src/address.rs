@@ -26,7 +26,7 @@ pub enum AddressType {
 
 /// An address as typed. Postal code as `123-4567`, `1234567` or in full-width digits;
 /// prefecture by name (`東京都`, `東京`, `Tokyo`) or JIS code (`13`, `01`).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// `shipping` (default) or `billing`.

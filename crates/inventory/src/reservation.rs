@@ -420,6 +420,45 @@ pub async fn consume(
     Ok(consumed)
 }
 
+/// Puts the units an order took back on the shelf where they came from (the order was
+/// canceled), with `cancellation` movements. Answers the units returned.
+pub async fn restock_order(tx: &mut Tx, store: StoreId, order: OrderId, actor: Actor) -> Result<i64, sqlx::Error> {
+    let taken: Vec<(StockId, i64)> = sqlx::query_as(
+        "SELECT stock_id, sum(quantity)::bigint FROM inventory_reservations WHERE order_id = $1 AND status = 'consumed' GROUP BY stock_id",
+    )
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids: Vec<StockId> = taken.iter().map(|t| t.0).collect();
+    let mut rows = lock_by_ids(tx, &ids).await?;
+    let mut total = 0;
+    for (stock_id, qty) in taken {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == stock_id) {
+            let qty = qty as i32;
+            sqlx::query("UPDATE inventory_stocks SET stock = stock + $2, updated_at = now() WHERE id = $1")
+                .bind(stock_id)
+                .bind(qty)
+                .execute(&mut **tx)
+                .await?;
+            row.stock += qty;
+            record_movement(
+                tx,
+                store,
+                &row.level(),
+                qty,
+                0,
+                MovementReason::Cancellation,
+                actor,
+                Some(("order", order.0)),
+                None,
+            )
+            .await?;
+            total += qty as i64;
+        }
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

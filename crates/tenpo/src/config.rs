@@ -66,6 +66,7 @@ pub struct WorkerConfig {
     pub hot_batch_size: i64,
     pub hot_lease_secs: u64,
     pub reservation_sweep_ms: u64,
+    pub checkout_jobs_ms: u64,
 }
 
 /// Storefront search (docs/SEARCH.md).
@@ -169,6 +170,7 @@ impl Default for WorkerConfig {
             hot_batch_size: 500,
             hot_lease_secs: 10,
             reservation_sweep_ms: 1000,
+            checkout_jobs_ms: 30_000,
         }
     }
 }
@@ -209,6 +211,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_HOT_LEASE_SECS",
     "TENPO_HOT_WAIT_MS",
     "TENPO_RESERVATION_SWEEP_MS",
+    "TENPO_CHECKOUT_JOBS_MS",
     "TENPO_SEARCH_BACKEND",
     "TENPO_SEARCH_INDEX_DIR",
     "TENPO_MEILISEARCH_URL",
@@ -325,6 +328,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_HOT_WAIT_MS") {
             self.http.hot_wait_ms = parse("TENPO_HOT_WAIT_MS", v)?;
+        }
+        if let Some(v) = get("TENPO_CHECKOUT_JOBS_MS") {
+            self.worker.checkout_jobs_ms = parse("TENPO_CHECKOUT_JOBS_MS", v)?;
         }
         if let Some(v) = get("TENPO_RESERVATION_SWEEP_MS") {
             self.worker.reservation_sweep_ms = parse("TENPO_RESERVATION_SWEEP_MS", v)?;
@@ -448,6 +454,7 @@ impl Config {
             },
             sweep_every: Duration::from_millis(self.worker.reservation_sweep_ms),
             sweep_batch: 500,
+            checkout_jobs_every: Duration::from_millis(self.worker.checkout_jobs_ms),
         }
     }
 }

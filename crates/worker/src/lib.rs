@@ -18,6 +18,8 @@ pub struct WorkerSettings {
     /// How often expired holds are released.
     pub sweep_every: Duration,
     pub sweep_batch: i64,
+    /// How often unpaid orders and stale carts are looked for.
+    pub checkout_jobs_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -27,6 +29,7 @@ impl Default for WorkerSettings {
             hot: HotSettings::default(),
             sweep_every: Duration::from_secs(1),
             sweep_batch: 500,
+            checkout_jobs_every: Duration::from_secs(30),
         }
     }
 }
@@ -78,6 +81,7 @@ impl Worker {
             worker: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
         };
         tasks.spawn(decider.run(shutdown.clone()));
+        tasks.spawn(checkout::jobs::run(self.db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
         tasks
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod customers;
 mod inventory;
+mod orders;
 mod products;
 mod store;
 
@@ -18,4 +19,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(products::router())
         .merge(inventory::router())
+        .merge(orders::router())
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod carts;
+mod checkout;
 mod platform;
 mod search;
 mod storefront;
@@ -35,6 +36,9 @@ use crate::problem::ProblemBody;
         (name = "inventory", description = "Stock levels, adjustments with reasons, movement history"),
         (name = "catalog", description = "Products, variants, locations that carry them, digital settings, CSV import and export"),
         (name = "storefront", description = "Public storefront: products with prices and availability"),
+        (name = "checkout", description = "Promotion codes on a cart, checkout options, placing an order, viewing it by its token"),
+        (name = "orders", description = "Orders, payments, shipments, cancellations, promotions and checkout settings for staff"),
+        (name = "promotions", description = "Promotion codes"),
         (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
     )
 )]
@@ -70,4 +74,5 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(storefront::router())
         .merge(search::router())
         .merge(carts::router())
+        .merge(checkout::router())
 }

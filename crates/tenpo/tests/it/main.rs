@@ -5,6 +5,7 @@
 mod support;
 
 mod catalog;
+mod checkout;
 mod customers;
 mod foundation;
 mod inventory;

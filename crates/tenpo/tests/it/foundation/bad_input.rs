@@ -110,6 +110,48 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             "line2": "4F", "phone": "09011112222", "is_default": false }),
         ),
         ("PUT /admin/v1/store/customer-sync", json!({ "customer_sync_enabled": true })),
+        ("PUT /store/v1/stores/{store}/carts/{cart_id}/promotion", json!({ "code": "SPRING10" })),
+        (
+            "POST /store/v1/stores/{store}/carts/{cart_id}/checkout",
+            json!({ "email": "b@x.test", "payment_method": "bank_transfer", "delivery_slot": null, "delivery_date": null,
+            "shipping_address": { "name": "N", "name_kana": "エヌ", "postal_code": "1500001", "prefecture": "13",
+                                  "city": "渋谷区", "line1": "1", "line2": "", "phone": "09011112222" },
+            "billing_address": null }),
+        ),
+        (
+            "POST /admin/v1/orders/{order_id}/payments/confirm",
+            json!({ "received": { "amount": 100, "currency": "JPY" }, "accept_short": false, "note": "n" }),
+        ),
+        (
+            "POST /admin/v1/orders/{order_id}/shipments/{shipment_id}/ship",
+            json!({ "carrier": "ヤマト運輸", "tracking_no": "1234" }),
+        ),
+        (
+            "POST /admin/v1/orders/{order_id}/shipments/{shipment_id}/deliver",
+            json!({ "collected": { "amount": 100, "currency": "JPY" } }),
+        ),
+        ("POST /admin/v1/orders/{order_id}/cancel", json!({ "reason": "r" })),
+        (
+            "POST /admin/v1/promotions",
+            json!({ "code": "NEW", "description": "d", "discount_type": "percent", "percent_off_bps": 500, "amount_off": null,
+            "status": "active", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z",
+            "min_subtotal": { "amount": 100, "currency": "JPY" }, "usage_limit_total": 5, "usage_limit_per_customer": 1 }),
+        ),
+        (
+            "PATCH /admin/v1/promotions/{promotion_id}",
+            json!({ "description": "d", "status": "inactive", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z",
+            "min_subtotal": { "amount": 100, "currency": "JPY" }, "usage_limit_total": 5, "usage_limit_per_customer": 1 }),
+        ),
+        (
+            "PATCH /admin/v1/store/checkout-settings",
+            json!({ "bank_transfer_enabled": true, "bank_transfer_due_days": 7,
+            "bank_account": { "bank_name": "B", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567", "account_holder_kana": "テンポ" },
+            "cod_enabled": true, "cod_limit": { "amount": 300000, "currency": "JPY" },
+            "cod_fee_tiers": [{ "up_to": { "amount": 10000, "currency": "JPY" }, "fee": { "amount": 330, "currency": "JPY" } }],
+            "shipping_flat_fee": { "amount": 800, "currency": "JPY" }, "free_shipping_threshold": { "amount": 10000, "currency": "JPY" },
+            "prefecture_fees": [{ "prefecture": "沖縄", "fee": { "amount": 1500, "currency": "JPY" } }],
+            "delivery_slots": [{ "code": "am", "label": "午前中" }] }),
+        ),
     ])
 }
 
@@ -272,6 +314,33 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         )
         .await
         .expect(201);
+    // an order (from a cart of its own) and a promotion, for the order and promotion endpoints
+    let order_cart = app
+        .call(Method::POST, &format!("/store/v1/stores/{}/carts", shop.handle), None, Some(json!({})))
+        .await
+        .expect(201);
+    let order_cart =
+        (order_cart["cart"]["id"].as_str().unwrap().to_string(), order_cart["secret"].as_str().unwrap().to_string());
+    crate::inventory::add(&app, &shop, &order_cart, product["variants"][0]["id"].as_str().unwrap(), 1, None)
+        .await
+        .expect(201);
+    let placed = crate::checkout::checkout(
+        &app,
+        &shop,
+        &order_cart,
+        json!({ "email": "o@x.test", "shipping_address": crate::checkout::address("東京都"), "payment_method": "bank_transfer" }),
+        None,
+    )
+    .await
+    .expect(201);
+    let promotion = app
+        .post(
+            "/admin/v1/promotions",
+            &shop.owner_token,
+            json!({ "code": "TEN", "discount_type": "percent", "percent_off_bps": 1000 }),
+        )
+        .await
+        .expect(201);
     let ids = BTreeMap::from([
         ("tenant_id", shop.tenant_id.clone()),
         ("store_id", shop.store_id.clone()),
@@ -286,6 +355,9 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         ("cart_id", cart_id.clone()),
         ("item_id", added["item_id"].as_str().unwrap().to_string()),
         ("request_id", added["request_id"].as_str().unwrap().to_string()),
+        ("order_id", placed["order"]["id"].as_str().unwrap().to_string()),
+        ("shipment_id", placed["order"]["shipments"][0]["id"].as_str().unwrap().to_string()),
+        ("promotion_id", promotion["id"].as_str().unwrap().to_string()),
     ]);
     let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     let examples = examples();

@@ -1,0 +1,212 @@
+//! Staff's view of orders: the filtered list, one order with its history, and the CSV export
+//! for accounting.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use db::Tx;
+use kernel::access::{Acting, Permission};
+use kernel::{Money, OrderId, Page, PageRequest, StoreId};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::CheckoutError;
+use crate::order::{self, OrderStatus, OrderView, PaymentMethod, PaymentStatus};
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub number: i64,
+    pub status: OrderStatus,
+    pub email: String,
+    #[sqlx(skip)]
+    pub total: Option<Money>,
+    #[serde(skip)]
+    pub total_amount: i64,
+    #[serde(skip)]
+    pub currency: kernel::Currency,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
+    pub placed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub payment_status: Option<PaymentStatus>,
+    pub payment_method: Option<PaymentMethod>,
+    /// Placed on or after this day (store time, Asia/Tokyo).
+    pub placed_from: Option<NaiveDate>,
+    /// Placed on or before this day.
+    pub placed_to: Option<NaiveDate>,
+    /// The order number.
+    pub number: Option<i64>,
+    /// The shopper's email (exact, any case).
+    pub email: Option<String>,
+}
+
+fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a OrderFilter, by: Acting<'_>) {
+    qb.push(" WHERE o.store_id = ").push_bind(store).push(" AND o.order_number > 0");
+    if let Some(s) = q.status {
+        qb.push(" AND o.status = ").push_bind(s);
+    }
+    if let Some(s) = q.payment_status {
+        qb.push(" AND p.status = ").push_bind(s);
+    }
+    if let Some(m) = q.payment_method {
+        qb.push(" AND o.payment_method = ").push_bind(m);
+    }
+    if let Some(d) = q.placed_from {
+        qb.push(" AND o.placed_at >= (").push_bind(d).push("::date::timestamp AT TIME ZONE 'Asia/Tokyo')");
+    }
+    if let Some(d) = q.placed_to {
+        qb.push(" AND o.placed_at < ((").push_bind(d).push("::date + 1)::timestamp AT TIME ZONE 'Asia/Tokyo')");
+    }
+    if let Some(n) = q.number {
+        qb.push(" AND o.order_number = ").push_bind(n);
+    }
+    if let Some(e) = &q.email {
+        qb.push(" AND o.email = ").push_bind(e.trim().to_lowercase());
+    }
+    if let Some(vendor) = by.vendor() {
+        qb.push(" AND EXISTS (SELECT 1 FROM shipments sh WHERE sh.order_id = o.id AND sh.vendor_id = ")
+            .push_bind(vendor)
+            .push(")");
+    }
+}
+
+/// Orders, newest first.
+pub async fn list(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    q: &OrderFilter,
+    page: &PageRequest,
+) -> Result<Page<OrderSummary>, CheckoutError> {
+    by.require(Permission::OrdersRead)?;
+    let limit = page.limit().map_err(|e| kernel::ValidationErrors::one("limit", "invalid", e.to_string()))?;
+    let before: Option<(DateTime<Utc>, OrderId)> =
+        page.after().map_err(|_| kernel::ValidationErrors::one("cursor", "invalid", "not a cursor of this list"))?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT o.id, o.order_number AS number, o.status, o.email, o.total_amount, o.currency, o.payment_method,
+                p.status AS payment_status, o.placed_at
+           FROM orders o JOIN payments p ON p.order_id = o.id",
+    );
+    filters(&mut qb, store, q, by);
+    if let Some((at, id)) = before {
+        qb.push(" AND (o.placed_at, o.id) < (").push_bind(at).push(", ").push_bind(id).push(")");
+    }
+    qb.push(" ORDER BY o.placed_at DESC, o.id DESC LIMIT ").push_bind(limit as i64 + 1);
+    let mut rows: Vec<OrderSummary> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    for r in &mut rows {
+        r.total = Some(Money::new(r.total_amount, r.currency));
+    }
+    Ok(Page::from_rows(rows, limit, |o| (o.placed_at, o.id)))
+}
+
+pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: OrderId) -> Result<OrderView, CheckoutError> {
+    by.require(Permission::OrdersRead)?;
+    let v = order::view(tx, store, id, true).await?;
+    if by.vendor().is_some_and(|vendor| !v.shipments.iter().any(|s| s.vendor_id == vendor)) {
+        return Err(CheckoutError::OrderNotFound);
+    }
+    Ok(v)
+}
+
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    order_number: i64,
+    placed_at: DateTime<Utc>,
+    status: String,
+    email: String,
+    currency: String,
+    subtotal_amount: i64,
+    discount_amount: i64,
+    shipping_fee_amount: i64,
+    cod_fee_amount: i64,
+    total_amount: i64,
+    payment_method: String,
+    payment_status: String,
+    received_amount: Option<i64>,
+    refund_owed_amount: i64,
+    taxable_10: Option<i64>,
+    tax_10: Option<i64>,
+    taxable_8: Option<i64>,
+    tax_8: Option<i64>,
+    promotion_code: Option<String>,
+    canceled_at: Option<DateTime<Utc>>,
+}
+
+/// The orders of the list's filters as CSV for accounting: one row per order with amounts, the
+/// consumption tax per rate (10% and 8%) and the payment.
+pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>, q: &OrderFilter) -> Result<String, CheckoutError> {
+    by.require(Permission::OrdersRead)?;
+    by.require(Permission::DataExport)?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT o.order_number, o.placed_at, o.status, o.email, o.currency, o.subtotal_amount, o.discount_amount,
+                o.shipping_fee_amount, o.cod_fee_amount, o.total_amount, o.payment_method, p.status AS payment_status,
+                p.received_amount, p.refund_owed_amount,
+                (SELECT taxable_amount FROM order_tax_lines t WHERE t.order_id = o.id AND t.rate_bps = 1000) AS taxable_10,
+                (SELECT tax_amount FROM order_tax_lines t WHERE t.order_id = o.id AND t.rate_bps = 1000) AS tax_10,
+                (SELECT taxable_amount FROM order_tax_lines t WHERE t.order_id = o.id AND t.rate_bps = 800) AS taxable_8,
+                (SELECT tax_amount FROM order_tax_lines t WHERE t.order_id = o.id AND t.rate_bps = 800) AS tax_8,
+                o.promotion_code, o.canceled_at
+           FROM orders o JOIN payments p ON p.order_id = o.id",
+    );
+    filters(&mut qb, store, q, by);
+    qb.push(" ORDER BY o.order_number");
+    let rows: Vec<ExportRow> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "order_number",
+        "placed_at",
+        "status",
+        "email",
+        "currency",
+        "subtotal",
+        "discount",
+        "shipping_fee",
+        "cod_fee",
+        "total",
+        "taxable_10",
+        "tax_10",
+        "taxable_8",
+        "tax_8",
+        "payment_method",
+        "payment_status",
+        "received",
+        "refund_owed",
+        "promotion_code",
+        "canceled_at",
+    ];
+    let bad = |e: csv::Error| CheckoutError::Db(sqlx::Error::Protocol(e.to_string()));
+    w.write_record(header).map_err(bad)?;
+    for r in rows {
+        let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        w.write_record([
+            r.order_number.to_string(),
+            r.placed_at.to_rfc3339(),
+            r.status,
+            r.email,
+            r.currency,
+            r.subtotal_amount.to_string(),
+            r.discount_amount.to_string(),
+            r.shipping_fee_amount.to_string(),
+            r.cod_fee_amount.to_string(),
+            r.total_amount.to_string(),
+            n(r.taxable_10),
+            n(r.tax_10),
+            n(r.taxable_8),
+            n(r.tax_8),
+            r.payment_method,
+            r.payment_status,
+            n(r.received_amount),
+            r.refund_owed_amount.to_string(),
+            r.promotion_code.unwrap_or_default(),
+            r.canceled_at.map(|c| c.to_rfc3339()).unwrap_or_default(),
+        ])
+        .map_err(bad)?;
+    }
+    let bytes = w.into_inner().map_err(|e| CheckoutError::Db(sqlx::Error::Protocol(e.to_string())))?;
+    Ok(String::from_utf8(bytes).unwrap_or_default())
+}

@@ -1,0 +1,353 @@
+//! A store's checkout settings: payment methods (bank transfer with its account and due days,
+//! cash on delivery with its limit and fee tiers), shipping (flat fee, free-shipping threshold,
+//! per-prefecture fees) and the delivery time slots it offers.
+
+use chrono::{DateTime, Utc};
+use db::Tx;
+use kernel::access::{Acting, Permission};
+use kernel::jp::Prefecture;
+use kernel::{Currency, Money, StoreId, Validator};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::CheckoutError;
+
+/// Where shoppers send a bank transfer (振込先).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankAccount {
+    #[serde(default)]
+    pub bank_name: String,
+    #[serde(default)]
+    pub branch_name: String,
+    /// 普通 (`futsu`) or 当座 (`toza`).
+    #[serde(default)]
+    pub account_type: String,
+    #[serde(default)]
+    pub account_number: String,
+    /// The account holder's name in katakana, as banks show it.
+    #[serde(default)]
+    pub account_holder_kana: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrefectureFee {
+    /// JIS code 1-47, or the name (東京都, Tokyo) when setting.
+    #[schema(value_type = String)]
+    pub prefecture: serde_json::Value,
+    pub fee: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodTier {
+    /// The tier applies to totals (before the fee) up to this amount.
+    pub up_to: Money,
+    pub fee: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySlot {
+    /// e.g. `am`, `14-16`
+    pub code: String,
+    /// e.g. 午前中, 14時〜16時
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckoutSettings {
+    pub currency: Currency,
+    pub bank_transfer_enabled: bool,
+    /// Days a bank-transfer order waits for payment before it is canceled.
+    pub bank_transfer_due_days: i32,
+    pub bank_account: BankAccount,
+    pub cod_enabled: bool,
+    /// Cash on delivery is offered for totals up to this amount.
+    pub cod_limit: Money,
+    pub cod_fee_tiers: Vec<CodTier>,
+    pub shipping_flat_fee: Money,
+    pub free_shipping_threshold: Option<Money>,
+    pub prefecture_fees: Vec<PrefectureFee>,
+    pub delivery_slots: Vec<DeliverySlot>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCheckoutSettings {
+    pub bank_transfer_enabled: Option<bool>,
+    pub bank_transfer_due_days: Option<i32>,
+    pub bank_account: Option<BankAccount>,
+    pub cod_enabled: Option<bool>,
+    pub cod_limit: Option<Money>,
+    /// Replaces the tiers.
+    pub cod_fee_tiers: Option<Vec<CodTier>>,
+    pub shipping_flat_fee: Option<Money>,
+    /// `null` turns free shipping off.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Money>)]
+    pub free_shipping_threshold: Option<Option<Money>>,
+    /// Replaces the per-prefecture fees.
+    pub prefecture_fees: Option<Vec<PrefectureFee>>,
+    /// Replaces the slots.
+    pub delivery_slots: Option<Vec<DeliverySlot>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    currency: Currency,
+    bank_transfer_enabled: bool,
+    bank_transfer_due_days: i32,
+    bank_account: sqlx::types::Json<BankAccount>,
+    cod_enabled: bool,
+    cod_limit_amount: i64,
+    shipping_flat_fee_amount: i64,
+    free_shipping_threshold_amount: Option<i64>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The settings as checkout uses them.
+pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, CheckoutError> {
+    let r: Row = sqlx::query_as(
+        "SELECT currency, bank_transfer_enabled, bank_transfer_due_days, bank_account, cod_enabled, cod_limit_amount,
+                shipping_flat_fee_amount, free_shipping_threshold_amount, updated_at
+           FROM store_settings WHERE store_id = $1",
+    )
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::CartNotFound)?;
+    let c = r.currency;
+    let tiers: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT up_to_amount, fee_amount FROM store_cod_fee_tiers WHERE store_id = $1 ORDER BY up_to_amount",
+    )
+    .bind(store)
+    .fetch_all(&mut **tx)
+    .await?;
+    let fees: Vec<(i16, i64)> = sqlx::query_as(
+        "SELECT prefecture_code, fee_amount FROM store_shipping_rates WHERE store_id = $1 ORDER BY prefecture_code",
+    )
+    .bind(store)
+    .fetch_all(&mut **tx)
+    .await?;
+    let slots: Vec<(String, String)> =
+        sqlx::query_as("SELECT code, label FROM store_delivery_slots WHERE store_id = $1 ORDER BY position, code")
+            .bind(store)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(CheckoutSettings {
+        currency: c,
+        bank_transfer_enabled: r.bank_transfer_enabled,
+        bank_transfer_due_days: r.bank_transfer_due_days,
+        bank_account: r.bank_account.0,
+        cod_enabled: r.cod_enabled,
+        cod_limit: Money::new(r.cod_limit_amount, c),
+        cod_fee_tiers: tiers.into_iter().map(|(u, f)| CodTier { up_to: Money::new(u, c), fee: Money::new(f, c) }).collect(),
+        shipping_flat_fee: Money::new(r.shipping_flat_fee_amount, c),
+        free_shipping_threshold: r.free_shipping_threshold_amount.map(|a| Money::new(a, c)),
+        prefecture_fees: fees
+            .into_iter()
+            .map(|(code, fee)| PrefectureFee {
+                prefecture: serde_json::json!({ "code": code, "name": Prefecture::from_code(code as u8).map(|p| p.name).unwrap_or("") }),
+                fee: Money::new(fee, c),
+            })
+            .collect(),
+        delivery_slots: slots.into_iter().map(|(code, label)| DeliverySlot { code, label }).collect(),
+        updated_at: r.updated_at,
+    })
+}
+
+impl CheckoutSettings {
+    /// The shipping fee a store set for a prefecture, if any.
+    pub fn prefecture_fee(&self, code: u8) -> Option<i64> {
+        self.prefecture_fees.iter().find(|f| f.prefecture["code"].as_u64() == Some(code as u64)).map(|f| f.fee.amount)
+    }
+}
+
+pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<CheckoutSettings, CheckoutError> {
+    by.require(Permission::StoreRead)?;
+    load(tx, store).await
+}
+
+fn money(v: &mut Validator, field: &str, m: &Money, currency: Currency) -> i64 {
+    if m.currency != currency {
+        v.push(&format!("{field}.currency"), "invalid", format!("must be the store's currency {currency}"));
+    }
+    if m.amount < 0 || m.amount > 100_000_000_000 {
+        v.push(&format!("{field}.amount"), "out_of_range", "must be between 0 and 100000000000");
+    }
+    m.amount
+}
+
+pub async fn update(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: UpdateCheckoutSettings,
+) -> Result<CheckoutSettings, CheckoutError> {
+    by.require(Permission::StoreManage)?;
+    let current = load(tx, store).await?;
+    let c = current.currency;
+    let mut v = Validator::new();
+    if let Some(d) = input.bank_transfer_due_days {
+        v.range("bank_transfer_due_days", d, 1, 60);
+    }
+    if let Some(a) = &input.bank_account {
+        for (field, value) in [
+            ("bank_account.bank_name", &a.bank_name),
+            ("bank_account.branch_name", &a.branch_name),
+            ("bank_account.account_holder_kana", &a.account_holder_kana),
+        ] {
+            v.opt_text(field, Some(value), 100);
+        }
+        if !matches!(a.account_type.as_str(), "" | "futsu" | "toza") {
+            v.push("bank_account.account_type", "invalid", "futsu (普通) or toza (当座)");
+        }
+        if !a.account_number.is_empty()
+            && (a.account_number.len() > 8 || !a.account_number.bytes().all(|b| b.is_ascii_digit()))
+        {
+            v.push("bank_account.account_number", "invalid", "up to 8 digits");
+        }
+    }
+    let cod_limit = input.cod_limit.as_ref().map(|m| money(&mut v, "cod_limit", m, c));
+    let flat = input.shipping_flat_fee.as_ref().map(|m| money(&mut v, "shipping_flat_fee", m, c));
+    let free = input
+        .free_shipping_threshold
+        .as_ref()
+        .map(|m| m.as_ref().map(|m| money(&mut v, "free_shipping_threshold", m, c)));
+    let mut tiers = Vec::new();
+    if let Some(t) = &input.cod_fee_tiers {
+        if t.len() > 20 {
+            v.push("cod_fee_tiers", "too_long", "at most 20 tiers");
+        }
+        for (i, tier) in t.iter().enumerate() {
+            let up = money(&mut v, &format!("cod_fee_tiers[{i}].up_to"), &tier.up_to, c);
+            let fee = money(&mut v, &format!("cod_fee_tiers[{i}].fee"), &tier.fee, c);
+            if up == 0 {
+                v.push(&format!("cod_fee_tiers[{i}].up_to.amount"), "out_of_range", "must be above 0");
+            }
+            tiers.push((up, fee));
+        }
+        tiers.sort_unstable();
+        if tiers.windows(2).any(|w| w[0].0 == w[1].0) {
+            v.push("cod_fee_tiers", "duplicate", "two tiers have the same bound");
+        }
+    }
+    let mut fees = Vec::new();
+    if let Some(f) = &input.prefecture_fees {
+        for (i, pf) in f.iter().enumerate() {
+            let text = match &pf.prefecture {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            let code = v.check(&format!("prefecture_fees[{i}].prefecture"), Prefecture::parse(&text)).map(|p| p.code);
+            let fee = money(&mut v, &format!("prefecture_fees[{i}].fee"), &pf.fee, c);
+            if let Some(code) = code {
+                if fees.iter().any(|(c, _)| *c == code) {
+                    v.push(&format!("prefecture_fees[{i}].prefecture"), "duplicate", "this prefecture is listed twice");
+                }
+                fees.push((code, fee));
+            }
+        }
+    }
+    let mut slots = Vec::new();
+    if let Some(s) = &input.delivery_slots {
+        if s.len() > 20 {
+            v.push("delivery_slots", "too_long", "at most 20 slots");
+        }
+        for (i, slot) in s.iter().enumerate() {
+            let code = slot.code.trim().to_lowercase();
+            if code.is_empty()
+                || code.len() > 32
+                || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                v.push(&format!("delivery_slots[{i}].code"), "invalid", "1 to 32 of a-z, 0-9, '-' and '_'");
+            }
+            let label = v.text(&format!("delivery_slots[{i}].label"), &slot.label, 100);
+            if slots.iter().any(|(c, _): &(String, String)| *c == code) {
+                v.push(&format!("delivery_slots[{i}].code"), "duplicate", "two slots have this code");
+            }
+            slots.push((code, label));
+        }
+    }
+    v.into_result()?;
+    sqlx::query(
+        "UPDATE store_settings SET
+           bank_transfer_enabled = coalesce($2, bank_transfer_enabled),
+           bank_transfer_due_days = coalesce($3, bank_transfer_due_days),
+           bank_account = coalesce($4, bank_account),
+           cod_enabled = coalesce($5, cod_enabled),
+           cod_limit_amount = coalesce($6, cod_limit_amount),
+           shipping_flat_fee_amount = coalesce($7, shipping_flat_fee_amount),
+           free_shipping_threshold_amount = CASE WHEN $8 THEN $9 ELSE free_shipping_threshold_amount END
+         WHERE store_id = $1",
+    )
+    .bind(store)
+    .bind(input.bank_transfer_enabled)
+    .bind(input.bank_transfer_due_days)
+    .bind(input.bank_account.map(sqlx::types::Json))
+    .bind(input.cod_enabled)
+    .bind(cod_limit)
+    .bind(flat)
+    .bind(free.is_some())
+    .bind(free.flatten())
+    .execute(&mut **tx)
+    .await?;
+    if input.cod_fee_tiers.is_some() {
+        sqlx::query("DELETE FROM store_cod_fee_tiers WHERE store_id = $1").bind(store).execute(&mut **tx).await?;
+        for (up, fee) in &tiers {
+            sqlx::query("INSERT INTO store_cod_fee_tiers (tenant_id, store_id, up_to_amount, fee_amount) VALUES ($1, $2, $3, $4)")
+                .bind(tx.tenant())
+                .bind(store)
+                .bind(up)
+                .bind(fee)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    if input.prefecture_fees.is_some() {
+        sqlx::query("DELETE FROM store_shipping_rates WHERE store_id = $1").bind(store).execute(&mut **tx).await?;
+        for (code, fee) in &fees {
+            sqlx::query("INSERT INTO store_shipping_rates (tenant_id, store_id, prefecture_code, fee_amount) VALUES ($1, $2, $3, $4)")
+                .bind(tx.tenant())
+                .bind(store)
+                .bind(*code as i16)
+                .bind(fee)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    if input.delivery_slots.is_some() {
+        sqlx::query("DELETE FROM store_delivery_slots WHERE store_id = $1").bind(store).execute(&mut **tx).await?;
+        for (i, (code, label)) in slots.iter().enumerate() {
+            sqlx::query("INSERT INTO store_delivery_slots (tenant_id, store_id, code, label, position) VALUES ($1, $2, $3, $4, $5)")
+                .bind(tx.tenant())
+                .bind(store)
+                .bind(code)
+                .bind(label)
+                .bind(i as i32)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    let s = load(tx, store).await?;
+    events::record(
+        tx,
+        events::NewEvent::new(
+            "store.checkout_settings_updated",
+            "store",
+            store,
+            serde_json::json!({ "store_id": store }),
+        )
+        .in_store(store),
+    )
+    .await?;
+    Ok(s)
+}

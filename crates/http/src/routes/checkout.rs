@@ -1,0 +1,153 @@
+//! Storefront checkout: promotion codes on a cart, checkout options, placing the order, and
+//! viewing it later with its order token.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use checkout::CheckoutError;
+use checkout::cart::{CartKey, CartView};
+use checkout::order::{self, CheckoutOptions, OrderView, PlaceOrder, PlacedOrder};
+use checkout::promotions::{self, ApplyCode};
+use kernel::{CartId, OrderId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::carts::CartSecret;
+use super::storefront::Shopfront;
+use crate::AppState;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::{ApiError, ApiResult, ProblemBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(apply_promotion, remove_promotion))
+        .routes(routes!(checkout_options))
+        .routes(routes!(place_order))
+        .routes(routes!(get_order))
+}
+
+/// Put a promotion code on the cart. Each reason it does not apply has its own code:
+/// promotion_unknown, promotion_not_started, promotion_ended, promotion_inactive,
+/// promotion_below_minimum, promotion_used_up.
+#[utoipa::path(put, path = "/store/v1/stores/{store}/carts/{cart_id}/promotion", tag = "checkout", request_body = ApplyCode,
+    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    responses((status = 200, body = CartView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+async fn apply_promotion(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    CartSecret(secret): CartSecret,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
+    ApiJson(input): ApiJson<ApplyCode>,
+) -> ApiResult<Json<CartView>> {
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let view = promotions::apply_to_cart(&mut tx, shop.store_id, &CartKey { id, secret }, input).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+#[utoipa::path(delete, path = "/store/v1/stores/{store}/carts/{cart_id}/promotion", tag = "checkout",
+    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
+async fn remove_promotion(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    CartSecret(secret): CartSecret,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
+) -> ApiResult<Json<CartView>> {
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let view = promotions::remove_from_cart(&mut tx, shop.store_id, &CartKey { id, secret }).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OptionsQuery {
+    /// The destination prefecture (name or JIS code), for its shipping fee.
+    prefecture: Option<String>,
+}
+
+/// What each payment method would cost for this cart (shipping, COD fee, total, tax per rate),
+/// whether it is offered, and the delivery slots.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/carts/{cart_id}/checkout-options", tag = "checkout",
+    params(("store" = String, Path), ("x-cart-secret" = String, Header), OptionsQuery),
+    responses((status = 200, body = CheckoutOptions), (status = 404, body = ProblemBody)))]
+async fn checkout_options(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    CartSecret(secret): CartSecret,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
+    ApiQuery(q): ApiQuery<OptionsQuery>,
+) -> ApiResult<Json<CheckoutOptions>> {
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let o = order::options(&mut tx, shop.store_id, &CartKey { id, secret }, q.prefecture.as_deref()).await?;
+    tx.commit().await?;
+    Ok(Json(o))
+}
+
+/// Place the order. One transaction: prices, the promotion and stock are checked again, the
+/// cart's holds are consumed (what lapsed is held again if stock allows), and the order is
+/// written with its payment and one shipment per vendor. The answer carries an order token,
+/// shown once. The same `Idempotency-Key` returns the same order and token.
+#[utoipa::path(post, path = "/store/v1/stores/{store}/carts/{cart_id}/checkout", tag = "checkout", request_body = PlaceOrder,
+    params(("store" = String, Path), ("x-cart-secret" = String, Header), ("idempotency-key" = Option<String>, Header)),
+    responses((status = 201, body = PlacedOrder),
+              (status = 409, body = ProblemBody, description = "sold_out, insufficient_stock, prices_changed, promotion_used_up, cart_not_active"),
+              (status = 422, body = ProblemBody, description = "validation_failed, cart_empty, payment_method_unavailable, promotion_*"),
+              (status = 404, body = ProblemBody)))]
+async fn place_order(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    CartSecret(secret): CartSecret,
+    headers: HeaderMap,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
+    ApiJson(input): ApiJson<PlaceOrder>,
+) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().map_err(|_| {
+                ApiError::from(kernel::ValidationErrors::one("Idempotency-Key", "invalid", "visible ASCII only"))
+            })?;
+            checkout::items::check_key(k)?;
+            k.to_string()
+        }
+        None => format!("auto-{}", uuid::Uuid::new_v4()),
+    };
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let (status, body) = match order::place_order(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key).await {
+        Ok(answer) => answer,
+        Err(e @ CheckoutError::PricesChanged) => {
+            // the cart now carries today's prices: keep that, so the shopper can review and retry
+            tx.commit().await?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
+}
+
+/// An order, for the shopper who holds its token (`X-Order-Token`). A pending bank transfer
+/// shows the store's bank account.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/orders/{order_id}", tag = "checkout",
+    params(("store" = String, Path), ("x-order-token" = String, Header)),
+    responses((status = 200, body = OrderView), (status = 404, body = ProblemBody)))]
+async fn get_order(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    headers: HeaderMap,
+    ApiPath((_store, id)): ApiPath<(String, OrderId)>,
+) -> ApiResult<Json<OrderView>> {
+    let token = headers
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| t.len() <= 200)
+        .ok_or(CheckoutError::OrderNotFound)?;
+    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let v = order::by_token(&mut tx, shop.store_id, id, token).await?;
+    tx.commit().await?;
+    Ok(Json(v))
+}
