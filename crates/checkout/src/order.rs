@@ -639,7 +639,10 @@ pub async fn place_order(
     let order = OrderId::new();
     let placeholder = -(rand::random::<i64>() & i64::MAX).max(1);
     let token = new_token();
-    let status = derive_status(input.payment_method, PaymentStatus::Pending, &[], false);
+    // nothing to pay (a code took it all): paid at once, so digital goods are delivered now
+    let free = t.total == 0;
+    let payment_status = if free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
+    let status = derive_status(input.payment_method, payment_status, &[], false);
     let status = if shipped && status == OrderStatus::Completed { OrderStatus::Processing } else { status };
     sqlx::query(
         "INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, cart_id, email, status, currency, subtotal_amount,
@@ -731,18 +734,22 @@ pub async fn place_order(
             .await?;
         }
     }
-    let due = (input.payment_method == PaymentMethod::BankTransfer).then_some(s.bank_transfer_due_days);
+    let due = (input.payment_method == PaymentMethod::BankTransfer && !free).then_some(s.bank_transfer_due_days);
+    let payment_id = PaymentId::new();
     sqlx::query(
-        "INSERT INTO payments (id, tenant_id, order_id, method, amount, currency, due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(days => $7) END)",
+        "INSERT INTO payments (id, tenant_id, order_id, method, amount, currency, due_at, status, received_amount, confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(days => $7) END,
+                 $8, CASE WHEN $9 THEN 0 END, CASE WHEN $9 THEN now() END)",
     )
-    .bind(PaymentId::new())
+    .bind(payment_id)
     .bind(tx.tenant())
     .bind(order)
     .bind(input.payment_method)
     .bind(t.total)
     .bind(currency)
     .bind(due)
+    .bind(payment_status)
+    .bind(free)
     .execute(&mut **tx)
     .await?;
     // one shipment per vendor with something to ship
@@ -778,6 +785,11 @@ pub async fn place_order(
     let payload = serde_json::json!({ "order_id": order, "number": number, "total": placed.total, "payment_method": input.payment_method,
                                       "digital_only": !shipped, "customer_id": customer });
     events::record(tx, events::NewEvent::new("order.placed", "order", order, payload).in_store(store)).await?;
+    if free {
+        let payload = serde_json::json!({ "order_id": order, "payment_id": payment_id, "due": t.total, "received": t.total,
+                                          "mismatch": false });
+        events::record(tx, events::NewEvent::new("payment.confirmed", "order", order, payload).in_store(store)).await?;
+    }
     metrics::counter!("tenpo_orders_placed_total").increment(1);
     let body = serde_json::to_value(PlacedOrder { order: placed, order_token: token }).unwrap_or_default();
     crate::idempotency::save(tx, store, &scope, idem, &hash, 201, &body).await?;

@@ -170,3 +170,33 @@ async fn checkout_checks_the_code_again() {
     checkout(&app, shop, &paused, body("r@example.jp"), None).await.expect_problem(422, "promotion_inactive");
     assert_eq!(app.get(&format!("/admin/v1/promotions/{id}"), &shop.owner_token).await.expect(200)["times_used"], 2);
 }
+
+#[tokio::test]
+async fn an_order_a_code_makes_free_is_paid_at_once() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let t = tea_shop(&app).await;
+    let shop = &t.shop;
+    app.post(
+        "/admin/v1/promotions",
+        &shop.owner_token,
+        json!({ "code": "GIFT", "discount_type": "percent", "percent_off_bps": 10000 }),
+    )
+    .await
+    .expect(201);
+    let cart = cart_with(&app, shop, &[(&t.guide, 1)]).await;
+    cart_call(&app, Method::PUT, shop, &cart, "/promotion", Some(json!({ "code": "GIFT" }))).await.expect(200);
+    let placed =
+        checkout(&app, shop, &cart, json!({ "email": "gift@example.jp", "payment_method": "bank_transfer" }), None)
+            .await
+            .expect(201);
+    let order = &placed["order"];
+    assert_eq!((order["total"].clone(), order["status"].as_str()), (yen(0), Some("completed")));
+    assert_eq!((order["payment"]["status"].as_str(), order["payment"]["due_at"].is_null()), (Some("confirmed"), true));
+    let id = order["id"].as_str().unwrap();
+    let events: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT event_type FROM outbox_events WHERE aggregate_id = '{id}' ORDER BY id"))
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(events, ["order.placed", "payment.confirmed"], "digital goods are delivered from the confirmation");
+}
