@@ -342,10 +342,21 @@ pub async fn cancel(
     .bind(p.id)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE shipments SET status = 'canceled' WHERE order_id = $1 AND status = 'pending'")
-        .bind(order)
-        .execute(&mut **tx)
-        .await?;
+    if p.status == PaymentStatus::Pending {
+        let payload = serde_json::json!({ "order_id": order, "payment_id": p.id, "reason": reason });
+        events::record(tx, events::NewEvent::new("payment.failed", "order", order, payload).in_store(store)).await?;
+    }
+    let canceled: Vec<ShipmentId> = sqlx::query_scalar(
+        "UPDATE shipments SET status = 'canceled' WHERE order_id = $1 AND status = 'pending' RETURNING id",
+    )
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    for shipment in canceled {
+        let payload = serde_json::json!({ "order_id": order, "shipment_id": shipment });
+        events::record(tx, events::NewEvent::new("shipment.canceled", "shipment", shipment, payload).in_store(store))
+            .await?;
+    }
     sqlx::query("UPDATE orders SET status = 'canceled', canceled_at = now(), cancel_reason = $2 WHERE id = $1")
         .bind(order)
         .bind(&reason)

@@ -303,6 +303,13 @@ async fn unpaid_bank_transfers_are_canceled_at_the_due_date_and_their_stock_retu
     assert_eq!((order["status"].as_str(), order["payment"]["status"].as_str()), (Some("canceled"), Some("failed")));
     assert_eq!(order["cancel_reason"], "unpaid by the due date");
     assert_eq!(numbers(&app, &t.tea).await, (100, 0));
+    let events: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT event_type FROM outbox_events WHERE payload_json->>'order_id' = '{id}' ORDER BY id"
+    ))
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(events, ["order.placed", "payment.failed", "shipment.canceled", "order.canceled"]);
 }
 
 #[tokio::test]
