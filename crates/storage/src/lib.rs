@@ -91,6 +91,7 @@ pub mod range;
 mod settings;
 pub mod sign;
 mod store;
+pub mod testing;
 
 pub use download::{DownloadOptions, SignedUrl, content_disposition, validate_content_type};
 pub use error::{LinkError, StorageError};
