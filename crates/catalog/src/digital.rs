@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Permission};
 use kernel::{ProductId, StoreId, Validator};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::CatalogError;
@@ -25,16 +25,12 @@ pub struct StoreDigitalSettings {
     pub updated_at: DateTime<Utc>,
 }
 
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStoreDigitalSettings {
     pub default_url_ttl_seconds: Option<i32>,
     /// `null` for unlimited.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub default_max_downloads: Option<Option<i32>>,
 }
@@ -43,11 +39,11 @@ pub struct UpdateStoreDigitalSettings {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductDigitalSettings {
     /// `null` to use the store's.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub url_ttl_seconds: Option<Option<i32>>,
     /// `null` to use the store's.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub max_downloads: Option<Option<i32>>,
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Permission};
 use kernel::{AssetId, Currency, Money, ProductId, StoreId, Validator, VariantId};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::CatalogError;
@@ -183,11 +183,6 @@ pub struct CreateVariant {
     pub inventory_quantity: Option<i32>,
 }
 
-/// Distinguishes "absent" (leave as is) from `null` (clear) in a JSON patch.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVariant {
@@ -196,21 +191,21 @@ pub struct UpdateVariant {
     pub option_values: Option<Vec<String>>,
     pub price: Option<Money>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<Money>)]
     pub compare_at_price: Option<Option<Money>>,
     pub tax_class: Option<TaxClass>,
     pub is_hot: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub hot_limit_per_customer: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<AssetId>)]
     pub digital_asset_id: Option<Option<AssetId>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub weight_grams: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub barcode: Option<Option<String>>,
     pub status: Option<VariantStatus>,

@@ -190,28 +190,24 @@ pub struct CreatePromotion {
     pub usage_limit_per_customer: Option<i32>,
 }
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePromotion {
     pub description: Option<String>,
     pub status: Option<PromotionStatus>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub starts_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub ends_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<Money>)]
     pub min_subtotal: Option<Option<Money>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub usage_limit_total: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub usage_limit_per_customer: Option<Option<i32>>,
 }

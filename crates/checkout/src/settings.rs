@@ -74,10 +74,6 @@ pub struct CheckoutSettings {
     pub updated_at: DateTime<Utc>,
 }
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCheckoutSettings {
@@ -90,7 +86,7 @@ pub struct UpdateCheckoutSettings {
     pub cod_fee_tiers: Option<Vec<CodTier>>,
     pub shipping_flat_fee: Option<Money>,
     /// `null` turns free shipping off.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<Money>)]
     pub free_shipping_threshold: Option<Option<Money>>,
     /// Replaces the per-prefecture fees.

@@ -124,3 +124,12 @@ mod tests {
         assert!(v.is_ok());
     }
 }
+
+/// For `#[serde(default, deserialize_with = "kernel::validate::nullable")]` on an
+/// `Option<Option<T>>` field of a JSON patch: tells "absent" (`None`: leave as is) from `null`
+/// (`Some(None)`: clear).
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
