@@ -54,9 +54,34 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     for product in demo_products() {
         catalog::product::create_product(&mut tx, store.id, Acting::Operator, product).await?;
     }
+    checkout::settings::update(&mut tx, store.id, Acting::Operator, serde_json::from_value(demo_checkout_settings())?)
+        .await?;
+    let welcome = serde_json::json!({ "code": "WELCOME10", "description": "10% off your first order",
+                                      "discount_type": "percent", "percent_off_bps": 1000, "usage_limit_per_customer": 1 });
+    checkout::promotions::create(&mut tx, store.id, Acting::Operator, serde_json::from_value(welcome)?).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, store_id = %store.id, "demo data seeded");
     Ok(())
+}
+
+/// What a Japanese shop typically offers: 800 yen shipping, free from 5,000, more to Hokkaido
+/// and Okinawa; cash on delivery with the usual fee tiers; a bank account; delivery slots.
+fn demo_checkout_settings() -> serde_json::Value {
+    let yen = |amount: i64| serde_json::json!({ "amount": amount, "currency": "JPY" });
+    serde_json::json!({
+        "shipping_flat_fee": yen(800),
+        "free_shipping_threshold": yen(5000),
+        "prefecture_fees": [{ "prefecture": "北海道", "fee": yen(1200) }, { "prefecture": "沖縄県", "fee": yen(1500) }],
+        "cod_enabled": true,
+        "cod_limit": yen(300_000),
+        "cod_fee_tiers": [{ "up_to": yen(10_000), "fee": yen(330) }, { "up_to": yen(30_000), "fee": yen(440) },
+                          { "up_to": yen(100_000), "fee": yen(660) }, { "up_to": yen(300_000), "fee": yen(1100) }],
+        "bank_transfer_due_days": 7,
+        "bank_account": { "bank_name": "テンポ銀行", "branch_name": "本店営業部", "account_type": "futsu",
+                          "account_number": "1234567", "account_holder_kana": "テンポデモコーヒー" },
+        "delivery_slots": [{ "code": "am", "label": "午前中" }, { "code": "14-16", "label": "14時〜16時" },
+                           { "code": "16-18", "label": "16時〜18時" }, { "code": "18-21", "label": "18時〜21時" }]
+    })
 }
 
 fn variant(sku: &str, yen: i64, stock: Option<i32>) -> CreateVariant {

@@ -1,5 +1,6 @@
 mod auth;
 mod bad_input;
+mod demo;
 mod isolation;
 mod operations;
 mod outbox;

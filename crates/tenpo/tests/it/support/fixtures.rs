@@ -8,7 +8,7 @@ use super::TestApp;
 pub const PASSWORD: &str = "correct-horse-battery";
 
 /// A tenant with one store and its signed-in owner.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Shop {
     pub tenant_id: String,
     pub store_id: String,
