@@ -3,8 +3,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::client::Connection;
 
 /// The figures of one measured phase.
 #[derive(Debug, Clone)]
@@ -91,36 +94,72 @@ pub async fn measure_gets(
     if_none_match: Option<String>,
     expect: u16,
 ) -> Phase {
+    let tag: Option<Arc<str>> = if_none_match.map(Arc::from);
+    measure_on_connections(name, addr, concurrency, duration, move |mut conn, n| {
+        let (p, tag) = (path(n), tag.clone());
+        Box::pin(async move {
+            let answer = match conn.get(&p, tag.as_deref()).await {
+                Ok((status, _)) if status == expect => Ok(()),
+                Ok((status, _)) => Err(Failure::Answer(format!("{p}: status {status}"))),
+                Err(e) => Err(Failure::Connection(e)),
+            };
+            (conn, answer)
+        })
+    })
+    .await
+}
+
+/// Why one unit of work failed: a wrong answer (the connection is still good) or a broken
+/// connection (a new one is opened).
+pub enum Failure {
+    Answer(String),
+    Connection(String),
+}
+
+/// One unit of work on a client's connection (the n-th of the run); hands the connection back.
+pub type Unit = Pin<Box<dyn Future<Output = (Connection, Result<(), Failure>)> + Send>>;
+
+/// Runs `unit` from `concurrency` clients, each on its own keep-alive connection, back to back
+/// for `duration`; a unit may be several requests, and its latency is the whole.
+pub async fn measure_on_connections<F>(
+    name: &str,
+    addr: std::net::SocketAddr,
+    concurrency: usize,
+    duration: Duration,
+    unit: F,
+) -> Phase
+where
+    F: Fn(Connection, u64) -> Unit + Send + Sync + 'static,
+{
+    let unit = Arc::new(unit);
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(concurrency);
     for client in 0..concurrency {
-        let path = path.clone();
-        let tag = if_none_match.clone();
+        let unit = unit.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut first_error = None;
-            let mut conn = match super::client::Connection::open(addr).await {
+            let mut conn = match Connection::open(addr).await {
                 Ok(c) => c,
                 Err(e) => return (latencies, 1, Some(e)),
             };
             let mut n = client as u64;
             while Instant::now() < deadline {
-                let p = path(n);
                 let t = Instant::now();
-                match conn.get(&p, tag.as_deref()).await {
-                    Ok((status, _)) if status == expect => {
-                        latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                    }
-                    Ok((status, _)) => {
-                        errors += 1;
-                        first_error.get_or_insert(format!("{p}: status {status}"));
-                    }
-                    Err(e) => {
+                let (back, answer) = unit(conn, n).await;
+                conn = back;
+                match answer {
+                    Ok(()) => latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32),
+                    Err(Failure::Answer(e)) => {
                         errors += 1;
                         first_error.get_or_insert(e);
-                        match super::client::Connection::open(addr).await {
+                    }
+                    Err(Failure::Connection(e)) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                        match Connection::open(addr).await {
                             Ok(c) => conn = c,
                             Err(_) => break,
                         }

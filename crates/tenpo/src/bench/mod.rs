@@ -7,6 +7,7 @@
 //! data through the operator API (pass `--operator-token`). Client and server share the
 //! machine's cores, so figures are for comparison within one run, not absolute capacity.
 
+mod checkout;
 mod client;
 mod flash;
 mod load;

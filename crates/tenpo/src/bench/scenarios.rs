@@ -19,6 +19,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("storefront", |t| Box::pin(storefront(t))),
     ("flash-sale", |t| Box::pin(flash_sale(t))),
     ("search", |t| Box::pin(super::search::search(t))),
+    ("checkout", |t| Box::pin(super::checkout::checkout(t))),
 ];
 
 /// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.
