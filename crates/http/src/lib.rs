@@ -48,6 +48,8 @@ pub struct HttpSettings {
     pub storefront_cache_ttl: Duration,
     /// How long add-to-cart of a flash-sale item waits for its decision before answering 202.
     pub hot_wait: Duration,
+    /// The request timeout of digital asset uploads (every other route has `request_timeout`).
+    pub upload_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -60,6 +62,7 @@ impl Default for HttpSettings {
             auth: AuthSettings::default(),
             storefront_cache_ttl: Duration::from_secs(5),
             hot_wait: Duration::from_secs(2),
+            upload_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -78,12 +81,14 @@ pub struct Inner {
     /// The storefront search index (shared with the worker in one process); without it the
     /// search endpoint answers 503.
     pub search: Option<search::Search>,
+    /// Files of digital goods; without it the digital endpoints answer 503.
+    pub storage: Option<storage::Storage>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: HttpSettings, hot: Arc<checkout::hot::HotQueue>) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
-        AppState(Arc::new(Inner { db, settings, cache, hot, search: None }))
+        AppState(Arc::new(Inner { db, settings, cache, hot, search: None, storage: None }))
     }
 
     /// Adds the search index; call before the state is cloned.
@@ -91,6 +96,15 @@ impl AppState {
         match Arc::get_mut(&mut self.0) {
             Some(inner) => inner.search = Some(search),
             None => tracing::error!("AppState::with_search called on a shared state; search stays off"),
+        }
+        self
+    }
+
+    /// Adds the file storage of digital goods; call before the state is cloned.
+    pub fn with_storage(mut self, storage: storage::Storage) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.storage = Some(storage),
+            None => tracing::error!("AppState::with_storage called on a shared state; storage stays off"),
         }
         self
     }
@@ -107,7 +121,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = routes::api().split_for_parts();
+    let (api, mut openapi) = routes::api().split_for_parts();
+    // uploads stream large files: their own timeout instead of the request timeout
+    let (uploads, uploads_openapi) = routes::uploads().split_for_parts();
+    openapi.merge(uploads_openapi);
+    let timeout = |limit| TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limit);
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -117,9 +135,10 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, tenant_id = tracing::field::Empty)
         }))
         .layer(axum::middleware::from_fn(ops::record_metrics))
-        .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.settings.request_timeout));
+        .layer(CatchPanicLayer::new());
     api.merge(ops::router(openapi))
+        .layer(timeout(state.settings.request_timeout))
+        .merge(uploads.layer(timeout(state.settings.upload_timeout)))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(layers)

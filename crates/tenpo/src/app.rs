@@ -64,6 +64,7 @@ pub fn worker(db: &Db, config: &Config, search: &search::Search) -> worker::Work
     worker::Worker::new(db.clone(), config.worker_settings())
         .with_consumer(std::sync::Arc::new(customers::sync::StoreSync))
         .with_consumer(std::sync::Arc::new(search::sync::SearchSync::new(Some(search.clone()))))
+        .with_consumer(std::sync::Arc::new(digital::consumer::Deliveries))
 }
 
 /// Opens the search index: for writing when this process runs the worker (an embedded index
@@ -94,8 +95,11 @@ pub async fn start(
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
         addr = Some(listener.local_addr()?);
-        let state =
-            http_api::AppState::new(db.clone(), config.http_settings(), hot.clone()).with_search(search.clone());
+        let storage = storage::Storage::from_settings(&config.storage, &config.data_dir)
+            .context("cannot set up file storage for digital goods ([storage])")?;
+        let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
+            .with_search(search.clone())
+            .with_storage(storage);
         let token = shutdown.clone();
         tasks.spawn(async move {
             if let Err(e) = http_api::serve(listener, state, token).await {

@@ -22,6 +22,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub worker: WorkerConfig,
     pub search: SearchConfig,
+    /// Files of digital goods and their download URLs (docs/DIGITAL.md).
+    pub storage: storage::StorageSettings,
     pub log: LogConfig,
 }
 
@@ -46,6 +48,8 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
     pub storefront_cache_secs: u64,
     pub hot_wait_ms: u64,
+    /// How long a digital asset upload may take (its route only; others have request_timeout_secs).
+    pub upload_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +71,8 @@ pub struct WorkerConfig {
     pub hot_lease_secs: u64,
     pub reservation_sweep_ms: u64,
     pub checkout_jobs_ms: u64,
+    /// How often passed digital deliveries are marked expired.
+    pub digital_expiry_ms: u64,
 }
 
 /// Storefront search (docs/SEARCH.md).
@@ -118,6 +124,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             worker: WorkerConfig::default(),
             search: SearchConfig::default(),
+            storage: storage::StorageSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -146,6 +153,7 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 20,
             storefront_cache_secs: 5,
             hot_wait_ms: 2000,
+            upload_timeout_secs: 3600,
         }
     }
 }
@@ -171,6 +179,7 @@ impl Default for WorkerConfig {
             hot_lease_secs: 10,
             reservation_sweep_ms: 1000,
             checkout_jobs_ms: 30_000,
+            digital_expiry_ms: 60_000,
         }
     }
 }
@@ -178,6 +187,18 @@ impl Default for WorkerConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+fn parse<T: std::str::FromStr>(name: &str, v: String) -> anyhow::Result<T> {
+    v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value"))
+}
+
+fn flag(name: &str, v: String) -> anyhow::Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("{name}={v:?}: use true or false"),
     }
 }
 
@@ -217,6 +238,22 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_MEILISEARCH_URL",
     "TENPO_MEILISEARCH_KEY",
     "TENPO_MEILISEARCH_INDEX",
+    "TENPO_UPLOAD_TIMEOUT_SECS",
+    "TENPO_DIGITAL_EXPIRY_MS",
+    "TENPO_STORAGE_PROVIDER",
+    "TENPO_STORAGE_MAX_OBJECT_BYTES",
+    "TENPO_DOWNLOAD_URL_TTL_SECS",
+    "TENPO_STORAGE_DIR",
+    "TENPO_STORAGE_SIGNING_SECRET",
+    "TENPO_STORAGE_URL_PREFIX",
+    "TENPO_S3_ENDPOINT",
+    "TENPO_S3_REGION",
+    "TENPO_S3_BUCKET",
+    "TENPO_S3_ACCESS_KEY_ID",
+    "TENPO_S3_SECRET_ACCESS_KEY",
+    "TENPO_S3_PATH_STYLE",
+    "TENPO_GCS_BUCKET",
+    "TENPO_GCS_CREDENTIALS_FILE",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -243,16 +280,6 @@ impl Config {
     }
 
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        fn parse<T: std::str::FromStr>(name: &str, v: String) -> anyhow::Result<T> {
-            v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value"))
-        }
-        fn flag(name: &str, v: String) -> anyhow::Result<bool> {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => Ok(true),
-                "0" | "false" | "no" | "off" => Ok(false),
-                _ => bail!("{name}={v:?}: use true or false"),
-            }
-        }
         let get = |name: &str| env(name).filter(|v| !v.is_empty());
         if let Some(v) = get("TENPO_LISTEN") {
             self.listen = v;
@@ -350,11 +377,83 @@ impl Config {
         if let Some(v) = get("TENPO_MEILISEARCH_INDEX") {
             self.search.meilisearch_index = v;
         }
+        if let Some(v) = get("TENPO_UPLOAD_TIMEOUT_SECS") {
+            self.http.upload_timeout_secs = parse("TENPO_UPLOAD_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_DIGITAL_EXPIRY_MS") {
+            self.worker.digital_expiry_ms = parse("TENPO_DIGITAL_EXPIRY_MS", v)?;
+        }
+        self.apply_storage_env(&get)?;
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
         if let Some(v) = get("TENPO_LOG_FORMAT") {
             self.log.format = v;
+        }
+        Ok(())
+    }
+
+    /// `[storage]` from TENPO_STORAGE_*, TENPO_DOWNLOAD_URL_TTL_SECS, TENPO_S3_* and TENPO_GCS_*.
+    /// An S3 or GCS key given only in the environment creates its table (the secret access key
+    /// itself is read from TENPO_S3_SECRET_ACCESS_KEY, or the variable `s3.secret_access_key_env`
+    /// names, when storage starts).
+    fn apply_storage_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let st = &mut self.storage;
+        if let Some(v) = get("TENPO_STORAGE_PROVIDER") {
+            st.provider = v.trim().parse().map_err(|e: String| anyhow::anyhow!("TENPO_STORAGE_PROVIDER: {e}"))?;
+        }
+        if let Some(v) = get("TENPO_STORAGE_MAX_OBJECT_BYTES") {
+            st.max_object_bytes = parse("TENPO_STORAGE_MAX_OBJECT_BYTES", v)?;
+        }
+        if let Some(v) = get("TENPO_DOWNLOAD_URL_TTL_SECS") {
+            st.download_url_ttl_secs = parse("TENPO_DOWNLOAD_URL_TTL_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_STORAGE_DIR") {
+            st.local.dir = Some(v.into());
+        }
+        if let Some(v) = get("TENPO_STORAGE_SIGNING_SECRET") {
+            st.local.signing_secret = Some(storage::Secret::new(v));
+        }
+        if let Some(v) = get("TENPO_STORAGE_URL_PREFIX") {
+            st.local.url_prefix = v;
+        }
+        let s3_keys = [
+            "TENPO_S3_ENDPOINT",
+            "TENPO_S3_REGION",
+            "TENPO_S3_BUCKET",
+            "TENPO_S3_ACCESS_KEY_ID",
+            "TENPO_S3_PATH_STYLE",
+        ];
+        if s3_keys.iter().any(|k| get(k).is_some()) {
+            let s3 = st.s3.get_or_insert_with(|| storage::S3Settings {
+                endpoint: None,
+                region: "us-east-1".into(),
+                bucket: String::new(),
+                access_key_id: String::new(),
+                secret_access_key_env: "TENPO_S3_SECRET_ACCESS_KEY".into(),
+                session_token_env: None,
+                path_style: false,
+            });
+            if let Some(v) = get("TENPO_S3_ENDPOINT") {
+                s3.endpoint = Some(v);
+            }
+            if let Some(v) = get("TENPO_S3_REGION") {
+                s3.region = v;
+            }
+            if let Some(v) = get("TENPO_S3_BUCKET") {
+                s3.bucket = v;
+            }
+            if let Some(v) = get("TENPO_S3_ACCESS_KEY_ID") {
+                s3.access_key_id = v;
+            }
+            if let Some(v) = get("TENPO_S3_PATH_STYLE") {
+                s3.path_style = flag("TENPO_S3_PATH_STYLE", v)?;
+            }
+        }
+        if let (Some(bucket), Some(file)) = (get("TENPO_GCS_BUCKET"), get("TENPO_GCS_CREDENTIALS_FILE")) {
+            st.gcs = Some(storage::GcsSettings { bucket, credentials_file: file.into() });
+        } else if get("TENPO_GCS_BUCKET").is_some() || get("TENPO_GCS_CREDENTIALS_FILE").is_some() {
+            bail!("set both TENPO_GCS_BUCKET and TENPO_GCS_CREDENTIALS_FILE");
         }
         Ok(())
     }
@@ -401,6 +500,7 @@ impl Config {
             trust_forwarded_for: self.http.trust_forwarded_for,
             storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
             hot_wait: Duration::from_millis(self.http.hot_wait_ms),
+            upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
                 max_failures_per_account: self.auth.max_failures_per_account,
@@ -455,6 +555,7 @@ impl Config {
             sweep_every: Duration::from_millis(self.worker.reservation_sweep_ms),
             sweep_batch: 500,
             checkout_jobs_every: Duration::from_millis(self.worker.checkout_jobs_ms),
+            digital_expiry_every: Duration::from_millis(self.worker.digital_expiry_ms),
         }
     }
 }
@@ -485,6 +586,38 @@ mod tests {
         assert!(Config::load_from(Some(&file), |_| None).is_err());
         assert!(Config::load_from(None, |k| (k == "TENPO_AUTO_MIGRATE").then(|| "maybe".to_string())).is_err());
         assert!(Config::load_from(None, |k| (k == "TENPO_LISTEN").then(|| "nowhere".to_string())).is_err());
+    }
+
+    #[test]
+    fn storage_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("tenpo-config-storage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenpo.toml");
+        std::fs::write(&file, "[storage]\ndownload_url_ttl_secs = 120\n[storage.local]\ndir = \"/srv/files\"\n")
+            .unwrap();
+        let c = Config::load_from(Some(&file), |_| None).unwrap();
+        assert_eq!(c.storage.provider, storage::Provider::Local);
+        assert_eq!(c.storage.download_url_ttl_secs, 120);
+        assert_eq!(c.storage.local.dir.as_deref(), Some(Path::new("/srv/files")));
+        let env = |k: &str| {
+            match k {
+                "TENPO_STORAGE_PROVIDER" => Some("s3"),
+                "TENPO_S3_BUCKET" => Some("shop-files"),
+                "TENPO_S3_ENDPOINT" => Some("http://127.0.0.1:9000"),
+                "TENPO_S3_ACCESS_KEY_ID" => Some("AKID"),
+                "TENPO_S3_PATH_STYLE" => Some("true"),
+                "TENPO_STORAGE_MAX_OBJECT_BYTES" => Some("1048576"),
+                _ => None,
+            }
+            .map(str::to_string)
+        };
+        let c = Config::load_from(None, env).unwrap();
+        let s3 = c.storage.s3.expect("s3 table from the environment");
+        assert_eq!((c.storage.provider, c.storage.max_object_bytes), (storage::Provider::S3, 1_048_576));
+        assert_eq!((s3.bucket.as_str(), s3.region.as_str(), s3.path_style), ("shop-files", "us-east-1", true));
+        assert_eq!(s3.secret_access_key_env, "TENPO_S3_SECRET_ACCESS_KEY");
+        assert!(Config::load_from(None, |k| (k == "TENPO_STORAGE_PROVIDER").then(|| "ftp".to_string())).is_err());
+        assert!(Config::load_from(None, |k| (k == "TENPO_GCS_BUCKET").then(|| "b".to_string())).is_err());
     }
 
     #[test]

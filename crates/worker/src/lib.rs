@@ -20,6 +20,8 @@ pub struct WorkerSettings {
     pub sweep_batch: i64,
     /// How often unpaid orders and stale carts are looked for.
     pub checkout_jobs_every: Duration,
+    /// How often passed digital deliveries are marked expired.
+    pub digital_expiry_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -30,6 +32,7 @@ impl Default for WorkerSettings {
             sweep_every: Duration::from_secs(1),
             sweep_batch: 500,
             checkout_jobs_every: Duration::from_secs(30),
+            digital_expiry_every: Duration::from_secs(60),
         }
     }
 }
@@ -82,6 +85,7 @@ impl Worker {
         };
         tasks.spawn(decider.run(shutdown.clone()));
         tasks.spawn(checkout::jobs::run(self.db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
+        tasks.spawn(digital::expiry::run(self.db.clone(), self.settings.digital_expiry_every, shutdown.clone()));
         tasks
     }
 }

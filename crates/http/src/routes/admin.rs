@@ -3,6 +3,7 @@
 
 mod auth;
 mod customers;
+mod digital;
 mod inventory;
 mod orders;
 mod products;
@@ -20,4 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(digital::router())
+}
+
+pub fn uploads() -> OpenApiRouter<AppState> {
+    digital::uploads()
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod carts;
 mod checkout;
+mod downloads;
 mod platform;
 mod search;
 mod storefront;
@@ -40,6 +41,7 @@ use crate::problem::ProblemBody;
         (name = "orders", description = "Orders, payments, shipments, cancellations, promotions and checkout settings for staff"),
         (name = "promotions", description = "Promotion codes"),
         (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
+        (name = "digital", description = "Digital goods: variant files, deliveries of paid orders, downloads by order token, signed local file links"),
     )
 )]
 struct ApiDoc;
@@ -75,4 +77,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(search::router())
         .merge(carts::router())
         .merge(checkout::router())
+        .merge(downloads::router())
+}
+
+/// Routes that stream large request bodies: served with their own timeout and no body limit.
+pub fn uploads() -> OpenApiRouter<AppState> {
+    admin::uploads()
 }
