@@ -7,6 +7,7 @@ mod support;
 mod catalog;
 mod checkout;
 mod customers;
+mod digital;
 mod foundation;
 mod inventory;
 mod search;

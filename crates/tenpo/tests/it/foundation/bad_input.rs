@@ -142,6 +142,15 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "description": "d", "status": "inactive", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z",
             "min_subtotal": { "amount": 100, "currency": "JPY" }, "usage_limit_total": 5, "usage_limit_per_customer": 1 }),
         ),
+        ("POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/revoke", json!({ "reason": "r" })),
+        (
+            "POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/extend",
+            json!({ "url_expires_at": "2099-01-01T00:00:00Z" }),
+        ),
+        (
+            "POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/limit",
+            json!({ "reset_count": true, "max_downloads": 5 }),
+        ),
         (
             "PATCH /admin/v1/store/checkout-settings",
             json!({ "bank_transfer_enabled": true, "bank_transfer_due_days": 7,
@@ -358,6 +367,9 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         ("order_id", placed["order"]["id"].as_str().unwrap().to_string()),
         ("shipment_id", placed["order"]["shipments"][0]["id"].as_str().unwrap().to_string()),
         ("promotion_id", promotion["id"].as_str().unwrap().to_string()),
+        // well-formed ids of nothing: bad bodies are refused before any lookup
+        ("delivery_id", "0190a0a0-0000-7000-8000-000000000002".to_string()),
+        ("asset_id", "0190a0a0-0000-7000-8000-000000000003".to_string()),
     ]);
     let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     let examples = examples();

@@ -85,6 +85,9 @@ impl TestApp {
         config.http.storefront_cache_secs = 0;
         // each test its own embedded search index (removed when the TestApp drops)
         config.search.index_dir = Some(search_dir());
+        // and its own directory of digital goods, with a fixed key (nothing under the data dir)
+        config.storage.local.dir = Some(scratch_dir("tenpo-test-objects"));
+        config.storage.local.signing_secret = Some(storage::Secret::new(LOCAL_SIGNING_SECRET));
         let mut opts = TestOptions::default();
         tune(&mut config, &mut opts);
         let databases = Databases::from_options(database.owner.clone(), config.database_settings());
@@ -183,7 +186,20 @@ impl Drop for TestApp {
         {
             let _ = std::fs::remove_dir_all(dir);
         }
+        if let Some(dir) = &self.config.storage.local.dir
+            && dir.starts_with(std::env::temp_dir().join("tenpo-test-objects"))
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// The key that signs local download links in tests.
+pub const LOCAL_SIGNING_SECRET: &str = "test-local-download-signing-secret-0123456789";
+
+/// A fresh directory under `<temp>/<root>`.
+pub fn scratch_dir(root: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(root).join(uuid::Uuid::new_v4().simple().to_string())
 }
 
 fn search_dir_root() -> std::path::PathBuf {
