@@ -131,3 +131,30 @@ async fn replacing_a_file_keeps_what_earlier_buyers_bought_and_deletes_what_noth
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[tokio::test]
+async fn an_upload_may_take_longer_than_the_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c, o| {
+        o.worker = false;
+        c.http.request_timeout_secs = 1;
+    })
+    .await;
+    let t = tea_shop(&app).await;
+    let product = product_of(&app, &t.guide).await;
+    let host = app.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!(
+        "PUT /admin/v1/products/{product}/variants/{}/asset?filename=slow.bin HTTP/1.1\r\nHost: {host}\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nfirst",
+        t.guide, t.shop.owner_token
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    // the rest of the file arrives after the 1 s request timeout
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    conn.write_all(b"-last").await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("\"size_bytes\":10"), "{answer}");
+}
