@@ -267,8 +267,9 @@ pub(crate) async fn record(
         .map(|_| ())
 }
 
-/// Locks a delivery of an order of this store (within a vendor's scope) for a change.
-async fn lock(
+/// Locks a delivery of an order of this store (within a vendor's scope) for a change; answers
+/// its status and count. A revoked delivery cannot be changed (409 `delivery_revoked`).
+async fn lock_changeable(
     tx: &mut Tx,
     store: StoreId,
     by: Acting<'_>,
@@ -288,6 +289,10 @@ async fn lock(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(DigitalError::DeliveryNotFound)
+    .and_then(|(status, count)| match status {
+        DeliveryStatus::Revoked => Err(DigitalError::DeliveryRevoked),
+        _ => Ok((status, count)),
+    })
 }
 
 async fn load(tx: &mut Tx, delivery: DeliveryId) -> Result<Delivery, DigitalError> {
@@ -315,10 +320,7 @@ pub async fn revoke(
     let mut v = Validator::new();
     let reason = v.opt_text("reason", input.reason.as_deref(), 500);
     v.into_result()?;
-    let (status, _) = lock(tx, store, by, order, delivery).await?;
-    if status == DeliveryStatus::Revoked {
-        return Err(DigitalError::DeliveryRevoked);
-    }
+    lock_changeable(tx, store, by, order, delivery).await?;
     sqlx::query("UPDATE digital_deliveries SET status = 'revoked' WHERE id = $1")
         .bind(delivery)
         .execute(&mut **tx)
@@ -376,10 +378,7 @@ pub async fn extend(
     let mut v = Validator::new();
     check_new_expiry(&mut v, input.url_expires_at, Utc::now());
     v.into_result()?;
-    let (status, _) = lock(tx, store, by, order, delivery).await?;
-    if status == DeliveryStatus::Revoked {
-        return Err(DigitalError::DeliveryRevoked);
-    }
+    let (status, _) = lock_changeable(tx, store, by, order, delivery).await?;
     sqlx::query("UPDATE digital_deliveries SET url_expires_at = $2, status = 'active' WHERE id = $1")
         .bind(delivery)
         .bind(input.url_expires_at)
@@ -430,13 +429,10 @@ pub async fn change_limit(
     input: ChangeDownloadLimit,
 ) -> Result<Delivery, DigitalError> {
     by.require(Permission::DigitalManage)?;
-    let (status, counted) = lock(tx, store, by, order, delivery).await?;
+    let (_, counted) = lock_changeable(tx, store, by, order, delivery).await?;
     let mut v = Validator::new();
     check_limit_change(&mut v, &input, counted);
     v.into_result()?;
-    if status == DeliveryStatus::Revoked {
-        return Err(DigitalError::DeliveryRevoked);
-    }
     let (count, max): (i32, Option<i32>) = sqlx::query_as(
         "UPDATE digital_deliveries
             SET downloaded_count = CASE WHEN $2 THEN 0 ELSE downloaded_count END,

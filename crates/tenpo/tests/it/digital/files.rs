@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{download_url, downloads, guide_shop, paid_guide_order, pattern, request_download, staff_action};
+use super::{
+    download_url, downloads, first_delivery, guide_shop, paid_guide_order, pattern, request_download, staff_action,
+};
 use crate::support::TestApp;
 
 #[tokio::test]
@@ -83,8 +85,7 @@ async fn following_the_redirect_with_an_ordinary_client_gets_the_file() {
     let file = b"%PDF-1.7 brewing guide".to_vec();
     let (t, _) = guide_shop(&app, &file).await;
     let order = paid_guide_order(&app, &t).await;
-    let delivery =
-        downloads(&app, &t.shop, &order).await.expect(200)["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let delivery = first_delivery(&app, &t.shop, &order).await;
     // reqwest follows 303 with a GET, as a browser does
     let res = request_download(&app, &app.client, &t.shop, &order, &delivery).await;
     assert_eq!(res.status(), 200);

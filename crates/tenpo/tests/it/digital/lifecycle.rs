@@ -8,8 +8,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    Order, confirm_payment, deliveries_until, delivery_row, download_url, downloads, events_of, guide_shop,
-    paid_guide_order, place, product_of, request_download, staff_action, upload,
+    Order, alter_delivery, bought_guide, confirm_payment, deliveries_until, delivery_row, download_url, downloads,
+    events_of, first_delivery, guide_shop, limit_product, paid_guide_order, place, product_of, request_download,
+    staff_action, upload,
 };
 use crate::checkout::{cart_call, cart_with, checkout, tea_shop};
 use crate::support::TestApp;
@@ -17,10 +18,6 @@ use crate::support::TestApp;
 fn seconds_until(v: &Value) -> i64 {
     let at: DateTime<Utc> = v.as_str().unwrap().parse().unwrap();
     (at - Utc::now()).num_seconds()
-}
-
-async fn first_delivery(app: &TestApp, shop: &crate::support::Shop, order: &Order) -> String {
-    downloads(app, shop, order).await.expect(200)["deliveries"][0]["id"].as_str().unwrap().to_string()
 }
 
 async fn refused(app: &TestApp, shop: &crate::support::Shop, order: &Order, delivery: &str, code: &str) {
@@ -166,15 +163,9 @@ async fn a_zero_total_digital_order_is_delivered_at_once() {
 #[tokio::test]
 async fn a_passed_delivery_is_refused_at_once_and_the_worker_marks_it_expired() {
     let app = TestApp::spawn_with(|c, _| c.worker.digital_expiry_ms = 100).await;
-    let (t, _) = guide_shop(&app, b"guide").await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app).await;
     download_url(&app, &t.shop, &order, &delivery).await;
-    sqlx::query("UPDATE digital_deliveries SET url_expires_at = now() - interval '1 second' WHERE id = $1::uuid")
-        .bind(&delivery)
-        .execute(&app.owner)
-        .await
-        .unwrap();
+    alter_delivery(&app, &delivery, "url_expires_at = now() - interval '1 second'").await;
     refused(&app, &t.shop, &order, &delivery, "download_expired").await;
     let d = deliveries_until(&app, &t.shop, &order, |d| d[0]["status"] == "expired").await;
     assert_eq!((d[0]["downloadable"].as_bool(), d[0]["downloaded_count"].as_i64()), (Some(false), Some(1)));
@@ -189,14 +180,8 @@ async fn a_passed_delivery_is_refused_at_once_and_the_worker_marks_it_expired() 
 #[tokio::test]
 async fn staff_extend_an_expired_delivery_and_it_works_again() {
     let app = TestApp::spawn().await;
-    let (t, _) = guide_shop(&app, b"guide").await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
-    sqlx::query("UPDATE digital_deliveries SET status = 'expired', url_expires_at = now() - interval '1 day' WHERE id = $1::uuid")
-        .bind(&delivery)
-        .execute(&app.owner)
-        .await
-        .unwrap();
+    let (t, order, delivery) = bought_guide(&app).await;
+    alter_delivery(&app, &delivery, "status = 'expired', url_expires_at = now() - interval '1 day'").await;
     refused(&app, &t.shop, &order, &delivery, "download_expired").await;
     let past = Utc::now() - chrono::Duration::minutes(1);
     staff_action(&app, &t.shop, &order, &delivery, "extend", json!({ "url_expires_at": past }))
@@ -225,9 +210,7 @@ async fn staff_extend_an_expired_delivery_and_it_works_again() {
 #[tokio::test]
 async fn a_revoked_delivery_refuses_downloads_for_good() {
     let app = TestApp::spawn().await;
-    let (t, _) = guide_shop(&app, b"guide").await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app).await;
     let (_, staff) = app.member(&t.shop, "staff").await;
     // staff may look, not revoke
     app.get(&format!("/admin/v1/orders/{}/deliveries", order.id), &staff).await.expect(200);
@@ -254,14 +237,7 @@ async fn a_revoked_delivery_refuses_downloads_for_good() {
 async fn staff_raise_the_limit_or_reset_the_count() {
     let app = TestApp::spawn().await;
     let (t, product) = guide_shop(&app, b"guide").await;
-    app.call(
-        Method::PUT,
-        &format!("/admin/v1/products/{product}/digital-settings"),
-        Some(&t.shop.owner_token),
-        Some(json!({ "max_downloads": 1 })),
-    )
-    .await
-    .expect(200);
+    limit_product(&app, &t.shop, &product, 1).await;
     let order = paid_guide_order(&app, &t).await;
     let delivery = first_delivery(&app, &t.shop, &order).await;
     download_url(&app, &t.shop, &order, &delivery).await;
@@ -290,9 +266,7 @@ async fn staff_raise_the_limit_or_reset_the_count() {
 #[tokio::test]
 async fn canceling_a_paid_order_revokes_its_downloads() {
     let app = TestApp::spawn().await;
-    let (t, _) = guide_shop(&app, b"guide").await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app).await;
     app.post(&format!("/admin/v1/orders/{}/cancel", order.id), &t.shop.owner_token, json!({ "reason": "refunded" }))
         .await
         .expect(200);
@@ -327,9 +301,7 @@ async fn a_file_uploaded_after_the_payment_is_delivered_by_staff() {
 #[tokio::test]
 async fn downloads_need_the_orders_token_and_store() {
     let app = TestApp::spawn().await;
-    let (t, _) = guide_shop(&app, b"guide").await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app).await;
     let wrong = Order { id: order.id.clone(), token: "ot_not-the-token".into() };
     downloads(&app, &t.shop, &wrong).await.expect_problem(404, "order_not_found");
     let res = request_download(&app, &app.client, &t.shop, &wrong, &delivery).await;

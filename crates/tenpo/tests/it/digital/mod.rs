@@ -204,6 +204,40 @@ pub async fn staff_action(
     .await
 }
 
+/// A guide shop and a paid order of the guide, delivered: (shop, order, delivery id).
+pub async fn bought_guide(app: &TestApp) -> (TeaShop, Order, String) {
+    let (t, _) = guide_shop(app, b"guide").await;
+    let order = paid_guide_order(app, &t).await;
+    let delivery = first_delivery(app, &t.shop, &order).await;
+    (t, order, delivery)
+}
+
+/// The first delivery of the order, as the shopper sees it.
+pub async fn first_delivery(app: &TestApp, shop: &Shop, order: &Order) -> String {
+    downloads(app, shop, order).await.expect(200)["deliveries"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// Changes a delivery row directly (`SET ...`), as time or an old state would have left it.
+pub async fn alter_delivery(app: &TestApp, delivery: &str, set: &str) {
+    sqlx::query(&format!("UPDATE digital_deliveries SET {set} WHERE id = $1::uuid"))
+        .bind(delivery)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+}
+
+/// Gives a product its own download limit.
+pub async fn limit_product(app: &TestApp, shop: &Shop, product: &str, max_downloads: i32) {
+    app.call(
+        Method::PUT,
+        &format!("/admin/v1/products/{product}/digital-settings"),
+        Some(&shop.owner_token),
+        Some(json!({ "max_downloads": max_downloads })),
+    )
+    .await
+    .expect(200);
+}
+
 /// `len` bytes that are not all alike, so a misplaced range or chunk shows.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| ((i * 7 + i / 251) % 256) as u8).collect()

@@ -1,22 +1,15 @@
 //! Exactly `max_downloads` downloads succeed, however many race.
 
-use serde_json::json;
-
-use super::{delivery_row, downloads, events_of, guide_shop, no_redirects, paid_guide_order, request_download};
+use super::{
+    delivery_row, downloads, events_of, guide_shop, limit_product, no_redirects, paid_guide_order, request_download,
+};
 use crate::support::TestApp;
 
 #[tokio::test]
 async fn twenty_concurrent_downloads_against_a_limit_of_three_grant_exactly_three() {
     let app = TestApp::spawn().await;
     let (t, product) = guide_shop(&app, b"%PDF-1.7 limited").await;
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/admin/v1/products/{product}/digital-settings"),
-        Some(&t.shop.owner_token),
-        Some(json!({ "max_downloads": 3 })),
-    )
-    .await
-    .expect(200);
+    limit_product(&app, &t.shop, &product, 3).await;
     let order = paid_guide_order(&app, &t).await;
     let list = downloads(&app, &t.shop, &order).await.expect(200);
     assert_eq!(list["deliveries"][0]["max_downloads"], 3);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use storage::testing::S3rver;
 
-use super::{download_url, downloads, guide_shop, paid_guide_order, pattern};
+use super::{download_url, first_delivery, guide_shop, paid_guide_order, pattern};
 use crate::support::TestApp;
 
 const BUCKET: &str = "tenpo-digital-test";
@@ -44,8 +44,7 @@ async fn s3_upload_order_and_presigned_download_of_the_exact_bytes_refused_after
     assert_eq!((asset["provider"].as_str(), asset["size_bytes"].as_i64()), (Some("s3"), Some(file.len() as i64)));
 
     let order = paid_guide_order(&app, &t).await;
-    let delivery =
-        downloads(&app, &t.shop, &order).await.expect(200)["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let delivery = first_delivery(&app, &t.shop, &order).await;
     let provider: String = sqlx::query_scalar("SELECT provider FROM digital_deliveries WHERE id = $1::uuid")
         .bind(&delivery)
         .fetch_one(&app.owner)
