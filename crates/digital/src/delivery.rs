@@ -163,7 +163,7 @@ pub async fn list_for_shopper(
     order: OrderId,
     token: &str,
 ) -> Result<OrderDeliveries, DigitalError> {
-    checkout::order::by_token(tx, store, order, token).await.map_err(|_| DigitalError::OrderNotFound)?;
+    checkout::order::by_token(tx, store, order, token).await?;
     of_order(tx, order, Acting::System).await
 }
 

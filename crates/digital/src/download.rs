@@ -8,6 +8,10 @@
 //! that matches nothing then reads the row to say why ([`refusal`]): revoked, expired, or limit
 //! reached, each a 410 with its own code; never a file.
 //!
+//! **`Idempotency-Key`**: a request that repeats an earlier one's key for the same delivery gets
+//! that earlier answer again and counts nothing (the key's requests are serialised on the
+//! delivery's row). The replayed URL expires when the first one did; a new key asks anew.
+//!
 //! On success the answer is a URL signed for the configured short time (minutes), never past the
 //! delivery's own expiry ([`storage::Storage::download_expiry`]): presigned by S3 or GCS, or an
 //! HMAC link to Tenpo's `/files` route for local storage. The URL is signed before the count
@@ -16,7 +20,7 @@
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::{DeliveryId, OrderId, StoreId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use storage::{DownloadOptions, ObjectKey, Storage};
 use utoipa::ToSchema;
 
@@ -45,7 +49,7 @@ pub fn refusal(
 }
 
 /// A granted download: where to send the shopper.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GrantedDownload {
     /// The signed URL (also the `Location` of the 303 answer). For local storage it is a path
     /// on this server.
@@ -78,7 +82,9 @@ struct State {
 }
 
 /// Takes one download of `delivery` for the holder of the order's `token` and signs its URL
-/// (module docs). Commit the transaction to count it.
+/// (module docs). Commit the transaction to count it. With an `Idempotency-Key` (checked with
+/// `checkout::items::check_key`) an earlier answer to the same key is given again.
+#[allow(clippy::too_many_arguments)]
 pub async fn take(
     tx: &mut Tx,
     storage: &Storage,
@@ -86,8 +92,16 @@ pub async fn take(
     order: OrderId,
     delivery: DeliveryId,
     token: &str,
+    idempotency_key: Option<&str>,
 ) -> Result<GrantedDownload, DigitalError> {
     let token_hash = checkout::order::hash_token(token);
+    let scope = format!("download:{delivery}");
+    let request_hash = checkout::idempotency::request_hash(&order);
+    if let Some(key) = idempotency_key {
+        if let Some(earlier) = answered(tx, store, order, delivery, &token_hash, &scope, key, &request_hash).await? {
+            return Ok(earlier);
+        }
+    }
     let counted: Option<Counted> = sqlx::query_as(
         "UPDATE digital_deliveries d SET downloaded_count = d.downloaded_count + 1
            FROM orders o
@@ -129,12 +143,47 @@ pub async fn take(
                                       "max_downloads": c.max_downloads });
     record(tx, "digital.downloaded", store, delivery, payload).await?;
     metrics::counter!("tenpo_digital_downloads_total", "result" => "granted").increment(1);
-    Ok(GrantedDownload {
+    let granted = GrantedDownload {
         url: signed.url,
         url_expires_at: signed.expires_at,
         downloaded_count: c.downloaded_count,
         downloads_remaining: downloads_remaining(c.max_downloads, c.downloaded_count),
-    })
+    };
+    if let Some(key) = idempotency_key {
+        let body = serde_json::to_value(&granted).unwrap_or_default();
+        checkout::idempotency::save(tx, store, &scope, key, &request_hash, 303, &body).await?;
+    }
+    Ok(granted)
+}
+
+/// The answer already given to `key` for this delivery, if any. Locks the delivery first (for
+/// this token), so requests with one key run one after another.
+#[allow(clippy::too_many_arguments)]
+async fn answered(
+    tx: &mut Tx,
+    store: StoreId,
+    order: OrderId,
+    delivery: DeliveryId,
+    token_hash: &[u8],
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Option<GrantedDownload>, DigitalError> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM digital_deliveries d JOIN orders o ON o.id = d.order_id
+          WHERE d.id = $1 AND d.order_id = $2 AND o.store_id = $3 AND o.token_hash = $4 FOR UPDATE OF d",
+    )
+    .bind(delivery)
+    .bind(order)
+    .bind(store)
+    .bind(token_hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if found.is_none() {
+        return Err(DigitalError::DeliveryNotFound);
+    }
+    let earlier = checkout::idempotency::find(tx, scope, key, request_hash).await?;
+    Ok(earlier.and_then(|(_, body)| serde_json::from_value(body).ok()))
 }
 
 /// Why the counting statement matched nothing: no such delivery for this token (404), or the

@@ -44,6 +44,9 @@ pub enum DigitalError {
     Permission(#[from] PermissionDenied),
     #[error(transparent)]
     Catalog(#[from] catalog::CatalogError),
+    /// The order token and Idempotency-Key rules are checkout's.
+    #[error(transparent)]
+    Checkout(#[from] checkout::CheckoutError),
     #[error("storage: {0}")]
     Storage(#[source] StorageError),
     #[error("database error: {0}")]
@@ -77,6 +80,7 @@ impl Problem for DigitalError {
             Validation(e) => e.status(),
             Permission(e) => e.status(),
             Catalog(e) => e.status(),
+            Checkout(e) => e.status(),
             Storage(_) | Db(_) => 500,
         }
     }
@@ -101,6 +105,7 @@ impl Problem for DigitalError {
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Catalog(e) => e.code(),
+            Checkout(e) => e.code(),
             Storage(_) | Db(_) => "internal",
         }
     }
@@ -109,6 +114,7 @@ impl Problem for DigitalError {
         match self {
             DigitalError::Validation(e) => e.fields(),
             DigitalError::Catalog(e) => e.fields(),
+            DigitalError::Checkout(e) => e.fields(),
             _ => Vec::new(),
         }
     }

@@ -70,9 +70,10 @@ async fn list_downloads(
 
 /// Download: counts one download and answers `303 See Other` to a URL signed for a few minutes
 /// (never past the download period); the body carries the same URL. An expired, revoked or
-/// used-up download answers 410 with its code, and counts nothing.
+/// used-up download answers 410 with its code, and counts nothing. A repeated
+/// `Idempotency-Key` gets the first answer again without counting.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/orders/{order_id}/downloads/{delivery_id}", tag = "digital",
-    params(("store" = String, Path), ("x-order-token" = String, Header)),
+    params(("store" = String, Path), ("x-order-token" = String, Header), ("idempotency-key" = Option<String>, Header)),
     responses((status = 303, body = GrantedDownload, headers(("location" = String, description = "the signed URL"))),
               (status = 404, body = ProblemBody, description = "order_not_found, delivery_not_found"),
               (status = 410, body = ProblemBody, description = "download_expired, download_revoked, download_limit_reached")))]
@@ -80,11 +81,20 @@ async fn request_download(
     State(s): State<AppState>,
     shop: Shopfront,
     OrderToken(token): OrderToken,
+    headers: HeaderMap,
     ApiPath((_store, order, id)): ApiPath<(String, OrderId, DeliveryId)>,
 ) -> ApiResult<Response> {
     let storage = s.storage.as_ref().ok_or(DigitalError::StorageUnavailable)?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().unwrap_or("\n");
+            checkout::items::check_key(k)?;
+            Some(k)
+        }
+        None => None,
+    };
     let mut tx = s.db.begin(shop.tenant_id).await?;
-    let granted = download::take(&mut tx, storage, shop.store_id, order, id, &token).await?;
+    let granted = download::take(&mut tx, storage, shop.store_id, order, id, &token, key).await?;
     tx.commit().await?;
     let location = HeaderValue::from_str(&granted.url)
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unusable download URL"))?;

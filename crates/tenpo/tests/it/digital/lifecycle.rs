@@ -327,3 +327,25 @@ async fn downloads_need_the_orders_token_and_store() {
     staff_action(&app, &other, &order, &delivery, "revoke", json!({})).await.expect_problem(404, "delivery_not_found");
     assert_eq!(delivery_row(&app, &delivery).await, ("active".into(), 0, None), "nothing was counted or changed");
 }
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_gets_the_same_link_and_counts_once() {
+    let app = TestApp::spawn().await;
+    let (t, product) = guide_shop(&app, b"guide").await;
+    limit_product(&app, &t.shop, &product, 1).await;
+    let order = paid_guide_order(&app, &t).await;
+    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let client = super::no_redirects();
+    let ask = |key: &'static str| {
+        let url = app.url(&format!("/store/v1/stores/{}/orders/{}/downloads/{delivery}", t.shop.handle, order.id));
+        let req = client.post(url).header("x-order-token", &order.token).header("idempotency-key", key);
+        async move { TestApp::read(req.send().await.unwrap()).await }
+    };
+    let first = ask("dl-1").await.expect(303);
+    // the answer was lost on the way; the retry with its key gets it again, counted once
+    let again = ask("dl-1").await.expect(303);
+    assert_eq!((again["url"].clone(), again["downloaded_count"].clone()), (first["url"].clone(), json!(1)));
+    assert_eq!(delivery_row(&app, &delivery).await.1, 1);
+    ask("dl-2").await.expect_problem(410, "download_limit_reached");
+    ask("bad key").await.expect_problem(422, "validation_failed");
+}
