@@ -97,10 +97,10 @@ pub async fn take(
     let token_hash = checkout::order::hash_token(token);
     let scope = format!("download:{delivery}");
     let request_hash = checkout::idempotency::request_hash(&order);
-    if let Some(key) = idempotency_key {
-        if let Some(earlier) = answered(tx, store, order, delivery, &token_hash, &scope, key, &request_hash).await? {
-            return Ok(earlier);
-        }
+    if let Some(key) = idempotency_key
+        && let Some(earlier) = answered(tx, store, order, delivery, &token_hash, &scope, key, &request_hash).await?
+    {
+        return Ok(earlier);
     }
     let counted: Option<Counted> = sqlx::query_as(
         "UPDATE digital_deliveries d SET downloaded_count = d.downloaded_count + 1
