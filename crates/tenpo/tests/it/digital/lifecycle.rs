@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     Order, alter_delivery, bought_guide, confirm_payment, deliveries_until, delivery_row, download_url, downloads,
-    events_of, first_delivery, guide_shop, limit_product, paid_guide_order, place, product_of, request_download,
-    staff_action, upload,
+    events_of, guide_shop, paid_guide_order, place, product_of, request_download, staff_action, upload,
 };
 use crate::checkout::{cart_call, cart_with, checkout, tea_shop};
 use crate::support::TestApp;
@@ -163,7 +162,7 @@ async fn a_zero_total_digital_order_is_delivered_at_once() {
 #[tokio::test]
 async fn a_passed_delivery_is_refused_at_once_and_the_worker_marks_it_expired() {
     let app = TestApp::spawn_with(|c, _| c.worker.digital_expiry_ms = 100).await;
-    let (t, order, delivery) = bought_guide(&app).await;
+    let (t, order, delivery) = bought_guide(&app, None).await;
     download_url(&app, &t.shop, &order, &delivery).await;
     alter_delivery(&app, &delivery, "url_expires_at = now() - interval '1 second'").await;
     refused(&app, &t.shop, &order, &delivery, "download_expired").await;
@@ -180,7 +179,7 @@ async fn a_passed_delivery_is_refused_at_once_and_the_worker_marks_it_expired() 
 #[tokio::test]
 async fn staff_extend_an_expired_delivery_and_it_works_again() {
     let app = TestApp::spawn().await;
-    let (t, order, delivery) = bought_guide(&app).await;
+    let (t, order, delivery) = bought_guide(&app, None).await;
     alter_delivery(&app, &delivery, "status = 'expired', url_expires_at = now() - interval '1 day'").await;
     refused(&app, &t.shop, &order, &delivery, "download_expired").await;
     let past = Utc::now() - chrono::Duration::minutes(1);
@@ -210,7 +209,7 @@ async fn staff_extend_an_expired_delivery_and_it_works_again() {
 #[tokio::test]
 async fn a_revoked_delivery_refuses_downloads_for_good() {
     let app = TestApp::spawn().await;
-    let (t, order, delivery) = bought_guide(&app).await;
+    let (t, order, delivery) = bought_guide(&app, None).await;
     let (_, staff) = app.member(&t.shop, "staff").await;
     // staff may look, not revoke
     app.get(&format!("/admin/v1/orders/{}/deliveries", order.id), &staff).await.expect(200);
@@ -236,10 +235,7 @@ async fn a_revoked_delivery_refuses_downloads_for_good() {
 #[tokio::test]
 async fn staff_raise_the_limit_or_reset_the_count() {
     let app = TestApp::spawn().await;
-    let (t, product) = guide_shop(&app, b"guide").await;
-    limit_product(&app, &t.shop, &product, 1).await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app, Some(1)).await;
     download_url(&app, &t.shop, &order, &delivery).await;
     refused(&app, &t.shop, &order, &delivery, "download_limit_reached").await;
     let raised =
@@ -266,7 +262,7 @@ async fn staff_raise_the_limit_or_reset_the_count() {
 #[tokio::test]
 async fn canceling_a_paid_order_revokes_its_downloads() {
     let app = TestApp::spawn().await;
-    let (t, order, delivery) = bought_guide(&app).await;
+    let (t, order, delivery) = bought_guide(&app, None).await;
     app.post(&format!("/admin/v1/orders/{}/cancel", order.id), &t.shop.owner_token, json!({ "reason": "refunded" }))
         .await
         .expect(200);
@@ -301,7 +297,7 @@ async fn a_file_uploaded_after_the_payment_is_delivered_by_staff() {
 #[tokio::test]
 async fn downloads_need_the_orders_token_and_store() {
     let app = TestApp::spawn().await;
-    let (t, order, delivery) = bought_guide(&app).await;
+    let (t, order, delivery) = bought_guide(&app, None).await;
     let wrong = Order { id: order.id.clone(), token: "ot_not-the-token".into() };
     downloads(&app, &t.shop, &wrong).await.expect_problem(404, "order_not_found");
     let res = request_download(&app, &app.client, &t.shop, &wrong, &delivery).await;
@@ -331,10 +327,7 @@ async fn downloads_need_the_orders_token_and_store() {
 #[tokio::test]
 async fn a_repeated_idempotency_key_gets_the_same_link_and_counts_once() {
     let app = TestApp::spawn().await;
-    let (t, product) = guide_shop(&app, b"guide").await;
-    limit_product(&app, &t.shop, &product, 1).await;
-    let order = paid_guide_order(&app, &t).await;
-    let delivery = first_delivery(&app, &t.shop, &order).await;
+    let (t, order, delivery) = bought_guide(&app, Some(1)).await;
     let client = super::no_redirects();
     let ask = |key: &'static str| {
         let url = app.url(&format!("/store/v1/stores/{}/orders/{}/downloads/{delivery}", t.shop.handle, order.id));

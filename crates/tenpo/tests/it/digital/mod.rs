@@ -204,9 +204,13 @@ pub async fn staff_action(
     .await
 }
 
-/// A guide shop and a paid order of the guide, delivered: (shop, order, delivery id).
-pub async fn bought_guide(app: &TestApp) -> (TeaShop, Order, String) {
-    let (t, _) = guide_shop(app, b"guide").await;
+/// A guide shop and a paid order of the guide, delivered: (shop, order, delivery id). With a
+/// limit, the guide's product allows that many downloads.
+pub async fn bought_guide(app: &TestApp, limit: Option<i32>) -> (TeaShop, Order, String) {
+    let (t, product) = guide_shop(app, b"guide").await;
+    if let Some(max) = limit {
+        limit_product(app, &t.shop, &product, max).await;
+    }
     let order = paid_guide_order(app, &t).await;
     let delivery = first_delivery(app, &t.shop, &order).await;
     (t, order, delivery)

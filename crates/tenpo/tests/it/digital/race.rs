@@ -1,19 +1,13 @@
 //! Exactly `max_downloads` downloads succeed, however many race.
 
-use super::{
-    delivery_row, downloads, events_of, guide_shop, limit_product, no_redirects, paid_guide_order, request_download,
-};
+use super::{bought_guide, delivery_row, downloads, events_of, no_redirects, request_download};
 use crate::support::TestApp;
 
 #[tokio::test]
 async fn twenty_concurrent_downloads_against_a_limit_of_three_grant_exactly_three() {
     let app = TestApp::spawn().await;
-    let (t, product) = guide_shop(&app, b"%PDF-1.7 limited").await;
-    limit_product(&app, &t.shop, &product, 3).await;
-    let order = paid_guide_order(&app, &t).await;
-    let list = downloads(&app, &t.shop, &order).await.expect(200);
-    assert_eq!(list["deliveries"][0]["max_downloads"], 3);
-    let delivery = list["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let (t, order, delivery) = bought_guide(&app, Some(3)).await;
+    assert_eq!(downloads(&app, &t.shop, &order).await.expect(200)["deliveries"][0]["max_downloads"], 3);
 
     let client = no_redirects();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
