@@ -27,6 +27,8 @@ pub enum CheckoutError {
     OrderNotFound,
     #[error("the cart is empty")]
     EmptyCart,
+    #[error("a hold on an item lapsed just now; check out again")]
+    HoldLapsed,
     #[error("prices changed since the items were added; the cart now shows the current prices")]
     PricesChanged,
     #[error("{0}")]
@@ -82,7 +84,7 @@ impl Problem for CheckoutError {
             | OrderAlreadyShipped
             | NoRefundOwed
             | IllegalShipmentTransition { .. } => 409,
-            PricesChanged => 409,
+            PricesChanged | HoldLapsed => 409,
             Ineligible(crate::promotions::Ineligible::Unknown) => 404,
             Ineligible(crate::promotions::Ineligible::UsedUp) => 409,
             Ineligible(_) => 422,
@@ -110,6 +112,7 @@ impl Problem for CheckoutError {
             PromotionNotFound => "promotion_not_found",
             OrderNotFound => "order_not_found",
             EmptyCart => "cart_empty",
+            HoldLapsed => "hold_lapsed",
             PricesChanged => "prices_changed",
             PaymentMethodUnavailable(_) => "payment_method_unavailable",
             ShipmentNotFound => "shipment_not_found",

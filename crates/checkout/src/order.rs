@@ -17,6 +17,8 @@
 //! and `canceled` once canceled. Shipments move `pending -> shipped -> delivered`, or
 //! `pending -> canceled`; a bank-transfer order ships only once paid.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -24,8 +26,8 @@ use customers::address::{Address, AddressInput, AddressType};
 use db::Tx;
 use inventory::reservation::{self, Ask};
 use kernel::{
-    CartItemId, Currency, CustomerId, Money, OrderId, OrderItemId, PaymentId, ReservationId, ShipmentId, StoreId,
-    Validator, VariantId, VendorId,
+    CartItemId, Currency, CustomerId, LocationId, Money, OrderId, OrderItemId, PaymentId, ReservationId, ShipmentId,
+    StoreId, Validator, VariantId, VendorId,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -427,7 +429,6 @@ struct CartLineRow {
     quantity: i32,
     price_amount: i64,
     current_price: i64,
-    price_currency: Currency,
     product_title: String,
     variant_title: String,
     sku: String,
@@ -455,8 +456,9 @@ pub async fn place_order(
     if cart_row.is_none() {
         return Err(CheckoutError::CartNotFound);
     }
-    let scope = format!("checkout:{}", key.id);
-    let hash = crate::idempotency::request_hash(input);
+    // keys are the store's: the same key on another cart is another request
+    let scope = format!("checkout:{store}");
+    let hash = crate::idempotency::request_hash(&(key.id, input));
     if let Some(answer) = crate::idempotency::find(tx, &scope, idem, &hash).await? {
         return Ok(answer);
     }
@@ -470,7 +472,7 @@ pub async fn place_order(
         v.push("email", "invalid", "not an email address");
     }
     let lines: Vec<CartLineRow> = sqlx::query_as(
-        "SELECT i.id, i.variant_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price, i.price_currency,
+        "SELECT i.id, i.variant_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
                 (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL) AS sellable
            FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
@@ -522,17 +524,40 @@ pub async fn place_order(
         }
         return Err(CheckoutError::PricesChanged);
     }
+    // each physical line's live holds (read in one go); what lapsed is held again now
     let ttl = items::reservation_ttl(tx, store).await?;
+    let physical: Vec<CartItemId> = lines.iter().filter(|l| l.fulfillment_type == "physical").map(|l| l.id).collect();
+    let held: Vec<(ReservationId, CartItemId, i32, LocationId)> = sqlx::query_as(
+        "SELECT id, cart_item_id, quantity, location_id FROM inventory_reservations
+          WHERE cart_item_id = ANY($1) AND status = 'active' AND expires_at > now() ORDER BY id",
+    )
+    .bind(&physical)
+    .fetch_all(&mut **tx)
+    .await?;
     let mut holds: Vec<ReservationId> = Vec::new();
+    // the location each line's units come from (its first hold's)
+    let mut location_of: HashMap<CartItemId, LocationId> = HashMap::new();
     for l in lines.iter().filter(|l| l.fulfillment_type == "physical") {
-        let held: Vec<(ReservationId, i32)> = sqlx::query_as(
-            "SELECT id, quantity FROM inventory_reservations WHERE cart_item_id = $1 AND status = 'active' AND expires_at > now()",
-        )
-        .bind(l.id)
-        .fetch_all(&mut **tx)
-        .await?;
-        let have: i32 = held.iter().map(|h| h.1).sum();
-        holds.extend(held.iter().map(|h| h.0));
+        let mine: Vec<&(ReservationId, CartItemId, i32, LocationId)> = held.iter().filter(|h| h.1 == l.id).collect();
+        let have: i32 = mine.iter().map(|h| h.2).sum();
+        if let Some(first) = mine.first() {
+            location_of.insert(l.id, first.3);
+        }
+        if have > l.quantity {
+            // more held than wanted (should not happen): give the excess back
+            let excess: Vec<ReservationId> = mine.iter().skip(1).map(|h| h.0).collect();
+            reservation::end(
+                tx,
+                store,
+                &excess,
+                reservation::ReservationStatus::Released,
+                kernel::access::Actor::Shopper,
+            )
+            .await?;
+            holds.extend(mine.first().map(|h| h.0));
+            continue;
+        }
+        holds.extend(mine.iter().map(|h| h.0));
         if have < l.quantity {
             let ask = Ask {
                 variant: l.variant_id,
@@ -543,20 +568,12 @@ pub async fn place_order(
                 ttl_seconds: ttl,
             };
             match reservation::reserve(tx, store, &ask).await? {
-                Ok(h) => holds.push(h.reservation_id),
+                Ok(h) => {
+                    location_of.entry(l.id).or_insert(h.location_id);
+                    holds.push(h.reservation_id);
+                }
                 Err(refusal) => return Err(CheckoutError::Refused(refusal)),
             }
-        } else if have > l.quantity {
-            // more held than wanted (should not happen): give the excess back
-            let excess: Vec<ReservationId> = held.iter().skip(1).map(|h| h.0).collect();
-            reservation::end(
-                tx,
-                store,
-                &excess,
-                reservation::ReservationStatus::Released,
-                kernel::access::Actor::Shopper,
-            )
-            .await?;
         }
     }
 
@@ -672,44 +689,53 @@ pub async fn place_order(
     .bind(hash_token(&token))
     .bind(idem)
     .execute(&mut **tx)
+    .await
+    .map_err(|e| match &e {
+        // another cart's checkout took this key first (it waited here for that one's commit)
+        sqlx::Error::Database(d) if d.constraint() == Some("orders_idempotency_key") => CheckoutError::IdempotencyKeyReused,
+        _ => e.into(),
+    })?;
+    // the lines, with the location their units come from, and the tax per rate: one statement each
+    let physical_line = |l: &CartLineRow| l.fulfillment_type == "physical";
+    sqlx::query(
+        "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
+            fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id)
+         SELECT u.id, $1, $2, u.vendor_id, u.variant_id, u.product_title, u.variant_title, u.sku, u.fulfillment_type,
+                u.tax_class, u.price_amount, $3, u.quantity, u.discount_amount, u.location_id
+           FROM UNNEST($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                       $12::int8[], $13::int4[], $14::int8[], $15::uuid[])
+             AS u(id, vendor_id, variant_id, product_title, variant_title, sku, fulfillment_type, tax_class, price_amount,
+                  quantity, discount_amount, location_id)",
+    )
+    .bind(tx.tenant())
+    .bind(order)
+    .bind(currency)
+    .bind(lines.iter().map(|_| OrderItemId::new()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.vendor_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.variant_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.product_title.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.variant_title.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.fulfillment_type.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.tax_class.as_str()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.price_amount).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind(&t.line_discounts)
+    .bind(lines.iter().map(|l| if physical_line(l) { location_of.get(&l.id).copied() } else { None }).collect::<Vec<_>>())
+    .execute(&mut **tx)
     .await?;
-    // the lines, with the stock they came from
-    let consumed = reservation::consume(tx, store, &holds, order).await?;
-    for (l, discount) in lines.iter().zip(&t.line_discounts) {
-        let location = consumed.iter().find(|h| h.cart_item_id == Some(l.id)).map(|h| h.location_id);
-        sqlx::query(
-            "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
-                fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(OrderItemId::new())
-        .bind(tx.tenant())
-        .bind(order)
-        .bind(l.vendor_id)
-        .bind(l.variant_id)
-        .bind(&l.product_title)
-        .bind(&l.variant_title)
-        .bind(&l.sku)
-        .bind(&l.fulfillment_type)
-        .bind(&l.tax_class)
-        .bind(l.price_amount)
-        .bind(l.price_currency)
-        .bind(l.quantity)
-        .bind(discount)
-        .bind(location)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for tl in &t.tax_lines {
-        sqlx::query("INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount) VALUES ($1, $2, $3, $4, $5)")
-            .bind(tx.tenant())
-            .bind(order)
-            .bind(tl.rate_bps as i32)
-            .bind(tl.taxable_amount)
-            .bind(tl.tax_amount)
-            .execute(&mut **tx)
-            .await?;
-    }
+    sqlx::query(
+        "INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount)
+         SELECT $1, $2, u.rate_bps, u.taxable_amount, u.tax_amount
+           FROM UNNEST($3::int4[], $4::int8[], $5::int8[]) AS u(rate_bps, taxable_amount, tax_amount)",
+    )
+    .bind(tx.tenant())
+    .bind(order)
+    .bind(t.tax_lines.iter().map(|tl| tl.rate_bps as i32).collect::<Vec<_>>())
+    .bind(t.tax_lines.iter().map(|tl| tl.taxable_amount).collect::<Vec<_>>())
+    .bind(t.tax_lines.iter().map(|tl| tl.tax_amount).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
     for (kind, address) in
         [("shipping", &shipping_address), ("billing", &billing_address.clone().or(shipping_address.clone()))]
     {
@@ -753,22 +779,19 @@ pub async fn place_order(
     .execute(&mut **tx)
     .await?;
     // one shipment per vendor with something to ship
-    let mut vendors: Vec<VendorId> =
-        lines.iter().filter(|l| l.fulfillment_type == "physical").map(|l| l.vendor_id).collect();
+    let mut vendors: Vec<VendorId> = lines.iter().filter(|l| physical_line(l)).map(|l| l.vendor_id).collect();
     vendors.sort();
     vendors.dedup();
-    for vendor in vendors {
-        sqlx::query("INSERT INTO shipments (id, tenant_id, order_id, vendor_id) VALUES ($1, $2, $3, $4)")
-            .bind(ShipmentId::new())
-            .bind(tx.tenant())
-            .bind(order)
-            .bind(vendor)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(p) = &promotion {
-        promotions::claim_use(tx, p, order, customer, &email).await?;
-    }
+    sqlx::query(
+        "INSERT INTO shipments (id, tenant_id, order_id, vendor_id)
+         SELECT u.id, $1, $2, u.vendor_id FROM UNNEST($3::uuid[], $4::uuid[]) AS u(id, vendor_id)",
+    )
+    .bind(tx.tenant())
+    .bind(order)
+    .bind(vendors.iter().map(|_| ShipmentId::new()).collect::<Vec<_>>())
+    .bind(&vendors)
+    .execute(&mut **tx)
+    .await?;
     record_history(tx, order, None, status, kernel::access::Actor::Shopper, None).await?;
     sqlx::query(
         "UPDATE carts SET status = 'ordered', customer_id = coalesce(customer_id, $2), email = $3 WHERE id = $1",
@@ -779,7 +802,18 @@ pub async fn place_order(
     .execute(&mut **tx)
     .await?;
     let mut placed = view(tx, store, order, false).await?;
-    // last: the store's next number, so its counter row is held only until the commit
+
+    // last, the rows every checkout competes for, so each is held only from here to the commit:
+    // the stock rows (the holds become a sale), the code's use count, the store's order counter
+    let consumed = reservation::consume(tx, store, &holds, order).await?;
+    if consumed.len() != holds.len() {
+        // a hold lapsed and was released between the read above and the stock lock
+        return Err(CheckoutError::HoldLapsed);
+    }
+    if let Some(p) = &promotion {
+        promotions::claim_use(tx, p, order, customer, &email).await?;
+    }
+    // the store's next number: sequential, and without gaps because a failed checkout rolls it back
     let number = assign_number(tx, store, order).await?;
     placed.number = number;
     let payload = serde_json::json!({ "order_id": order, "number": number, "total": placed.total, "payment_method": input.payment_method,

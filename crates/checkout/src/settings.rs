@@ -106,37 +106,35 @@ struct Row {
     shipping_flat_fee_amount: i64,
     free_shipping_threshold_amount: Option<i64>,
     updated_at: DateTime<Utc>,
+    tier_up_to: Vec<i64>,
+    tier_fee: Vec<i64>,
+    fee_prefecture: Vec<i16>,
+    fee_amount: Vec<i64>,
+    slot_code: Vec<String>,
+    slot_label: Vec<String>,
 }
 
 /// The settings as checkout uses them.
 pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, CheckoutError> {
     let r: Row = sqlx::query_as(
         "SELECT currency, bank_transfer_enabled, bank_transfer_due_days, bank_account, cod_enabled, cod_limit_amount,
-                shipping_flat_fee_amount, free_shipping_threshold_amount, updated_at
-           FROM store_settings WHERE store_id = $1",
+                shipping_flat_fee_amount, free_shipping_threshold_amount, updated_at,
+                ARRAY(SELECT up_to_amount FROM store_cod_fee_tiers t WHERE t.store_id = s.store_id ORDER BY up_to_amount) AS tier_up_to,
+                ARRAY(SELECT fee_amount FROM store_cod_fee_tiers t WHERE t.store_id = s.store_id ORDER BY up_to_amount) AS tier_fee,
+                ARRAY(SELECT prefecture_code FROM store_shipping_rates r WHERE r.store_id = s.store_id ORDER BY prefecture_code) AS fee_prefecture,
+                ARRAY(SELECT fee_amount FROM store_shipping_rates r WHERE r.store_id = s.store_id ORDER BY prefecture_code) AS fee_amount,
+                ARRAY(SELECT code FROM store_delivery_slots d WHERE d.store_id = s.store_id ORDER BY position, code) AS slot_code,
+                ARRAY(SELECT label FROM store_delivery_slots d WHERE d.store_id = s.store_id ORDER BY position, code) AS slot_label
+           FROM store_settings s WHERE s.store_id = $1",
     )
     .bind(store)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(CheckoutError::CartNotFound)?;
     let c = r.currency;
-    let tiers: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT up_to_amount, fee_amount FROM store_cod_fee_tiers WHERE store_id = $1 ORDER BY up_to_amount",
-    )
-    .bind(store)
-    .fetch_all(&mut **tx)
-    .await?;
-    let fees: Vec<(i16, i64)> = sqlx::query_as(
-        "SELECT prefecture_code, fee_amount FROM store_shipping_rates WHERE store_id = $1 ORDER BY prefecture_code",
-    )
-    .bind(store)
-    .fetch_all(&mut **tx)
-    .await?;
-    let slots: Vec<(String, String)> =
-        sqlx::query_as("SELECT code, label FROM store_delivery_slots WHERE store_id = $1 ORDER BY position, code")
-            .bind(store)
-            .fetch_all(&mut **tx)
-            .await?;
+    let tiers = r.tier_up_to.into_iter().zip(r.tier_fee);
+    let fees = r.fee_prefecture.into_iter().zip(r.fee_amount);
+    let slots = r.slot_code.into_iter().zip(r.slot_label);
     Ok(CheckoutSettings {
         currency: c,
         bank_transfer_enabled: r.bank_transfer_enabled,

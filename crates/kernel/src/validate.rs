@@ -101,6 +101,15 @@ impl Validator {
     }
 }
 
+/// For `#[serde(default, deserialize_with = "kernel::validate::nullable")]` on an
+/// `Option<Option<T>>` field of a JSON patch: tells "absent" (`None`: leave as is) from `null`
+/// (`Some(None)`: clear).
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,13 +132,4 @@ mod tests {
         v.text("name", "東京都渋谷区", 6);
         assert!(v.is_ok());
     }
-}
-
-/// For `#[serde(default, deserialize_with = "kernel::validate::nullable")]` on an
-/// `Option<Option<T>>` field of a JSON patch: tells "absent" (`None`: leave as is) from `null`
-/// (`Some(None)`: clear).
-pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }

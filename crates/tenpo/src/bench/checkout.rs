@@ -23,16 +23,20 @@ struct Plan {
     handle: String,
     variants: Vec<String>,
     code: Option<String>,
+    /// Tells this phase's shoppers and keys from other phases'.
+    phase: u64,
     /// The place-order call's own latencies (µs), beside the whole unit's.
     place_order: Mutex<Vec<u32>>,
 }
 
-fn body(email: &str) -> Vec<u8> {
+/// A new shopper each time: their own email and phone (one identity each).
+fn body(shopper: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({
-        "email": email,
+        "email": format!("shopper{shopper}@bench.test"),
         "payment_method": "bank_transfer",
         "shipping_address": { "name": "山田 花子", "name_kana": "ヤマダ ハナコ", "postal_code": "150-0001",
-                              "prefecture": "東京都", "city": "渋谷区神宮前", "line1": "1-2-3", "phone": "090-1234-5678" }
+                              "prefecture": "東京都", "city": "渋谷区神宮前", "line1": "1-2-3",
+                              "phone": format!("090-{:04}-{:04}", shopper / 10_000 % 10_000, shopper % 10_000) }
     }))
     .unwrap_or_default()
 }
@@ -70,11 +74,11 @@ async fn one_checkout(conn: &mut Connection, plan: &Plan, n: u64) -> Result<(), 
         let apply = serde_json::to_vec(&json!({ "code": code })).ok();
         expect(conn, "PUT", &format!("{store}/carts/{id}/promotion"), &headers, apply, 200).await?;
     }
-    let key = format!("bench-{n}");
+    let shopper = plan.phase * 10_000_000 + n;
+    let key = format!("bench-{shopper}");
     let headers = [("x-cart-secret", secret), ("idempotency-key", key.as_str())];
     let t = Instant::now();
-    let email = format!("shopper{}@bench.test", n % 5000);
-    expect(conn, "POST", &format!("{store}/carts/{id}/checkout"), &headers, Some(body(&email)), 201).await?;
+    expect(conn, "POST", &format!("{store}/carts/{id}/checkout"), &headers, Some(body(shopper)), 201).await?;
     if let Ok(mut l) = plan.place_order.lock() {
         l.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
     }
@@ -137,11 +141,12 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
         json!({ "code": "BENCH5", "discount_type": "percent", "percent_off_bps": 500 }),
     )
     .await?;
-    let plan = |code: Option<&str>| {
+    let plan = |phase: u64, code: Option<&str>| {
         Arc::new(Plan {
             handle: shop.store_handle.clone(),
             variants: variants.clone(),
             code: code.map(str::to_string),
+            phase,
             place_order: Mutex::new(Vec::new()),
         })
     };
@@ -169,12 +174,12 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
     .await;
 
     let mut phases = vec![base];
-    for c in [8, high] {
-        let (whole, alone) = checkouts(t, &format!("whole checkout (c={c})"), plan(None), c).await?;
+    for (phase, c) in [(1, 8), (2, high)] {
+        let (whole, alone) = checkouts(t, &format!("whole checkout (c={c})"), plan(phase, None), c).await?;
         phases.extend([whole, alone]);
     }
     let (whole, alone) =
-        checkouts(t, &format!("whole checkout, one shared code (c={high})"), plan(Some("BENCH5")), high).await?;
+        checkouts(t, &format!("whole checkout, one shared code (c={high})"), plan(3, Some("BENCH5")), high).await?;
     phases.extend([whole, alone]);
 
     // every placed order has its number, without gaps

@@ -109,7 +109,7 @@ async fn a_code_limited_to_five_uses_is_used_five_times_by_twenty_checkouts() {
 async fn a_checkout_retried_ten_times_at_once_with_one_key_places_one_order() {
     let app = Arc::new(TestApp::spawn_with(|_, o| o.worker = false).await);
     let shop = Arc::new(app.shop().await);
-    let variant = stocked_variant(&app, &shop, 5, false, None).await;
+    let variant = stocked_variant(&app, &shop, 10, false, None).await;
     let cart = Arc::new(new_cart(&app, &shop).await);
     add(&app, &shop, &cart, &variant, 2, None).await.expect(201);
     let answers = join_all((0..10).map(|_| {
@@ -124,13 +124,49 @@ async fn a_checkout_retried_ten_times_at_once_with_one_key_places_one_order() {
     let tokens: HashSet<&str> = answers.iter().map(|a| a["order_token"].as_str().unwrap()).collect();
     assert_eq!((ids.len(), tokens.len()), (1, 1), "every retry answers the same order");
     assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
-    assert_eq!(numbers(&app, &variant).await, (3, 0));
+    assert_eq!(numbers(&app, &variant).await, (8, 0));
     // the key belongs to that request: another body under it is refused
     checkout(&app, &shop, &cart, order_body("other@example.jp"), Some("tap-twice"))
         .await
         .expect_problem(422, "idempotency_key_reused");
     // and without a key, the ordered cart is no longer open
     checkout(&app, &shop, &cart, order_body("retry@example.jp"), None).await.expect_problem(409, "cart_not_active");
+    // keys are the store's: another cart with the same key is refused, even racing, and so is
+    // a cart whose checkout raced with it
+    let carts: Vec<(String, String)> = join_all((0..5).map(|_| new_cart(&app, &shop))).await;
+    for c in &carts {
+        add(&app, &shop, c, &variant, 1, None).await.expect(201);
+    }
+    let answers = join_all(carts.iter().map(|c| {
+        let (app, shop, c) = (app.clone(), shop.clone(), c.clone());
+        tokio::spawn(async move { checkout(&app, &shop, &c, order_body("retry@example.jp"), Some("shared-key")).await })
+    }))
+    .await;
+    let mut codes: Vec<String> = answers
+        .into_iter()
+        .map(|a| {
+            let a = a.unwrap();
+            if a.status.as_u16() == 201 {
+                "placed".into()
+            } else {
+                format!("{} {}", a.status.as_u16(), a.body["code"].as_str().unwrap_or(""))
+            }
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "422 idempotency_key_reused",
+            "422 idempotency_key_reused",
+            "422 idempotency_key_reused",
+            "422 idempotency_key_reused",
+            "placed"
+        ]
+    );
+    checkout(&app, &shop, &cart, order_body("retry@example.jp"), Some("shared-key"))
+        .await
+        .expect_problem(422, "idempotency_key_reused");
 }
 
 /// The flash sale: 300 shoppers each add one unit of a 100-unit hot variant and check
