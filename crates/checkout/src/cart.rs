@@ -155,8 +155,9 @@ pub async fn find(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow,
 
 /// Locks an active cart for a change (every change to one cart runs one after another).
 pub async fn lock_active(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow, CheckoutError> {
+    // locking it is the shopper's activity too: one statement does both
     let cart: CartRow = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM carts WHERE id = $1 AND store_id = $2 AND secret_hash = $3 FOR UPDATE"
+        "UPDATE carts SET last_activity_at = now() WHERE id = $1 AND store_id = $2 AND secret_hash = $3 RETURNING {COLUMNS}"
     ))
     .bind(key.id)
     .bind(store)
@@ -169,11 +170,6 @@ pub async fn lock_active(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<C
         CartStatus::Ordered => Err(CheckoutError::CartNotActive("ordered".into())),
         CartStatus::Abandoned => Err(CheckoutError::CartNotActive("abandoned".into())),
     }
-}
-
-pub(crate) async fn touch(tx: &mut Tx, cart: CartId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE carts SET last_activity_at = now() WHERE id = $1").bind(cart).execute(&mut **tx).await?;
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

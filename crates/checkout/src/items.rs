@@ -109,6 +109,8 @@ pub struct Sellable {
     pub is_hot: bool,
     pub hot_limit_per_customer: Option<i32>,
     pub active: bool,
+    /// The store's hold time, read along.
+    pub reservation_ttl: i32,
 }
 
 impl Sellable {
@@ -120,7 +122,8 @@ impl Sellable {
 pub async fn sellable(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Sellable, CheckoutError> {
     let s: Sellable = sqlx::query_as(
         "SELECT v.id, v.product_id, p.vendor_id, v.price_amount, v.price_currency, v.fulfillment_type, v.is_hot,
-                v.hot_limit_per_customer, (v.status = 'active' AND p.status = 'active') AS active
+                v.hot_limit_per_customer, (v.status = 'active' AND p.status = 'active') AS active,
+                coalesce((SELECT reservation_ttl_seconds FROM store_settings WHERE store_id = $2), 900) AS reservation_ttl
            FROM variants v JOIN products p ON p.id = v.product_id
           WHERE v.id = $1 AND v.store_id = $2 AND v.deleted_at IS NULL AND p.deleted_at IS NULL",
     )
@@ -285,7 +288,6 @@ pub async fn add_item(
     if s.is_hot && s.physical() {
         return Ok(None);
     }
-    cart::touch(tx, cart.id).await?;
     if !s.physical() {
         let line = upsert_line(tx, cart.id, &s, quantity).await?;
         let outcome = Outcome { status: RequestStatus::Done, line: Some(line), reservation: None, failure: None };
@@ -298,7 +300,7 @@ pub async fn add_item(
         cart: cart.id,
         cart_item: None,
         customer: cart.customer_id,
-        ttl_seconds: reservation_ttl(tx, store).await?,
+        ttl_seconds: s.reservation_ttl,
     };
     match reservation::reserve(tx, store, &ask).await? {
         Ok(hold) => {
@@ -398,7 +400,7 @@ pub async fn set_quantity(
             cart: cart.id,
             cart_item: Some(line.id),
             customer: cart.customer_id,
-            ttl_seconds: reservation_ttl(tx, store).await?,
+            ttl_seconds: s.reservation_ttl,
         };
         if let Err(refusal) = reservation::reserve(tx, store, &ask).await? {
             return Err(CheckoutError::Refused(refusal));
@@ -411,7 +413,6 @@ pub async fn set_quantity(
         .bind(input.quantity)
         .execute(&mut **tx)
         .await?;
-    cart::touch(tx, cart.id).await?;
     cart::view(tx, cart.id).await
 }
 
@@ -429,7 +430,6 @@ pub async fn remove_item(
 async fn remove_locked(tx: &mut Tx, store: StoreId, cart: CartId, line: Line) -> Result<CartView, CheckoutError> {
     release_units(tx, store, line.id, i32::MAX).await?;
     sqlx::query("DELETE FROM cart_items WHERE id = $1").bind(line.id).execute(&mut **tx).await?;
-    cart::touch(tx, cart).await?;
     cart::view(tx, cart).await
 }
 

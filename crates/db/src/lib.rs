@@ -39,11 +39,9 @@ impl Db {
     /// Opens a transaction scoped to one tenant: row-level security shows and accepts only that
     /// tenant's rows until it commits or rolls back.
     pub async fn begin(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
-        let mut inner = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *inner)
-            .await?;
+        // BEGIN and the setting in one round trip (a simple query; the id is a UUID we print)
+        let inner =
+            self.pool.begin_with(format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")).await?;
         Ok(Tx { inner, tenant })
     }
 
