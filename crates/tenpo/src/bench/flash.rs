@@ -188,6 +188,7 @@ pub async fn flash_sale(t: &Target, f: Flash) -> anyhow::Result<Report> {
     eprintln!("  creating {} carts for each phase", f.shoppers);
     let base_carts = carts(t, &handle, f.shoppers).await?;
     let hot_carts = carts(t, &handle, f.shoppers).await?;
+    t.analyze().await?;
     let baseline = run_phase(
         t,
         "baseline: normal path (1 tx/shopper)",

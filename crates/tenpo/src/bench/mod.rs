@@ -144,6 +144,19 @@ impl Target {
         addr_of(&self.base)
     }
 
+    /// Refreshes the planner's statistics (local runs), as autovacuum does within a minute of a
+    /// live shop's traffic. Tables that grew from empty seconds ago otherwise carry the plans
+    /// made for empty tables, and the benchmark measures those.
+    pub async fn analyze(&self) -> anyhow::Result<()> {
+        use sqlx::Connection;
+        if let Some(l) = &self.local {
+            let mut conn = sqlx::PgConnection::connect_with(&l.maintenance.clone().database(&l.database)).await?;
+            sqlx::query("ANALYZE").execute(&mut conn).await?;
+            conn.close().await?;
+        }
+        Ok(())
+    }
+
     /// A server on the same data with the storefront cache off (local runs only).
     pub fn uncached_addr(&self) -> Option<std::net::SocketAddr> {
         self.local.as_ref().and_then(|l| l.uncached.as_ref()).and_then(|(_, base)| addr_of(base).ok())
