@@ -205,7 +205,7 @@ pub enum StaffCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Scenario: `admin-read` (more arrive with later features).
+    /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search` or `checkout` (see the README).
     pub scenario: String,
     /// Target a running server instead of starting one on a fresh database.
     #[arg(long)]

@@ -68,13 +68,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             search::run(&config, cmd).await
         }
         Command::Bench(args) => {
-            logging::init(&quiet(&config));
+            // the baseline phases wait on locks by design: their slow statements are the point
+            logging::init(&quiet_at(&config, "warn,sqlx::query=error"));
             crate::bench::run(&config, args).await
         }
     }
 }
 
-/// Operator commands print JSON on stdout; keep logs to warnings.
+/// Operator commands print JSON on stdout; keep logs to warnings unless TENPO_LOG asks otherwise.
 fn quiet(config: &Config) -> crate::config::LogConfig {
-    crate::config::LogConfig { level: "warn".into(), ..config.log.clone() }
+    quiet_at(config, "warn")
+}
+
+fn quiet_at(config: &Config, level: &str) -> crate::config::LogConfig {
+    match std::env::var_os("TENPO_LOG") {
+        Some(_) => config.log.clone(),
+        None => crate::config::LogConfig { level: level.into(), ..config.log.clone() },
+    }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkout::hot::{Decider, HotSettings, claim};
+use checkout::hot::{Decider, HotSettings, claim, decide};
 use futures::future::join_all;
 use kernel::{TenantId, VariantId};
 use tokio_util::sync::CancellationToken;
@@ -106,6 +106,42 @@ async fn requests_claimed_by_a_decider_that_died_are_decided_once_after_its_leas
     assert_eq!((claimed_by.as_str(), attempts), ("new-decider", 2));
     assert_eq!(app.count("SELECT count(*) FROM inventory_reservations").await, 30, "each request decided once");
     assert_eq!(numbers(&app, &variant).await, (30, 30));
+    assert!(inventory_check(&app, false).0);
+}
+
+#[tokio::test]
+async fn a_stalled_decider_whose_requests_were_taken_over_decides_nothing() {
+    let app = Arc::new(
+        TestApp::spawn_with(|c, o| {
+            o.worker = false;
+            c.http.hot_wait_ms = 100;
+        })
+        .await,
+    );
+    let shop = app.shop().await;
+    let variant = stocked_variant(&app, &shop, 5, true, None).await;
+    for _ in 0..8 {
+        let cart = new_cart(&app, &shop).await;
+        assert_eq!(add(&app, &shop, &cart, &variant, 1, None).await.status.as_u16(), 202);
+    }
+    let tenant: TenantId = shop.tenant_id.parse().unwrap();
+    let store: kernel::StoreId = shop.store_id.parse().unwrap();
+    let variant_id: VariantId = variant.parse().unwrap();
+    let lease = Duration::from_millis(300);
+    // the first decider claims, then stalls past its lease; a second takes the requests over
+    let stalled = claim(&app.db, tenant, variant_id, "stalled", 500, lease).await.unwrap();
+    assert_eq!(stalled.len(), 8);
+    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    let taken = claim(&app.db, tenant, variant_id, "second", 500, lease).await.unwrap();
+    assert_eq!(taken.len(), 8);
+    // the stalled one wakes up and tries to decide: nothing of it may land
+    let late = decide(&app.db, tenant, store, variant_id, "stalled", &stalled).await.unwrap();
+    assert!(late.is_empty(), "a decider decided requests it no longer held: {late:?}");
+    assert_eq!(numbers(&app, &variant).await, (5, 0));
+    assert_eq!(app.count("SELECT count(*) FROM inventory_reservations").await, 0);
+    let decided = decide(&app.db, tenant, store, variant_id, "second", &taken).await.unwrap();
+    assert_eq!(decided.iter().filter(|r| r.reservation_id.is_some()).count(), 5);
+    assert_eq!(numbers(&app, &variant).await, (5, 5));
     assert!(inventory_check(&app, false).0);
 }
 
