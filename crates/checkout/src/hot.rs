@@ -535,6 +535,20 @@ pub async fn claim(
     // a claim lost in a crash leaves its requests queued, which is as good: no need to wait
     // for the disk
     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    let claimed = claim_in(&mut tx, variant, worker, limit, lease).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim itself, in the caller's transaction. Concurrent claimers cannot take the same
+/// request: the status is checked again on the row itself once it is locked.
+async fn claim_in(
+    conn: &mut PgConnection,
+    variant: VariantId,
+    worker: &str,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut claimed: Vec<Claimed> = sqlx::query_as(
         "UPDATE inventory_reservation_requests r
             SET status = 'processing', claimed_by = $1, lease_expires_at = now() + make_interval(secs => $2),
@@ -543,16 +557,16 @@ pub async fn claim(
             SELECT id FROM inventory_reservation_requests
              WHERE variant_id = $3 AND is_hot
                AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
-             ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+             ORDER BY id LIMIT $4)
+            AND (r.status = 'queued' OR (r.status = 'processing' AND r.lease_expires_at < now()))
           RETURNING r.id, r.cart_id, r.customer_id, r.quantity",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
     .bind(variant)
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     claimed.sort_by_key(|c| c.id);
     Ok(claimed)
 }
@@ -576,14 +590,29 @@ pub async fn decide(
     worker: &str,
     claimed: &[Claimed],
 ) -> Result<Vec<RequestRecord>, sqlx::Error> {
-    if let Some(decided) = decide_batch(db, tenant, store, variant, worker, claimed, false).await? {
-        return Ok(decided);
-    }
-    Ok(decide_batch(db, tenant, store, variant, worker, claimed, true).await?.unwrap_or_default())
+    Ok(decide_then_claim(db, tenant, store, variant, worker, claimed, None).await?.0)
 }
 
-/// One attempt of [`decide`]: `None` when the claim no longer held for every request (only
-/// when not `relock`).
+/// [`decide`], then, in the same transaction, claims the next batch (`limit` requests for
+/// `lease`): a draining decider commits once per batch instead of twice.
+pub async fn decide_then_claim(
+    db: &Db,
+    tenant: TenantId,
+    store: StoreId,
+    variant: VariantId,
+    worker: &str,
+    claimed: &[Claimed],
+    next: Option<(i64, Duration)>,
+) -> Result<(Vec<RequestRecord>, Vec<Claimed>), sqlx::Error> {
+    if let Some(done) = decide_batch(db, tenant, store, variant, worker, claimed, false, next).await? {
+        return Ok(done);
+    }
+    Ok(decide_batch(db, tenant, store, variant, worker, claimed, true, next).await?.unwrap_or_default())
+}
+
+/// One attempt of [`decide_then_claim`]: `None` when the claim no longer held for every
+/// request (only when not `relock`).
+#[allow(clippy::too_many_arguments)]
 async fn decide_batch(
     db: &Db,
     tenant: TenantId,
@@ -592,7 +621,8 @@ async fn decide_batch(
     worker: &str,
     claimed: &[Claimed],
     relock: bool,
-) -> Result<Option<Vec<RequestRecord>>, sqlx::Error> {
+    next: Option<(i64, Duration)>,
+) -> Result<Option<(Vec<RequestRecord>, Vec<Claimed>)>, sqlx::Error> {
     let mut tx = db.begin(tenant).await?;
     let mine: Vec<Claimed> = if relock {
         let ids: Vec<ReservationRequestId> = claimed.iter().map(|c| c.id).collect();
@@ -608,20 +638,26 @@ async fn decide_batch(
         claimed.to_vec()
     };
     if mine.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Some((Vec::new(), Vec::new())));
     }
     let carts: Vec<CartId> = mine.iter().map(|c| c.cart_id).collect();
-    let open: std::collections::HashSet<CartId> =
-        sqlx::query_scalar::<_, CartId>("SELECT id FROM carts WHERE id = ANY($1) AND status = 'active'")
-            .bind(&carts)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
     let sellable = items::sellable(&mut tx, store, variant).await.ok();
-    let ttl = items::reservation_ttl(&mut tx, store).await?;
+    let ttl = sellable.as_ref().map_or(900, |s| s.reservation_ttl);
     let mut rows = reservation::lock_rows(&mut tx, store, variant).await?;
     let mut free: Vec<i32> = rows.iter().map(|r| r.free()).collect();
+    // whether each cart is still open matters only when something can be granted; once sold
+    // out, every request is refused as such without the look
+    let open: Option<std::collections::HashSet<CartId>> = match sellable.is_some() && free.iter().any(|f| *f > 0) {
+        true => Some(
+            sqlx::query_scalar::<_, CartId>("SELECT id FROM carts WHERE id = ANY($1) AND status = 'active'")
+                .bind(&carts)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect(),
+        ),
+        false => None,
+    };
 
     // per-customer limit: units already held or bought, by customer (or cart, for guests)
     let limit = sellable.as_ref().and_then(|s| s.hot_limit_per_customer);
@@ -642,7 +678,7 @@ async fn decide_batch(
     for c in &mine {
         let outcome = if sellable.is_none() {
             Err("variant_not_available")
-        } else if !open.contains(&c.cart_id) {
+        } else if open.as_ref().is_some_and(|o| !o.contains(&c.cart_id)) {
             Err("cart_not_active")
         } else {
             let taken = match c.customer_id {
@@ -773,11 +809,15 @@ async fn decide_batch(
         return Ok(None);
     }
     sqlx::query("SELECT pg_notify('tenpo_hot_decided', $1)").bind(worker).execute(&mut *tx).await?;
+    let claimed_next = match next {
+        Some((limit, lease)) => claim_in(&mut tx, variant, worker, limit, lease).await?,
+        None => Vec::new(),
+    };
     tx.commit().await?;
     let granted = decided.iter().filter(|r| r.status == RequestStatus::Done).count();
     metrics::counter!("tenpo_hot_decisions_total", "result" => "granted").increment(granted as u64);
     metrics::counter!("tenpo_hot_decisions_total", "result" => "refused").increment((decided.len() - granted) as u64);
-    Ok(Some(decided))
+    Ok(Some((decided, claimed_next)))
 }
 
 /// Decides hot-variant requests until shutdown: wakes on `tenpo_hot` notifications, on its
@@ -865,17 +905,21 @@ impl Decider {
         }
         let result = async {
             let mut total = 0;
+            let (limit, lease) = (self.settings.batch_size, self.settings.lease);
+            let mut claimed = Vec::new();
             loop {
-                let started = Instant::now();
-                let claimed =
-                    claim(&self.db, tenant, variant, &self.worker, self.settings.batch_size, self.settings.lease)
-                        .await?;
+                if claimed.is_empty() {
+                    claimed = claim(&self.db, tenant, variant, &self.worker, limit, lease).await?;
+                }
                 if claimed.is_empty() {
                     return Ok(total);
                 }
-                let claimed_in = started.elapsed();
-                let decided = decide(&self.db, tenant, store, variant, &self.worker, &claimed).await?;
-                tracing::debug!(requests = decided.len(), ?claimed_in, elapsed = ?started.elapsed(), "hot requests decided");
+                let started = Instant::now();
+                let (decided, next) =
+                    decide_then_claim(&self.db, tenant, store, variant, &self.worker, &claimed, Some((limit, lease)))
+                        .await?;
+                tracing::debug!(requests = decided.len(), next = next.len(), elapsed = ?started.elapsed(), "hot requests decided");
+                claimed = next;
                 if let Some(q) = &self.queue {
                     q.resolve(&decided);
                 }
