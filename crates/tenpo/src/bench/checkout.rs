@@ -198,13 +198,18 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
         warm_up.requests + phases.iter().filter(|p| p.name.starts_with("whole")).map(|p| p.requests).sum::<u64>();
     let latest = t
         .client
-        .get(t.url("/admin/v1/orders?limit=1"))
+        .get(t.url("/admin/v1/orders?limit=100"))
         .bearer_auth(&shop.owner_token)
         .send()
         .await?
         .json::<Value>()
         .await?;
-    let last_number = latest["items"][0]["number"].as_u64().unwrap_or(0);
+    // listed newest first by placing time, which is each transaction's start: the highest number
+    // is among the last few placed (no more than the concurrency were in flight at once)
+    let last_number = latest["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|o| o["number"].as_u64()).max().unwrap_or(0))
+        .unwrap_or(0);
     let mut notes = vec![format!(
         "orders placed {placed} (with the warm-up's); last order number {last_number} (first is 1001: {})",
         if last_number == 1000 + placed { "no gaps" } else { "MISMATCH" }
