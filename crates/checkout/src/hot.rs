@@ -787,11 +787,15 @@ async fn decide_batch(
             }
         }
     }
+    // the NOTIFY for other processes' waiters rides along (sent at commit, once per statement):
+    // under load every round trip of the decider is a wait every shopper shares
     let decided: Vec<RequestRecord> = sqlx::query_as(&format!(
-        "UPDATE inventory_reservation_requests r
+        "WITH announce AS MATERIALIZED (SELECT pg_notify('tenpo_hot_decided', $6))
+         UPDATE inventory_reservation_requests r
             SET status = x.status, reservation_id = x.res, failure_code = x.code, cart_item_id = x.line,
                 decided_at = now(), lease_expires_at = NULL, updated_at = now()
-           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[]) AS x(id, status, res, code, line)
+           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[]) AS x(id, status, res, code, line),
+                announce
           WHERE r.id = x.id AND r.status = 'processing' AND r.claimed_by = $6
          RETURNING {}",
         REQUEST_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
@@ -808,7 +812,6 @@ async fn decide_batch(
         // some were taken over: decide again on what is still ours (rolls back on drop)
         return Ok(None);
     }
-    sqlx::query("SELECT pg_notify('tenpo_hot_decided', $1)").bind(worker).execute(&mut *tx).await?;
     let claimed_next = match next {
         Some((limit, lease)) => claim_in(&mut tx, variant, worker, limit, lease).await?,
         None => Vec::new(),
