@@ -575,26 +575,15 @@ async fn claim_in(
 /// refused with a code.
 type Outcome = Result<(usize, Ask), &'static str>;
 
-/// Decides claimed requests in one transaction (see the module docs). Answers the decided
-/// records; requests no longer claimed by `worker` are left alone.
+/// Decides claimed requests in one transaction (see the module docs), then, with `next`
+/// (`limit` requests for `lease`), claims the next batch in the same transaction: a draining
+/// decider commits once per batch. Answers the decided records and the next claim; requests no
+/// longer claimed by `worker` are left alone.
 ///
 /// The claim is trusted first: the closing update only touches requests still claimed by
 /// `worker`, and if any was taken over meanwhile (its lease passed) the whole decision rolls
 /// back and is made again on the requests re-locked as still ours. Taking them over is rare,
 /// and locking every request up front costs as much as updating it.
-pub async fn decide(
-    db: &Db,
-    tenant: TenantId,
-    store: StoreId,
-    variant: VariantId,
-    worker: &str,
-    claimed: &[Claimed],
-) -> Result<Vec<RequestRecord>, sqlx::Error> {
-    Ok(decide_then_claim(db, tenant, store, variant, worker, claimed, None).await?.0)
-}
-
-/// [`decide`], then, in the same transaction, claims the next batch (`limit` requests for
-/// `lease`): a draining decider commits once per batch instead of twice.
 pub async fn decide_then_claim(
     db: &Db,
     tenant: TenantId,
@@ -604,10 +593,12 @@ pub async fn decide_then_claim(
     claimed: &[Claimed],
     next: Option<(i64, Duration)>,
 ) -> Result<(Vec<RequestRecord>, Vec<Claimed>), sqlx::Error> {
-    if let Some(done) = decide_batch(db, tenant, store, variant, worker, claimed, false, next).await? {
-        return Ok(done);
+    for relock in [false, true] {
+        if let Some(done) = decide_batch(db, tenant, store, variant, worker, claimed, relock, next).await? {
+            return Ok(done);
+        }
     }
-    Ok(decide_batch(db, tenant, store, variant, worker, claimed, true, next).await?.unwrap_or_default())
+    Ok(Default::default())
 }
 
 /// One attempt of [`decide_then_claim`]: `None` when the claim no longer held for every

@@ -437,6 +437,12 @@ struct CartLineRow {
     sellable: bool,
 }
 
+impl CartLineRow {
+    fn physical(&self) -> bool {
+        self.fulfillment_type == "physical"
+    }
+}
+
 /// Places an order from a cart (module docs). `idem` is the Idempotency-Key.
 pub async fn place_order(
     tx: &mut Tx,
@@ -484,7 +490,7 @@ pub async fn place_order(
     if lines.is_empty() {
         return Err(CheckoutError::EmptyCart);
     }
-    let shipped = lines.iter().any(|l| l.fulfillment_type == "physical");
+    let shipped = lines.iter().any(CartLineRow::physical);
     let shipping_address = match (&input.shipping_address, shipped) {
         (Some(a), _) => Address::parse_in(&mut v, "shipping_address.", a),
         (None, true) => {
@@ -525,8 +531,7 @@ pub async fn place_order(
         return Err(CheckoutError::PricesChanged);
     }
     // each physical line's live holds (read in one go); what lapsed is held again now
-    let ttl = items::reservation_ttl(tx, store).await?;
-    let physical: Vec<CartItemId> = lines.iter().filter(|l| l.fulfillment_type == "physical").map(|l| l.id).collect();
+    let physical: Vec<CartItemId> = lines.iter().filter(|l| l.physical()).map(|l| l.id).collect();
     let held: Vec<(ReservationId, CartItemId, i32, LocationId)> = sqlx::query_as(
         "SELECT id, cart_item_id, quantity, location_id FROM inventory_reservations
           WHERE cart_item_id = ANY($1) AND status = 'active' AND expires_at > now() ORDER BY id",
@@ -537,7 +542,7 @@ pub async fn place_order(
     let mut holds: Vec<ReservationId> = Vec::new();
     // the location each line's units come from (its first hold's)
     let mut location_of: HashMap<CartItemId, LocationId> = HashMap::new();
-    for l in lines.iter().filter(|l| l.fulfillment_type == "physical") {
+    for l in lines.iter().filter(|l| l.physical()) {
         let mine: Vec<&(ReservationId, CartItemId, i32, LocationId)> = held.iter().filter(|h| h.1 == l.id).collect();
         let have: i32 = mine.iter().map(|h| h.2).sum();
         if let Some(first) = mine.first() {
@@ -565,7 +570,8 @@ pub async fn place_order(
                 cart: cart.id,
                 cart_item: Some(l.id),
                 customer: cart.customer_id,
-                ttl_seconds: ttl,
+                // read only when a hold lapsed: most checkouts re-hold nothing
+                ttl_seconds: items::reservation_ttl(tx, store).await?,
             };
             match reservation::reserve(tx, store, &ask).await? {
                 Ok(h) => {
@@ -585,7 +591,7 @@ pub async fn place_order(
             unit_price: l.price_amount,
             quantity: l.quantity as i64,
             tax_bps: if l.tax_class == "reduced" { totals::REDUCED_BPS } else { totals::STANDARD_BPS },
-            shipped: l.fulfillment_type == "physical",
+            shipped: l.physical(),
         })
         .collect();
     let subtotal: i64 = totals_lines.iter().map(Line::total).sum();
@@ -696,7 +702,6 @@ pub async fn place_order(
         _ => e.into(),
     })?;
     // the lines, with the location their units come from, and the tax per rate: one statement each
-    let physical_line = |l: &CartLineRow| l.fulfillment_type == "physical";
     sqlx::query(
         "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
             fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id)
@@ -721,7 +726,7 @@ pub async fn place_order(
     .bind(lines.iter().map(|l| l.price_amount).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
     .bind(&t.line_discounts)
-    .bind(lines.iter().map(|l| if physical_line(l) { location_of.get(&l.id).copied() } else { None }).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| if l.physical() { location_of.get(&l.id).copied() } else { None }).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -779,7 +784,7 @@ pub async fn place_order(
     .execute(&mut **tx)
     .await?;
     // one shipment per vendor with something to ship
-    let mut vendors: Vec<VendorId> = lines.iter().filter(|l| physical_line(l)).map(|l| l.vendor_id).collect();
+    let mut vendors: Vec<VendorId> = lines.iter().filter(|l| l.physical()).map(|l| l.vendor_id).collect();
     vendors.sort();
     vendors.dedup();
     sqlx::query(

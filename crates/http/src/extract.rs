@@ -215,6 +215,21 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII characters, else a 422.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        // a value that is not text fails the same check as any other bad key
+        let key = v.to_str().unwrap_or_default();
+        checkout::items::check_key(key)?;
+        Ok(IdempotencyKey(Some(key.to_string())))
+    }
+}
+
 /// The caller's address: the peer, or with `trust_forwarded_for` the first X-Forwarded-For hop.
 pub struct ClientIp(pub Option<IpAddr>);
 

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use checkout::CheckoutError;
 use checkout::cart::{self, CartKey, CartView, CreateCart, CreatedCart};
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::storefront::Shopfront;
 use crate::AppState;
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, IdempotencyKey};
 use crate::problem::{ApiError, ApiResult, ProblemBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,19 +45,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
             .filter(|v| !v.is_empty() && v.len() <= 200)
             .map(|v| CartSecret(v.to_string()))
             .ok_or_else(|| CheckoutError::CartNotFound.into())
-    }
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => {
-            let k = v.to_str().map_err(|_| {
-                ApiError::from(kernel::ValidationErrors::one("Idempotency-Key", "invalid", "visible ASCII only"))
-            })?;
-            items::check_key(k)?;
-            Ok(Some(k.to_string()))
-        }
     }
 }
 
@@ -157,15 +144,14 @@ async fn add_item(
     State(s): State<AppState>,
     shop: Shopfront,
     CartSecret(secret): CartSecret,
-    headers: HeaderMap,
+    IdempotencyKey(idem): IdempotencyKey,
     ApiPath((store, id)): ApiPath<(String, CartId)>,
     ApiJson(input): ApiJson<AddItem>,
 ) -> ApiResult<Response> {
     let key = CartKey { id, secret };
-    let idem = idempotency_key(&headers)?;
     let wait = s.settings.hot_wait;
     let quantity = input.quantity.unwrap_or(1);
-    let idem_key = idem.clone().unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
+    let idem_key = idem.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
     if s.hot.known_hot(input.variant_id) && (1..=1000).contains(&quantity) {
         match s
             .hot

@@ -18,8 +18,8 @@ use utoipa_axum::routes;
 use super::carts::CartSecret;
 use super::storefront::Shopfront;
 use crate::AppState;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{ApiError, ApiResult, ProblemBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKey};
+use crate::problem::{ApiResult, ProblemBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -102,20 +102,11 @@ async fn place_order(
     State(s): State<AppState>,
     shop: Shopfront,
     CartSecret(secret): CartSecret,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
     ApiJson(input): ApiJson<PlaceOrder>,
 ) -> ApiResult<Response> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => {
-            let k = v.to_str().map_err(|_| {
-                ApiError::from(kernel::ValidationErrors::one("Idempotency-Key", "invalid", "visible ASCII only"))
-            })?;
-            checkout::items::check_key(k)?;
-            k.to_string()
-        }
-        None => format!("auto-{}", uuid::Uuid::new_v4()),
-    };
+    let key = key.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
     let mut tx = s.db.begin(shop.tenant_id).await?;
     let (status, body) = match order::place_order(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key).await {
         Ok(answer) => answer,

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::storefront::Shopfront;
 use crate::AppState;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, IdempotencyKey};
 use crate::problem::{ApiError, ApiResult, ProblemBody};
 
 #[derive(OpenApi)]
@@ -81,20 +81,12 @@ async fn request_download(
     State(s): State<AppState>,
     shop: Shopfront,
     OrderToken(token): OrderToken,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     ApiPath((_store, order, id)): ApiPath<(String, OrderId, DeliveryId)>,
 ) -> ApiResult<Response> {
     let storage = s.storage.as_ref().ok_or(DigitalError::StorageUnavailable)?;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => {
-            let k = v.to_str().unwrap_or("\n");
-            checkout::items::check_key(k)?;
-            Some(k)
-        }
-        None => None,
-    };
     let mut tx = s.db.begin(shop.tenant_id).await?;
-    let granted = download::take(&mut tx, storage, shop.store_id, order, id, &token, key).await?;
+    let granted = download::take(&mut tx, storage, shop.store_id, order, id, &token, key.as_deref()).await?;
     tx.commit().await?;
     let location = HeaderValue::from_str(&granted.url)
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "unusable download URL"))?;

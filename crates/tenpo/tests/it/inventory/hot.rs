@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkout::hot::{Decider, HotSettings, claim, decide};
+use checkout::hot::{Decider, HotSettings, claim, decide_then_claim};
 use futures::future::join_all;
 use kernel::{TenantId, VariantId};
 use tokio_util::sync::CancellationToken;
@@ -135,11 +135,11 @@ async fn a_stalled_decider_whose_requests_were_taken_over_decides_nothing() {
     let taken = claim(&app.db, tenant, variant_id, "second", 500, lease).await.unwrap();
     assert_eq!(taken.len(), 8);
     // the stalled one wakes up and tries to decide: nothing of it may land
-    let late = decide(&app.db, tenant, store, variant_id, "stalled", &stalled).await.unwrap();
+    let (late, _) = decide_then_claim(&app.db, tenant, store, variant_id, "stalled", &stalled, None).await.unwrap();
     assert!(late.is_empty(), "a decider decided requests it no longer held: {late:?}");
     assert_eq!(numbers(&app, &variant).await, (5, 0));
     assert_eq!(app.count("SELECT count(*) FROM inventory_reservations").await, 0);
-    let decided = decide(&app.db, tenant, store, variant_id, "second", &taken).await.unwrap();
+    let (decided, _) = decide_then_claim(&app.db, tenant, store, variant_id, "second", &taken, None).await.unwrap();
     assert_eq!(decided.iter().filter(|r| r.reservation_id.is_some()).count(), 5);
     assert_eq!(numbers(&app, &variant).await, (5, 5));
     assert!(inventory_check(&app, false).0);
