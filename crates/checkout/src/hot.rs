@@ -131,7 +131,11 @@ impl HotQueue {
     pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) {
         let rx = self.inbox.lock().ok().and_then(|mut i| i.take());
         if let Some(rx) = rx {
-            tokio::spawn(self.clone().batch_inserts(rx, shutdown.clone()));
+            let (queue, stop) = (self.clone(), shutdown.clone());
+            tokio::spawn(apart("hot-item batcher", move || async move {
+                let db = queue.db.own_pool(2);
+                queue.batch_inserts(rx, db, stop).await
+            }));
         }
         tokio::spawn(self.clone().listen_for_decisions(shutdown));
     }
@@ -271,7 +275,7 @@ impl HotQueue {
         }
     }
 
-    async fn batch_inserts(self: Arc<Self>, mut rx: mpsc::Receiver<Submission>, shutdown: CancellationToken) {
+    async fn batch_inserts(self: Arc<Self>, mut rx: mpsc::Receiver<Submission>, db: Db, shutdown: CancellationToken) {
         let drain = |rx: &mut mpsc::Receiver<Submission>, batch: &mut Vec<Submission>| {
             while batch.len() < INSERT_BATCH {
                 match rx.try_recv() {
@@ -309,7 +313,7 @@ impl HotQueue {
                     }
                 }
                 let started = Instant::now();
-                let answers = insert_group(&self.db, tenant, store, &ids, &group).await;
+                let answers = insert_group(&db, tenant, store, &ids, &group).await;
                 tracing::debug!(requests = group.len(), elapsed = ?started.elapsed(), "hot requests recorded");
                 match answers {
                     Ok(answers) => {
@@ -394,6 +398,26 @@ impl HotQueue {
             let _ = tx.commit().await;
             self.resolve(&decided);
         }
+    }
+}
+
+/// Runs `task` on a thread and runtime of its own, until it ends. The queue's batcher and
+/// decider run so: every shopper of a flash sale waits on their round trips, which on the API's
+/// runtime would queue behind the shoppers' requests themselves. Database pools belong to the
+/// runtime that opens their connections, so `task` opens its own ([`Db::own_pool`]).
+pub async fn apart<F, Fut>(name: &'static str, task: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let ran =
+        tokio::task::spawn_blocking(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(task()),
+            Err(e) => tracing::error!(error = %e, task = name, "cannot start a runtime"),
+        })
+        .await;
+    if let Err(e) = ran {
+        tracing::error!(error = %e, task = name, "stopped abnormally");
     }
 }
 

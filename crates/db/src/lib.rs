@@ -52,6 +52,13 @@ impl Db {
         &self.pool
     }
 
+    /// A pool of its own, with the same connection settings, for a task on another runtime
+    /// (a connection answers to the runtime that opened it). Call it on that runtime.
+    pub fn own_pool(&self, max_connections: u32) -> Db {
+        let options = self.pool.connect_options().as_ref().clone();
+        Db { pool: sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options) }
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }

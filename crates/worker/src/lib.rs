@@ -83,7 +83,11 @@ impl Worker {
             settings: self.settings.hot.clone(),
             worker: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
         };
-        tasks.spawn(decider.run(shutdown.clone()));
+        let stop = shutdown.clone();
+        tasks.spawn(checkout::hot::apart("hot-item decider", move || async move {
+            let db = decider.db.own_pool(4);
+            Decider { db, ..decider }.run(stop).await
+        }));
         tasks.spawn(checkout::jobs::run(self.db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
         tasks.spawn(digital::expiry::run(self.db.clone(), self.settings.digital_expiry_every, shutdown.clone()));
         tasks
