@@ -149,6 +149,8 @@ pub struct ProductQuery {
     pub updated_since: Option<DateTime<Utc>>,
     /// `updated_at`, `created_at` or `title`; prefix `-` for descending (default `-updated_at`).
     pub sort: Option<String>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

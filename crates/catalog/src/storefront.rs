@@ -72,7 +72,10 @@ pub enum StorefrontSort {
 #[into_params(parameter_in = Query)]
 pub struct StorefrontQuery {
     /// `newest` (default), `price_asc` or `price_desc`.
+    #[param(inline)]
     pub sort: Option<StorefrontSort>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

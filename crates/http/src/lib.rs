@@ -11,6 +11,7 @@
 
 mod cache;
 pub mod extract;
+pub mod openapi;
 mod ops;
 pub mod problem;
 mod routes;
@@ -121,10 +122,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API with its middleware.
 pub fn router(state: AppState) -> Router {
-    let (api, mut openapi) = routes::api().split_for_parts();
+    let (api, _) = routes::api().split_for_parts();
     // uploads stream large files: their own timeout instead of the request timeout
-    let (uploads, uploads_openapi) = routes::uploads().split_for_parts();
-    openapi.merge(uploads_openapi);
+    let (uploads, _) = routes::uploads().split_for_parts();
     let timeout = |limit| TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limit);
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -136,13 +136,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(CatchPanicLayer::new());
-    api.merge(ops::router(openapi))
+    api.merge(ops::router(openapi::document()))
         .layer(timeout(state.settings.request_timeout))
         .merge(uploads.layer(timeout(state.settings.upload_timeout)))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(layers)
         .with_state(state)
+}
+
+/// The OpenAPI document the server answers at `/openapi.json`.
+pub fn openapi() -> serde_json::Value {
+    openapi::document()
 }
 
 /// Serves until `shutdown` fires, then finishes in-flight requests.

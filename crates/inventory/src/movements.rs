@@ -29,6 +29,8 @@ pub struct LevelView {
 pub struct LevelQuery {
     pub variant_id: Option<VariantId>,
     pub location_id: Option<LocationId>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -87,6 +89,8 @@ pub struct MovementQuery {
     pub variant_id: Option<VariantId>,
     pub location_id: Option<LocationId>,
     pub reason: Option<MovementReason>,
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

@@ -30,10 +30,12 @@ pub struct SearchParams {
     /// `true`: only products with something available; `false`: only sold-out ones.
     pub in_stock: Option<bool>,
     /// `relevance` (default with `q`), `newest` (default without), `price_asc`, `price_desc`.
+    #[param(inline)]
     pub sort: Option<SortBy>,
     /// Count vendors and option values over all matches (default true).
     pub facets: Option<bool>,
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page (of the same query).
     pub cursor: Option<String>,

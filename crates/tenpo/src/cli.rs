@@ -47,6 +47,8 @@ pub enum Command {
     Search(SearchCommand),
     /// Run a benchmark scenario and print its figures beside a baseline.
     Bench(BenchArgs),
+    /// Print the OpenAPI document of the HTTP API (the one served at /openapi.json) and exit.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]

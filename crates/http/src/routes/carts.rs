@@ -50,7 +50,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
 
 /// Create a cart. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts", tag = "cart", request_body = CreateCart,
-    params(("store" = String, Path, description = "store handle or id")),
     responses((status = 201, body = CreatedCart), (status = 404, body = ProblemBody)))]
 async fn create_cart(
     State(s): State<AppState>,
@@ -63,8 +62,9 @@ async fn create_cart(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// The cart with its lines, holds and totals.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/carts/{cart_id}", tag = "cart",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
 async fn get_cart(
     State(s): State<AppState>,
@@ -136,7 +136,7 @@ fn decided(record: &RequestRecord) -> ApiResult<Response> {
 /// waits briefly for the decision, else answers 202 with a URL to poll. The same
 /// `Idempotency-Key` on the same cart answers the same result and never holds twice.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts/{cart_id}/items", tag = "cart", request_body = AddItem,
-    params(("store" = String, Path), ("x-cart-secret" = String, Header), ("idempotency-key" = Option<String>, Header)),
+    params(("x-cart-secret" = String, Header), ("idempotency-key" = Option<String>, Header)),
     responses((status = 201, body = AddedToCart), (status = 202, body = Queued),
               (status = 409, body = ProblemBody, description = "sold_out, insufficient_stock, limit_exceeded, cart_not_active"),
               (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
@@ -192,7 +192,7 @@ async fn add_item(
 /// Change a line's quantity (0 removes it). More units are held when available; fewer give
 /// stock back at once. Flash-sale lines can only go down here.
 #[utoipa::path(patch, path = "/store/v1/stores/{store}/carts/{cart_id}/items/{item_id}", tag = "cart", request_body = SetQuantity,
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn set_quantity(
     State(s): State<AppState>,
@@ -209,7 +209,7 @@ async fn set_quantity(
 
 /// Remove a line; its held stock returns at once.
 #[utoipa::path(delete, path = "/store/v1/stores/{store}/carts/{cart_id}/items/{item_id}", tag = "cart",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
 async fn remove_item(
     State(s): State<AppState>,
@@ -225,7 +225,7 @@ async fn remove_item(
 
 /// Abandon the cart: every hold is released.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts/{cart_id}/abandon", tag = "cart",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn abandon_cart(
     State(s): State<AppState>,
@@ -251,7 +251,7 @@ struct RequestState {
 
 /// The decision on a queued add-to-cart.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/carts/{cart_id}/requests/{request_id}", tag = "cart",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = RequestState), (status = 404, body = ProblemBody)))]
 async fn get_request(
     State(s): State<AppState>,

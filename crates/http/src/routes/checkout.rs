@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// promotion_unknown, promotion_not_started, promotion_ended, promotion_inactive,
 /// promotion_below_minimum, promotion_used_up.
 #[utoipa::path(put, path = "/store/v1/stores/{store}/carts/{cart_id}/promotion", tag = "checkout", request_body = ApplyCode,
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn apply_promotion(
     State(s): State<AppState>,
@@ -48,8 +48,9 @@ async fn apply_promotion(
     Ok(Json(view))
 }
 
+/// Remove the promotion code from the cart.
 #[utoipa::path(delete, path = "/store/v1/stores/{store}/carts/{cart_id}/promotion", tag = "checkout",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header)),
+    params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
 async fn remove_promotion(
     State(s): State<AppState>,
@@ -73,7 +74,7 @@ struct OptionsQuery {
 /// What each payment method would cost for this cart (shipping, COD fee, total, tax per rate),
 /// whether it is offered, and the delivery slots.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/carts/{cart_id}/checkout-options", tag = "checkout",
-    params(("store" = String, Path), ("x-cart-secret" = String, Header), OptionsQuery),
+    params(("x-cart-secret" = String, Header), OptionsQuery),
     responses((status = 200, body = CheckoutOptions), (status = 404, body = ProblemBody)))]
 async fn checkout_options(
     State(s): State<AppState>,
@@ -93,7 +94,7 @@ async fn checkout_options(
 /// written with its payment and one shipment per vendor. The answer carries an order token,
 /// shown once. The same `Idempotency-Key` returns the same order and token.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts/{cart_id}/checkout", tag = "checkout", request_body = PlaceOrder,
-    params(("store" = String, Path), ("x-cart-secret" = String, Header), ("idempotency-key" = Option<String>, Header)),
+    params(("x-cart-secret" = String, Header), ("idempotency-key" = Option<String>, Header)),
     responses((status = 201, body = PlacedOrder),
               (status = 409, body = ProblemBody, description = "sold_out, insufficient_stock, prices_changed, promotion_used_up, cart_not_active"),
               (status = 422, body = ProblemBody, description = "validation_failed, cart_empty, payment_method_unavailable, promotion_*"),
@@ -124,7 +125,7 @@ async fn place_order(
 /// An order, for the shopper who holds its token (`X-Order-Token`). A pending bank transfer
 /// shows the store's bank account.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/orders/{order_id}", tag = "checkout",
-    params(("store" = String, Path), ("x-order-token" = String, Header)),
+    params(("x-order-token" = String, Header)),
     responses((status = 200, body = OrderView), (status = 404, body = ProblemBody)))]
 async fn get_order(
     State(s): State<AppState>,

@@ -54,7 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
 /// The order's downloads: each with its file, period, limit and count, and whether it can be
 /// downloaded now.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/orders/{order_id}/downloads", tag = "digital",
-    params(("store" = String, Path), ("x-order-token" = String, Header)),
+    params(("x-order-token" = String, Header)),
     responses((status = 200, body = OrderDeliveries), (status = 404, body = ProblemBody)))]
 async fn list_downloads(
     State(s): State<AppState>,
@@ -73,7 +73,7 @@ async fn list_downloads(
 /// used-up download answers 410 with its code, and counts nothing. A repeated
 /// `Idempotency-Key` gets the first answer again without counting.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/orders/{order_id}/downloads/{delivery_id}", tag = "digital",
-    params(("store" = String, Path), ("x-order-token" = String, Header), ("idempotency-key" = Option<String>, Header)),
+    params(("x-order-token" = String, Header), ("idempotency-key" = Option<String>, Header)),
     responses((status = 303, body = GrantedDownload, headers(("location" = String, description = "the signed URL"))),
               (status = 404, body = ProblemBody, description = "order_not_found, delivery_not_found"),
               (status = 410, body = ProblemBody, description = "download_expired, download_revoked, download_limit_reached")))]
@@ -100,8 +100,7 @@ async fn request_download(
 /// this deployment). Streams the file; honours `Range` and `If-Range`. A tampered link answers
 /// 403 `download_link_invalid`, an expired one 403 `download_link_expired`.
 #[utoipa::path(get, path = "/files/{key}", tag = "digital",
-    params(("key" = String, Path, description = "the object key (with its slashes)"),
-           ("expires" = i64, Query), ("sig" = String, Query), ("filename" = Option<String>, Query), ("type" = Option<String>, Query),
+    params(("expires" = i64, Query), ("sig" = String, Query), ("filename" = Option<String>, Query), ("type" = Option<String>, Query),
            ("range" = Option<String>, Header)),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
               (status = 206, description = "the requested range"),

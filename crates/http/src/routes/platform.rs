@@ -40,6 +40,7 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(tenants::create_tenant(&s.db, input).await?)))
 }
 
+/// List tenants.
 #[utoipa::path(get, path = "/platform/v1/tenants", tag = "platform", security(("operator" = [])),
     params(PageRequest), responses((status = 200, body = Page<Tenant>)))]
 async fn list_tenants(
@@ -50,6 +51,7 @@ async fn list_tenants(
     Ok(Json(tenants::list_tenants(&s.db, &page).await?))
 }
 
+/// One tenant.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}", tag = "platform", security(("operator" = [])),
     responses((status = 200, body = Tenant), (status = 404, body = ProblemBody)))]
 async fn get_tenant(
@@ -84,6 +86,7 @@ async fn create_store(
     Ok((StatusCode::CREATED, Json(stores::create_store(&s.db, tenant_id, input).await?)))
 }
 
+/// List the tenant's stores.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores", tag = "platform", security(("operator" = [])),
     params(PageRequest), responses((status = 200, body = Page<Store>)))]
 async fn list_stores(
@@ -99,6 +102,7 @@ async fn list_stores(
     Ok(Json(list))
 }
 
+/// One store of the tenant.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}", tag = "platform", security(("operator" = [])),
     responses((status = 200, body = Store), (status = 404, body = ProblemBody)))]
 async fn get_store(
@@ -112,6 +116,7 @@ async fn get_store(
     Ok(Json(store))
 }
 
+/// Add a location (warehouse or shop) to a store.
 #[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", tag = "platform", security(("operator" = [])),
     request_body = CreateLocation, responses((status = 201, body = Location), (status = 409, body = ProblemBody)))]
 async fn create_location(
@@ -126,6 +131,7 @@ async fn create_location(
     Ok((StatusCode::CREATED, Json(location)))
 }
 
+/// List a store's locations.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", tag = "platform", security(("operator" = [])),
     responses((status = 200, body = Vec<Location>)))]
 async fn list_locations(
@@ -155,6 +161,7 @@ async fn create_staff(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// List a store's staff.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", tag = "platform", security(("operator" = [])),
     params(PageRequest), responses((status = 200, body = Page<StaffMember>)))]
 async fn list_staff(
@@ -185,6 +192,7 @@ async fn create_vendor(
     Ok((StatusCode::CREATED, Json(vendor)))
 }
 
+/// List the tenant's vendors.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/vendors", tag = "platform", security(("operator" = [])),
     params(PageRequest), responses((status = 200, body = Page<Vendor>)))]
 async fn list_vendors(

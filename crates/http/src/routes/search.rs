@@ -21,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Searches the store's active products (Japanese and Latin text, typo-tolerant), with
 /// filters, facet counts and sorting. Without `q` it lists every active product.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/search", tag = "storefront",
-    params(("store" = String, Path, description = "store handle or id"), SearchParams),
+    params(SearchParams),
     responses((status = 200, body = SearchPage), (status = 400, body = ProblemBody), (status = 404, body = ProblemBody),
               (status = 422, body = ProblemBody), (status = 503, body = ProblemBody, description = "the search engine is unavailable")))]
 async fn search_products(

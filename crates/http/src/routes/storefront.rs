@@ -89,7 +89,7 @@ fn respond(headers: &HeaderMap, value: Cached) -> Response {
 
 /// Active products of the store with their variants, prices and availability.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/products", tag = "storefront",
-    params(("store" = String, Path, description = "store handle or id"), StorefrontQuery),
+    params(StorefrontQuery),
     responses((status = 200, body = Page<StorefrontProduct>, description = "with an ETag"), (status = 304, description = "If-None-Match matched"),
               (status = 404, body = ProblemBody)))]
 async fn list_products(
@@ -110,7 +110,6 @@ async fn list_products(
 
 /// One active product by its handle.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/products/{handle}", tag = "storefront",
-    params(("store" = String, Path, description = "store handle or id"), ("handle" = String, Path)),
     responses((status = 200, body = StorefrontProduct), (status = 304), (status = 404, body = ProblemBody)))]
 async fn product_by_handle(
     State(s): State<AppState>,

@@ -72,6 +72,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(&quiet_at(&config, "warn,sqlx::query=error"));
             crate::bench::run(&config, args).await
         }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&http_api::openapi())?);
+            Ok(())
+        }
     }
 }
 

@@ -158,6 +158,7 @@ async fn merge_customers(
     Ok(Json(detail))
 }
 
+/// List the customer's addresses.
 #[utoipa::path(get, path = "/admin/v1/customers/{customer_id}/addresses", tag = "customers", security(("staff" = [])),
     responses((status = 200, body = Vec<CustomerAddress>), (status = 404, body = ProblemBody)))]
 async fn list_addresses(
@@ -187,6 +188,7 @@ async fn create_address(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+/// Change one of the customer's addresses.
 #[utoipa::path(patch, path = "/admin/v1/customers/{customer_id}/addresses/{address_id}", tag = "customers",
     security(("staff" = [])), request_body = UpdateAddress,
     responses((status = 200, body = CustomerAddress), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
@@ -202,6 +204,7 @@ async fn update_address(
     Ok(Json(saved))
 }
 
+/// Delete one of the customer's addresses.
 #[utoipa::path(delete, path = "/admin/v1/customers/{customer_id}/addresses/{address_id}", tag = "customers",
     security(("staff" = [])), responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_address(

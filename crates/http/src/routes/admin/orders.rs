@@ -163,6 +163,7 @@ async fn refund_paid(
     Ok(Json(v))
 }
 
+/// List promotion codes.
 #[utoipa::path(get, path = "/admin/v1/promotions", tag = "promotions", security(("staff" = [])), params(PageRequest),
     responses((status = 200, body = Page<Promotion>)))]
 async fn list_promotions(
@@ -191,6 +192,7 @@ async fn create_promotion(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
+/// One promotion code with its usage.
 #[utoipa::path(get, path = "/admin/v1/promotions/{promotion_id}", tag = "promotions", security(("staff" = [])),
     responses((status = 200, body = Promotion), (status = 404, body = ProblemBody)))]
 async fn get_promotion(
@@ -204,6 +206,7 @@ async fn get_promotion(
     Ok(Json(p))
 }
 
+/// Change a promotion code.
 #[utoipa::path(patch, path = "/admin/v1/promotions/{promotion_id}", tag = "promotions", security(("staff" = [])), request_body = UpdatePromotion,
     responses((status = 200, body = Promotion), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_promotion(
@@ -218,6 +221,7 @@ async fn update_promotion(
     Ok(Json(p))
 }
 
+/// Delete a promotion code (orders keep their discount).
 #[utoipa::path(delete, path = "/admin/v1/promotions/{promotion_id}", tag = "promotions", security(("staff" = [])),
     responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_promotion(
@@ -231,6 +235,7 @@ async fn delete_promotion(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The store's checkout settings: shipping fees, payment methods, COD fee and limit.
 #[utoipa::path(get, path = "/admin/v1/store/checkout-settings", tag = "orders", security(("staff" = [])),
     responses((status = 200, body = CheckoutSettings)))]
 async fn get_checkout_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<CheckoutSettings>> {

@@ -49,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Largest CSV the import endpoint takes (the CLI reads files of any size).
 pub const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 
+/// List products, filtered and sorted.
 #[utoipa::path(get, path = "/admin/v1/products", tag = "catalog", security(("staff" = [])), params(ProductQuery),
     responses((status = 200, body = Page<Product>), (status = 400, body = ProblemBody)))]
 async fn list_products(
@@ -77,6 +78,7 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
+/// One product with its options, variants and locations.
 #[utoipa::path(get, path = "/admin/v1/products/{product_id}", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = Product), (status = 404, body = ProblemBody)))]
 async fn get_product(
@@ -121,6 +123,7 @@ async fn delete_product(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Archive a product: it leaves the storefront and keeps its history.
 #[utoipa::path(post, path = "/admin/v1/products/{product_id}/archive", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = Product), (status = 404, body = ProblemBody)))]
 async fn archive_product(
@@ -162,6 +165,7 @@ async fn bulk_status(
     Ok(Json(r))
 }
 
+/// List the product's variants.
 #[utoipa::path(get, path = "/admin/v1/products/{product_id}/variants", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = Vec<Variant>), (status = 404, body = ProblemBody)))]
 async fn list_variants(
@@ -175,6 +179,7 @@ async fn list_variants(
     Ok(Json(p.variants))
 }
 
+/// Add a variant to a product.
 #[utoipa::path(post, path = "/admin/v1/products/{product_id}/variants", tag = "catalog", security(("staff" = [])), request_body = CreateVariant,
     responses((status = 201, body = Variant), (status = 409, body = ProblemBody, description = "sku_taken, variant_options_taken"),
               (status = 422, body = ProblemBody)))]
@@ -190,6 +195,7 @@ async fn create_variant(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+/// One variant of a product.
 #[utoipa::path(get, path = "/admin/v1/products/{product_id}/variants/{variant_id}", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = Variant), (status = 404, body = ProblemBody)))]
 async fn get_variant(
@@ -203,6 +209,7 @@ async fn get_variant(
     Ok(Json(v))
 }
 
+/// Change a variant (SKU, price, options, flash-sale settings).
 #[utoipa::path(patch, path = "/admin/v1/products/{product_id}/variants/{variant_id}", tag = "catalog", security(("staff" = [])),
     request_body = UpdateVariant, responses((status = 200, body = Variant), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
 async fn update_variant(
@@ -217,6 +224,7 @@ async fn update_variant(
     Ok(Json(v))
 }
 
+/// Delete a variant (soft: orders keep referring to it).
 #[utoipa::path(delete, path = "/admin/v1/products/{product_id}/variants/{variant_id}", tag = "catalog", security(("staff" = [])),
     responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_variant(
@@ -230,6 +238,7 @@ async fn delete_variant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The locations that carry the product.
 #[utoipa::path(get, path = "/admin/v1/products/{product_id}/locations", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = ProductLocations), (status = 404, body = ProblemBody)))]
 async fn get_product_locations(
@@ -272,6 +281,7 @@ async fn get_product_digital(
     Ok(Json(r))
 }
 
+/// Change the product's digital-delivery settings.
 #[utoipa::path(put, path = "/admin/v1/products/{product_id}/digital-settings", tag = "catalog", security(("staff" = [])),
     request_body = UpdateProductDigitalSettings, responses((status = 200, body = ProductDigitalSettings), (status = 404, body = ProblemBody)))]
 async fn update_product_digital(
@@ -286,6 +296,7 @@ async fn update_product_digital(
     Ok(Json(r))
 }
 
+/// The store's default digital-delivery settings.
 #[utoipa::path(get, path = "/admin/v1/store/digital-settings", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = StoreDigitalSettings)))]
 async fn get_store_digital(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<StoreDigitalSettings>> {
@@ -295,6 +306,7 @@ async fn get_store_digital(State(s): State<AppState>, Staff(ctx): Staff) -> ApiR
     Ok(Json(r))
 }
 
+/// Change the store's default digital-delivery settings.
 #[utoipa::path(put, path = "/admin/v1/store/digital-settings", tag = "catalog", security(("staff" = [])),
     request_body = UpdateStoreDigitalSettings, responses((status = 200, body = StoreDigitalSettings)))]
 async fn update_store_digital(
@@ -312,6 +324,7 @@ async fn update_store_digital(
 #[into_params(parameter_in = Query)]
 struct ImportParams {
     /// `all_or_nothing` (default) or `partial`.
+    #[param(inline)]
     mode: Option<ImportMode>,
 }
 

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_vendors, create_vendor))
 }
 
+/// The signed-in staff member's store.
 #[utoipa::path(get, path = "/admin/v1/store", tag = "store", security(("staff" = [])), responses((status = 200, body = Store)))]
 async fn get_store(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Store>> {
     Acting::Staff(&ctx).require(Permission::StoreRead)?;
@@ -40,6 +41,7 @@ async fn get_store(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Js
     Ok(Json(store))
 }
 
+/// Change the store's name or details.
 #[utoipa::path(patch, path = "/admin/v1/store", tag = "store", security(("staff" = [])), request_body = UpdateStore,
     responses((status = 200, body = Store), (status = 403, body = ProblemBody)))]
 async fn update_store(
@@ -53,6 +55,7 @@ async fn update_store(
     Ok(Json(store))
 }
 
+/// The store's settings.
 #[utoipa::path(get, path = "/admin/v1/store/settings", tag = "store", security(("staff" = [])),
     responses((status = 200, body = StoreSettings)))]
 async fn get_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<StoreSettings>> {
@@ -77,6 +80,7 @@ async fn update_settings(
     Ok(Json(r))
 }
 
+/// List the store's locations.
 #[utoipa::path(get, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), responses((status = 200, body = Vec<Location>)))]
 async fn list_locations(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Vec<Location>>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
@@ -85,6 +89,7 @@ async fn list_locations(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResu
     Ok(Json(list))
 }
 
+/// Add a location (warehouse or shop).
 #[utoipa::path(post, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), request_body = CreateLocation,
     responses((status = 201, body = Location), (status = 409, body = ProblemBody, description = "location_code_taken")))]
 async fn create_location(
@@ -98,6 +103,7 @@ async fn create_location(
     Ok((StatusCode::CREATED, Json(location)))
 }
 
+/// One location.
 #[utoipa::path(get, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])),
     responses((status = 200, body = Location), (status = 404, body = ProblemBody)))]
 async fn get_location(
@@ -111,6 +117,7 @@ async fn get_location(
     Ok(Json(location))
 }
 
+/// Change a location.
 #[utoipa::path(patch, path = "/admin/v1/locations/{location_id}", tag = "store", security(("staff" = [])), request_body = UpdateLocation,
     responses((status = 200, body = Location), (status = 404, body = ProblemBody)))]
 async fn update_location(
@@ -139,6 +146,7 @@ async fn delete_location(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List the store's staff.
 #[utoipa::path(get, path = "/admin/v1/staff", tag = "store", security(("staff" = [])), params(PageRequest),
     responses((status = 200, body = Page<StaffMember>)))]
 async fn list_staff(
@@ -166,6 +174,7 @@ async fn create_staff(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// One staff member.
 #[utoipa::path(get, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
     responses((status = 200, body = StaffMember), (status = 404, body = ProblemBody)))]
 async fn get_staff(
@@ -196,6 +205,7 @@ async fn update_staff(
     Ok(Json(member))
 }
 
+/// Remove a staff member; their sessions end.
 #[utoipa::path(delete, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
     responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
 async fn delete_staff(
@@ -236,6 +246,7 @@ async fn revoke_staff_sessions(
     Ok(Json(Revoked { revoked }))
 }
 
+/// List the tenant's vendors.
 #[utoipa::path(get, path = "/admin/v1/vendors", tag = "store", security(("staff" = [])), params(PageRequest),
     responses((status = 200, body = Page<Vendor>)))]
 async fn list_vendors(
