@@ -122,8 +122,8 @@ pub async fn update_store_settings(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(CatalogError::StoreNotFound)?;
-    events::record(tx, events::NewEvent::new("store.digital_settings_updated", "store", store, &s).in_store(store))
-        .await?;
+    let event = crate::event::StoreDigitalSettingsUpdated { store_id: store, settings: s.clone() };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(s)
 }
 
@@ -191,11 +191,8 @@ pub async fn update_product_settings(
     .execute(&mut **tx)
     .await?;
     let s = product_settings(tx, store, product).await?;
-    events::record(
-        tx,
-        events::NewEvent::new("product.digital_settings_updated", "product", product, &s).in_store(store),
-    )
-    .await?;
+    events::record(tx, events::NewEvent::of(&crate::event::ProductDigitalSettingsUpdated(s.clone())).in_store(store))
+        .await?;
     Ok(s)
 }
 

@@ -11,6 +11,7 @@
 pub mod csv;
 pub mod digital;
 pub mod error;
+pub mod event;
 pub mod handle;
 pub mod locations;
 pub mod product;

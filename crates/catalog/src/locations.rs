@@ -103,6 +103,6 @@ pub async fn set_product_locations(
     v.into_result()?;
     write(tx, product, &ids).await?;
     let p = crate::product::load_one(tx, store, product).await?;
-    crate::product::record(tx, "product.updated", &p).await?;
+    crate::product::record(tx, crate::event::ProductUpdated, &p).await?;
     Ok(ProductLocations { product_id: product, location_ids: p.location_ids })
 }

@@ -11,6 +11,7 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::from_constraint;
+use crate::event::{ProductArchived, ProductCreated, ProductDeleted, ProductUpdated};
 use crate::variant::{self, CreateVariant, Variant};
 use crate::{CatalogError, handle};
 
@@ -312,7 +313,7 @@ pub async fn create_product(
     if status == ProductStatus::Active && !publishable(&product) {
         return Err(CatalogError::NotPublishable);
     }
-    record(tx, "product.created", &product).await?;
+    record(tx, ProductCreated, &product).await?;
     Ok(product)
 }
 
@@ -603,11 +604,11 @@ pub async fn update_product(
     if product.status == ProductStatus::Active && status != ProductStatus::Active && !publishable(&product) {
         return Err(CatalogError::NotPublishable);
     }
-    let event = match (status, product.status) {
-        (from, ProductStatus::Archived) if from != ProductStatus::Archived => "product.archived",
-        _ => "product.updated",
-    };
-    record(tx, event, &product).await?;
+    if status != ProductStatus::Archived && product.status == ProductStatus::Archived {
+        record(tx, ProductArchived, &product).await?;
+    } else {
+        record(tx, ProductUpdated, &product).await?;
+    }
     Ok(product)
 }
 
@@ -686,13 +687,16 @@ pub async fn delete_product(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Pro
         .execute(&mut **tx)
         .await?;
     sqlx::query("UPDATE products SET deleted_at = now() WHERE id = $1").bind(id).execute(&mut **tx).await?;
-    record(tx, "product.deleted", &product).await?;
+    record(tx, ProductDeleted, &product).await?;
     Ok(())
 }
 
-pub(crate) async fn record(tx: &mut Tx, event_type: &'static str, product: &Product) -> Result<(), sqlx::Error> {
-    events::record(tx, events::NewEvent::new(event_type, "product", product.id, product).in_store(product.store_id))
-        .await?;
+pub(crate) async fn record<P: events::Payload>(
+    tx: &mut Tx,
+    event: fn(Product) -> P,
+    product: &Product,
+) -> Result<(), sqlx::Error> {
+    events::record(tx, events::NewEvent::of(&event(product.clone())).in_store(product.store_id)).await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::CatalogError;
 use crate::error::from_constraint;
+use crate::event::{VariantChange, VariantCreated, VariantDeleted, VariantUpdated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -474,7 +475,7 @@ pub async fn create_variant(
         return Err(CatalogError::OptionsRequired);
     }
     let variant = insert(tx, store, product, max_position.map_or(0, |p| p + 1), new, by).await?;
-    record(tx, "variant.created", store, &variant).await?;
+    record(tx, VariantCreated, store, &variant).await?;
     touch_product(tx, product).await?;
     Ok(variant)
 }
@@ -585,7 +586,7 @@ pub async fn update_variant(
     .await
     .map_err(|e| from_constraint(e, "", &sku_for_error))?;
     let variant = Variant::from(row);
-    record(tx, "variant.updated", store, &variant).await?;
+    record(tx, VariantUpdated, store, &variant).await?;
     touch_product(tx, product).await?;
     Ok(variant)
 }
@@ -615,7 +616,7 @@ pub async fn delete_variant(
         }
     }
     sqlx::query("UPDATE variants SET deleted_at = now() WHERE id = $1").bind(id).execute(&mut **tx).await?;
-    record(tx, "variant.deleted", store, &variant).await?;
+    record(tx, VariantDeleted, store, &variant).await?;
     touch_product(tx, product).await?;
     Ok(())
 }
@@ -625,9 +626,14 @@ async fn touch_product(tx: &mut Tx, product: ProductId) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-async fn record(tx: &mut Tx, event_type: &'static str, store: StoreId, variant: &Variant) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "variant": variant, "product_id": variant.product_id });
-    events::record(tx, events::NewEvent::new(event_type, "variant", variant.id, payload).in_store(store)).await?;
+async fn record<P: events::Payload>(
+    tx: &mut Tx,
+    event: fn(VariantChange) -> P,
+    store: StoreId,
+    variant: &Variant,
+) -> Result<(), sqlx::Error> {
+    let payload = event(VariantChange { product_id: variant.product_id, variant: variant.clone() });
+    events::record(tx, events::NewEvent::of(&payload).in_store(store)).await?;
     Ok(())
 }
 

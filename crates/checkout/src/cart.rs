@@ -262,12 +262,7 @@ pub async fn abandon(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartV
     let cart = lock_active(tx, store, key).await?;
     release_all(tx, store, cart.id).await?;
     sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = $1").bind(cart.id).execute(&mut **tx).await?;
-    events::record(
-        tx,
-        events::NewEvent::new("cart.abandoned", "cart", cart.id, serde_json::json!({ "cart_id": cart.id }))
-            .in_store(store),
-    )
-    .await?;
+    events::record(tx, events::NewEvent::of(&crate::event::CartAbandoned { cart_id: cart.id }).in_store(store)).await?;
     view(tx, cart.id).await
 }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::CheckoutError;
+use crate::event::{self, PaymentConfirmed};
 use crate::order::{self, OrderStatus, OrderView, PaymentMethod, PaymentStatus, ShipmentStatus};
 
 #[derive(sqlx::FromRow)]
@@ -61,9 +62,8 @@ async fn settle(
     if next != o.status {
         sqlx::query("UPDATE orders SET status = $2 WHERE id = $1").bind(order).bind(next).execute(&mut **tx).await?;
         order::record_history(tx, order, Some(o.status), next, actor, note).await?;
-        let payload = serde_json::json!({ "order_id": order, "from": o.status, "to": next });
-        events::record(tx, events::NewEvent::new("order.status_changed", "order", order, payload).in_store(store))
-            .await?;
+        let event = event::OrderStatusChanged { order_id: order, from: o.status, to: next };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     Ok(next)
 }
@@ -124,12 +124,13 @@ pub async fn confirm_bank_transfer(
     .bind(&note)
     .execute(&mut **tx)
     .await?;
-    let payload = serde_json::json!({ "order_id": order, "payment_id": p.id, "due": p.amount, "received": received,
-                                      "mismatch": received != p.amount, "accepted_short": short && confirm });
+    let (due, received) = (Money::new(p.amount, o.currency), Money::new(received, o.currency));
     if confirm {
-        events::record(tx, events::NewEvent::new("payment.confirmed", "order", order, payload).in_store(store)).await?;
+        let event = PaymentConfirmed::new(order, p.id, o.payment_method, due, received);
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     } else {
-        events::record(tx, events::NewEvent::new("payment.short", "order", order, payload).in_store(store)).await?;
+        let event = event::PaymentShort { order_id: order, payment_id: p.id, due, received };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     settle(tx, store, order, by.actor(), note.as_deref()).await?;
     order::view(tx, store, order, true).await
@@ -194,10 +195,8 @@ pub async fn ship(
     .bind(&tracking)
     .execute(&mut **tx)
     .await?;
-    let payload =
-        serde_json::json!({ "order_id": order, "shipment_id": shipment, "carrier": carrier, "tracking_no": tracking });
-    events::record(tx, events::NewEvent::new("shipment.shipped", "shipment", shipment, payload).in_store(store))
-        .await?;
+    let event = event::ShipmentShipped { order_id: order, shipment_id: shipment, carrier, tracking_no: tracking };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     settle(tx, store, order, by.actor(), None).await?;
     order::view(tx, store, order, true).await
 }
@@ -261,17 +260,8 @@ pub async fn deliver(
         .bind(shipment)
         .execute(&mut **tx)
         .await?;
-    events::record(
-        tx,
-        events::NewEvent::new(
-            "shipment.delivered",
-            "shipment",
-            shipment,
-            serde_json::json!({ "order_id": order, "shipment_id": shipment }),
-        )
-        .in_store(store),
-    )
-    .await?;
+    let event = event::ShipmentDelivered { order_id: order, shipment_id: shipment };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     if let (true, Some(c)) = (cod, &input.collected) {
         let received = p.received_amount.unwrap_or(0) + c.amount;
         sqlx::query(
@@ -288,10 +278,9 @@ pub async fn deliver(
         .execute(&mut **tx)
         .await?;
         if last {
-            let payload = serde_json::json!({ "order_id": order, "payment_id": p.id, "due": p.amount, "received": received,
-                                              "mismatch": received != p.amount });
-            events::record(tx, events::NewEvent::new("payment.confirmed", "order", order, payload).in_store(store))
-                .await?;
+            let (due, received) = (Money::new(p.amount, o.currency), Money::new(received, o.currency));
+            let event = PaymentConfirmed::new(order, p.id, o.payment_method, due, received);
+            events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
         }
     }
     settle(tx, store, order, by.actor(), None).await?;
@@ -343,8 +332,8 @@ pub async fn cancel(
     .execute(&mut **tx)
     .await?;
     if p.status == PaymentStatus::Pending {
-        let payload = serde_json::json!({ "order_id": order, "payment_id": p.id, "reason": reason });
-        events::record(tx, events::NewEvent::new("payment.failed", "order", order, payload).in_store(store)).await?;
+        let event = event::PaymentFailed { order_id: order, payment_id: p.id, reason: reason.clone() };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     let canceled: Vec<ShipmentId> = sqlx::query_scalar(
         "UPDATE shipments SET status = 'canceled' WHERE order_id = $1 AND status = 'pending' RETURNING id",
@@ -353,9 +342,8 @@ pub async fn cancel(
     .fetch_all(&mut **tx)
     .await?;
     for shipment in canceled {
-        let payload = serde_json::json!({ "order_id": order, "shipment_id": shipment });
-        events::record(tx, events::NewEvent::new("shipment.canceled", "shipment", shipment, payload).in_store(store))
-            .await?;
+        let event = event::ShipmentCanceled { order_id: order, shipment_id: shipment };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     sqlx::query("UPDATE orders SET status = 'canceled', canceled_at = now(), cancel_reason = $2 WHERE id = $1")
         .bind(order)
@@ -363,9 +351,13 @@ pub async fn cancel(
         .execute(&mut **tx)
         .await?;
     order::record_history(tx, order, Some(o.status), OrderStatus::Canceled, by.actor(), Some(&reason)).await?;
-    let payload =
-        serde_json::json!({ "order_id": order, "reason": reason, "restocked_units": restocked, "refund_owed": refund });
-    events::record(tx, events::NewEvent::new("order.canceled", "order", order, payload).in_store(store)).await?;
+    let event = event::OrderCanceled {
+        order_id: order,
+        reason,
+        restocked_units: restocked,
+        refund_owed: Money::new(refund, o.currency),
+    };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     order::view(tx, store, order, true).await
 }
 
@@ -377,20 +369,17 @@ pub async fn mark_refunded(
     order: OrderId,
 ) -> Result<OrderView, CheckoutError> {
     by.require(Permission::OrdersManage)?;
-    lock(tx, store, order).await?;
-    let done = sqlx::query("UPDATE payments SET refunded_at = now() WHERE order_id = $1 AND refund_owed_amount > 0 AND refunded_at IS NULL")
-        .bind(order)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(CheckoutError::NoRefundOwed);
-    }
-    events::record(
-        tx,
-        events::NewEvent::new("payment.refunded", "order", order, serde_json::json!({ "order_id": order }))
-            .in_store(store),
+    let o = lock(tx, store, order).await?;
+    let refunded: Option<i64> = sqlx::query_scalar(
+        "UPDATE payments SET refunded_at = now() WHERE order_id = $1 AND refund_owed_amount > 0 AND refunded_at IS NULL
+         RETURNING refund_owed_amount",
     )
+    .bind(order)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some(refunded) = refunded else { return Err(CheckoutError::NoRefundOwed) };
+    let event = event::PaymentRefunded { order_id: order, refunded: Money::new(refunded, o.currency) };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     order::view(tx, store, order, true).await
 }
 

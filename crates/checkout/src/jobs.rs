@@ -22,12 +22,8 @@ pub async fn abandon_stale(db: &Db, tenant: TenantId, batch: i64) -> Result<usiz
     for (cart, store) in &stale {
         crate::cart::release_all(&mut tx, *store, *cart).await?;
         sqlx::query("UPDATE carts SET status = 'abandoned' WHERE id = $1").bind(cart).execute(&mut *tx).await?;
-        events::record(
-            &mut tx,
-            events::NewEvent::new("cart.abandoned", "cart", cart, serde_json::json!({ "cart_id": cart }))
-                .in_store(*store),
-        )
-        .await?;
+        let event = crate::event::CartAbandoned { cart_id: *cart };
+        events::record(&mut tx, events::NewEvent::of(&event).in_store(*store)).await?;
     }
     tx.commit().await?;
     Ok(stale.len())

@@ -11,6 +11,7 @@
 
 pub mod cart;
 pub mod error;
+pub mod event;
 pub mod fulfillment;
 pub mod hot;
 pub mod idempotency;

@@ -36,6 +36,7 @@ use utoipa::ToSchema;
 
 use crate::CheckoutError;
 use crate::cart::{self, CartKey};
+use crate::event::PaymentConfirmed;
 use crate::items;
 use crate::promotions;
 use crate::settings::{self, BankAccount};
@@ -821,13 +822,18 @@ pub async fn place_order(
     // the store's next number: sequential, and without gaps because a failed checkout rolls it back
     let number = assign_number(tx, store, order).await?;
     placed.number = number;
-    let payload = serde_json::json!({ "order_id": order, "number": number, "total": placed.total, "payment_method": input.payment_method,
-                                      "digital_only": !shipped, "customer_id": customer });
-    events::record(tx, events::NewEvent::new("order.placed", "order", order, payload).in_store(store)).await?;
+    let event = crate::event::OrderPlaced {
+        order_id: order,
+        number,
+        total: placed.total,
+        payment_method: input.payment_method,
+        digital_only: !shipped,
+        customer_id: customer,
+    };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     if free {
-        let payload = serde_json::json!({ "order_id": order, "payment_id": payment_id, "due": t.total, "received": t.total,
-                                          "mismatch": false });
-        events::record(tx, events::NewEvent::new("payment.confirmed", "order", order, payload).in_store(store)).await?;
+        let event = PaymentConfirmed::new(order, payment_id, input.payment_method, placed.total, placed.total);
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     metrics::counter!("tenpo_orders_placed_total").increment(1);
     let body = serde_json::to_value(PlacedOrder { order: placed, order_token: token }).unwrap_or_default();

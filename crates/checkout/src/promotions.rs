@@ -320,7 +320,7 @@ pub async fn create(
         _ => e.into(),
     })?;
     let p = find(tx, store, id).await?.ok_or(CheckoutError::PromotionNotFound)?;
-    events::record(tx, events::NewEvent::new("promotion.created", "promotion", id, &p).in_store(store)).await?;
+    events::record(tx, events::NewEvent::of(&crate::event::PromotionCreated(p.clone())).in_store(store)).await?;
     Ok(p)
 }
 
@@ -429,7 +429,7 @@ pub async fn update(
         false => e.into(),
     })?;
     let p = find(tx, store, id).await?.ok_or(CheckoutError::PromotionNotFound)?;
-    events::record(tx, events::NewEvent::new("promotion.updated", "promotion", id, &p).in_store(store)).await?;
+    events::record(tx, events::NewEvent::of(&crate::event::PromotionUpdated(p.clone())).in_store(store)).await?;
     Ok(p)
 }
 
@@ -445,11 +445,7 @@ pub async fn delete(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: PromotionId
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    events::record(
-        tx,
-        events::NewEvent::new("promotion.deleted", "promotion", id, serde_json::json!({ "id": id })).in_store(store),
-    )
-    .await?;
+    events::record(tx, events::NewEvent::of(&crate::event::PromotionDeleted { id }).in_store(store)).await?;
     Ok(())
 }
 

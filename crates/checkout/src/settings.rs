@@ -332,16 +332,7 @@ pub async fn update(
         }
     }
     let s = load(tx, store).await?;
-    events::record(
-        tx,
-        events::NewEvent::new(
-            "store.checkout_settings_updated",
-            "store",
-            store,
-            serde_json::json!({ "store_id": store }),
-        )
-        .in_store(store),
-    )
-    .await?;
+    let event = crate::event::StoreCheckoutSettingsUpdated { store_id: store, settings: s.clone() };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(s)
 }

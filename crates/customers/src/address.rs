@@ -12,6 +12,7 @@ use kernel::{AddressId, CustomerId, StoreId, ValidationErrors, Validator};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::event::{AddressChange, CustomerAddressCreated, CustomerAddressDeleted, CustomerAddressUpdated};
 use crate::profile::{normalize_kana, normalize_spaces};
 use crate::{CustomersError, customer};
 
@@ -265,7 +266,7 @@ pub async fn create_address(
         clear_default(tx, live, address.kind).await?;
     }
     let saved = insert(tx, live, &address, is_default).await?;
-    record(tx, store, "customer.address_created", &saved).await?;
+    record(tx, store, CustomerAddressCreated, &saved).await?;
     Ok(saved)
 }
 
@@ -374,7 +375,7 @@ pub async fn update_address(
     .bind(is_default)
     .fetch_one(&mut **tx)
     .await?;
-    record(tx, store, "customer.address_updated", &saved).await?;
+    record(tx, store, CustomerAddressUpdated, &saved).await?;
     Ok(saved)
 }
 
@@ -389,14 +390,18 @@ pub async fn delete_address(
     let live = customer::live_in_store(tx, store, customer, true).await?;
     let current = lock(tx, live, id).await?;
     sqlx::query("DELETE FROM customer_addresses WHERE id = $1").bind(id).execute(&mut **tx).await?;
-    record(tx, store, "customer.address_deleted", &current).await?;
+    record(tx, store, CustomerAddressDeleted, &current).await?;
     Ok(())
 }
 
 /// Address events carry ids only (no personal data in the outbox).
-async fn record(tx: &mut Tx, store: StoreId, event_type: &'static str, a: &CustomerAddress) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "customer_id": a.customer_id, "address_id": a.id, "type": a.address.kind });
-    events::record(tx, events::NewEvent::new(event_type, "customer", a.customer_id, payload).in_store(store)).await?;
+async fn record<P: events::Payload>(
+    tx: &mut Tx,
+    store: StoreId,
+    event: fn(AddressChange) -> P,
+    a: &CustomerAddress,
+) -> Result<(), sqlx::Error> {
+    events::record(tx, events::NewEvent::of(&event(AddressChange::new(a))).in_store(store)).await?;
     Ok(())
 }
 

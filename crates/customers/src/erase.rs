@@ -84,7 +84,7 @@ pub async fn erase_customer(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Cus
         .bind(live)
         .execute(&mut **tx)
         .await?;
-    let payload = serde_json::json!({ "customer_id": live, "actor": by.actor() });
-    events::record(tx, events::NewEvent::new("customer.erased", "customer", live, payload).in_store(store)).await?;
+    let event = crate::event::CustomerErased { customer_id: live, actor: by.actor() };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(())
 }

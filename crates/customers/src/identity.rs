@@ -196,9 +196,8 @@ pub(crate) async fn resolve_parsed(
     let added = claim(tx, customer_id, keys, verified, source).await?;
     let ensured = profile::ensure(tx, store, customer_id, &seed).await?;
     if created_customer {
-        let payload = serde_json::json!({ "customer_id": customer_id, "source": source });
-        events::record(tx, events::NewEvent::new("customer.created", "customer", customer_id, payload).in_store(store))
-            .await?;
+        let event = crate::event::CustomerCreated { customer_id, source };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     if !added.is_empty() && !created_customer {
         record_identities_added(tx, store, customer_id, &added, source).await?;
@@ -213,12 +212,8 @@ pub(crate) async fn record_identities_added(
     added: &[IdentityType],
     source: Source,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "customer_id": customer, "types": added, "source": source });
-    events::record(
-        tx,
-        events::NewEvent::new("customer.identities_added", "customer", customer, payload).in_store(store),
-    )
-    .await?;
+    let event = crate::event::CustomerIdentitiesAdded { customer_id: customer, types: added.to_vec(), source };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(())
 }
 

@@ -279,11 +279,13 @@ async fn import_batch(db: &Db, tenant: TenantId, store: StoreId, rows: &[Row]) -
     let touched = upsert_profiles(&mut tx, store, &seeds).await?;
     let Some(touched) = touched else { return Ok(None) };
     if !touched.is_empty() || !new_customers.is_empty() {
-        let payload = serde_json::json!({
-            "store_id": store, "rows": rows.len(), "created_ids": new_customers, "customer_ids": touched,
-        });
-        events::record(&mut tx, events::NewEvent::new("customer.imported", "store", store, payload).in_store(store))
-            .await?;
+        let event = crate::event::CustomerImported {
+            store_id: store,
+            rows: rows.len(),
+            created_ids: new_customers.clone(),
+            customer_ids: touched.clone(),
+        };
+        events::record(&mut tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     tx.commit().await?;
     Ok(Some(outcome))

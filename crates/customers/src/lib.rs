@@ -17,6 +17,7 @@ pub mod address;
 pub mod customer;
 pub mod erase;
 pub mod error;
+pub mod event;
 pub mod identity;
 pub mod import;
 pub mod merge;

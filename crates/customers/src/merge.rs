@@ -87,8 +87,8 @@ pub async fn merge_customers(
             continue;
         }
         let counts = move_everything(tx, a, b).await?;
-        let payload = serde_json::json!({ "survivor_id": a, "merged_id": b, "counts": counts, "actor": by.actor() });
-        events::record(tx, events::NewEvent::new("customer.merged", "customer", a, payload).in_store(store)).await?;
+        let event = crate::event::CustomerMerged { survivor_id: a, merged_id: b, counts, actor: by.actor() };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
         return customer::detail(tx, store, a).await;
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
+use crate::event::{CustomerProfileCreated, CustomerProfileUpdated, ProfileChange};
 use crate::identity::{self, IdentityType, Key, Source};
 use crate::{CustomersError, customer};
 
@@ -515,7 +516,7 @@ pub(crate) async fn ensure(
             let (changed, notes) = seed.fill(&mut p, now);
             if !changed.is_empty() || notes {
                 let p = save(tx, &p, true).await?;
-                record_profile_event(tx, "customer.profile_updated", &p, &changed).await?;
+                record_profile_event(tx, CustomerProfileUpdated, &p, &changed).await?;
             }
             return Ok(Ensured { profile_id: p.id, created: false });
         }
@@ -523,7 +524,7 @@ pub(crate) async fn ensure(
         let (changed, _) = seed.fill(&mut p, now);
         // a concurrent resolution may insert the same profile first: then fill that one
         if let Some(p) = insert(tx, &p).await? {
-            record_profile_event(tx, "customer.profile_created", &p, &changed).await?;
+            record_profile_event(tx, CustomerProfileCreated, &p, &changed).await?;
             return Ok(Ensured { profile_id: p.id, created: true });
         }
     }
@@ -531,18 +532,13 @@ pub(crate) async fn ensure(
 
 /// Profile events carry ids and field names, never the values: personal data stays out of
 /// the outbox and webhooks (consumers read the profile), so erasure needs no event rewrite.
-pub(crate) async fn record_profile_event(
+pub(crate) async fn record_profile_event<P: events::Payload>(
     tx: &mut Tx,
-    event_type: &'static str,
+    event: fn(ProfileChange) -> P,
     p: &Profile,
     fields: &[String],
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({
-        "customer_id": p.customer_id, "profile_id": p.id, "store_id": p.store_id,
-        "fields": fields, "version": p.version,
-    });
-    events::record(tx, events::NewEvent::new(event_type, "customer", p.customer_id, payload).in_store(p.store_id))
-        .await?;
+    events::record(tx, events::NewEvent::of(&event(ProfileChange::new(p, fields))).in_store(p.store_id)).await?;
     Ok(())
 }
 
@@ -594,7 +590,7 @@ pub async fn update_profile(
         return Ok(p);
     }
     let p = save(tx, &p, true).await?;
-    record_profile_event(tx, "customer.profile_updated", &p, &changed).await?;
+    record_profile_event(tx, CustomerProfileUpdated, &p, &changed).await?;
     Ok(p)
 }
 

@@ -19,7 +19,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use db::Tx;
-use events::{Consumer, ConsumerError, Event};
+use events::{Consumer, ConsumerError, Event, EventType};
 use kernel::access::{Acting, Permission};
 use kernel::{CustomerId, StoreId};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 
 use crate::CustomersError;
 use crate::customer::CustomerStatus;
+use crate::event::{CustomerImported, CustomerProfileCreated, CustomerProfileUpdated};
 use crate::profile::{self, Profile};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -75,10 +76,12 @@ pub async fn set_sync_setting(
     .bind(input.customer_sync_enabled)
     .fetch_one(&mut **tx)
     .await?;
-    let payload = serde_json::json!({ "store_id": store, "customer_sync_enabled": setting.customer_sync_enabled,
-                                      "actor": by.actor() });
-    events::record(tx, events::NewEvent::new("store.customer_sync_updated", "store", store, payload).in_store(store))
-        .await?;
+    let event = crate::event::StoreCustomerSyncUpdated {
+        store_id: store,
+        customer_sync_enabled: setting.customer_sync_enabled,
+        actor: by.actor(),
+    };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(setting)
 }
 
@@ -116,16 +119,19 @@ impl Consumer for StoreSync {
     fn wants(&self, event: &Event) -> bool {
         event.store_id.is_some()
             && matches!(
-                event.event_type.as_str(),
-                "customer.profile_created" | "customer.profile_updated" | "customer.imported"
+                event.kind(),
+                Some(
+                    EventType::CustomerProfileCreated | EventType::CustomerProfileUpdated | EventType::CustomerImported
+                )
             )
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError> {
         let Some(source) = event.store_id else { return Ok(()) };
-        let customers: Vec<CustomerId> = match event.event_type.as_str() {
-            "customer.imported" => serde_json::from_value(event.payload["customer_ids"].clone())?,
-            _ => vec![serde_json::from_value(event.payload["customer_id"].clone())?],
+        let customers: Vec<CustomerId> = match event.kind() {
+            Some(EventType::CustomerImported) => event.data::<CustomerImported>()?.customer_ids,
+            Some(EventType::CustomerProfileCreated) => vec![event.data::<CustomerProfileCreated>()?.0.customer_id],
+            _ => vec![event.data::<CustomerProfileUpdated>()?.0.customer_id],
         };
         sync_customers(tx, source, &customers).await?;
         Ok(())
@@ -197,16 +203,11 @@ pub async fn sync_customers(tx: &mut Tx, source: StoreId, customers: &[CustomerI
         let saved = profile::save(tx, &target, bump).await?;
         if bump {
             changed_profiles += 1;
-            let payload = serde_json::json!({
-                "customer_id": saved.customer_id, "profile_id": saved.id, "store_id": saved.store_id,
-                "from_store_id": source, "fields": changed, "version": saved.version,
-            });
-            events::record(
-                tx,
-                events::NewEvent::new("customer.profile_synced", "customer", saved.customer_id, payload)
-                    .in_store(saved.store_id),
-            )
-            .await?;
+            let event = crate::event::CustomerProfileSynced {
+                change: crate::event::ProfileChange::new(&saved, &changed),
+                from_store_id: source,
+            };
+            events::record(tx, events::NewEvent::of(&event).in_store(saved.store_id)).await?;
         }
     }
     Ok(changed_profiles)

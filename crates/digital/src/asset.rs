@@ -185,13 +185,16 @@ async fn record_upload(
     .await?;
     let change = catalog::variant::UpdateVariant { digital_asset_id: Some(Some(id)), ..Default::default() };
     catalog::variant::update_variant(&mut tx, store, by, product, variant, change).await?;
-    let payload = serde_json::json!({ "asset_id": id, "product_id": product, "variant_id": variant, "replaced": previous,
-                                      "size_bytes": asset.size_bytes, "sha256": asset.sha256, "content_type": asset.content_type });
-    events::record(
-        &mut tx,
-        events::NewEvent::new("digital.asset_uploaded", "digital_asset", id, payload).in_store(store),
-    )
-    .await?;
+    let event = crate::event::AssetUploaded {
+        asset_id: id,
+        product_id: product,
+        variant_id: variant,
+        replaced: previous,
+        size_bytes: asset.size_bytes,
+        sha256: asset.sha256.clone(),
+        content_type: asset.content_type.clone(),
+    };
+    events::record(&mut tx, events::NewEvent::of(&event).in_store(store)).await?;
     tx.commit().await?;
     Ok((asset, previous.filter(|p| *p != id)))
 }
@@ -213,17 +216,8 @@ async fn forget_if_unused(db: &Db, storage: &Storage, tenant: TenantId, store: S
         .fetch_optional(&mut *tx)
         .await?;
         if key.is_some() {
-            events::record(
-                &mut tx,
-                events::NewEvent::new(
-                    "digital.asset_deleted",
-                    "digital_asset",
-                    asset,
-                    serde_json::json!({ "asset_id": asset }),
-                )
-                .in_store(store),
-            )
-            .await?;
+            let event = crate::event::AssetDeleted { asset_id: asset };
+            events::record(&mut tx, events::NewEvent::of(&event).in_store(store)).await?;
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(key)

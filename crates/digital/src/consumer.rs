@@ -4,19 +4,15 @@
 //! event never creates a second delivery.
 
 use async_trait::async_trait;
+use checkout::event::{OrderCanceled, PaymentConfirmed};
 use db::Tx;
-use events::{Consumer, ConsumerError, Event};
-use kernel::OrderId;
+use events::{Consumer, ConsumerError, Event, EventType};
 
 use crate::delivery;
 
 pub const CONSUMER: &str = "digital.deliveries";
 
 pub struct Deliveries;
-
-fn order_of(event: &Event) -> Option<OrderId> {
-    event.payload["order_id"].as_str().or(Some(event.aggregate_id.as_str())).and_then(|s| s.parse().ok())
-}
 
 #[async_trait]
 impl Consumer for Deliveries {
@@ -25,23 +21,22 @@ impl Consumer for Deliveries {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        event.store_id.is_some() && matches!(event.event_type.as_str(), "payment.confirmed" | "order.canceled")
+        event.store_id.is_some() && matches!(event.kind(), Some(EventType::PaymentConfirmed | EventType::OrderCanceled))
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError> {
-        let (Some(store), Some(order)) = (event.store_id, order_of(event)) else {
-            tracing::warn!(event_id = %event.id, "digital deliveries: event without a store or an order");
+        let Some(store) = event.store_id else {
+            tracing::warn!(event_id = %event.id, "digital deliveries: event without a store");
             return Ok(());
         };
-        match event.event_type.as_str() {
-            "payment.confirmed" => {
-                let created = delivery::deliver_order(tx, store, order).await.map_err(Box::new)?;
-                tracing::debug!(order_id = %order, created = created.len(), "digital deliveries created");
-            }
-            _ => {
-                let revoked = delivery::revoke_all(tx, store, order, "order canceled").await.map_err(Box::new)?;
-                tracing::debug!(order_id = %order, revoked, "digital deliveries of a canceled order revoked");
-            }
+        if event.is(EventType::PaymentConfirmed) {
+            let order = event.data::<PaymentConfirmed>()?.order_id;
+            let created = delivery::deliver_order(tx, store, order).await.map_err(Box::new)?;
+            tracing::debug!(order_id = %order, created = created.len(), "digital deliveries created");
+        } else {
+            let order = event.data::<OrderCanceled>()?.order_id;
+            let revoked = delivery::revoke_all(tx, store, order, "order canceled").await.map_err(Box::new)?;
+            tracing::debug!(order_id = %order, revoked, "digital deliveries of a canceled order revoked");
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 
 use crate::DigitalError;
 use crate::download::refusal;
+use crate::event::{DeliveryCreated, DeliveryExtended, DeliveryLimitChanged, DeliveryRevoked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -167,16 +168,6 @@ pub async fn list_for_shopper(
     of_order(tx, order, Acting::System).await
 }
 
-#[derive(Debug, Clone, Serialize)]
-struct Created {
-    delivery_id: DeliveryId,
-    order_id: OrderId,
-    order_item_id: OrderItemId,
-    asset_id: AssetId,
-    url_expires_at: Option<DateTime<Utc>>,
-    max_downloads: Option<i32>,
-}
-
 /// Creates the missing deliveries of a paid order (module docs); answers those it created.
 /// Does nothing for an unpaid or canceled order.
 pub async fn deliver_order(tx: &mut Tx, store: StoreId, order: OrderId) -> Result<Vec<DeliveryId>, DigitalError> {
@@ -199,7 +190,7 @@ pub async fn deliver_order(tx: &mut Tx, store: StoreId, order: OrderId) -> Resul
         // the asset is read in the same statement that copies it, so a concurrent replacement
         // of the variant's file either precedes it (the new file) or follows it (the old file
         // is kept: the delivery refers to it)
-        let row: Option<Created> = sqlx::query_as::<_, (DeliveryId, AssetId, Option<DateTime<Utc>>)>(
+        let row: Option<DeliveryCreated> = sqlx::query_as::<_, (DeliveryId, AssetId, Option<DateTime<Utc>>)>(
             "INSERT INTO digital_deliveries
                     (id, tenant_id, order_id, order_item_id, asset_id, provider, object_key, url_expires_at, max_downloads)
              SELECT $1, $2, oi.order_id, oi.id, a.id, a.provider, a.object_key,
@@ -216,7 +207,7 @@ pub async fn deliver_order(tx: &mut Tx, store: StoreId, order: OrderId) -> Resul
         .bind(settings.max_downloads)
         .fetch_optional(&mut **tx)
         .await?
-        .map(|(delivery_id, asset_id, url_expires_at)| Created {
+        .map(|(delivery_id, asset_id, url_expires_at)| DeliveryCreated {
             delivery_id,
             order_id: order,
             order_item_id: item,
@@ -225,7 +216,7 @@ pub async fn deliver_order(tx: &mut Tx, store: StoreId, order: OrderId) -> Resul
             max_downloads: settings.max_downloads,
         });
         if let Some(c) = row {
-            record(tx, "digital.delivery_created", store, c.delivery_id, &c).await?;
+            record(tx, store, &c).await?;
             created.push(c.delivery_id);
         }
     }
@@ -255,16 +246,8 @@ pub async fn deliver_missing(
     of_order(tx, order, by).await
 }
 
-pub(crate) async fn record(
-    tx: &mut Tx,
-    event_type: &'static str,
-    store: StoreId,
-    delivery: DeliveryId,
-    payload: impl Serialize,
-) -> Result<(), sqlx::Error> {
-    events::record(tx, events::NewEvent::new(event_type, "digital_delivery", delivery, payload).in_store(store))
-        .await
-        .map(|_| ())
+pub(crate) async fn record(tx: &mut Tx, store: StoreId, event: &impl events::Payload) -> Result<(), sqlx::Error> {
+    events::record(tx, events::NewEvent::of(event).in_store(store)).await.map(|_| ())
 }
 
 /// Locks a delivery of an order of this store (within a vendor's scope) for a change; answers
@@ -325,8 +308,8 @@ pub async fn revoke(
         .bind(delivery)
         .execute(&mut **tx)
         .await?;
-    let payload = serde_json::json!({ "delivery_id": delivery, "order_id": order, "reason": reason, "by": by.actor() });
-    record(tx, "digital.delivery_revoked", store, delivery, payload).await?;
+    let event = DeliveryRevoked { delivery_id: delivery, order_id: order, reason, by: by.actor() };
+    record(tx, store, &event).await?;
     load(tx, delivery).await
 }
 
@@ -339,8 +322,13 @@ pub async fn revoke_all(tx: &mut Tx, store: StoreId, order: OrderId, reason: &st
     .fetch_all(&mut **tx)
     .await?;
     for d in &revoked {
-        let payload = serde_json::json!({ "delivery_id": d, "order_id": order, "reason": reason, "by": kernel::access::Actor::System });
-        record(tx, "digital.delivery_revoked", store, *d, payload).await?;
+        let event = DeliveryRevoked {
+            delivery_id: *d,
+            order_id: order,
+            reason: Some(reason.to_string()),
+            by: kernel::access::Actor::System,
+        };
+        record(tx, store, &event).await?;
     }
     Ok(revoked.len())
 }
@@ -384,9 +372,14 @@ pub async fn extend(
         .bind(input.url_expires_at)
         .execute(&mut **tx)
         .await?;
-    let payload = serde_json::json!({ "delivery_id": delivery, "order_id": order, "url_expires_at": input.url_expires_at,
-                                      "reactivated": status == DeliveryStatus::Expired, "by": by.actor() });
-    record(tx, "digital.delivery_extended", store, delivery, payload).await?;
+    let event = DeliveryExtended {
+        delivery_id: delivery,
+        order_id: order,
+        url_expires_at: input.url_expires_at,
+        reactivated: status == DeliveryStatus::Expired,
+        by: by.actor(),
+    };
+    record(tx, store, &event).await?;
     load(tx, delivery).await
 }
 
@@ -445,9 +438,15 @@ pub async fn change_limit(
     .bind(input.max_downloads.flatten())
     .fetch_one(&mut **tx)
     .await?;
-    let payload = serde_json::json!({ "delivery_id": delivery, "order_id": order, "previous_count": counted,
-                                      "downloaded_count": count, "max_downloads": max, "by": by.actor() });
-    record(tx, "digital.delivery_limit_changed", store, delivery, payload).await?;
+    let event = DeliveryLimitChanged {
+        delivery_id: delivery,
+        order_id: order,
+        previous_count: counted,
+        downloaded_count: count,
+        max_downloads: max,
+        by: by.actor(),
+    };
+    record(tx, store, &event).await?;
     load(tx, delivery).await
 }
 

@@ -139,9 +139,13 @@ pub async fn take(
         opts = opts.content_type(t);
     }
     let signed = storage.download_url_at(&key, now, expires_at, &opts)?;
-    let payload = serde_json::json!({ "delivery_id": delivery, "order_id": order, "downloaded_count": c.downloaded_count,
-                                      "max_downloads": c.max_downloads });
-    record(tx, "digital.downloaded", store, delivery, payload).await?;
+    let event = crate::event::Downloaded {
+        delivery_id: delivery,
+        order_id: order,
+        downloaded_count: c.downloaded_count,
+        max_downloads: c.max_downloads,
+    };
+    record(tx, store, &event).await?;
     metrics::counter!("tenpo_digital_downloads_total", "result" => "granted").increment(1);
     let granted = GrantedDownload {
         url: signed.url,

@@ -29,8 +29,8 @@ pub async fn expire_tenant(db: &Db, tenant: TenantId, batch: i64) -> Result<usiz
     .fetch_all(&mut *tx)
     .await?;
     for (delivery, order, store, at) in &expired {
-        let payload = serde_json::json!({ "delivery_id": delivery, "order_id": order, "url_expires_at": at });
-        record(&mut tx, "digital.delivery_expired", *store, *delivery, payload).await?;
+        let event = crate::event::DeliveryExpired { delivery_id: *delivery, order_id: *order, url_expires_at: *at };
+        record(&mut tx, *store, &event).await?;
     }
     tx.commit().await?;
     Ok(expired.len())

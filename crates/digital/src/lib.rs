@@ -17,6 +17,7 @@ pub mod consumer;
 pub mod delivery;
 pub mod download;
 pub mod error;
+pub mod event;
 pub mod expiry;
 
 pub use error::DigitalError;

@@ -1,15 +1,19 @@
-//! The transactional outbox.
+//! Events: the catalog and the transactional outbox.
 //!
+//! * [`EventType`] lists every event Tenpo records (docs/EVENTS.md); each has one typed
+//!   [`Payload`] struct, in the domain that records it.
 //! * [`record`] writes an event in the caller's tenant transaction, so the event exists exactly
-//!   when the change it describes does.
+//!   when the change it describes does, numbered among its aggregate's events.
 //! * [`Relay`] (in the worker) claims pending events with `FOR UPDATE SKIP LOCKED` and a lease,
 //!   hands each to every registered [`Consumer`], and marks it published.
 //! * A consumer's effect and its `processed_events (consumer, event_id)` row commit in one
 //!   transaction, so an event delivered again (after a crash between delivery and marking, or a
 //!   lease that ran out) has no second effect.
 
+mod catalog;
 mod outbox;
 mod relay;
 
-pub use outbox::{Event, NewEvent, record};
+pub use catalog::{EventType, Payload, check_topic, topic_matches};
+pub use outbox::{Aggregate, Envelope, Event, NewEvent, PayloadError, record};
 pub use relay::{Consumer, ConsumerError, Relay, RelayOptions};

@@ -112,7 +112,8 @@ impl Relay {
     /// Claims one batch of due events and delivers it. Returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let events: Vec<Event> = sqlx::query_as(
-            "SELECT id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json, created_at, attempts
+            "SELECT id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json, sequence, schema_version,
+                    created_at, attempts
                FROM tenpo_claim_outbox($1, $2)",
         )
         .bind(self.opts.batch_size)

@@ -10,6 +10,7 @@
 //! * `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
 
 mod cache;
+pub mod event_doc;
 pub mod extract;
 pub mod openapi;
 mod ops;

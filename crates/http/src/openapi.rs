@@ -73,6 +73,7 @@ const OPERATOR_ERRORS: &[(u16, &str)] = &[(401, "operator_api_disabled")];
 pub fn document() -> Value {
     let (_, mut doc) = crate::routes::api().split_for_parts();
     doc.merge(crate::routes::uploads().split_for_parts().1);
+    crate::event_doc::publish(&mut doc);
     let mut doc = serde_json::to_value(doc).unwrap_or_default();
     conventions(&mut doc);
     doc

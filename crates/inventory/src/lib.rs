@@ -4,6 +4,7 @@
 pub mod availability;
 pub mod check;
 pub mod error;
+pub mod event;
 pub mod movements;
 pub mod reservation;
 pub mod stock;

@@ -145,8 +145,8 @@ pub async fn change_stock(
     .fetch_one(&mut **tx)
     .await?;
     record_movement(tx, store, &updated, target - current.stock, 0, reason, by.actor(), None, note).await?;
-    events::record(tx, events::NewEvent::new("inventory.stock_changed", "variant", variant, &updated).in_store(store))
-        .await?;
+    let event = crate::event::StockChanged::new(&updated, current.stock, reason);
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(updated)
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use db::{Db, Tx};
-use events::{Consumer, ConsumerError, Event};
+use events::{Consumer, ConsumerError, Event, EventType};
 use kernel::{ProductId, StoreId, TenantId};
 use tokio_util::sync::CancellationToken;
 
@@ -45,17 +45,14 @@ impl Consumer for SearchSync {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        event.store_id.is_some()
-            && (event.event_type.starts_with("product.")
-                || event.event_type.starts_with("variant.")
-                || event.event_type == "inventory.stock_changed")
+        event.store_id.is_some() && event.kind().is_some_and(changes_a_product)
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError> {
         let Some(store) = event.store_id else { return Ok(()) };
-        let product: Option<ProductId> = match event.aggregate_type.as_str() {
-            "product" => event.aggregate_id.parse().ok(),
-            "variant" => {
+        let product: Option<ProductId> = match event.kind().map(EventType::aggregate) {
+            Some("product") => event.aggregate_id.parse().ok(),
+            Some("variant") => {
                 let from_payload = event.payload["product_id"].as_str().and_then(|s| s.parse().ok());
                 match from_payload {
                     Some(p) => Some(p),
@@ -80,6 +77,24 @@ impl Consumer for SearchSync {
         }
         Ok(())
     }
+}
+
+/// Events after which a product's search document may be out of date: every product and
+/// variant event, and stock changes (availability is indexed).
+fn changes_a_product(kind: EventType) -> bool {
+    use EventType::*;
+    matches!(
+        kind,
+        ProductCreated
+            | ProductUpdated
+            | ProductArchived
+            | ProductDeleted
+            | ProductDigitalSettingsUpdated
+            | VariantCreated
+            | VariantUpdated
+            | VariantDeleted
+            | InventoryStockChanged
+    )
 }
 
 /// Marks products of `store` for a rebuild of their documents (in the caller's transaction).

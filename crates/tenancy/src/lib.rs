@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod event;
 pub mod locations;
 pub mod password;
 pub mod settings;

@@ -100,8 +100,7 @@ pub async fn create_location(
     // the store must be the tenant's: RLS hides another tenant's store
     crate::stores::get_store(tx, store).await?;
     let location = insert_location(tx, store, input).await?;
-    events::record(tx, events::NewEvent::new("location.created", "location", location.id, &location).in_store(store))
-        .await?;
+    events::record(tx, events::NewEvent::of(&crate::event::LocationCreated(location.clone())).in_store(store)).await?;
     Ok(location)
 }
 
@@ -158,7 +157,7 @@ pub async fn update_location(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::LocationNotFound)?;
-    events::record(tx, events::NewEvent::new("location.updated", "location", id, &location).in_store(store)).await?;
+    events::record(tx, events::NewEvent::of(&crate::event::LocationUpdated(location.clone())).in_store(store)).await?;
     Ok(location)
 }
 
@@ -178,10 +177,6 @@ pub async fn delete_location(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Lo
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    events::record(
-        tx,
-        events::NewEvent::new("location.deleted", "location", id, serde_json::json!({ "id": id })).in_store(store),
-    )
-    .await?;
+    events::record(tx, events::NewEvent::of(&crate::event::LocationDeleted { id }).in_store(store)).await?;
     Ok(())
 }

@@ -79,6 +79,11 @@ pub async fn update_settings(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;
-    events::record(tx, events::NewEvent::new("store.settings_updated", "store", store, &s).in_store(store)).await?;
+    events::record(
+        tx,
+        events::NewEvent::of(&crate::event::StoreSettingsUpdated { store_id: store, settings: s.clone() })
+            .in_store(store),
+    )
+    .await?;
     Ok(s)
 }

@@ -8,6 +8,7 @@ use kernel::{Page, PageRequest, StaffId, StoreId, Validator, VendorId, jp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::event::{StaffChange, StaffCreated, StaffDeleted, StaffUpdated};
 use crate::{TenancyError, password};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
@@ -188,7 +189,7 @@ pub async fn create_staff(
     .fetch_one(&mut **tx)
     .await
     .map_err(map_unique)?;
-    record(tx, "staff.created", &member, by.actor()).await?;
+    record(tx, StaffCreated, &member, by.actor()).await?;
     Ok(member)
 }
 
@@ -305,7 +306,7 @@ pub async fn update_staff(
     if hash.is_some() || member.status == StaffStatus::Disabled || input.role.is_some_and(|r| r != current.role) {
         crate::auth::revoke_all_sessions(tx, id).await?;
     }
-    record(tx, "staff.updated", &member, by.actor()).await?;
+    record(tx, StaffUpdated, &member, by.actor()).await?;
     Ok(member)
 }
 
@@ -324,7 +325,7 @@ pub async fn delete_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Staff
         .execute(&mut **tx)
         .await?;
     crate::auth::revoke_all_sessions(tx, id).await?;
-    record(tx, "staff.deleted", &current, by.actor()).await?;
+    record(tx, StaffDeleted, &current, by.actor()).await?;
     Ok(())
 }
 
@@ -350,10 +351,14 @@ async fn active_owners(tx: &mut Tx, store: StoreId) -> Result<i64, sqlx::Error> 
     Ok(owners.len() as i64)
 }
 
-async fn record(tx: &mut Tx, event_type: &'static str, member: &StaffMember, actor: Actor) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "staff": member, "actor": actor });
-    events::record(tx, events::NewEvent::new(event_type, "staff", member.id, payload).in_store(member.store_id))
-        .await?;
+async fn record<P: events::Payload>(
+    tx: &mut Tx,
+    event: fn(StaffChange) -> P,
+    member: &StaffMember,
+    actor: Actor,
+) -> Result<(), sqlx::Error> {
+    let payload = event(StaffChange { staff: member.clone(), actor });
+    events::record(tx, events::NewEvent::of(&payload).in_store(member.store_id)).await?;
     Ok(())
 }
 

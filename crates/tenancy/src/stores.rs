@@ -102,7 +102,7 @@ pub async fn create_store(db: &Db, tenant: TenantId, input: CreateStore) -> Resu
         let main = CreateLocation { code: "main".into(), name: "Main warehouse".into(), priority: Some(100) };
         locations::insert_location(&mut tx, id, main).await?;
     }
-    events::record(&mut tx, events::NewEvent::new("store.created", "store", id, &store).in_store(id)).await?;
+    events::record(&mut tx, events::NewEvent::of(&crate::event::StoreCreated(store.clone())).in_store(id)).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant, store_id = %id, handle = %store.handle, "store created");
     Ok(store)
@@ -157,6 +157,6 @@ pub async fn update_store(tx: &mut Tx, id: StoreId, by: Acting<'_>, input: Updat
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;
-    events::record(tx, events::NewEvent::new("store.updated", "store", id, &store).in_store(id)).await?;
+    events::record(tx, events::NewEvent::of(&crate::event::StoreUpdated(store.clone())).in_store(id)).await?;
     Ok(store)
 }

@@ -79,7 +79,7 @@ pub async fn create_tenant(db: &Db, input: CreateTenant) -> Result<Tenant, Tenan
     if input.kind == TenantKind::SingleBrand {
         vendors::insert_house_vendor(&mut tx, &name).await?;
     }
-    events::record(&mut tx, events::NewEvent::new("tenant.created", "tenant", id, &tenant)).await?;
+    events::record(&mut tx, events::NewEvent::of(&crate::event::TenantCreated(tenant.clone()))).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %id, kind = ?input.kind, "tenant created");
     Ok(tenant)
@@ -126,7 +126,7 @@ pub async fn update_tenant(db: &Db, id: TenantId, input: UpdateTenant) -> Result
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(TenancyError::TenantNotFound)?;
-    events::record(&mut tx, events::NewEvent::new("tenant.updated", "tenant", id, &tenant)).await?;
+    events::record(&mut tx, events::NewEvent::of(&crate::event::TenantUpdated(tenant.clone()))).await?;
     tx.commit().await?;
     Ok(tenant)
 }

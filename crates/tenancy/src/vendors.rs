@@ -92,6 +92,6 @@ pub async fn create_vendor(tx: &mut Tx, by: Acting<'_>, input: CreateVendor) -> 
     .bind(input.commission_rate_bps)
     .fetch_one(&mut **tx)
     .await?;
-    events::record(tx, events::NewEvent::new("vendor.created", "vendor", vendor.id, &vendor)).await?;
+    events::record(tx, events::NewEvent::of(&crate::event::VendorCreated(vendor.clone()))).await?;
     Ok(vendor)
 }

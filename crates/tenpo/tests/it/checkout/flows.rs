@@ -3,6 +3,10 @@
 use reqwest::Method;
 use serde_json::json;
 
+use checkout::event::PaymentConfirmed;
+use checkout::order::PaymentMethod;
+use kernel::Money;
+
 use super::{address, cart_call, cart_with, checkout, tea_shop, yen};
 use crate::inventory::numbers;
 use crate::support::TestApp;
@@ -132,21 +136,21 @@ async fn bank_transfer_from_browsing_to_completed() {
     .await
     .unwrap();
     assert_eq!(moves, ["receipt", "reservation", "sale"]);
-    let events: Vec<String> =
-        sqlx::query_scalar(&format!("SELECT event_type FROM outbox_events WHERE aggregate_id = '{id}' ORDER BY id"))
-            .fetch_all(&app.owner)
-            .await
-            .unwrap();
+    // the order's events, numbered 1, 2, ... in the order they happened
+    let events: Vec<(String, i64)> = app.events_of(id).await.into_iter().map(|(t, s, _)| (t, s)).collect();
+    let expected = [
+        "order.placed",
+        "payment.short",
+        "payment.confirmed",
+        "order.status_changed",
+        "order.status_changed",
+        "order.status_changed",
+    ];
+    assert_eq!(events, expected.iter().zip(1..).map(|(t, s)| (t.to_string(), s)).collect::<Vec<_>>());
+    let confirmed: PaymentConfirmed = app.payload_of(id).await;
     assert_eq!(
-        events,
-        [
-            "order.placed",
-            "payment.short",
-            "payment.confirmed",
-            "order.status_changed",
-            "order.status_changed",
-            "order.status_changed"
-        ]
+        (confirmed.due, confirmed.received, confirmed.mismatch, confirmed.accepted_short),
+        (Money::jpy(5714), Money::jpy(5714), false, false)
     );
 }
 
@@ -184,6 +188,12 @@ async fn cash_on_delivery_from_cart_to_completed() {
         app.post(&format!("{base}/deliver"), &shop.owner_token, json!({ "collected": yen(11_840) })).await.expect(200);
     assert_eq!((done["status"].as_str(), done["payment"]["status"].as_str()), (Some("completed"), Some("confirmed")));
     assert_eq!(numbers(&app, &t.cup).await, (17, 0));
+    // the same payment.confirmed as a bank transfer's, from the carrier's collection
+    let confirmed: PaymentConfirmed = app.payload_of(id).await;
+    assert_eq!(
+        (confirmed.method, confirmed.due, confirmed.received, confirmed.mismatch),
+        (PaymentMethod::Cod, Money::jpy(11_840), Money::jpy(11_840), false)
+    );
 }
 
 #[tokio::test]

@@ -199,4 +199,10 @@ async fn an_order_a_code_makes_free_is_paid_at_once() {
             .await
             .unwrap();
     assert_eq!(events, ["order.placed", "payment.confirmed"], "digital goods are delivered from the confirmation");
+    // nothing to pay: the same payment.confirmed, for zero
+    let confirmed: checkout::event::PaymentConfirmed = app.payload_of(id).await;
+    assert_eq!(
+        (confirmed.due, confirmed.received, confirmed.mismatch),
+        (kernel::Money::jpy(0), kernel::Money::jpy(0), false)
+    );
 }

@@ -1,6 +1,7 @@
 mod auth;
 mod bad_input;
 mod demo;
+mod events;
 mod isolation;
 mod operations;
 mod outbox;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use db::Tx;
-use events::{Consumer, ConsumerError, Event, Relay, RelayOptions};
+use events::{Consumer, ConsumerError, Event, EventType, Relay, RelayOptions};
 use kernel::TenantId;
 use tokio::sync::Notify;
 
@@ -20,7 +20,7 @@ impl Consumer for Counter {
         "test.counter"
     }
     fn wants(&self, event: &Event) -> bool {
-        event.event_type == "location.created"
+        event.is(EventType::LocationCreated)
     }
     async fn handle(&self, tx: &mut Tx, _: &Event) -> Result<(), ConsumerError> {
         sqlx::query("UPDATE tenants SET settings = jsonb_set(settings, '{seen}', to_jsonb(coalesce((settings->>'seen')::int, 0) + 1))")
@@ -39,7 +39,7 @@ impl Consumer for Stall {
         "test.stall"
     }
     fn wants(&self, event: &Event) -> bool {
-        event.event_type == "location.created"
+        event.is(EventType::LocationCreated)
     }
     async fn handle(&self, _: &mut Tx, _: &Event) -> Result<(), ConsumerError> {
         self.0.notify_one();
@@ -56,7 +56,7 @@ impl Consumer for Noop {
         "test.stall"
     }
     fn wants(&self, event: &Event) -> bool {
-        event.event_type == "location.created"
+        event.is(EventType::LocationCreated)
     }
     async fn handle(&self, _: &mut Tx, _: &Event) -> Result<(), ConsumerError> {
         Ok(())

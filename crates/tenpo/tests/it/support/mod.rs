@@ -167,6 +167,30 @@ impl TestApp {
         sqlx::query_scalar(sql).fetch_one(&self.owner).await.expect("count")
     }
 
+    /// The events of one aggregate by sequence number: (type, sequence, payload).
+    pub async fn events_of(&self, aggregate_id: &str) -> Vec<(String, i64, Value)> {
+        sqlx::query_as(
+            "SELECT event_type, sequence, payload_json FROM outbox_events WHERE aggregate_id = $1 ORDER BY sequence",
+        )
+        .bind(aggregate_id)
+        .fetch_all(&self.owner)
+        .await
+        .expect("events")
+    }
+
+    /// The payload of the one event of this type about this aggregate, as its typed struct.
+    pub async fn payload_of<P: events::Payload + serde::de::DeserializeOwned>(&self, aggregate_id: &str) -> P {
+        let found: Vec<P> = self
+            .events_of(aggregate_id)
+            .await
+            .into_iter()
+            .filter(|(t, _, _)| t == P::TYPE.name())
+            .map(|(_, _, data)| serde_json::from_value(data).expect("the payload has its type's shape"))
+            .collect();
+        assert_eq!(found.len(), 1, "one {} about {aggregate_id}", P::TYPE);
+        found.into_iter().next().unwrap()
+    }
+
     /// Stops the API and the worker (the database stays for assertions).
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
