@@ -90,7 +90,7 @@ pub async fn get_store_settings(
     store: StoreId,
     by: Acting<'_>,
 ) -> Result<StoreDigitalSettings, CatalogError> {
-    by.require(Permission::CatalogRead)?;
+    by.require(Permission::SettingsRead)?;
     store_settings(tx, store).await
 }
 
@@ -100,7 +100,7 @@ pub async fn update_store_settings(
     by: Acting<'_>,
     input: UpdateStoreDigitalSettings,
 ) -> Result<StoreDigitalSettings, CatalogError> {
-    by.require(Permission::DigitalManage)?;
+    by.require(Permission::StoreManage)?;
     let mut v = Validator::new();
     if let Some(t) = input.default_url_ttl_seconds {
         v.range("default_url_ttl_seconds", t, 60, MAX_TTL_SECONDS);

@@ -1,18 +1,24 @@
 //! Which of the store's locations carry a product. No rows means every location: a new
 //! warehouse then carries the store's existing products without touching each one.
+//!
+//! In a mall a product's stock lives at its vendor's locations or at the mall's own (locations
+//! without a vendor), never at another vendor's; a vendor's staff name only their own.
 
 use db::Tx;
 use kernel::access::{Acting, Permission};
-use kernel::{LocationId, ProductId, StoreId, Validator};
+use kernel::{LocationId, ProductId, StoreId, Validator, VendorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::CatalogError;
 
-/// Checks that the ids are live locations of the store; records a field error otherwise.
+/// Checks that the ids are live locations of the store that can hold stock of `vendor`'s product
+/// and that the acting party sees; records a field error otherwise.
 pub(crate) async fn check_ids(
     tx: &mut Tx,
     store: StoreId,
+    by: Acting<'_>,
+    vendor: VendorId,
     v: &mut Validator,
     ids: &[LocationId],
 ) -> Result<Vec<LocationId>, sqlx::Error> {
@@ -20,10 +26,13 @@ pub(crate) async fn check_ids(
         return Ok(Vec::new());
     }
     let found: Vec<LocationId> = sqlx::query_scalar(
-        "SELECT id FROM store_locations WHERE id = ANY($1) AND store_id = $2 AND deleted_at IS NULL",
+        "SELECT id FROM store_locations WHERE id = ANY($1) AND store_id = $2 AND deleted_at IS NULL
+            AND (vendor_id IS NULL OR vendor_id = $3) AND ($4::uuid IS NULL OR vendor_id = $4)",
     )
     .bind(ids)
     .bind(store)
+    .bind(vendor)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     let mut out = Vec::new();
@@ -52,18 +61,20 @@ pub(crate) async fn write(tx: &mut Tx, product: ProductId, ids: &[LocationId]) -
     Ok(())
 }
 
-/// The product's first location by priority (its own list, else the store's).
+/// Where a product's first stock goes: its vendor's first location by priority, else the
+/// mall's (or the store's) first, among the product's own list if it has one.
 pub(crate) async fn first_location(
     tx: &mut Tx,
     store: StoreId,
     product: ProductId,
 ) -> Result<LocationId, CatalogError> {
     let id: Option<LocationId> = sqlx::query_scalar(
-        "SELECT l.id FROM store_locations l
+        "SELECT l.id FROM store_locations l JOIN products p ON p.id = $2
           WHERE l.store_id = $1 AND l.deleted_at IS NULL AND l.status = 'active'
+            AND (l.vendor_id IS NULL OR l.vendor_id = p.vendor_id)
             AND (NOT EXISTS (SELECT 1 FROM product_locations WHERE product_id = $2)
                  OR EXISTS (SELECT 1 FROM product_locations pl WHERE pl.product_id = $2 AND pl.location_id = l.id))
-          ORDER BY l.priority, l.code LIMIT 1",
+          ORDER BY l.vendor_id IS NULL, l.priority, l.code LIMIT 1",
     )
     .bind(store)
     .bind(product)
@@ -97,9 +108,9 @@ pub async fn set_product_locations(
     input: SetProductLocations,
 ) -> Result<ProductLocations, CatalogError> {
     by.require(Permission::CatalogWrite)?;
-    crate::product::lock(tx, store, by, product).await?;
+    let (_, _, vendor) = crate::product::lock(tx, store, by, product).await?;
     let mut v = Validator::new();
-    let ids = check_ids(tx, store, &mut v, &input.location_ids).await?;
+    let ids = check_ids(tx, store, by, vendor, &mut v, &input.location_ids).await?;
     v.into_result()?;
     write(tx, product, &ids).await?;
     let p = crate::product::load_one(tx, store, product).await?;

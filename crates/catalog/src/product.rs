@@ -274,12 +274,12 @@ pub async fn create_product(
     for (i, variant) in input.variants.iter().enumerate() {
         parsed.push(variant::parse_new(&mut v, &format!("variants[{i}]."), variant, fields.options.len()));
     }
-    let locations = crate::locations::check_ids(tx, store, &mut v, &input.location_ids).await?;
+    let vendor = resolve_vendor(tx, by, input.vendor_id).await?;
+    let locations = crate::locations::check_ids(tx, store, by, vendor, &mut v, &input.location_ids).await?;
     v.into_result()?;
     for p in parsed.iter().flatten() {
         variant::check_currency(p, currency)?;
     }
-    let vendor = resolve_vendor(tx, by, input.vendor_id).await?;
     let status = input.status.unwrap_or(ProductStatus::Draft);
 
     let id = ProductId::new();
@@ -400,14 +400,15 @@ pub(crate) async fn load_one(tx: &mut Tx, store: StoreId, id: ProductId) -> Resu
     load(tx, store, &[id]).await?.pop().ok_or(CatalogError::ProductNotFound)
 }
 
-/// Locks a product row for a change, within the acting vendor's scope.
+/// Locks a product row for a change, within the acting vendor's scope; answers its status, its
+/// number of options and its vendor.
 pub(crate) async fn lock(
     tx: &mut Tx,
     store: StoreId,
     by: Acting<'_>,
     id: ProductId,
-) -> Result<(ProductStatus, usize), CatalogError> {
-    let row: Option<(ProductStatus, Option<VendorId>)> = sqlx::query_as(
+) -> Result<(ProductStatus, usize, VendorId), CatalogError> {
+    let row: Option<(ProductStatus, VendorId)> = sqlx::query_as(
         "SELECT status, vendor_id FROM products WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL FOR UPDATE",
     )
     .bind(id)
@@ -415,20 +416,20 @@ pub(crate) async fn lock(
     .fetch_optional(&mut **tx)
     .await?;
     let (status, vendor) = row.ok_or(CatalogError::ProductNotFound)?;
-    if by.vendor().is_some() && by.vendor() != vendor {
+    if !by.sees_vendor(vendor) {
         return Err(CatalogError::ProductNotFound);
     }
     let option_count: i64 = sqlx::query_scalar("SELECT count(*) FROM product_options WHERE product_id = $1")
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
-    Ok((status, option_count as usize))
+    Ok((status, option_count as usize, vendor))
 }
 
 pub async fn get_product(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: ProductId) -> Result<Product, CatalogError> {
     by.require(Permission::CatalogRead)?;
     let p = load_one(tx, store, id).await?;
-    if by.vendor().is_some_and(|v| v != p.vendor_id) {
+    if !by.sees_vendor(p.vendor_id) {
         return Err(CatalogError::ProductNotFound);
     }
     Ok(p)
@@ -537,7 +538,7 @@ pub async fn update_product(
     input: UpdateProduct,
 ) -> Result<Product, CatalogError> {
     by.require(Permission::CatalogWrite)?;
-    let (status, option_count) = lock(tx, store, by, id).await?;
+    let (status, option_count, _) = lock(tx, store, by, id).await?;
     let mut v = Validator::new();
     let title = input.title.as_deref().map(|t| v.text("title", t, 255));
     let new_handle = input.handle.as_deref().map(handle::normalize);

@@ -460,7 +460,7 @@ pub async fn create_variant(
     input: CreateVariant,
 ) -> Result<Variant, CatalogError> {
     by.require(Permission::CatalogWrite)?;
-    let (_, option_count) = crate::product::lock(tx, store, by, product).await?;
+    let (_, option_count, _) = crate::product::lock(tx, store, by, product).await?;
     let mut v = Validator::new();
     let new = parse_new(&mut v, "", &input, option_count);
     v.into_result()?;
@@ -490,7 +490,7 @@ pub async fn update_variant(
     input: UpdateVariant,
 ) -> Result<Variant, CatalogError> {
     by.require(Permission::CatalogWrite)?;
-    let (product_status, option_count) = crate::product::lock(tx, store, by, product).await?;
+    let (product_status, option_count, _) = crate::product::lock(tx, store, by, product).await?;
     let current = load_variant(tx, product, id).await?;
     let mut v = Validator::new();
     let sku = input.sku.as_deref().map(|s| check_sku(&mut v, "sku", s));
@@ -601,7 +601,7 @@ pub async fn delete_variant(
     id: VariantId,
 ) -> Result<(), CatalogError> {
     by.require(Permission::CatalogWrite)?;
-    let (status, _) = crate::product::lock(tx, store, by, product).await?;
+    let (status, _, _) = crate::product::lock(tx, store, by, product).await?;
     let variant = load_variant(tx, product, id).await?;
     if status == crate::product::ProductStatus::Active {
         let others: i64 = sqlx::query_scalar(

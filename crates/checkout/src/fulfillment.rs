@@ -133,7 +133,7 @@ pub async fn confirm_bank_transfer(
         events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
     settle(tx, store, order, by.actor(), note.as_deref()).await?;
-    order::view(tx, store, order, true).await
+    crate::vendor_part::for_staff(tx, store, by, order).await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -177,13 +177,15 @@ pub async fn ship(
     let carrier = v.text("carrier", &input.carrier, 100);
     let tracking = v.text("tracking_no", &input.tracking_no, 100);
     v.into_result()?;
+    crate::vendor_part::check_visible(tx, by, order).await?;
     let o = lock(tx, store, order).await?;
+    // the shipment first: another vendor's is a 404 whatever the order's state
+    let (status, _) = lock_shipment(tx, order, shipment, by).await?;
     match o.status {
         OrderStatus::PendingPayment => return Err(CheckoutError::OrderNotPaid),
         OrderStatus::Canceled => return Err(CheckoutError::OrderCanceled),
         _ => {}
     }
-    let (status, _) = lock_shipment(tx, order, shipment, by).await?;
     if status != ShipmentStatus::Pending {
         return Err(CheckoutError::IllegalShipmentTransition { from: status, to: ShipmentStatus::Shipped });
     }
@@ -198,7 +200,7 @@ pub async fn ship(
     let event = event::ShipmentShipped { order_id: order, shipment_id: shipment, carrier, tracking_no: tracking };
     events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     settle(tx, store, order, by.actor(), None).await?;
-    order::view(tx, store, order, true).await
+    crate::vendor_part::for_staff(tx, store, by, order).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -220,11 +222,12 @@ pub async fn deliver(
     input: DeliverShipment,
 ) -> Result<OrderView, CheckoutError> {
     by.require(Permission::OrdersFulfill)?;
+    crate::vendor_part::check_visible(tx, by, order).await?;
     let o = lock(tx, store, order).await?;
+    let (status, _) = lock_shipment(tx, order, shipment, by).await?;
     if o.status == OrderStatus::Canceled {
         return Err(CheckoutError::OrderCanceled);
     }
-    let (status, _) = lock_shipment(tx, order, shipment, by).await?;
     if status != ShipmentStatus::Shipped {
         return Err(CheckoutError::IllegalShipmentTransition { from: status, to: ShipmentStatus::Delivered });
     }
@@ -284,7 +287,7 @@ pub async fn deliver(
         }
     }
     settle(tx, store, order, by.actor(), None).await?;
-    order::view(tx, store, order, true).await
+    crate::vendor_part::for_staff(tx, store, by, order).await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -358,7 +361,7 @@ pub async fn cancel(
         refund_owed: Money::new(refund, o.currency),
     };
     events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
-    order::view(tx, store, order, true).await
+    crate::vendor_part::for_staff(tx, store, by, order).await
 }
 
 /// Records that an owed refund was paid (offline).
@@ -380,7 +383,7 @@ pub async fn mark_refunded(
     let Some(refunded) = refunded else { return Err(CheckoutError::NoRefundOwed) };
     let event = event::PaymentRefunded { order_id: order, refunded: Money::new(refunded, o.currency) };
     events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
-    order::view(tx, store, order, true).await
+    crate::vendor_part::for_staff(tx, store, by, order).await
 }
 
 /// Cancels the tenant's bank-transfer orders unpaid at their due date (the worker).

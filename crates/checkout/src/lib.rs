@@ -6,6 +6,8 @@
 //! * [`hot`]: the queue for flash-sale variants: add-to-cart records a request, and a worker
 //!   decides requests per variant in arrival order, a whole batch per transaction.
 //!
+//! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
+//!
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
 //! reservations belong to the inventory crate, whose functions it calls.
 
@@ -22,5 +24,6 @@ pub mod orders;
 pub mod promotions;
 pub mod settings;
 pub mod totals;
+pub mod vendor_part;
 
 pub use error::CheckoutError;

@@ -158,6 +158,11 @@ pub struct OrderLine {
     pub line_total: Option<Money>,
 }
 
+/// The columns of an [`OrderLine`].
+pub const LINE_COLUMNS: &str =
+    "id, variant_id, vendor_id, product_title, variant_title, sku, fulfillment_type, tax_class,
+    price_amount, price_currency, quantity, discount_amount";
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Payment {
     pub id: PaymentId,
@@ -233,6 +238,13 @@ pub struct OrderView {
     /// Staff views only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<StatusChange>>,
+    /// Set in a mall vendor's view: lines, shipments and every amount are that vendor's part
+    /// only (docs/MALL.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<VendorId>,
+    /// In a vendor's view: the shopper's contact details are masked (long after delivery).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub contact_masked: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -286,14 +298,11 @@ pub async fn view(tx: &mut Tx, store: StoreId, order: OrderId, with_history: boo
     .await?
     .ok_or(CheckoutError::OrderNotFound)?;
     let c = o.currency;
-    let mut items: Vec<OrderLine> = sqlx::query_as(
-        "SELECT id, variant_id, vendor_id, product_title, variant_title, sku, fulfillment_type, tax_class, price_amount,
-                price_currency, quantity, discount_amount
-           FROM order_items WHERE order_id = $1 ORDER BY id",
-    )
-    .bind(order)
-    .fetch_all(&mut **tx)
-    .await?;
+    let mut items: Vec<OrderLine> =
+        sqlx::query_as(&format!("SELECT {LINE_COLUMNS} FROM order_items WHERE order_id = $1 ORDER BY id"))
+            .bind(order)
+            .fetch_all(&mut **tx)
+            .await?;
     for l in &mut items {
         let unit = Money::new(l.price_amount, l.price_currency);
         l.unit_price = Some(unit);
@@ -387,6 +396,8 @@ pub async fn view(tx: &mut Tx, store: StoreId, order: OrderId, with_history: boo
         canceled_at: o.canceled_at,
         cancel_reason: o.cancel_reason,
         history,
+        vendor_id: None,
+        contact_masked: false,
     })
 }
 

@@ -1,16 +1,20 @@
 //! Staff's view of orders: the filtered list, one order with its history, and the CSV export
-//! for accounting.
+//! for accounting. A mall vendor's staff get the orders holding their lines, each showing only
+//! their part ([`crate::vendor_part`]).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use db::Tx;
 use kernel::access::{Acting, Permission};
-use kernel::{Money, OrderId, Page, PageRequest, StoreId};
+use kernel::{Money, OrderId, Page, PageRequest, StoreId, VendorId};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::CheckoutError;
-use crate::order::{self, OrderStatus, OrderView, PaymentMethod, PaymentStatus};
+use crate::order::{self, OrderLine, OrderStatus, OrderView, PaymentMethod, PaymentStatus};
+use crate::vendor_part::PartTotals;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct OrderSummary {
@@ -69,10 +73,58 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
         qb.push(" AND o.email = ").push_bind(e.trim().to_lowercase());
     }
     if let Some(vendor) = by.vendor() {
-        qb.push(" AND EXISTS (SELECT 1 FROM shipments sh WHERE sh.order_id = o.id AND sh.vendor_id = ")
+        qb.push(" AND EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = o.id AND oi.vendor_id = ")
             .push_bind(vendor)
             .push(")");
     }
+}
+
+/// A vendor's part of each of some orders: its totals, and whether the shopper's details are
+/// masked (keyed by order).
+async fn vendor_parts(
+    tx: &mut Tx,
+    vendor: VendorId,
+    orders: &[OrderId],
+) -> Result<HashMap<OrderId, (PartTotals, bool)>, CheckoutError> {
+    let lines: Vec<(OrderId, OrderLine)> = {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            order_id: OrderId,
+            #[sqlx(flatten)]
+            line: OrderLine,
+        }
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT order_id, {} FROM order_items WHERE order_id = ANY($1) AND vendor_id = $2",
+            order::LINE_COLUMNS
+        ))
+        .bind(orders)
+        .bind(vendor)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.into_iter().map(|r| (r.order_id, r.line)).collect()
+    };
+    // when the vendor's part was delivered: its shipment, or the payment for a digital part
+    let delivered: HashMap<OrderId, Option<DateTime<Utc>>> = sqlx::query_as(
+        "SELECT o.id, coalesce((SELECT s.delivered_at FROM shipments s WHERE s.order_id = o.id AND s.vendor_id = $2),
+                               CASE WHEN NOT EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = o.id AND s.vendor_id = $2)
+                                    THEN (SELECT p.confirmed_at FROM payments p WHERE p.order_id = o.id ORDER BY p.id LIMIT 1) END)
+           FROM orders o WHERE o.id = ANY($1)",
+    )
+    .bind(orders)
+    .bind(vendor)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    let mask_days = crate::vendor_part::contact_mask_days(tx).await?;
+    let now = Utc::now();
+    let mut out = HashMap::new();
+    for id in orders {
+        let mine: Vec<&OrderLine> = lines.iter().filter(|(o, _)| o == id).map(|(_, l)| l).collect();
+        let hide = crate::vendor_part::masked(delivered.get(id).copied().flatten(), mask_days, now);
+        out.insert(*id, (PartTotals::of(mine), hide));
+    }
+    Ok(out)
 }
 
 /// Orders, newest first.
@@ -98,23 +150,32 @@ pub async fn list(
     }
     qb.push(" ORDER BY o.placed_at DESC, o.id DESC LIMIT ").push_bind(limit as i64 + 1);
     let mut rows: Vec<OrderSummary> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    if let Some(vendor) = by.vendor() {
+        let ids: Vec<OrderId> = rows.iter().map(|r| r.id).collect();
+        let parts = vendor_parts(tx, vendor, &ids).await?;
+        for r in &mut rows {
+            let (part, hide) = parts.get(&r.id).copied().unwrap_or_default();
+            r.total_amount = part.total;
+            if hide {
+                r.email = crate::vendor_part::MASK.into();
+            }
+        }
+    }
     for r in &mut rows {
         r.total = Some(Money::new(r.total_amount, r.currency));
     }
     Ok(Page::from_rows(rows, limit, |o| (o.placed_at, o.id)))
 }
 
+/// One order with its history; a vendor's staff get their part of it.
 pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: OrderId) -> Result<OrderView, CheckoutError> {
     by.require(Permission::OrdersRead)?;
-    let v = order::view(tx, store, id, true).await?;
-    if by.vendor().is_some_and(|vendor| !v.shipments.iter().any(|s| s.vendor_id == vendor)) {
-        return Err(CheckoutError::OrderNotFound);
-    }
-    Ok(v)
+    crate::vendor_part::for_staff(tx, store, by, id).await
 }
 
 #[derive(sqlx::FromRow)]
 struct ExportRow {
+    id: OrderId,
     order_number: i64,
     placed_at: DateTime<Utc>,
     status: String,
@@ -138,12 +199,13 @@ struct ExportRow {
 }
 
 /// The orders of the list's filters as CSV for accounting: one row per order with amounts, the
-/// consumption tax per rate (10% and 8%) and the payment.
+/// consumption tax per rate (10% and 8%) and the payment. For a vendor's staff the amounts are
+/// their part's, and what was received is left out.
 pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>, q: &OrderFilter) -> Result<String, CheckoutError> {
     by.require(Permission::OrdersRead)?;
     by.require(Permission::DataExport)?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT o.order_number, o.placed_at, o.status, o.email, o.currency, o.subtotal_amount, o.discount_amount,
+        "SELECT o.id, o.order_number, o.placed_at, o.status, o.email, o.currency, o.subtotal_amount, o.discount_amount,
                 o.shipping_fee_amount, o.cod_fee_amount, o.total_amount, o.payment_method, p.status AS payment_status,
                 p.received_amount, p.refund_owed_amount,
                 (SELECT taxable_amount FROM order_tax_lines t WHERE t.order_id = o.id AND t.rate_bps = 1000) AS taxable_10,
@@ -155,7 +217,30 @@ pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>, q: &OrderFilter
     );
     filters(&mut qb, store, q, by);
     qb.push(" ORDER BY o.order_number");
-    let rows: Vec<ExportRow> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    let mut rows: Vec<ExportRow> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    if let Some(vendor) = by.vendor() {
+        let ids: Vec<OrderId> = rows.iter().map(|r| r.id).collect();
+        let parts = vendor_parts(tx, vendor, &ids).await?;
+        for r in &mut rows {
+            let (part, hide) = parts.get(&r.id).copied().unwrap_or_default();
+            let tax = part.tax_lines();
+            let rate = |bps| tax.iter().find(|t| t.rate_bps == bps).copied();
+            r.subtotal_amount = part.subtotal;
+            r.discount_amount = part.discount;
+            r.shipping_fee_amount = part.shipping_fee;
+            r.cod_fee_amount = part.cod_fee;
+            r.total_amount = part.total;
+            r.taxable_10 = rate(crate::totals::STANDARD_BPS).map(|t| t.taxable_amount);
+            r.tax_10 = rate(crate::totals::STANDARD_BPS).map(|t| t.tax_amount);
+            r.taxable_8 = rate(crate::totals::REDUCED_BPS).map(|t| t.taxable_amount);
+            r.tax_8 = rate(crate::totals::REDUCED_BPS).map(|t| t.tax_amount);
+            r.received_amount = None;
+            r.refund_owed_amount = 0;
+            if hide {
+                r.email = crate::vendor_part::MASK.into();
+            }
+        }
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
         "order_number",

@@ -165,7 +165,7 @@ impl CheckoutSettings {
 }
 
 pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<CheckoutSettings, CheckoutError> {
-    by.require(Permission::StoreRead)?;
+    by.require(Permission::SettingsRead)?;
     load(tx, store).await
 }
 

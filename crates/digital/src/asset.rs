@@ -238,15 +238,24 @@ async fn forget_if_unused(db: &Db, storage: &Storage, tenant: TenantId, store: S
     }
 }
 
-/// An asset of this store.
+/// An asset of this store. A vendor's staff see the files of their vendor's products (those a
+/// variant sells, or a delivery of one of their lines refers to).
 pub async fn get_asset(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: AssetId) -> Result<Asset, DigitalError> {
     by.require(Permission::CatalogRead)?;
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM digital_assets WHERE id = $1 AND store_id = $2"))
-        .bind(id)
-        .bind(store)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(DigitalError::AssetNotFound)
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM digital_assets a WHERE id = $1 AND store_id = $2
+            AND ($3::uuid IS NULL
+                 OR EXISTS (SELECT 1 FROM variants v JOIN products p ON p.id = v.product_id
+                             WHERE v.digital_asset_id = a.id AND p.vendor_id = $3)
+                 OR EXISTS (SELECT 1 FROM digital_deliveries d JOIN order_items oi ON oi.id = d.order_item_id
+                             WHERE d.asset_id = a.id AND oi.vendor_id = $3))"
+    ))
+    .bind(id)
+    .bind(store)
+    .bind(by.vendor())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(DigitalError::AssetNotFound)
 }
 
 /// The asset a digital variant sells (404 `asset_not_found` until one is uploaded).

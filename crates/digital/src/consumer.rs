@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use checkout::event::{OrderCanceled, PaymentConfirmed};
 use db::Tx;
 use events::{Consumer, ConsumerError, Event, EventType};
+use kernel::access::Acting;
 
 use crate::delivery;
 
@@ -31,7 +32,7 @@ impl Consumer for Deliveries {
         };
         if event.is(EventType::PaymentConfirmed) {
             let order = event.data::<PaymentConfirmed>()?.order_id;
-            let created = delivery::deliver_order(tx, store, order).await.map_err(Box::new)?;
+            let created = delivery::deliver_order(tx, store, Acting::System, order).await.map_err(Box::new)?;
             tracing::debug!(order_id = %order, created = created.len(), "digital deliveries created");
         } else {
             let order = event.data::<OrderCanceled>()?.order_id;

@@ -132,8 +132,17 @@ async fn of_order(tx: &mut Tx, order: OrderId, by: Acting<'_>) -> Result<OrderDe
     })
 }
 
-/// The order's status and whether it is paid, if the order is in this store.
-async fn order_state(tx: &mut Tx, store: StoreId, order: OrderId) -> Result<(String, bool), DigitalError> {
+/// The order's status and whether it is paid, if the order is in this store and within the
+/// acting party's reach (a vendor's staff reach orders holding their lines).
+async fn order_state(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    order: OrderId,
+) -> Result<(String, bool), DigitalError> {
+    if !checkout::vendor_part::visible(tx, order, by.vendor()).await? {
+        return Err(DigitalError::OrderNotFound);
+    }
     let row: Option<(String, bool)> = sqlx::query_as(
         "SELECT o.status, EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'confirmed')
            FROM orders o WHERE o.id = $1 AND o.store_id = $2",
@@ -153,7 +162,7 @@ pub async fn list_for_staff(
     order: OrderId,
 ) -> Result<OrderDeliveries, DigitalError> {
     by.require(Permission::OrdersRead)?;
-    order_state(tx, store, order).await?;
+    order_state(tx, store, by, order).await?;
     of_order(tx, order, by).await
 }
 
@@ -169,19 +178,27 @@ pub async fn list_for_shopper(
 }
 
 /// Creates the missing deliveries of a paid order (module docs); answers those it created.
-/// Does nothing for an unpaid or canceled order.
-pub async fn deliver_order(tx: &mut Tx, store: StoreId, order: OrderId) -> Result<Vec<DeliveryId>, DigitalError> {
-    let (status, paid) = order_state(tx, store, order).await?;
+/// Does nothing for an unpaid or canceled order. `by` limits it to a vendor's lines when a
+/// vendor's staff act.
+pub async fn deliver_order(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    order: OrderId,
+) -> Result<Vec<DeliveryId>, DigitalError> {
+    let (status, paid) = order_state(tx, store, by, order).await?;
     if !paid || status == "canceled" {
         return Ok(Vec::new());
     }
     let items: Vec<(OrderItemId, ProductId)> = sqlx::query_as(
         "SELECT oi.id, v.product_id FROM order_items oi JOIN variants v ON v.id = oi.variant_id
           WHERE oi.order_id = $1 AND oi.fulfillment_type = 'digital' AND v.digital_asset_id IS NOT NULL
+            AND ($2::uuid IS NULL OR oi.vendor_id = $2)
             AND NOT EXISTS (SELECT 1 FROM digital_deliveries d WHERE d.order_item_id = oi.id)
           ORDER BY oi.id",
     )
     .bind(order)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     let mut created = Vec::new();
@@ -235,14 +252,14 @@ pub async fn deliver_missing(
     order: OrderId,
 ) -> Result<OrderDeliveries, DigitalError> {
     by.require(Permission::DigitalManage)?;
-    let (status, paid) = order_state(tx, store, order).await?;
+    let (status, paid) = order_state(tx, store, by, order).await?;
     if status == "canceled" {
         return Err(DigitalError::OrderCanceled);
     }
     if !paid {
         return Err(DigitalError::OrderNotPaid);
     }
-    deliver_order(tx, store, order).await?;
+    deliver_order(tx, store, by, order).await?;
     of_order(tx, order, by).await
 }
 

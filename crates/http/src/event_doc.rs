@@ -37,6 +37,7 @@ pub fn catalog() -> Vec<Entry> {
         te::TenantCreated,
         te::TenantUpdated,
         te::VendorCreated,
+        te::MallSettingsUpdated,
         te::StoreCreated,
         te::StoreUpdated,
         te::StoreSettingsUpdated,

@@ -13,6 +13,8 @@ pub enum InventoryError {
     NegativeStock,
     #[error("digital variants have no stock")]
     DigitalVariant,
+    #[error("this location is another vendor's warehouse: a vendor's stock lives at its own locations or the mall's")]
+    AnotherVendorsLocation,
     #[error("a reservation cannot go from {from:?} to {to:?}")]
     IllegalReservationTransition {
         from: crate::reservation::ReservationStatus,
@@ -34,7 +36,7 @@ impl Problem for InventoryError {
         match self {
             VariantNotFound | LocationNotFound => 404,
             StockBelowReserved { .. } | IllegalReservationTransition { .. } => 409,
-            NegativeStock | DigitalVariant => 422,
+            NegativeStock | DigitalVariant | AnotherVendorsLocation => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
             Page(e) => e.status(),
@@ -50,6 +52,7 @@ impl Problem for InventoryError {
             StockBelowReserved { .. } => "stock_below_reserved",
             NegativeStock => "negative_stock",
             DigitalVariant => "digital_variant_has_no_stock",
+            AnotherVendorsLocation => "another_vendors_location",
             IllegalReservationTransition { .. } => "illegal_reservation_transition",
             Validation(e) => e.code(),
             Permission(e) => e.code(),

@@ -35,6 +35,7 @@ pub struct LevelQuery {
     pub cursor: Option<String>,
 }
 
+/// Stock levels; a vendor's staff see those at their vendor's locations.
 pub async fn list_levels(
     tx: &mut Tx,
     store: StoreId,
@@ -50,7 +51,7 @@ pub async fn list_levels(
                 s.stock - s.reserved AS available, s.updated_at
            FROM inventory_stocks s JOIN variants v ON v.id = s.variant_id JOIN store_locations l ON l.id = s.location_id
           WHERE s.store_id = $1 AND ($2::uuid IS NULL OR s.variant_id = $2) AND ($3::uuid IS NULL OR s.location_id = $3)
-            AND ($4::uuid IS NULL OR s.id > $4)
+            AND ($4::uuid IS NULL OR s.id > $4) AND ($6::uuid IS NULL OR l.vendor_id = $6)
           ORDER BY s.id LIMIT $5",
     )
     .bind(store)
@@ -58,6 +59,7 @@ pub async fn list_levels(
     .bind(q.location_id)
     .bind(after)
     .bind(limit as i64 + 1)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     Ok(Page::from_rows(rows, limit, |r| r.stock_id))
@@ -95,7 +97,8 @@ pub struct MovementQuery {
     pub cursor: Option<String>,
 }
 
-/// The history of stock numbers, newest first.
+/// The history of stock numbers, newest first; a vendor's staff see that of their vendor's
+/// locations.
 pub async fn list_movements(
     tx: &mut Tx,
     store: StoreId,
@@ -109,9 +112,10 @@ pub async fn list_movements(
     let rows: Vec<Movement> = sqlx::query_as(
         "SELECT id, stock_id, variant_id, location_id, reason, stock_delta, reserved_delta, stock_after, reserved_after,
                 actor_type, actor_id, reference_type, reference_id, note, created_at
-           FROM inventory_movements
+           FROM inventory_movements m
           WHERE store_id = $1 AND ($2::uuid IS NULL OR variant_id = $2) AND ($3::uuid IS NULL OR location_id = $3)
             AND ($4::text IS NULL OR reason = $4) AND ($5::uuid IS NULL OR id < $5)
+            AND ($7::uuid IS NULL OR EXISTS (SELECT 1 FROM store_locations l WHERE l.id = m.location_id AND l.vendor_id = $7))
           ORDER BY id DESC LIMIT $6",
     )
     .bind(store)
@@ -120,6 +124,7 @@ pub async fn list_movements(
     .bind(q.reason)
     .bind(before)
     .bind(limit as i64 + 1)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     Ok(Page::from_rows(rows, limit, |m| m.id))

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Actor, Permission};
-use kernel::{LocationId, StockId, StoreId, VariantId};
+use kernel::{LocationId, StockId, StoreId, VariantId, VendorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -75,6 +75,10 @@ pub struct StockChange<'a> {
 
 /// Sets or adjusts the on-hand stock of a variant at a location, with a movement row.
 /// Refuses to go below zero or below what is reserved.
+///
+/// In a mall a variant's stock lives at its vendor's locations or the mall's own, never at
+/// another vendor's; a vendor's staff change only their vendor's variants at their vendor's
+/// locations (others are 404s).
 pub async fn change_stock(
     tx: &mut Tx,
     store: StoreId,
@@ -83,26 +87,33 @@ pub async fn change_stock(
 ) -> Result<StockLevel, InventoryError> {
     let StockChange { variant, location, change, reason, note } = c;
     by.require(Permission::InventoryWrite)?;
-    let kind: Option<String> = sqlx::query_scalar(
-        "SELECT fulfillment_type FROM variants WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL",
+    let found: Option<(String, VendorId)> = sqlx::query_as(
+        "SELECT v.fulfillment_type, p.vendor_id FROM variants v JOIN products p ON p.id = v.product_id
+          WHERE v.id = $1 AND v.store_id = $2 AND v.deleted_at IS NULL",
     )
     .bind(variant)
     .bind(store)
     .fetch_optional(&mut **tx)
     .await?;
-    match kind.as_deref() {
+    let vendor = match found {
+        Some((_, vendor)) if !by.sees_vendor(vendor) => return Err(InventoryError::VariantNotFound),
         None => return Err(InventoryError::VariantNotFound),
-        Some("digital") => return Err(InventoryError::DigitalVariant),
-        _ => {}
-    }
-    let located: Option<LocationId> =
-        sqlx::query_scalar("SELECT id FROM store_locations WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL")
-            .bind(location)
-            .bind(store)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if located.is_none() {
-        return Err(InventoryError::LocationNotFound);
+        Some((kind, _)) if kind == "digital" => return Err(InventoryError::DigitalVariant),
+        Some((_, vendor)) => vendor,
+    };
+    let located: Option<Option<VendorId>> = sqlx::query_scalar(
+        "SELECT vendor_id FROM store_locations WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL
+            AND ($3::uuid IS NULL OR vendor_id = $3)",
+    )
+    .bind(location)
+    .bind(store)
+    .bind(by.vendor())
+    .fetch_optional(&mut **tx)
+    .await?;
+    match located {
+        None => return Err(InventoryError::LocationNotFound),
+        Some(Some(owner)) if owner != vendor => return Err(InventoryError::AnotherVendorsLocation),
+        Some(_) => {}
     }
     sqlx::query(
         "INSERT INTO inventory_stocks (id, tenant_id, store_id, location_id, variant_id) VALUES ($1, $2, $3, $4, $5)

@@ -2,8 +2,12 @@
 //!
 //! Staff have one of three roles in one store; each role grants a fixed set of permissions
 //! (docs/PERMISSIONS.md is generated from [`Role::permissions`] and checked by a test). Services
-//! call [`StaffContext::require`] before acting: that is the one mechanism that enforces the
-//! matrix.
+//! call [`Acting::require`] before acting: that is the one mechanism that enforces the matrix.
+//!
+//! In a mall, a staff member may be bound to a vendor ([`StaffContext::vendor_id`]). Vendor staff
+//! keep their role, but only the permissions [`Permission::reaches_vendors`] lets through, and
+//! every one of those is narrowed to their own vendor: services ask [`Acting::vendor`] (or
+//! [`Acting::sees_vendor`]) and hide whatever belongs to another vendor as a 404.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,10 +28,14 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
-    /// See the store, its settings and locations.
+    /// See the store and its locations.
     StoreRead,
-    /// Change store settings and locations.
+    /// See the store's settings (stock holds, checkout, digital goods).
+    SettingsRead,
+    /// Change store settings; manage the mall's vendors.
     StoreManage,
+    /// Add, change and remove locations.
+    LocationsManage,
     StaffRead,
     /// Create, change and disable staff (admins only for the `staff` role).
     StaffManage,
@@ -47,6 +55,8 @@ pub enum Permission {
     OrdersFulfill,
     /// Confirm payments, cancel orders, record refunds.
     OrdersManage,
+    /// Cancel one vendor's unshipped lines of an order.
+    OrdersCancelLines,
     PromotionsRead,
     PromotionsWrite,
     /// Upload assets, manage digital deliveries.
@@ -55,12 +65,18 @@ pub enum Permission {
     WebhooksManage,
     /// CSV exports (orders, catalog, customers).
     DataExport,
+    /// Vendors' statements (精算書).
+    StatementsRead,
+    /// Close statements and record their payout.
+    StatementsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 25] = [
         Permission::StoreRead,
+        Permission::SettingsRead,
         Permission::StoreManage,
+        Permission::LocationsManage,
         Permission::StaffRead,
         Permission::StaffManage,
         Permission::CatalogRead,
@@ -74,18 +90,23 @@ impl Permission {
         Permission::OrdersRead,
         Permission::OrdersFulfill,
         Permission::OrdersManage,
+        Permission::OrdersCancelLines,
         Permission::PromotionsRead,
         Permission::PromotionsWrite,
         Permission::DigitalManage,
         Permission::WebhooksManage,
         Permission::DataExport,
+        Permission::StatementsRead,
+        Permission::StatementsManage,
     ];
 
     pub fn name(self) -> &'static str {
         use Permission::*;
         match self {
             StoreRead => "store_read",
+            SettingsRead => "settings_read",
             StoreManage => "store_manage",
+            LocationsManage => "locations_manage",
             StaffRead => "staff_read",
             StaffManage => "staff_manage",
             CatalogRead => "catalog_read",
@@ -99,12 +120,40 @@ impl Permission {
             OrdersRead => "orders_read",
             OrdersFulfill => "orders_fulfill",
             OrdersManage => "orders_manage",
+            OrdersCancelLines => "orders_cancel_lines",
             PromotionsRead => "promotions_read",
             PromotionsWrite => "promotions_write",
             DigitalManage => "digital_manage",
             WebhooksManage => "webhooks_manage",
             DataExport => "data_export",
+            StatementsRead => "statements_read",
+            StatementsManage => "statements_manage",
         }
+    }
+
+    /// Whether vendor staff can hold this permission at all (mall mode). Those that can act only
+    /// on their own vendor's part: its products, its locations and their stock, its order lines
+    /// and shipments, its deliveries, its staff and its statements. The rest (store settings,
+    /// vendors, customers, promotions, payments, webhooks) are the mall's alone.
+    pub fn reaches_vendors(self) -> bool {
+        use Permission::*;
+        matches!(
+            self,
+            StoreRead
+                | LocationsManage
+                | StaffRead
+                | StaffManage
+                | CatalogRead
+                | CatalogWrite
+                | InventoryRead
+                | InventoryWrite
+                | OrdersRead
+                | OrdersFulfill
+                | OrdersCancelLines
+                | DigitalManage
+                | DataExport
+                | StatementsRead
+        )
     }
 }
 
@@ -128,6 +177,7 @@ impl Role {
             Role::Staff => matches!(
                 p,
                 StoreRead
+                    | SettingsRead
                     | StaffRead
                     | CatalogRead
                     | InventoryRead
@@ -168,10 +218,22 @@ pub struct StaffContext {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("your role ({role}) lacks the {permission} permission", role = .role.as_str(), permission = .permission.name())]
+#[error("{}", self.explain())]
 pub struct PermissionDenied {
     pub role: Role,
     pub permission: Permission,
+    /// The member is a vendor's staff and the permission is the mall's alone.
+    pub vendor_staff: bool,
+}
+
+impl PermissionDenied {
+    fn explain(&self) -> String {
+        if self.vendor_staff {
+            format!("vendor staff never have the {} permission: it is the mall's", self.permission.name())
+        } else {
+            format!("your role ({}) lacks the {} permission", self.role.as_str(), self.permission.name())
+        }
+    }
 }
 
 impl Problem for PermissionDenied {
@@ -184,13 +246,25 @@ impl Problem for PermissionDenied {
 }
 
 impl StaffContext {
+    /// Whether this member holds a permission: their role grants it and, for a vendor's staff,
+    /// it is one that reaches vendors.
+    pub fn allows(&self, p: Permission) -> bool {
+        self.role.allows(p) && (self.vendor_id.is_none() || p.reaches_vendors())
+    }
+
     pub fn require(&self, p: Permission) -> Result<(), PermissionDenied> {
-        if self.role.allows(p) { Ok(()) } else { Err(PermissionDenied { role: self.role, permission: p }) }
+        if self.allows(p) {
+            Ok(())
+        } else {
+            let vendor_staff = self.vendor_id.is_some() && self.role.allows(p);
+            Err(PermissionDenied { role: self.role, permission: p, vendor_staff })
+        }
     }
 }
 
 /// On whose behalf a use case runs. Services call [`Acting::require`] for each permission they
-/// need: staff are held to their role's permissions, the operator and the system are not.
+/// need: staff are held to their role's permissions (and vendor staff to their vendor), the
+/// operator and the system are not.
 #[derive(Debug, Clone, Copy)]
 pub enum Acting<'a> {
     Operator,
@@ -214,12 +288,19 @@ impl Acting<'_> {
         }
     }
 
-    /// Mall mode: the vendor a staff member is limited to, if any.
+    /// Mall mode: the vendor a staff member is limited to, if any. Every read and action of a
+    /// service narrows by it: rows of other vendors are answered as if they did not exist.
     pub fn vendor(&self) -> Option<VendorId> {
         match self {
             Acting::Staff(ctx) => ctx.vendor_id,
             _ => None,
         }
+    }
+
+    /// Whether a row of `vendor` is within the acting party's reach: always, unless a vendor's
+    /// staff member acts for another vendor.
+    pub fn sees_vendor(&self, vendor: VendorId) -> bool {
+        self.vendor().is_none_or(|mine| mine == vendor)
     }
 
     pub fn staff_id(&self) -> Option<StaffId> {
@@ -290,6 +371,35 @@ mod tests {
     }
 
     #[test]
+    fn vendor_staff_keep_their_role_but_only_the_permissions_that_reach_vendors() {
+        let ctx = |role, vendor: Option<VendorId>| StaffContext {
+            tenant_id: TenantId::new(),
+            store_id: StoreId::new(),
+            staff_id: StaffId::new(),
+            session_id: SessionId::new(),
+            role,
+            vendor_id: vendor,
+        };
+        let owner = ctx(Role::Owner, Some(VendorId::new()));
+        assert!(owner.require(Permission::CatalogWrite).is_ok());
+        let denied = owner.require(Permission::CustomersRead).unwrap_err();
+        assert!(denied.vendor_staff, "the role has it; the vendor binding takes it away");
+        assert!(denied.to_string().contains("vendor staff"));
+        assert!(owner.require(Permission::OrdersManage).is_err());
+        assert!(owner.require(Permission::SettingsRead).is_err());
+        // a vendor's staff member still lacks what their role lacks
+        let staff = ctx(Role::Staff, Some(VendorId::new()));
+        let denied = staff.require(Permission::CatalogWrite).unwrap_err();
+        assert!(!denied.vendor_staff);
+        // the mall's own staff are not limited
+        assert!(ctx(Role::Owner, None).require(Permission::CustomersRead).is_ok());
+        let acting = Acting::Staff(&owner);
+        assert!(acting.sees_vendor(owner.vendor_id.unwrap()));
+        assert!(!acting.sees_vendor(VendorId::new()));
+        assert!(Acting::Operator.sees_vendor(VendorId::new()));
+    }
+
+    #[test]
     fn admins_manage_only_staff() {
         assert!(Role::Admin.can_manage(Role::Staff));
         assert!(!Role::Admin.can_manage(Role::Admin));
@@ -315,6 +425,10 @@ mod doc_tests {
             for (i, role) in [Role::Owner, Role::Admin, Role::Staff].into_iter().enumerate() {
                 let documented = cells[2 + i] == "yes";
                 assert_eq!(documented, role.allows(p), "{} for {}", p.name(), role.as_str());
+                // the vendor columns: "own" where a vendor's member of that role holds it
+                let vendor_cell = cells[5 + i];
+                let expected = if role.allows(p) && p.reaches_vendors() { "own" } else { "no" };
+                assert_eq!(vendor_cell, expected, "{} for a vendor's {}", p.name(), role.as_str());
             }
         }
     }

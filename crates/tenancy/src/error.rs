@@ -27,6 +27,8 @@ pub enum TenancyError {
     LocationHasStock,
     #[error("vendors can be added only to mall tenants; a single-brand tenant is its own vendor")]
     NotAMall,
+    #[error("a vendor's staff act for their own vendor only: leave vendor_id out or give your own")]
+    OutsideVendorScope,
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
     #[error(transparent)]
@@ -45,7 +47,7 @@ impl Problem for TenancyError {
         match self {
             TenantNotFound | StoreNotFound | LocationNotFound | StaffNotFound | VendorNotFound => 404,
             StoreHandleTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner | LocationHasStock => 409,
-            CannotManageRole(_) => 403,
+            CannotManageRole(_) | OutsideVendorScope => 403,
             NotAMall => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
@@ -69,6 +71,7 @@ impl Problem for TenancyError {
             LastOwner => "last_owner",
             LocationHasStock => "location_has_stock",
             NotAMall => "not_a_mall",
+            OutsideVendorScope => "outside_vendor_scope",
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Page(e) => e.code(),

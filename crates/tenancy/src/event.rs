@@ -1,11 +1,12 @@
 //! The events tenancy records (docs/EVENTS.md): one payload struct per event type.
 
 use kernel::access::Actor;
-use kernel::{LocationId, StoreId};
+use kernel::{LocationId, StoreId, TenantId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::locations::Location;
+use crate::mall::MallSettings;
 use crate::settings::StoreSettings;
 use crate::staff::StaffMember;
 use crate::stores::Store;
@@ -26,6 +27,14 @@ events::payload!(TenantUpdated => TenantUpdated, |p| p.0.id);
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VendorCreated(pub Vendor);
 events::payload!(VendorCreated => VendorCreated, |p| p.0.id);
+
+/// `mall.settings_updated`: the mall's settings after the change.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MallSettingsUpdated {
+    pub tenant_id: TenantId,
+    pub settings: MallSettings,
+}
+events::payload!(MallSettingsUpdated => MallSettingsUpdated, |p| p.tenant_id);
 
 /// `store.created`: the store.
 #[derive(Debug, Clone, Serialize, ToSchema)]

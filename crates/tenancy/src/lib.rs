@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod event;
 pub mod locations;
+pub mod mall;
 pub mod password;
 pub mod settings;
 pub mod staff;

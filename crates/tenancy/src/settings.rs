@@ -37,7 +37,7 @@ const COLUMNS: &str =
     "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity, updated_at";
 
 pub async fn get_settings(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<StoreSettings, TenancyError> {
-    by.require(Permission::StoreRead)?;
+    by.require(Permission::SettingsRead)?;
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM store_settings WHERE store_id = $1"))
         .bind(store)
         .fetch_optional(&mut **tx)

@@ -50,7 +50,11 @@ pub struct CreateStaff {
     /// At least 10 characters.
     pub password: String,
     pub role: Role,
-    pub vendor_id: Option<VendorId>,
+    /// Mall mode: the vendor the member works for. A vendor's staff add members of their own
+    /// vendor only (leave it out); the mall's staff may name any vendor, or none.
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
+    #[schema(value_type = Option<VendorId>)]
+    pub vendor_id: Option<Option<VendorId>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -145,8 +149,9 @@ fn map_unique(e: sqlx::Error) -> TenancyError {
     }
 }
 
-/// Adds a staff member. Staff need `staff_manage` and may add only roles they can manage; the
-/// operator may add any role, including a store's first owner.
+/// Adds a staff member. Staff need `staff_manage` and may add only roles they can manage; a
+/// vendor's staff add members of their own vendor only. The operator may add any role,
+/// including a store's first owner.
 pub async fn create_staff(
     tx: &mut Tx,
     store: StoreId,
@@ -168,9 +173,7 @@ pub async fn create_staff(
     check_password(&mut v, "password", &input.password);
     v.into_result()?;
     crate::stores::get_store(tx, store).await?;
-    if let Some(vendor) = input.vendor_id {
-        crate::vendors::get_vendor(tx, vendor).await?;
-    }
+    let vendor = crate::vendors::assign(tx, by, input.vendor_id).await?;
     let hash = password::hash(input.password).await.map_err(|_| TenancyError::Hashing)?;
     let member: StaffMember = sqlx::query_as(&format!(
         "INSERT INTO store_staff (id, tenant_id, store_id, name, email, login_id, phone, password_hash, role, vendor_id)
@@ -185,7 +188,7 @@ pub async fn create_staff(
     .bind(&phone)
     .bind(&hash)
     .bind(input.role)
-    .bind(input.vendor_id)
+    .bind(vendor)
     .fetch_one(&mut **tx)
     .await
     .map_err(map_unique)?;
@@ -193,16 +196,21 @@ pub async fn create_staff(
     Ok(member)
 }
 
+/// A staff member of the store; a vendor's staff see only their own vendor's.
 pub async fn get_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: StaffId) -> Result<StaffMember, TenancyError> {
     if by.staff_id() != Some(id) {
         by.require(Permission::StaffRead)?;
     }
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM store_staff WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL"))
-        .bind(id)
-        .bind(store)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(TenancyError::StaffNotFound)
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM store_staff WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL
+            AND ($3::uuid IS NULL OR vendor_id = $3)"
+    ))
+    .bind(id)
+    .bind(store)
+    .bind(by.vendor())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(TenancyError::StaffNotFound)
 }
 
 pub async fn list_staff(
@@ -216,11 +224,13 @@ pub async fn list_staff(
     let after: Option<StaffId> = page.after()?;
     let rows = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM store_staff WHERE store_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id > $2)
+            AND ($4::uuid IS NULL OR vendor_id = $4)
           ORDER BY id LIMIT $3"
     ))
     .bind(store)
     .bind(after)
     .bind(limit as i64 + 1)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     Ok(Page::from_rows(rows, limit, |s: &StaffMember| s.id))
@@ -241,7 +251,7 @@ pub async fn update_staff(
     if !is_self || input.role.is_some() || input.status.is_some() {
         by.require(Permission::StaffManage)?;
     }
-    let current = lock(tx, store, id).await?;
+    let current = lock(tx, store, by, id).await?;
     if !is_self || input.role.is_some() || input.status.is_some() {
         for role in [Some(current.role), input.role].into_iter().flatten() {
             if !by.can_manage(role) {
@@ -262,7 +272,7 @@ pub async fn update_staff(
     let loses_owner = current.role == Role::Owner
         && current.status == StaffStatus::Active
         && (input.role.is_some_and(|r| r != Role::Owner) || input.status == Some(StaffStatus::Disabled));
-    if loses_owner && active_owners(tx, store).await? <= 1 {
+    if loses_owner && active_owners(tx, store, current.vendor_id).await? <= 1 {
         return Err(TenancyError::LastOwner);
     }
     let hash = match input.password {
@@ -313,11 +323,14 @@ pub async fn update_staff(
 /// Soft-deletes a staff member and ends their sessions.
 pub async fn delete_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: StaffId) -> Result<(), TenancyError> {
     by.require(Permission::StaffManage)?;
-    let current = lock(tx, store, id).await?;
+    let current = lock(tx, store, by, id).await?;
     if !by.can_manage(current.role) {
         return Err(TenancyError::CannotManageRole(current.role));
     }
-    if current.role == Role::Owner && current.status == StaffStatus::Active && active_owners(tx, store).await? <= 1 {
+    if current.role == Role::Owner
+        && current.status == StaffStatus::Active
+        && active_owners(tx, store, current.vendor_id).await? <= 1
+    {
         return Err(TenancyError::LastOwner);
     }
     sqlx::query("UPDATE store_staff SET deleted_at = now(), status = 'disabled' WHERE id = $1")
@@ -329,23 +342,44 @@ pub async fn delete_staff(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Staff
     Ok(())
 }
 
-async fn lock(tx: &mut Tx, store: StoreId, id: StaffId) -> Result<StaffMember, TenancyError> {
+/// Ends every session of a staff member (a lost device, a departure). Anyone may end their
+/// own; ending someone else's needs `staff_manage` and the right to manage their role.
+pub async fn revoke_sessions(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: StaffId) -> Result<u64, TenancyError> {
+    let member = get_staff(tx, store, by, id).await?;
+    if by.staff_id() != Some(id) {
+        by.require(Permission::StaffManage)?;
+        if !by.can_manage(member.role) {
+            return Err(TenancyError::CannotManageRole(member.role));
+        }
+    }
+    Ok(crate::auth::revoke_all_sessions(tx, id).await?)
+}
+
+/// Locks a member of the store within the acting party's reach (a vendor's staff reach their
+/// own vendor's members only).
+async fn lock(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: StaffId) -> Result<StaffMember, TenancyError> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM store_staff WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL FOR UPDATE"
+        "SELECT {COLUMNS} FROM store_staff WHERE id = $1 AND store_id = $2 AND deleted_at IS NULL
+            AND ($3::uuid IS NULL OR vendor_id = $3) FOR UPDATE"
     ))
     .bind(id)
     .bind(store)
+    .bind(by.vendor())
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StaffNotFound)
 }
 
-async fn active_owners(tx: &mut Tx, store: StoreId) -> Result<i64, sqlx::Error> {
+/// The active owners of the store (`vendor` none) or of one of its vendors: each keeps at least
+/// one.
+async fn active_owners(tx: &mut Tx, store: StoreId, vendor: Option<VendorId>) -> Result<i64, sqlx::Error> {
     // lock the owners so two concurrent demotions cannot both pass the check
     let owners: Vec<StaffId> = sqlx::query_scalar(
-        "SELECT id FROM store_staff WHERE store_id = $1 AND role = 'owner' AND status = 'active' AND deleted_at IS NULL FOR UPDATE",
+        "SELECT id FROM store_staff WHERE store_id = $1 AND role = 'owner' AND status = 'active' AND deleted_at IS NULL
+            AND vendor_id IS NOT DISTINCT FROM $2 FOR UPDATE",
     )
     .bind(store)
+    .bind(vendor)
     .fetch_all(&mut **tx)
     .await?;
     Ok(owners.len() as i64)

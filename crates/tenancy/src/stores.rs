@@ -99,8 +99,9 @@ pub async fn create_store(db: &Db, tenant: TenantId, input: CreateStore) -> Resu
         sqlx::query(sql).bind(id).bind(tenant).execute(&mut *tx).await?;
     }
     if input.default_location.unwrap_or(true) {
-        let main = CreateLocation { code: "main".into(), name: "Main warehouse".into(), priority: Some(100) };
-        locations::insert_location(&mut tx, id, main).await?;
+        let main =
+            CreateLocation { code: "main".into(), name: "Main warehouse".into(), priority: Some(100), vendor_id: None };
+        locations::insert_location(&mut tx, id, kernel::access::Acting::Operator, main).await?;
     }
     events::record(&mut tx, events::NewEvent::of(&crate::event::StoreCreated(store.clone())).in_store(id)).await?;
     tx.commit().await?;

@@ -58,18 +58,54 @@ pub async fn get_vendor(tx: &mut Tx, id: VendorId) -> Result<Vendor, TenancyErro
         .ok_or(TenancyError::VendorNotFound)
 }
 
+/// The tenant's vendors; a vendor's staff see their own vendor only.
 pub async fn list_vendors(tx: &mut Tx, by: Acting<'_>, page: &PageRequest) -> Result<Page<Vendor>, TenancyError> {
     by.require(Permission::CatalogRead)?;
     let limit = page.limit()?;
     let after: Option<VendorId> = page.after()?;
     let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM vendors WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS} FROM vendors WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid IS NULL OR id = $3)
+          ORDER BY id LIMIT $2"
     ))
     .bind(after)
     .bind(limit as i64 + 1)
+    .bind(by.vendor())
     .fetch_all(&mut **tx)
     .await?;
     Ok(Page::from_rows(rows, limit, |v: &Vendor| v.id))
+}
+
+/// The vendor a new row (a staff member, a location) belongs to, from what the caller asked:
+/// `None` when the field was left out, `Some(None)` for an explicit `null`.
+///
+/// A vendor's staff create rows of their own vendor only: left out or their own id gives their
+/// vendor, `null` is refused (403 `outside_vendor_scope`) and another vendor's id is a 404, as
+/// for anything of another vendor. The mall's staff and the operator may name any vendor of a
+/// mall; a single-brand tenant's rows have none.
+pub(crate) async fn assign(
+    tx: &mut Tx,
+    by: Acting<'_>,
+    requested: Option<Option<VendorId>>,
+) -> Result<Option<VendorId>, TenancyError> {
+    if let Some(own) = by.vendor() {
+        return match requested {
+            None => Ok(Some(own)),
+            Some(Some(id)) if id == own => Ok(Some(own)),
+            Some(None) => Err(TenancyError::OutsideVendorScope),
+            Some(Some(_)) => Err(TenancyError::VendorNotFound),
+        };
+    }
+    let Some(Some(id)) = requested else { return Ok(None) };
+    let vendor = get_vendor(tx, id).await?;
+    if vendor.is_house {
+        return Err(kernel::ValidationErrors::one(
+            "vendor_id",
+            "invalid",
+            "a single-brand tenant is its own vendor: leave vendor_id out",
+        )
+        .into());
+    }
+    Ok(Some(id))
 }
 
 /// Adds a vendor to a mall tenant.

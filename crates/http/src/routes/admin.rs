@@ -5,6 +5,7 @@ mod auth;
 mod customers;
 mod digital;
 mod inventory;
+mod mall;
 mod orders;
 mod products;
 mod store;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(inventory::router())
         .merge(orders::router())
         .merge(digital::router())
+        .merge(mall::router())
 }
 
 pub fn uploads() -> OpenApiRouter<AppState> {

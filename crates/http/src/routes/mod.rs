@@ -41,6 +41,7 @@ use crate::problem::ProblemBody;
         (name = "orders", description = "Orders, payments, shipments, cancellations, promotions and checkout settings for staff"),
         (name = "promotions", description = "Promotion codes"),
         (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
+        (name = "mall", description = "Mall mode: the mall's settings, vendors' statements"),
         (name = "digital", description = "Digital goods: variant files, deliveries of paid orders, downloads by order token, signed local file links"),
     )
 )]

@@ -10,4 +10,5 @@ mod customers;
 mod digital;
 mod foundation;
 mod inventory;
+mod mall;
 mod search;

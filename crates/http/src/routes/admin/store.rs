@@ -232,16 +232,8 @@ async fn revoke_staff_sessions(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<StaffId>,
 ) -> ApiResult<Json<Revoked>> {
-    let by = Acting::Staff(&ctx);
     let mut tx = s.db.begin(ctx.tenant_id).await?;
-    let member = staff::get_staff(&mut tx, ctx.store_id, by, id).await?;
-    if id != ctx.staff_id {
-        by.require(Permission::StaffManage)?;
-        if !by.can_manage(member.role) {
-            return Err(tenancy::TenancyError::CannotManageRole(member.role).into());
-        }
-    }
-    let revoked = tenancy::auth::revoke_all_sessions(&mut tx, id).await?;
+    let revoked = staff::revoke_sessions(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(Revoked { revoked }))
 }

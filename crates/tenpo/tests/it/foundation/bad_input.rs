@@ -35,7 +35,13 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ("POST /platform/v1/tenants/{tenant_id}/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
         ("POST /admin/v1/auth/login", json!({ "store": "s", "login": "l", "password": "p" })),
         ("PATCH /admin/v1/store", json!({ "name": "S", "status": "active" })),
-        ("POST /admin/v1/locations", json!({ "code": "c1", "name": "C", "priority": 5 })),
+        ("POST /admin/v1/locations", json!({ "code": "c1", "name": "C", "priority": 5, "vendor_id": null })),
+        (
+            "PATCH /admin/v1/mall/settings",
+            json!({ "closing_day": "20", "commission_on_shipping": true, "commission_on_cod_fee": false,
+            "transfer_fee": { "amount": 275, "currency": "JPY" }, "min_payout": { "amount": 1000, "currency": "JPY" },
+            "contact_mask_days": 30 }),
+        ),
         ("PATCH /admin/v1/locations/{location_id}", json!({ "name": "L", "status": "active", "priority": 3 })),
         ("POST /admin/v1/staff", staff),
         ("PATCH /admin/v1/staff/{staff_id}", staff_update),
@@ -145,7 +151,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ("POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/revoke", json!({ "reason": "r" })),
         (
             "POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/extend",
-            json!({ "url_expires_at": "2099-01-01T00:00:00Z" }),
+            json!({ "url_expires_at": "2030-01-01T00:00:00Z" }),
         ),
         (
             "POST /admin/v1/orders/{order_id}/deliveries/{delivery_id}/limit",
@@ -165,7 +171,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
 }
 
 /// Puts the test's ids into an example: a string "{name}" becomes the id of that name.
-fn with_ids(example: &Value, ids: &BTreeMap<&str, String>) -> Value {
+pub fn with_ids(example: &Value, ids: &BTreeMap<&str, String>) -> Value {
     match example {
         Value::String(s) if s.starts_with('{') && s.ends_with('}') => {
             ids.get(&s[1..s.len() - 1]).map(|id| Value::String(id.clone())).unwrap_or_else(|| example.clone())

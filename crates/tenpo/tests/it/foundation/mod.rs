@@ -1,5 +1,5 @@
 mod auth;
-mod bad_input;
+pub mod bad_input;
 mod demo;
 mod events;
 mod isolation;
