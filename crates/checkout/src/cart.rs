@@ -120,10 +120,11 @@ fn new_secret() -> String {
 
 pub async fn create_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<CreatedCart, CheckoutError> {
     let mut v = Validator::new();
-    let email = input.email.as_deref().and_then(|e| v.opt_text("email", Some(e), 254)).map(|e| e.to_lowercase());
-    if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        v.push("email", "invalid", "not an email address");
-    }
+    let email = input
+        .email
+        .as_deref()
+        .and_then(|e| v.opt_text("email", Some(e), 254))
+        .and_then(|e| v.check("email", customers::identity::normalize_email(&e)));
     v.into_result()?;
     let secret = new_secret();
     let id = CartId::new();

@@ -485,10 +485,13 @@ pub async fn place_order(
 
     // input
     let mut v = Validator::new();
-    let email = v.text("email", &input.email, 254).to_lowercase();
-    if !email.is_empty() && (!email.contains('@') || email.chars().any(char::is_whitespace)) {
-        v.push("email", "invalid", "not an email address");
-    }
+    let typed = v.text("email", &input.email, 254);
+    // the customer's identity and the order's email are one string, however it was typed
+    let email = if typed.is_empty() {
+        typed
+    } else {
+        v.check("email", customers::identity::normalize_email(&typed)).unwrap_or(typed)
+    };
     let lines: Vec<CartLineRow> = sqlx::query_as(
         "SELECT i.id, i.variant_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,

@@ -70,7 +70,9 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
         qb.push(" AND o.order_number = ").push_bind(n);
     }
     if let Some(e) = &q.email {
-        qb.push(" AND o.email = ").push_bind(e.trim().to_lowercase());
+        // as checkout stored it; a string that is no email matches nothing
+        let e = customers::identity::normalize_email(e).unwrap_or_else(|_| e.trim().to_lowercase());
+        qb.push(" AND o.email = ").push_bind(e);
     }
     if let Some(vendor) = by.vendor() {
         qb.push(" AND EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = o.id AND oi.vendor_id = ")

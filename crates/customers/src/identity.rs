@@ -87,7 +87,8 @@ impl Key {
 #[error("not an email address")]
 pub struct InvalidEmail;
 
-/// Trims, folds full-width characters and lower-cases an email, and checks its shape.
+/// Trims, folds compatibility forms (NFKC: full-width, styled letters) and lower-cases an email,
+/// and checks its shape. Every email that identifies a customer or an order goes through here.
 ///
 /// ```
 /// use tenpo_customers::identity::normalize_email;
@@ -95,7 +96,7 @@ pub struct InvalidEmail;
 /// assert_eq!(normalize_email("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ").unwrap(), "taro@example.com");
 /// ```
 pub fn normalize_email(raw: &str) -> Result<String, InvalidEmail> {
-    let e = jp::fold_width(raw).trim().to_lowercase();
+    let e = jp::fold_compat(raw).trim().to_lowercase();
     let ok = e.len() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && e.split_once('@').is_some_and(|(local, domain)| {
@@ -360,10 +361,35 @@ mod tests {
 
     #[test]
     fn emails_typed_many_ways_are_one() {
-        for form in
-            ["taro@example.com", " Taro@Example.COM ", "ＴＡＲＯ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "\u{3000}taro@example.com"]
-        {
+        for form in [
+            "taro@example.com",
+            " Taro@Example.COM ",
+            "ＴＡＲＯ＠ＥＸＡＭＰＬＥ．ＣＯＭ",
+            "\u{3000}taro@example.com",
+            "ｔaro@example.com",
+        ] {
             assert_eq!(normalize_email(form).as_deref(), Ok("taro@example.com"), "{form}");
+        }
+        // NFKC: styled and circled letters are the letters
+        assert_eq!(normalize_email("𝐭𝐚𝐫𝐨@example.com").as_deref(), Ok("taro@example.com"));
+    }
+
+    proptest::proptest! {
+        /// However an address is typed (case, full width, surrounding spaces), it is one identity.
+        #[test]
+        fn an_email_typed_any_way_is_one_identity(
+            local in "[a-z0-9][a-z0-9._+-]{0,15}",
+            domain in "[a-z0-9]{1,10}\\.(jp|com|co\\.jp)",
+            upper in proptest::bool::ANY,
+            wide in proptest::bool::ANY,
+        ) {
+            let plain = format!("{local}@{domain}");
+            let mut typed = if upper { plain.to_uppercase() } else { plain.clone() };
+            if wide {
+                typed = typed.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap_or(c)).collect();
+            }
+            proptest::prop_assert_eq!(normalize_email(&format!(" {typed}\u{3000}")), Ok(plain.clone()));
+            proptest::prop_assert_eq!(normalize_email(&plain), Ok(plain));
         }
     }
 

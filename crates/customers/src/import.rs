@@ -82,6 +82,11 @@ pub fn read_csv(bytes: &[u8]) -> Result<Parsed, CustomersError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| CustomersError::UnreadableCsv("the file is not UTF-8 text (save it as \"CSV UTF-8\")".into()))?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if let Some(line) = kernel::text::nul_line(text) {
+        return Err(CustomersError::UnreadableCsv(format!(
+            "line {line} contains the NUL character, which text cannot hold"
+        )));
+    }
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| CustomersError::UnreadableCsv(e.to_string()))?.clone();
     let mut index: HashMap<&'static str, usize> = HashMap::new();

@@ -192,8 +192,17 @@ impl PrivateCluster {
             c.args(&args[1..]);
             c
         };
-        // pg_ctl start leaves the server running: do not tie it to our stdout/stderr pipes.
+        // pg_ctl start leaves the server running: do not tie it to our stdout/stderr pipes,
+        // nor to any descriptor this process inherited (a caller's lock file, a test runner's
+        // pipe): the server would hold it for as long as it runs.
         cmd.stdin(std::process::Stdio::null());
+        // SAFETY: the closure only makes system calls that are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                mark_inherited_close_on_exec();
+                Ok(())
+            });
+        }
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .map_err(|_| ClusterError::Command { command: args.join(" "), output: "timed out".into() })?
@@ -239,6 +248,27 @@ fn find_bin_dir() -> Option<PathBuf> {
         candidates.extend(std::env::split_paths(&path));
     }
     candidates.into_iter().find(|d| has_tools(d))
+}
+
+/// Marks every descriptor above stderr close-on-exec (in a child between fork and exec): what a
+/// command started from here runs with is its stdin, stdout and stderr only.
+fn mark_inherited_close_on_exec() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: close_range only changes descriptor flags.
+    if unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } == 0 {
+        return;
+    }
+    // older kernels: one descriptor at a time, up to the soft limit
+    // SAFETY: sysconf and fcntl on any number are safe; unknown descriptors fail harmlessly.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(256, 65_536) as libc::c_int;
+    for fd in 3..max {
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
 }
 
 fn is_root() -> bool {
@@ -292,4 +322,39 @@ fn path_str(p: &Path) -> String {
 fn short_hash(p: &Path) -> String {
     let digest = Sha256::digest(p.as_os_str().as_encoded_bytes());
     hex::encode(&digest[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server started here holds none of this process's descriptors, even one that was
+    /// opened without close-on-exec (as a caller's `flock` file is).
+    #[tokio::test]
+    async fn the_server_inherits_no_descriptor() {
+        let Some(_) = find_bin_dir() else { return eprintln!("no PostgreSQL server binaries; skipped") };
+        let dir = std::env::temp_dir().join(format!("tenpo-cluster-fd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::process::Command::new("chmod").arg("755").arg(&dir).status().unwrap();
+        let held = dir.join("held.lock");
+        let file = std::fs::File::create(&held).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: clearing the flag of a descriptor we own.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) };
+
+        let cluster =
+            PrivateCluster::start(&dir, ClusterOptions { unsafe_fast: true, max_connections: 20 }).await.unwrap();
+        let pid = std::fs::read_to_string(cluster.pgdata().join("postmaster.pid")).unwrap();
+        let pid = pid.lines().next().unwrap().trim().to_string();
+        let open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        cluster.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!open.is_empty(), "the postmaster's descriptors were readable");
+        assert!(!open.iter().any(|p| p.ends_with("held.lock")), "the server holds {}: {open:?}", held.display());
+    }
 }

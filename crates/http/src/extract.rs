@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use kernel::access::StaffContext;
@@ -32,6 +32,13 @@ where
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send JSON with Content-Type: application/json",
+            ));
+        }
+        if let Some(charset) = foreign_charset(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("JSON is read as UTF-8 only, not {charset}: send Content-Type: application/json"),
             ));
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
@@ -62,6 +69,16 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<mime_like::Essence>().ok())
         .is_some_and(|m| m.is_json())
+}
+
+/// The `charset` a Content-Type names, when it is not UTF-8 (JSON is UTF-8, RFC 8259).
+fn foreign_charset(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let charset = ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+    })?;
+    (charset != "utf-8" && charset != "utf8").then_some(charset)
 }
 
 /// A JSON string can carry NUL only as the escape `\u0000`: a backslash that is not itself
@@ -126,7 +143,8 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
-/// Path parameters; a malformed id is a 404, as a well-formed id of nothing is.
+/// Path parameters. A malformed one (an id that is not a UUID) is a 400 `invalid_path` naming
+/// it; a well-formed id of nothing is the handler's 404.
 pub struct ApiPath<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
@@ -140,10 +158,41 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(ApiError::not_found(format!("nothing here: {}", e.body_text().trim_start_matches("Invalid URL: "))))
+                let raw = RawPathParams::from_request_parts(parts, state).await.ok();
+                let malformed_id = raw
+                    .iter()
+                    .flat_map(|r| r.iter())
+                    .find(|(name, value)| name.ends_with("_id") && value.parse::<uuid::Uuid>().is_err());
+                let detail = match malformed_id {
+                    Some((name, value)) => format!("{name} must be a UUID (as returned by the API), not {value:?}"),
+                    None => format!("the path is malformed: {}", e.body_text().trim_start_matches("Invalid URL: ")),
+                };
+                Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", detail))
             }
             Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text())),
         }
+    }
+}
+
+/// Middleware: a path, query string or header that carries text PostgreSQL cannot store (the NUL
+/// character) is a 400 before any extractor or handler sees it: one check for every route,
+/// including those that read raw parameters (the storefront's `{store}`). JSON bodies are
+/// checked by [`ApiJson`], CSV files by their readers.
+pub async fn refuse_unstorable_text(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    let refused = if kernel::text::encodes_nul(uri.path()) {
+        Some(("invalid_path", "the path must not contain the NUL character (%00)"))
+    } else if uri.query().is_some_and(kernel::text::encodes_nul) {
+        Some(("invalid_query", "the query string must not contain the NUL character (%00)"))
+    } else if req.headers().values().any(|v| v.as_bytes().contains(&0)) {
+        Some(("invalid_header", "headers must not contain the NUL character"))
+    } else {
+        None
+    };
+    match refused {
+        Some((code, detail)) => ApiError::new(StatusCode::BAD_REQUEST, code, detail).into_response(),
+        None => next.run(req).await,
     }
 }
 

@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, tenant_id = tracing::field::Empty)
         }))
         .layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(axum::middleware::from_fn(extract::refuse_unstorable_text))
         .layer(CatchPanicLayer::new());
     api.merge(ops::router(openapi::document()))
         .layer(timeout(state.settings.request_timeout))

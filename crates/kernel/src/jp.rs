@@ -17,6 +17,20 @@ pub fn fold_width(s: &str) -> String {
         .collect()
 }
 
+/// Compatibility folding (Unicode NFKC, then [`fold_width`]): every way of typing the same
+/// letters becomes one string: full-width and half-width forms, circled and styled letters,
+/// ligatures. For identities (emails) that must match however they were typed.
+///
+/// ```
+/// use tenpo_kernel::jp::fold_compat;
+/// assert_eq!(fold_compat("ａ＠ｅｘａｍｐｌｅ．ｊｐ"), "a@example.jp");
+/// assert_eq!(fold_compat("ﬁ①"), "fi1");
+/// ```
+pub fn fold_compat(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    fold_width(&s.nfkc().collect::<String>())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JpInputError {
     #[error("not a phone number: use forms like 090-1234-5678, 03-1234-5678 or +81 90 1234 5678")]
@@ -173,7 +187,8 @@ impl Prefecture {
         PREFECTURES
             .iter()
             .find(|(_, name, en)| {
-                let short = name.trim_end_matches(['都', '府', '県']);
+                // one suffix only: 京都府 is 京都, never 京
+                let short = name.strip_suffix(['都', '府', '県']).unwrap_or(name);
                 // 北海道 keeps its 道: "北海" is not a way people write it
                 *name == s || (short == s && *name != "北海道") || en.eq_ignore_ascii_case(latin)
             })
@@ -230,6 +245,7 @@ mod tests {
         }
         assert_eq!(Prefecture::parse("01").unwrap().name, "北海道");
         assert_eq!(Prefecture::parse("大阪").unwrap().name, "大阪府");
+        assert_eq!(Prefecture::parse("京都").unwrap().name, "京都府");
         assert_eq!(Prefecture::parse("Kyoto-fu").unwrap().code, 26);
         assert_eq!(Prefecture::parse("Osaka Prefecture").unwrap().code, 27);
         for bad in ["", "0", "48", "東京府", "Edo", "北海"] {
@@ -243,6 +259,157 @@ mod tests {
             assert_eq!(Prefecture::parse(name).unwrap().code, code);
             assert_eq!(Prefecture::parse(en).unwrap().code, code);
             assert_eq!(Prefecture::parse(&format!("{code:02}")).unwrap().code, code);
+        }
+    }
+}
+
+/// Property tests: every form people type is read the same, whatever the decoration, and no
+/// input makes a parser panic or return something malformed.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Full-width form of the ASCII in `s` (what a Japanese IME types).
+    fn full_width(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+                ' ' => '\u{3000}',
+                c => c,
+            })
+            .collect()
+    }
+
+    /// Every form a prefecture is accepted in, for the one at `index` of [`PREFECTURES`].
+    fn accepted_forms(index: usize) -> Vec<String> {
+        let (code, name, en) = PREFECTURES[index];
+        let mut forms = vec![name.to_string(), en.to_string(), en.to_lowercase(), en.to_uppercase()];
+        forms.push(code.to_string());
+        forms.push(format!("{code:02}"));
+        if name != "北海道" {
+            forms.push(name.strip_suffix(['都', '府', '県']).unwrap_or(name).to_string());
+        }
+        let suffix = match name.chars().last() {
+            Some('都') => "to",
+            Some('府') => "fu",
+            Some('県') => "ken",
+            _ => "",
+        };
+        if !suffix.is_empty() {
+            forms.push(format!("{en}-{suffix}"));
+            forms.push(format!("{en} {suffix}"));
+        }
+        forms.push(format!("{en} Prefecture"));
+        forms
+    }
+
+    #[test]
+    fn all_47_read_in_each_accepted_form_typed_half_or_full_width() {
+        for (index, (code, ..)) in PREFECTURES.iter().enumerate() {
+            for form in accepted_forms(index) {
+                for typed in [form.clone(), full_width(&form)] {
+                    assert_eq!(Prefecture::parse(&typed).map(|p| p.code), Ok(*code), "{typed}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_prefecture_reads_in_every_accepted_form(
+            index in 0usize..47,
+            pick in any::<prop::sample::Index>(),
+            wide in any::<bool>(),
+            pad in prop::sample::select(vec!["", " ", "\u{3000}", "  "]),
+        ) {
+            let forms = accepted_forms(index);
+            let form = pick.get(&forms);
+            let typed = if wide { full_width(form) } else { form.clone() };
+            let input = format!("{pad}{typed}{pad}");
+            let p = Prefecture::parse(&input);
+            prop_assert_eq!(p.map(|p| p.code), Ok(PREFECTURES[index].0), "{:?}", input);
+        }
+
+        #[test]
+        fn a_prefecture_reads_back_from_its_own_name(index in 0usize..47) {
+            let p = Prefecture::parse(PREFECTURES[index].1).unwrap();
+            prop_assert_eq!(Prefecture::parse(p.name), Ok(p));
+            prop_assert_eq!(Prefecture::parse(p.name_en), Ok(p));
+        }
+
+        #[test]
+        fn no_text_reads_as_a_prefecture_it_is_not(s in "\\PC{0,12}") {
+            if let Ok(p) = Prefecture::parse(&s) {
+                // whatever was read is one of the 47, and reading its name gives it back
+                prop_assert_eq!(Prefecture::from_code(p.code), Some(p));
+            }
+        }
+
+        #[test]
+        fn postal_codes_in_every_form_normalise_to_one(
+            digits in "[0-9]{7}",
+            form in 0u8..4,
+            wide in any::<bool>(),
+        ) {
+            let (a, b) = digits.split_at(3);
+            let typed = match form {
+                0 => format!("{a}-{b}"),
+                1 => digits.clone(),
+                2 => format!("〒{a}-{b}"),
+                _ => format!(" {a} {b} "),
+            };
+            let typed = if wide { full_width(&typed) } else { typed };
+            let want = format!("{a}-{b}");
+            prop_assert_eq!(normalize_postal_code(&typed), Ok(want));
+        }
+
+        #[test]
+        fn a_normalised_postal_code_has_its_shape(s in "\\PC{0,12}") {
+            if let Ok(p) = normalize_postal_code(&s) {
+                prop_assert!(p.len() == 8 && p.as_bytes()[3] == b'-', "{p}");
+                prop_assert_eq!(normalize_postal_code(&p), Ok(p.clone()));
+            }
+        }
+
+        #[test]
+        fn mobile_numbers_in_every_form_normalise_to_e164(
+            prefix in prop::sample::select(vec!["070", "080", "090"]),
+            rest in "[0-9]{8}",
+            form in 0u8..5,
+            wide in any::<bool>(),
+        ) {
+            let (a, b) = rest.split_at(4);
+            let national = &prefix[1..];
+            let typed = match form {
+                0 => format!("{prefix}-{a}-{b}"),
+                1 => format!("{prefix}{rest}"),
+                2 => format!("+81 {national} {a} {b}"),
+                3 => format!("({prefix}) {a}-{b}"),
+                _ => format!("+81-{prefix}-{a}-{b}"),
+            };
+            let typed = if wide { full_width(&typed) } else { typed };
+            prop_assert_eq!(normalize_phone(&typed), Ok(format!("+81{national}{rest}")));
+        }
+
+        #[test]
+        fn a_normalised_phone_is_e164_and_stable(s in "[0-9+() \\-ー－０-９]{0,20}") {
+            if let Ok(p) = normalize_phone(&s) {
+                prop_assert!(p.starts_with('+') && p[1..].bytes().all(|b| b.is_ascii_digit()), "{p}");
+                prop_assert!((8..=16).contains(&p.len()), "{p}");
+                prop_assert_eq!(normalize_phone(&p), Ok(p.clone()));
+            }
+        }
+
+        #[test]
+        fn width_folding_is_idempotent_and_keeps_ascii(s in "\\PC{0,32}", ascii in "[ -~]{0,32}") {
+            let once = fold_width(&s);
+            prop_assert_eq!(fold_width(&once), once.clone());
+            prop_assert_eq!(fold_width(&ascii), ascii.clone());
+            prop_assert_eq!(fold_width(&full_width(&ascii)).replace('\u{3000}', " "), ascii.replace('ー', "-"));
+            let compat = fold_compat(&s);
+            prop_assert_eq!(fold_compat(&compat), compat);
         }
     }
 }

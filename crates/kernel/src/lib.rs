@@ -9,6 +9,7 @@ pub mod jp;
 pub mod money;
 pub mod page;
 pub mod problem;
+pub mod text;
 pub mod validate;
 
 pub use id::*;

@@ -254,3 +254,51 @@ mod tests {
         assert_eq!(Money::jpy(1200).format_major(), "1200");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn with_thousands(digits: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn an_amount_reads_back_from_its_major_units(amount in -1_000_000_000_000i64..1_000_000_000_000, usd in any::<bool>()) {
+            let currency = if usd { "USD".parse().unwrap() } else { Currency::JPY };
+            let m = Money::new(amount, currency);
+            prop_assert_eq!(Money::parse_major(&m.format_major(), currency), Ok(m));
+        }
+
+        #[test]
+        fn yen_with_thousands_separators(amount in 0i64..10_000_000_000) {
+            let typed = with_thousands(&amount.to_string());
+            prop_assert_eq!(Money::parse_major(&typed, Currency::JPY), Ok(Money::jpy(amount)));
+        }
+
+        #[test]
+        fn yen_refuse_fractions_and_text(amount in 0i64..1_000_000, frac in "[1-9]{1,2}", junk in "[a-zA-Z¥円 ]{1,3}") {
+            let fractional = format!("{amount}.{frac}");
+            prop_assert!(Money::parse_major(&fractional, Currency::JPY).is_err(), "{}", fractional);
+            let text = format!("{amount}{junk}");
+            prop_assert!(Money::parse_major(&text, Currency::JPY).is_err() || junk.trim().is_empty(), "{}", text);
+        }
+
+        #[test]
+        fn no_text_panics_or_overflows_silently(s in "\\PC{0,30}") {
+            if let Ok(m) = Money::parse_major(&s, Currency::JPY) {
+                prop_assert_eq!(Money::parse_major(&m.format_major(), Currency::JPY), Ok(m));
+            }
+        }
+    }
+}

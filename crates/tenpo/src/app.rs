@@ -13,16 +13,37 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 
 /// Opens the databases (starting the private cluster when needed) and migrates if configured.
+/// On failure nothing is left running: a private cluster started here is stopped again.
 pub async fn open_database(config: &Config) -> anyhow::Result<(Databases, Db)> {
     let databases = Databases::open(config.database_settings()).await.context("cannot open the database")?;
-    if config.database.auto_migrate {
-        let report = databases.migrate().await.context("migration failed")?;
-        if !report.applied.is_empty() {
-            tracing::info!(applied = ?report.applied, "migrations applied");
+    let connected = async {
+        if config.database.auto_migrate {
+            let report = databases.migrate().await.context("migration failed")?;
+            if !report.applied.is_empty() {
+                tracing::info!(applied = ?report.applied, "migrations applied");
+            }
+        }
+        databases.connect().await.context("cannot connect as the runtime role")
+    }
+    .await;
+    match connected {
+        Ok(db) => Ok((databases, db)),
+        Err(e) => {
+            databases.shutdown().await;
+            Err(e)
         }
     }
-    let db = databases.connect().await.context("cannot connect as the runtime role")?;
-    Ok((databases, db))
+}
+
+/// Serves until Ctrl-C or SIGTERM (then drains for `grace`), or until a part stops on its own,
+/// which is an error: a process that lost its API or worker exits non-zero for its supervisor.
+pub async fn run_until_signal(mut running: Running, grace: Duration) -> anyhow::Result<()> {
+    let ended_alone = tokio::select! {
+        _ = shutdown_signal() => false,
+        ended = running.wait() => ended,
+    };
+    running.stop(grace).await;
+    if ended_alone { Err(anyhow::anyhow!("a part of Tenpo stopped unexpectedly (see the log)")) } else { Ok(()) }
 }
 
 /// What to run in this process.
@@ -50,11 +71,11 @@ impl Running {
         }
     }
 
-    /// Waits until a task ends on its own (it should not) or shutdown is fired.
-    pub async fn wait(&mut self) {
+    /// Waits until a task ends on its own (it should not: true) or shutdown is fired (false).
+    pub async fn wait(&mut self) -> bool {
         tokio::select! {
-            _ = self.tasks.join_next() => {}
-            _ = self.shutdown.cancelled() => {}
+            _ = self.tasks.join_next() => true,
+            _ = self.shutdown.cancelled() => false,
         }
     }
 }
@@ -73,40 +94,50 @@ pub async fn open_search(config: &Config, write: bool) -> anyhow::Result<search:
     search::Search::open(&config.search_settings(write)).await.context("cannot open the search index")
 }
 
-/// Starts the API (on `listener`, or on the configured address) and/or the worker.
+/// Starts the API (on `listener`, or on the configured address) and/or the worker. Everything
+/// that can fail (the address, the search index, file storage) is set up before any task
+/// starts, so a failed start leaves nothing running.
 pub async fn start(
     db: &Db,
     config: &Config,
     parts: Parts,
     listener: Option<tokio::net::TcpListener>,
 ) -> anyhow::Result<Running> {
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    let mut addr = None;
-    let hot = checkout::hot::HotQueue::new(db.clone());
-    hot.spawn(shutdown.clone());
     // one index handle for the API and the worker of this process
     let search = open_search(config, parts.worker).await?;
-    if parts.http {
+    let http = if parts.http {
         let listener = match listener {
             Some(l) => l,
             None => tokio::net::TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
-        addr = Some(listener.local_addr()?);
         let storage = storage::Storage::from_settings(&config.storage, &config.data_dir)
             .context("cannot set up file storage for digital goods ([storage])")?;
+        Some((listener.local_addr()?, listener, storage))
+    } else {
+        None
+    };
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let hot = checkout::hot::HotQueue::new(db.clone());
+    hot.spawn(shutdown.clone());
+    let mut addr = None;
+    if let Some((local, listener, storage)) = http {
+        addr = Some(local);
         let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
             .with_search(search.clone())
             .with_storage(storage);
         let token = shutdown.clone();
         tasks.spawn(async move {
-            if let Err(e) = http_api::serve(listener, state, token).await {
+            if let Err(e) = http_api::serve(listener, state, token.clone()).await {
                 tracing::error!(error = %e, "HTTP server failed");
+                // a process whose API died stops as a whole rather than run half
+                token.cancel();
             }
         });
-        tracing::info!(addr = %addr.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()), "HTTP API listening");
+        tracing::info!(addr = %local, "HTTP API listening");
     }
     if parts.worker {
         let mut worker_tasks = worker(db, config, &search).with_hot_queue(hot.clone()).spawn(shutdown.clone());

@@ -12,7 +12,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tenpo::commands::run(cli)) {
+    let result = runtime.block_on(tenpo::commands::run(cli));
+    // background threads were told to stop; do not let one that has not hang the exit
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -198,14 +198,26 @@ pub async fn demo(mut config: Config, seed_only: bool) -> anyhow::Result<()> {
         config.operator_token = Some(format!("op_{}", super::operator::generate_password()));
     }
     let (databases, db) = app::open_database(&config).await?;
-    seed_demo(&db).await?;
+    // whatever happens (a busy port, a signal), the pool closes and a private cluster stops
+    let result = seed_and_serve(&config, &databases, &db, seed_only, generated_token).await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+async fn seed_and_serve(
+    config: &Config,
+    databases: &db::Databases,
+    db: &Db,
+    seed_only: bool,
+    generated_token: bool,
+) -> anyhow::Result<()> {
+    seed_demo(db).await?;
     if seed_only {
         println!("demo data is in place (store {DEMO_STORE:?})");
-        db.close().await;
-        databases.shutdown().await;
         return Ok(());
     }
-    let mut running = app::start(&db, &config, Parts { http: true, worker: true }, None).await?;
+    let running = app::start(db, config, Parts { http: true, worker: true }, None).await?;
     let base = format!("http://{}", running.addr.map(|a| a.to_string()).unwrap_or_default());
     let token = config.operator_token.clone().unwrap_or_default();
     println!(
@@ -223,12 +235,5 @@ pub async fn demo(mut config: Config, seed_only: bool) -> anyhow::Result<()> {
         data = config.data_dir.display(),
         pg = if databases.is_private_cluster() { " and its private PostgreSQL" } else { "" },
     );
-    tokio::select! {
-        _ = app::shutdown_signal() => {}
-        _ = running.wait() => {}
-    }
-    running.stop(Duration::from_secs(config.http.shutdown_grace_secs)).await;
-    db.close().await;
-    databases.shutdown().await;
-    Ok(())
+    app::run_until_signal(running, Duration::from_secs(config.http.shutdown_grace_secs)).await
 }

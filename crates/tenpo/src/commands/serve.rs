@@ -8,15 +8,15 @@ pub async fn serve(config: &Config, parts: Parts) -> anyhow::Result<()> {
     if config.operator_token.is_none() && parts.http {
         tracing::warn!("TENPO_OPERATOR_TOKEN is not set: the operator API (/platform/v1) is off");
     }
-    let mut running = app::start(&db, config, parts, None).await?;
-    tokio::select! {
-        _ = app::shutdown_signal() => {}
-        _ = running.wait() => {}
-    }
-    running.stop(Duration::from_secs(config.http.shutdown_grace_secs)).await;
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    // whatever happens (a busy port, a signal), the pool closes and a private cluster stops
+    let result = match app::start(&db, config, parts, None).await {
+        Ok(running) => app::run_until_signal(running, grace).await,
+        Err(e) => Err(e),
+    };
     db.close().await;
     databases.shutdown().await;
-    Ok(())
+    result
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
