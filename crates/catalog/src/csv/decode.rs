@@ -73,7 +73,10 @@ mod tests {
             let d = decode(&bytes).unwrap();
             proptest::prop_assert_eq!(&d.text, &text);
             let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
-            if !unmappable && !bom {
+            // (Shift_JIS has no ¥ of its own: 0x5C reads back as a backslash; such text is not
+            // the decoder's to restore)
+            let exact = encoding_rs::SHIFT_JIS.decode_without_bom_handling(&sjis).0 == text.as_str();
+            if !unmappable && !bom && exact {
                 proptest::prop_assert_eq!(decode(&sjis).unwrap().text, text);
             }
         }
