@@ -187,7 +187,8 @@ pub async fn list(
     let base = "FROM products p
         JOIN LATERAL (SELECT min(price_amount) AS min_price FROM variants v
                        WHERE v.product_id = p.id AND v.status = 'active' AND v.deleted_at IS NULL) mp ON mp.min_price IS NOT NULL
-        WHERE p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL";
+        WHERE p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
+          AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')";
     let keys: Vec<(ProductId, String)> = match sort {
         StorefrontSort::Newest => {
             let (after_at, after_id) = match &after {
@@ -248,7 +249,8 @@ pub async fn by_ids(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Ve
 /// One active product by its handle.
 pub async fn by_handle(tx: &mut Tx, store: StoreId, handle: &str) -> Result<StorefrontProduct, CatalogError> {
     let id: Option<ProductId> = sqlx::query_scalar(
-        "SELECT id FROM products WHERE store_id = $1 AND handle = $2 AND status = 'active' AND deleted_at IS NULL",
+        "SELECT p.id FROM products p WHERE p.store_id = $1 AND p.handle = $2 AND p.status = 'active' AND p.deleted_at IS NULL
+            AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')",
     )
     .bind(store)
     .bind(handle.to_lowercase())

@@ -122,7 +122,9 @@ impl Sellable {
 pub async fn sellable(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Sellable, CheckoutError> {
     let s: Sellable = sqlx::query_as(
         "SELECT v.id, v.product_id, p.vendor_id, v.price_amount, v.price_currency, v.fulfillment_type, v.is_hot,
-                v.hot_limit_per_customer, (v.status = 'active' AND p.status = 'active') AS active,
+                v.hot_limit_per_customer,
+                (v.status = 'active' AND p.status = 'active'
+                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS active,
                 coalesce((SELECT reservation_ttl_seconds FROM store_settings WHERE store_id = $2), 900) AS reservation_ttl
            FROM variants v JOIN products p ON p.id = v.product_id
           WHERE v.id = $1 AND v.store_id = $2 AND v.deleted_at IS NULL AND p.deleted_at IS NULL",

@@ -495,7 +495,8 @@ pub async fn place_order(
     let lines: Vec<CartLineRow> = sqlx::query_as(
         "SELECT i.id, i.variant_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
-                (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL) AS sellable
+                (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL
+                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable
            FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
           WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
     )

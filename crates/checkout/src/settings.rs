@@ -13,22 +13,7 @@ use utoipa::ToSchema;
 use crate::CheckoutError;
 
 /// Where shoppers send a bank transfer (振込先).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BankAccount {
-    #[serde(default)]
-    pub bank_name: String,
-    #[serde(default)]
-    pub branch_name: String,
-    /// 普通 (`futsu`) or 当座 (`toza`).
-    #[serde(default)]
-    pub account_type: String,
-    #[serde(default)]
-    pub account_number: String,
-    /// The account holder's name in katakana, as banks show it.
-    #[serde(default)]
-    pub account_holder_kana: String,
-}
+pub use kernel::jp::BankAccount;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -193,21 +178,7 @@ pub async fn update(
         v.range("bank_transfer_due_days", d, 1, 60);
     }
     if let Some(a) = &input.bank_account {
-        for (field, value) in [
-            ("bank_account.bank_name", &a.bank_name),
-            ("bank_account.branch_name", &a.branch_name),
-            ("bank_account.account_holder_kana", &a.account_holder_kana),
-        ] {
-            v.opt_text(field, Some(value), 100);
-        }
-        if !matches!(a.account_type.as_str(), "" | "futsu" | "toza") {
-            v.push("bank_account.account_type", "invalid", "futsu (普通) or toza (当座)");
-        }
-        if !a.account_number.is_empty()
-            && (a.account_number.len() > 8 || !a.account_number.bytes().all(|b| b.is_ascii_digit()))
-        {
-            v.push("bank_account.account_number", "invalid", "up to 8 digits");
-        }
+        a.check(&mut v, "bank_account.");
     }
     let cod_limit = input.cod_limit.as_ref().map(|m| money(&mut v, "cod_limit", m, c));
     let flat = input.shipping_flat_fee.as_ref().map(|m| money(&mut v, "shipping_flat_fee", m, c));

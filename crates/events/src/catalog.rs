@@ -58,6 +58,8 @@ catalog! {
     TenantUpdated = "tenant.updated" on "tenant" v 1;
     /// A mall vendor was created.
     VendorCreated = "vendor.created" on "vendor" v 1;
+    /// A mall vendor changed: its name, status (active, suspended), commission, registration number or bank account.
+    VendorUpdated = "vendor.updated" on "vendor" v 1;
     /// The mall's settings changed (closing day, commission on fees, payouts, contact masking).
     MallSettingsUpdated = "mall.settings_updated" on "tenant" v 1;
     /// A store was created.

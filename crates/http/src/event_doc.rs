@@ -37,6 +37,7 @@ pub fn catalog() -> Vec<Entry> {
         te::TenantCreated,
         te::TenantUpdated,
         te::VendorCreated,
+        te::VendorUpdated,
         te::MallSettingsUpdated,
         te::StoreCreated,
         te::StoreUpdated,

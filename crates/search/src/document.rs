@@ -47,8 +47,8 @@ pub struct Changes {
     pub delete: Vec<ProductId>,
 }
 
-/// Builds the documents of `ids` (products of `store`) from the database. Deleted products and
-/// products without an active variant go to `delete`.
+/// Builds the documents of `ids` (products of `store`) from the database. Deleted products,
+/// products without an active variant and products of a suspended vendor go to `delete`.
 pub async fn build(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Changes, sqlx::Error> {
     let tenant = tx.tenant();
     let products = product::load(tx, store, ids).await?;
@@ -58,18 +58,24 @@ pub async fn build(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Cha
         .collect();
     let available = inventory::availability::of_variants(tx, &variant_ids).await?;
     let vendor_ids: Vec<VendorId> = products.iter().map(|p| p.vendor_id).collect();
-    let vendors: HashMap<VendorId, String> =
-        sqlx::query_as::<_, (VendorId, String)>("SELECT id, name FROM vendors WHERE id = ANY($1)")
-            .bind(&vendor_ids)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
+    // a suspended vendor's products are not for sale: they leave the index
+    let vendors: HashMap<VendorId, String> = sqlx::query_as::<_, (VendorId, String)>(
+        "SELECT id, name FROM vendors WHERE id = ANY($1) AND status = 'active'",
+    )
+    .bind(&vendor_ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
     let now = Utc::now().timestamp_millis();
     let mut changes = Changes::default();
     let mut found = std::collections::HashSet::new();
     for p in products {
         found.insert(p.id);
+        let Some(vendor) = vendors.get(&p.vendor_id).cloned() else {
+            changes.delete.push(p.id);
+            continue;
+        };
         let active: Vec<_> = p.variants.iter().filter(|v| v.status == VariantStatus::Active).collect();
         let (Some(min), Some(max)) =
             (active.iter().map(|v| v.price.amount).min(), active.iter().map(|v| v.price.amount).max())
@@ -97,7 +103,7 @@ pub async fn build(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Cha
             handle: p.handle,
             title: p.title,
             description: plain_text(&p.description, 4000),
-            vendor: vendors.get(&p.vendor_id).cloned().unwrap_or_default(),
+            vendor,
             product_type: p.product_type,
             tags: p.tags,
             option_values,

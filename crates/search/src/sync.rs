@@ -45,10 +45,19 @@ impl Consumer for SearchSync {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        event.store_id.is_some() && event.kind().is_some_and(changes_a_product)
+        (event.store_id.is_some() && event.kind().is_some_and(changes_a_product)) || event.is(EventType::VendorUpdated)
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError> {
+        if event.is(EventType::VendorUpdated) {
+            // a suspension (or a new name) changes every document of the vendor's products
+            let vendor: Option<uuid::Uuid> = event.aggregate_id.parse().ok();
+            mark_vendor(tx, vendor).await?;
+            if let Some(s) = &self.search {
+                s.wake.notify_one();
+            }
+            return Ok(());
+        }
         let Some(store) = event.store_id else { return Ok(()) };
         let product: Option<ProductId> = match event.kind().map(EventType::aggregate) {
             Some("product") => event.aggregate_id.parse().ok(),
@@ -95,6 +104,21 @@ fn changes_a_product(kind: EventType) -> bool {
             | VariantDeleted
             | InventoryStockChanged
     )
+}
+
+/// Marks every product of a vendor, in every store, for a rebuild of its document.
+async fn mark_vendor(tx: &mut Tx, vendor: Option<uuid::Uuid>) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query(
+        "INSERT INTO search_pending (tenant_id, store_id, product_id)
+         SELECT $1, p.store_id, p.id FROM products p WHERE p.vendor_id = $2 AND p.deleted_at IS NULL
+         ON CONFLICT (product_id) DO UPDATE SET queued_at = now()",
+    )
+    .bind(tenant)
+    .bind(vendor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Marks products of `store` for a rebuild of their documents (in the caller's transaction).

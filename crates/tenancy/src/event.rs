@@ -28,6 +28,12 @@ events::payload!(TenantUpdated => TenantUpdated, |p| p.0.id);
 pub struct VendorCreated(pub Vendor);
 events::payload!(VendorCreated => VendorCreated, |p| p.0.id);
 
+/// `vendor.updated`: the vendor after the change (name, status, commission, registration
+/// number, bank account).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VendorUpdated(pub Vendor);
+events::payload!(VendorUpdated => VendorUpdated, |p| p.0.id);
+
 /// `mall.settings_updated`: the mall's settings after the change.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MallSettingsUpdated {

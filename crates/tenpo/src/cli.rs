@@ -33,6 +33,9 @@ pub enum Command {
     /// Operator: staff.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Operator: a mall's vendors.
+    #[command(subcommand)]
+    Vendor(VendorCommand),
     /// Inventory consistency checks.
     #[command(subcommand)]
     Inventory(InventoryCommand),
@@ -198,10 +201,65 @@ pub enum StaffCommand {
         phone: Option<String>,
         #[arg(long, default_value = "")]
         name: String,
+        /// Mall mode: the vendor (id) the member works for.
+        #[arg(long)]
+        vendor: Option<uuid::Uuid>,
         /// At least 10 characters; generated when omitted. Prefer TENPO_STAFF_PASSWORD to keep
         /// it out of shell history.
         #[arg(long, env = "TENPO_STAFF_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VendorStatusArg {
+    Active,
+    Suspended,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorCommand {
+    /// Add a vendor to a mall tenant; prints it as JSON.
+    Create {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        /// Default commission rate from today, in basis points (1000 = 10%).
+        #[arg(long, default_value_t = 0)]
+        commission_bps: i32,
+        /// Qualified-invoice registration number, T + 13 digits.
+        #[arg(long)]
+        registration_number: Option<String>,
+    },
+    /// Change a vendor; prints it as JSON.
+    Update {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Vendor id.
+        #[arg(long)]
+        vendor: uuid::Uuid,
+        #[arg(long)]
+        name: Option<String>,
+        /// `suspended` takes its products off sale; its open orders can still be fulfilled.
+        #[arg(long, value_enum)]
+        status: Option<VendorStatusArg>,
+        /// A new default commission rate, in basis points.
+        #[arg(long)]
+        commission_bps: Option<i32>,
+        /// The day (YYYY-MM-DD, Asia/Tokyo) the new rate takes effect; today when omitted.
+        #[arg(long)]
+        effective_from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        registration_number: Option<String>,
+    },
+    /// List a tenant's vendors as JSON.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
     },
 }
 

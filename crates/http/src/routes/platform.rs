@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kernel::access::Acting;
-use kernel::{Page, PageRequest, StoreId, TenantId};
+use kernel::{Page, PageRequest, StoreId, TenantId, VendorId};
 use tenancy::locations::{self, CreateLocation, Location};
 use tenancy::staff::{self, CreateStaff, StaffMember};
 use tenancy::stores::{self, CreateStore, Store};
 use tenancy::tenants::{self, CreateTenant, Tenant, UpdateTenant};
-use tenancy::vendors::{self, CreateVendor, Vendor};
+use tenancy::vendors::{self, CreateVendor, UpdateVendor, Vendor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_location, list_locations))
         .routes(routes!(create_staff, list_staff))
         .routes(routes!(create_vendor, list_vendors))
+        .routes(routes!(get_vendor, update_vendor))
 }
 
 /// Create a tenant. A single-brand tenant gets its house vendor at once.
@@ -206,4 +207,36 @@ async fn list_vendors(
     let list = vendors::list_vendors(&mut tx, Acting::Operator, &page).await?;
     tx.commit().await?;
     Ok(Json(list))
+}
+
+/// One vendor of a mall tenant.
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/vendors/{vendor_id}", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Vendor), (status = 404, body = ProblemBody, description = "vendor_not_found")))]
+async fn get_vendor(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
+) -> ApiResult<Json<Vendor>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let vendor = vendors::find_vendor(&mut tx, Acting::Operator, vendor_id).await?;
+    tx.commit().await?;
+    Ok(Json(vendor))
+}
+
+/// Change a vendor: name, status (`suspended` takes its products off sale), a new commission
+/// rate from a day, its registration number, its bank account.
+#[utoipa::path(patch, path = "/platform/v1/tenants/{tenant_id}/vendors/{vendor_id}", tag = "platform", security(("operator" = [])),
+    request_body = UpdateVendor,
+    responses((status = 200, body = Vendor), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "validation_failed, not_a_mall")))]
+async fn update_vendor(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
+    ApiJson(input): ApiJson<UpdateVendor>,
+) -> ApiResult<Json<Vendor>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let vendor = vendors::update_vendor(&mut tx, Acting::Operator, vendor_id, input).await?;
+    tx.commit().await?;
+    Ok(Json(vendor))
 }

@@ -47,6 +47,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(&quiet(&config));
             operator::store(&config, cmd).await
         }
+        Command::Vendor(cmd) => {
+            logging::init(&quiet(&config));
+            operator::vendor(&config, cmd).await
+        }
         Command::Staff(cmd) => {
             logging::init(&quiet(&config));
             operator::staff(&config, cmd).await

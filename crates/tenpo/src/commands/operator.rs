@@ -2,14 +2,14 @@
 
 use anyhow::{Context, bail};
 use kernel::access::{Acting, Role};
-use kernel::{PageRequest, StoreRef, TenantId};
+use kernel::{PageRequest, StoreRef, TenantId, VendorId};
 use rand::Rng;
 use tenancy::staff::CreateStaff;
 use tenancy::stores::CreateStore;
 use tenancy::tenants::{CreateTenant, TenantKind};
 
 use crate::app;
-use crate::cli::{RoleArg, StaffCommand, StoreCommand, TenantCommand, TenantType};
+use crate::cli::{RoleArg, StaffCommand, StoreCommand, TenantCommand, TenantType, VendorCommand, VendorStatusArg};
 use crate::config::Config;
 
 fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -78,7 +78,7 @@ pub async fn staff(config: &Config, cmd: StaffCommand) -> anyhow::Result<()> {
     let (databases, db) = app::open_database(config).await?;
     let result = async {
         match cmd {
-            StaffCommand::Create { store, role, email, login_id, phone, name, password } => {
+            StaffCommand::Create { store, role, email, login_id, phone, name, vendor, password } => {
                 let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.clone()));
                 let Some((tenant, store_id, _)) = tenancy::stores::resolve(&db, &store_ref).await? else {
                     bail!("no store {store:?}");
@@ -90,8 +90,8 @@ pub async fn staff(config: &Config, cmd: StaffCommand) -> anyhow::Result<()> {
                     RoleArg::Admin => Role::Admin,
                     RoleArg::Staff => Role::Staff,
                 };
-                let input =
-                    CreateStaff { name, email, login_id, phone, password: password.clone(), role, vendor_id: None };
+                let vendor_id = vendor.map(|v| Some(VendorId(v)));
+                let input = CreateStaff { name, email, login_id, phone, password: password.clone(), role, vendor_id };
                 let mut tx = db.begin(tenant).await?;
                 let member = tenancy::staff::create_staff(&mut tx, store_id, Acting::Operator, input).await?;
                 tx.commit().await.context("commit")?;
@@ -100,6 +100,67 @@ pub async fn staff(config: &Config, cmd: StaffCommand) -> anyhow::Result<()> {
                     out["generated_password"] = serde_json::Value::String(password);
                 }
                 print(&out)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
+    use tenancy::vendors::{self, CreateVendor, UpdateVendor, VendorStatus};
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            VendorCommand::Create { tenant, name, commission_bps, registration_number } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let input =
+                    CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account: None };
+                let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
+                tx.commit().await.context("commit")?;
+                print(&vendor)
+            }
+            VendorCommand::Update {
+                tenant,
+                vendor,
+                name,
+                status,
+                commission_bps,
+                effective_from,
+                registration_number,
+            } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let input = UpdateVendor {
+                    name,
+                    status: status.map(|s| match s {
+                        VendorStatusArg::Active => VendorStatus::Active,
+                        VendorStatusArg::Suspended => VendorStatus::Suspended,
+                    }),
+                    commission_rate_bps: commission_bps,
+                    commission_effective_from: effective_from,
+                    registration_number: registration_number.map(Some),
+                    bank_account: None,
+                };
+                let vendor = vendors::update_vendor(&mut tx, Acting::Operator, VendorId(vendor), input).await?;
+                tx.commit().await.context("commit")?;
+                print(&vendor)
+            }
+            VendorCommand::List { tenant } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut page = PageRequest { limit: Some(200), cursor: None };
+                let mut all = Vec::new();
+                loop {
+                    let p = vendors::list_vendors(&mut tx, Acting::Operator, &page).await?;
+                    all.extend(p.items);
+                    match p.next_cursor {
+                        Some(c) => page.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                tx.commit().await.context("commit")?;
+                print(&all)
             }
         }
     }

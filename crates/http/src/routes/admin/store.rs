@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kernel::access::{Acting, Permission};
-use kernel::{LocationId, Page, PageRequest, StaffId};
+use kernel::{LocationId, Page, PageRequest, StaffId, VendorId};
 use serde::Serialize;
 use tenancy::locations::{self, CreateLocation, Location, UpdateLocation};
 use tenancy::settings::{StoreSettings, UpdateStoreSettings};
 use tenancy::staff::{self, CreateStaff, StaffMember, UpdateStaff};
 use tenancy::stores::{self, Store, UpdateStore};
-use tenancy::vendors::{self, CreateVendor, Vendor};
+use tenancy::vendors::{self, CreateVendor, UpdateVendor, Vendor};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_staff, update_staff, delete_staff))
         .routes(routes!(revoke_staff_sessions))
         .routes(routes!(list_vendors, create_vendor))
+        .routes(routes!(get_vendor, update_vendor))
 }
 
 /// The signed-in staff member's store.
@@ -264,4 +265,37 @@ async fn create_vendor(
     let vendor = vendors::create_vendor(&mut tx, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(vendor)))
+}
+
+/// One vendor (a vendor's staff see their own).
+#[utoipa::path(get, path = "/admin/v1/vendors/{vendor_id}", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = Vendor), (status = 404, body = ProblemBody, description = "vendor_not_found")))]
+async fn get_vendor(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<VendorId>,
+) -> ApiResult<Json<Vendor>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let vendor = vendors::find_vendor(&mut tx, Acting::Staff(&ctx), id).await?;
+    tx.commit().await?;
+    Ok(Json(vendor))
+}
+
+/// Change a vendor: name, status (`suspended` takes its products off sale; its open orders can
+/// still be fulfilled), a new commission rate from a day, its registration number, its bank
+/// account.
+#[utoipa::path(patch, path = "/admin/v1/vendors/{vendor_id}", tag = "store", security(("staff" = [])),
+    request_body = UpdateVendor,
+    responses((status = 200, body = Vendor), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "validation_failed, not_a_mall")))]
+async fn update_vendor(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<VendorId>,
+    ApiJson(input): ApiJson<UpdateVendor>,
+) -> ApiResult<Json<Vendor>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let vendor = vendors::update_vendor(&mut tx, Acting::Staff(&ctx), id, input).await?;
+    tx.commit().await?;
+    Ok(Json(vendor))
 }

@@ -32,7 +32,14 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "code": "c1", "name": "C", "priority": 5 }),
         ),
         ("POST /platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", staff.clone()),
-        ("POST /platform/v1/tenants/{tenant_id}/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
+        (
+            "POST /platform/v1/tenants/{tenant_id}/vendors",
+            json!({ "name": "V", "commission_rate_bps": 100, "registration_number": "T7123456789012", "bank_account": { "bank_name": "B", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567", "account_holder_kana": "テンポ" } }),
+        ),
+        (
+            "PATCH /platform/v1/tenants/{tenant_id}/vendors/{vendor_id}",
+            json!({ "name": "V2", "status": "active", "commission_rate_bps": 200, "commission_effective_from": "2030-01-01", "registration_number": "T7123456789012" }),
+        ),
         ("POST /admin/v1/auth/login", json!({ "store": "s", "login": "l", "password": "p" })),
         ("PATCH /admin/v1/store", json!({ "name": "S", "status": "active" })),
         ("POST /admin/v1/locations", json!({ "code": "c1", "name": "C", "priority": 5, "vendor_id": null })),
@@ -45,7 +52,14 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ("PATCH /admin/v1/locations/{location_id}", json!({ "name": "L", "status": "active", "priority": 3 })),
         ("POST /admin/v1/staff", staff),
         ("PATCH /admin/v1/staff/{staff_id}", staff_update),
-        ("POST /admin/v1/vendors", json!({ "name": "V", "commission_rate_bps": 100 })),
+        (
+            "POST /admin/v1/vendors",
+            json!({ "name": "V", "commission_rate_bps": 100, "registration_number": "T7123456789012", "bank_account": { "bank_name": "B", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567", "account_holder_kana": "テンポ" } }),
+        ),
+        (
+            "PATCH /admin/v1/vendors/{vendor_id}",
+            json!({ "name": "V2", "status": "active", "commission_rate_bps": 200, "commission_effective_from": "2030-01-01", "registration_number": "T7123456789012" }),
+        ),
         (
             "POST /admin/v1/products",
             json!({ "title": "T", "handle": "t", "description": "d", "status": "draft", "vendor_id": null,
@@ -356,8 +370,16 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         )
         .await
         .expect(201);
+    let house = app
+        .op(Method::GET, &format!("/platform/v1/tenants/{}/vendors", shop.tenant_id), None)
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids = BTreeMap::from([
         ("tenant_id", shop.tenant_id.clone()),
+        ("vendor_id", house),
         ("store_id", shop.store_id.clone()),
         ("location_id", shop.location_id.clone()),
         ("staff_id", member["id"].as_str().unwrap().to_string()),

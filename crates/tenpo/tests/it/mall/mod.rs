@@ -1,6 +1,7 @@
 //! Mall mode: vendor scope, vendors, commission, vendor cancellations, statements.
 
 mod scope;
+mod vendors;
 
 use reqwest::Method;
 use serde_json::{Value, json};
