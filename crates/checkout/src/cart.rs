@@ -98,7 +98,7 @@ pub struct CartView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCart {
     /// The shopper's email, if known already.
@@ -118,7 +118,32 @@ fn new_secret() -> String {
     format!("cs_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-pub async fn create_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<CreatedCart, CheckoutError> {
+/// Makes a cart. With an `Idempotency-Key` (`idem`), the first answer to the key is given again
+/// (the same cart and secret), however often and however concurrently the call is repeated;
+/// the key with another body is refused. Answers the status and body.
+pub async fn create_cart(
+    tx: &mut Tx,
+    store: StoreId,
+    input: CreateCart,
+    idem: Option<&str>,
+) -> Result<(u16, serde_json::Value), CheckoutError> {
+    // keys are the store's, as for checkout
+    let scope = format!("cart:{store}");
+    let hash = crate::idempotency::request_hash(&input);
+    if let Some(key) = idem
+        && let Some(answer) = crate::idempotency::claim(tx, store, &scope, key, &hash).await?
+    {
+        return Ok(answer);
+    }
+    let created = new_cart(tx, store, input).await?;
+    let body = serde_json::to_value(&created).unwrap_or_default();
+    if let Some(key) = idem {
+        crate::idempotency::save(tx, store, &scope, key, &hash, 201, &body).await?;
+    }
+    Ok((201, body))
+}
+
+async fn new_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<CreatedCart, CheckoutError> {
     let mut v = Validator::new();
     let email = input
         .email

@@ -2,6 +2,10 @@
 //! recomputed (a checkout hands out an order token only once). The first successful answer is
 //! kept with a hash of the request; the same key and request answer it again, the same key
 //! with another request is refused. Failures are not kept: retrying them is allowed.
+//!
+//! Two requests with one key must run one after another. Where the call addresses a resource,
+//! its row lock does that (checkout locks the cart, a download its delivery); where it makes
+//! the resource (`POST /carts`), [`claim`] takes the key itself as the lock.
 
 use db::Tx;
 use kernel::StoreId;
@@ -33,6 +37,35 @@ pub async fn find(tx: &mut Tx, scope: &str, key: &str, hash: &[u8]) -> Result<Op
     }
 }
 
+/// Claims `scope`/`key` for a request that creates what it addresses, so there is no row to
+/// lock yet: the first caller inserts the key, unanswered, and holds it until its transaction
+/// ends; a concurrent caller with the same key waits on that insert and then finds the stored
+/// answer (or, if the first rolled back, claims the key itself). `None`: go on, then [`save`].
+pub async fn claim(
+    tx: &mut Tx,
+    store: StoreId,
+    scope: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<Option<(u16, Value)>, CheckoutError> {
+    let claimed: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys (tenant_id, store_id, scope, key, request_hash) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, scope, key) DO NOTHING RETURNING 1",
+    )
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(scope)
+    .bind(key)
+    .bind(hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if claimed.is_some() {
+        return Ok(None);
+    }
+    find(tx, scope, key, hash).await
+}
+
+/// Stores the answer of `scope`/`key` (completing a [`claim`], if one was made).
 pub async fn save(
     tx: &mut Tx,
     store: StoreId,
@@ -44,7 +77,10 @@ pub async fn save(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, store_id, scope, key, request_hash, response_status, response_body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (tenant_id, scope, key) DO UPDATE
+           SET response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body
+         WHERE idempotency_keys.response_status IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash",
     )
     .bind(tx.tenant())
     .bind(store)

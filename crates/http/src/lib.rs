@@ -10,6 +10,7 @@
 //! * `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
 
 mod cache;
+mod cors;
 pub mod event_doc;
 pub mod extract;
 pub mod openapi;
@@ -52,6 +53,8 @@ pub struct HttpSettings {
     pub hot_wait: Duration,
     /// The request timeout of digital asset uploads (every other route has `request_timeout`).
     pub upload_timeout: Duration,
+    /// Browser origins allowed on every route (normalised, `kernel::origin`); stores add their own.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -65,6 +68,7 @@ impl Default for HttpSettings {
             storefront_cache_ttl: Duration::from_secs(5),
             hot_wait: Duration::from_secs(2),
             upload_timeout: Duration::from_secs(3600),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -130,6 +134,7 @@ pub fn router(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(cors::layer(&state))
         .layer(axum::middleware::from_fn(problem::finish))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

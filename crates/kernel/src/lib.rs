@@ -7,6 +7,7 @@ pub mod access;
 pub mod id;
 pub mod jp;
 pub mod money;
+pub mod origin;
 pub mod page;
 pub mod problem;
 pub mod text;

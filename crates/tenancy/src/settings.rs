@@ -21,6 +21,9 @@ pub struct StoreSettings {
     pub low_stock_threshold: i32,
     /// Whether the storefront shows exact available numbers.
     pub show_stock_quantity: bool,
+    /// Browser origins (`https://shop.example.jp`) whose pages may call this store's storefront
+    /// API (CORS), besides those every store allows (`TENPO_CORS_ORIGINS`). Empty: none.
+    pub cors_origins: Vec<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -31,10 +34,24 @@ pub struct UpdateStoreSettings {
     pub cart_abandon_after_seconds: Option<i32>,
     pub low_stock_threshold: Option<i32>,
     pub show_stock_quantity: Option<bool>,
+    /// Replaces the list (at most 50 origins, `scheme://host[:port]`).
+    pub cors_origins: Option<Vec<String>>,
 }
 
-const COLUMNS: &str =
-    "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity, updated_at";
+/// Most origins a store may allow.
+pub const MAX_CORS_ORIGINS: usize = 50;
+
+const COLUMNS: &str = "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity,
+                       cors_origins, updated_at";
+
+/// The origins a store allows for CORS (besides the deployment's own list).
+pub async fn cors_origins(tx: &mut Tx, store: StoreId) -> Result<Vec<String>, sqlx::Error> {
+    let list: Option<Vec<String>> = sqlx::query_scalar("SELECT cors_origins FROM store_settings WHERE store_id = $1")
+        .bind(store)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(list.unwrap_or_default())
+}
 
 pub async fn get_settings(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<StoreSettings, TenancyError> {
     by.require(Permission::SettingsRead)?;
@@ -62,13 +79,28 @@ pub async fn update_settings(
     if let Some(t) = input.low_stock_threshold {
         v.range("low_stock_threshold", t, 0, 1_000_000);
     }
+    let cors_origins = input.cors_origins.as_ref().map(|list| {
+        if list.len() > MAX_CORS_ORIGINS {
+            v.push("cors_origins", "too_many", format!("at most {MAX_CORS_ORIGINS} origins"));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for (i, raw) in list.iter().enumerate() {
+            if let Some(o) = v.check(&format!("cors_origins[{i}]"), kernel::origin::normalize_origin(raw))
+                && !out.contains(&o)
+            {
+                out.push(o);
+            }
+        }
+        out
+    });
     v.into_result()?;
     let s: StoreSettings = sqlx::query_as(&format!(
         "UPDATE store_settings SET
            reservation_ttl_seconds = coalesce($2, reservation_ttl_seconds),
            cart_abandon_after_seconds = coalesce($3, cart_abandon_after_seconds),
            low_stock_threshold = coalesce($4, low_stock_threshold),
-           show_stock_quantity = coalesce($5, show_stock_quantity)
+           show_stock_quantity = coalesce($5, show_stock_quantity),
+           cors_origins = coalesce($6, cors_origins)
          WHERE store_id = $1 RETURNING {COLUMNS}"
     ))
     .bind(store)
@@ -76,6 +108,7 @@ pub async fn update_settings(
     .bind(input.cart_abandon_after_seconds)
     .bind(input.low_stock_threshold)
     .bind(input.show_stock_quantity)
+    .bind(cors_origins)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;

@@ -50,6 +50,8 @@ pub struct HttpConfig {
     pub hot_wait_ms: u64,
     /// How long a digital asset upload may take (its route only; others have request_timeout_secs).
     pub upload_timeout_secs: u64,
+    /// Browser origins allowed on every route (CORS), comma-separated in TENPO_CORS_ORIGINS.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +156,7 @@ impl Default for HttpConfig {
             storefront_cache_secs: 5,
             hot_wait_ms: 2000,
             upload_timeout_secs: 3600,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -239,6 +242,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_MEILISEARCH_KEY",
     "TENPO_MEILISEARCH_INDEX",
     "TENPO_UPLOAD_TIMEOUT_SECS",
+    "TENPO_CORS_ORIGINS",
     "TENPO_DIGITAL_EXPIRY_MS",
     "TENPO_STORAGE_PROVIDER",
     "TENPO_STORAGE_MAX_OBJECT_BYTES",
@@ -380,6 +384,9 @@ impl Config {
         if let Some(v) = get("TENPO_UPLOAD_TIMEOUT_SECS") {
             self.http.upload_timeout_secs = parse("TENPO_UPLOAD_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = get("TENPO_CORS_ORIGINS") {
+            self.http.cors_origins = v.split(',').map(str::to_string).collect();
+        }
         if let Some(v) = get("TENPO_DIGITAL_EXPIRY_MS") {
             self.worker.digital_expiry_ms = parse("TENPO_DIGITAL_EXPIRY_MS", v)?;
         }
@@ -474,6 +481,8 @@ impl Config {
             ("meilisearch", _) => bail!("search backend meilisearch needs meilisearch_url (http://host:7700)"),
             (other, _) => bail!("search backend {other:?}: use embedded or meilisearch"),
         }
+        kernel::origin::parse_origin_list(&self.http.cors_origins.join(","))
+            .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
         }
@@ -501,6 +510,7 @@ impl Config {
             storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
             hot_wait: Duration::from_millis(self.http.hot_wait_ms),
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
+            cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
                 max_failures_per_account: self.auth.max_failures_per_account,

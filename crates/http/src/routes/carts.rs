@@ -48,18 +48,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
     }
 }
 
-/// Create a cart. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`.
+/// Create a cart. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`. A
+/// retry with the same `Idempotency-Key` answers the same cart and secret instead of a second
+/// cart (the key with another body: 422 `idempotency_key_reused`).
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts", tag = "cart", request_body = CreateCart,
-    responses((status = 201, body = CreatedCart), (status = 404, body = ProblemBody)))]
+    params(("idempotency-key" = Option<String>, Header)),
+    responses((status = 201, body = CreatedCart), (status = 404, body = ProblemBody),
+              (status = 422, body = ProblemBody, description = "idempotency_key_reused, validation_failed")))]
 async fn create_cart(
     State(s): State<AppState>,
     shop: Shopfront,
+    IdempotencyKey(idem): IdempotencyKey,
     ApiJson(input): ApiJson<CreateCart>,
-) -> ApiResult<(StatusCode, Json<CreatedCart>)> {
+) -> ApiResult<Response> {
     let mut tx = s.db.begin(shop.tenant_id).await?;
-    let created = cart::create_cart(&mut tx, shop.store_id, input).await?;
+    let (status, body) = cart::create_cart(&mut tx, shop.store_id, input, idem.as_deref()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
 }
 
 /// The cart with its lines, holds and totals.

@@ -6,7 +6,7 @@ mod checkout;
 mod downloads;
 mod platform;
 mod search;
-mod storefront;
+pub(crate) mod storefront;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

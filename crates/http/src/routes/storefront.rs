@@ -35,20 +35,29 @@ impl FromRequestParts<AppState> for Shopfront {
         let params =
             RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found("no such store"))?;
         let raw = params.iter().find(|(k, _)| *k == "store").map(|(_, v)| v.to_string()).unwrap_or_default();
-        let not_found = || ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store");
+        match Shopfront::resolve(state, raw).await? {
+            Some(shop) => Ok(shop),
+            None => Err(ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store")),
+        }
+    }
+}
+
+impl Shopfront {
+    /// The active store `raw` (a handle or an id) names, through the read cache.
+    pub async fn resolve(state: &AppState, raw: String) -> Result<Option<Shopfront>, sqlx::Error> {
         if let Some((tenant_id, store_id, active)) = state.cache.get_store(&raw) {
-            return if active { Ok(Shopfront { tenant_id, store_id }) } else { Err(not_found()) };
+            return Ok(active.then_some(Shopfront { tenant_id, store_id }));
         }
         let store_ref: StoreRef = raw.parse().unwrap_or(StoreRef::Handle(raw.clone()));
-        match tenancy::stores::resolve(&state.db, &store_ref).await? {
+        Ok(match tenancy::stores::resolve(&state.db, &store_ref).await? {
             Some((tenant_id, store_id, status)) => {
                 let active = status == StoreStatus::Active;
                 // a status change racing this lookup can outlive it by the store entry's few seconds
                 state.cache.put_store(raw, tenant_id, store_id, active, state.cache.generation(store_id));
-                if active { Ok(Shopfront { tenant_id, store_id }) } else { Err(not_found()) }
+                active.then_some(Shopfront { tenant_id, store_id })
             }
-            None => Err(not_found()),
-        }
+            None => None,
+        })
     }
 }
 

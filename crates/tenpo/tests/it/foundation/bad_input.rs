@@ -90,7 +90,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         (
             "PATCH /admin/v1/store/settings",
             json!({ "reservation_ttl_seconds": 60, "cart_abandon_after_seconds": 3600,
-            "low_stock_threshold": 3, "show_stock_quantity": true }),
+            "low_stock_threshold": 3, "show_stock_quantity": true, "cors_origins": ["https://shop.example.jp"] }),
         ),
         (
             "POST /admin/v1/inventory/adjustments",

@@ -1,5 +1,6 @@
 mod auth;
 pub mod bad_input;
+mod cors;
 mod demo;
 mod events;
 mod from_outside;

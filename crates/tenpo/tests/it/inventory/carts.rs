@@ -141,3 +141,33 @@ async fn a_cart_answers_only_to_its_secret() {
     add(&app, &other, &other_cart, &variant, 1, None).await.expect_problem(404, "variant_not_found");
     assert_eq!(numbers(&app, &variant).await, (10, 0));
 }
+
+#[tokio::test]
+async fn creating_a_cart_twice_with_one_idempotency_key_makes_one_cart() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let path = format!("/store/v1/stores/{}/carts", shop.handle);
+    let create = |key: &'static str, email: &'static str| {
+        let req = app.client.post(app.url(&path)).header("idempotency-key", key).json(&json!({ "email": email }));
+        async move { TestApp::read(req.send().await.unwrap()).await }
+    };
+    // twelve retries of one request at once: one cart, every caller gets it and its secret
+    let answers = futures::future::join_all((0..12).map(|_| create("cart-try-1", "a@example.jp"))).await;
+    let first = &answers[0].body;
+    for a in &answers {
+        assert_eq!(a.status.as_u16(), 201, "{}", a.body);
+        assert_eq!((&a.body["cart"]["id"], &a.body["secret"]), (&first["cart"]["id"], &first["secret"]));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM carts").await, 1);
+    // the secret handed back on a replay opens the cart
+    let cart = (first["cart"]["id"].as_str().unwrap().to_string(), first["secret"].as_str().unwrap().to_string());
+    cart_call(&app, Method::GET, &format!("{path}/{}", cart.0), &cart.1, None).await.expect(200);
+    // the same key with another body is refused and makes nothing; another key is another cart
+    create("cart-try-1", "b@example.jp").await.expect_problem(422, "idempotency_key_reused");
+    create("cart-try-2", "a@example.jp").await.expect(201);
+    assert_eq!(app.count("SELECT count(*) FROM carts").await, 2);
+    // without a key every call is a new cart
+    new_cart(&app, &shop).await;
+    new_cart(&app, &shop).await;
+    assert_eq!(app.count("SELECT count(*) FROM carts").await, 4);
+}
