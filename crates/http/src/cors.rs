@@ -75,6 +75,11 @@ async fn store_origins(state: &AppState, store: &str) -> Result<Vec<String>, sql
     let mut tx = state.db.begin(shop.tenant_id).await?;
     let list = tenancy::settings::cors_origins(&mut tx, shop.store_id).await?;
     tx.commit().await?;
-    state.cache.put(shop.store_id, "cors".into(), generation, Cached::of(serde_json::to_vec(&list).unwrap_or_default()));
+    state.cache.put(
+        shop.store_id,
+        "cors".into(),
+        generation,
+        Cached::of(serde_json::to_vec(&list).unwrap_or_default()),
+    );
     Ok(list)
 }

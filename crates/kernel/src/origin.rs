@@ -38,9 +38,9 @@ pub fn normalize_origin(raw: &str) -> Result<String, &'static str> {
     } else {
         !host.is_empty()
             && host.len() <= 253
-            && host.split('.').all(|l| {
-                !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            })
+            && host
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     };
     if !host_ok {
         return Err("the host must be a domain name or an IP address");

@@ -596,6 +596,11 @@ mod tests {
         assert!(Config::load_from(Some(&file), |_| None).is_err());
         assert!(Config::load_from(None, |k| (k == "TENPO_AUTO_MIGRATE").then(|| "maybe".to_string())).is_err());
         assert!(Config::load_from(None, |k| (k == "TENPO_LISTEN").then(|| "nowhere".to_string())).is_err());
+        assert!(
+            Config::load_from(None, |k| (k == "TENPO_CORS_ORIGINS").then(|| "shop.example.jp".to_string())).is_err()
+        );
+        let c = Config::load_from(None, |k| (k == "TENPO_CORS_ORIGINS").then(|| "https://A.jp, http://b.jp:81".into()));
+        assert_eq!(c.unwrap().http_settings().cors_origins, ["https://a.jp", "http://b.jp:81"]);
     }
 
     #[test]

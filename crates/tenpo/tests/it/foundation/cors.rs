@@ -130,7 +130,9 @@ async fn a_page_on_an_allowed_origin_adds_to_cart_and_other_origins_are_refused(
 async fn store_origins_must_be_origins() {
     let app = TestApp::spawn_with(|_, o| o.worker = false).await;
     let shop = app.shop().await;
-    for bad in [json!(["shop.example.jp"]), json!(["https://shop.example.jp/cart"]), json!(["*"]), json!(["ftp://x.jp"])] {
+    for bad in
+        [json!(["shop.example.jp"]), json!(["https://shop.example.jp/cart"]), json!(["*"]), json!(["ftp://x.jp"])]
+    {
         let a = app.patch("/admin/v1/store/settings", &shop.owner_token, json!({ "cors_origins": bad })).await;
         a.expect_problem(422, "validation_failed");
     }
