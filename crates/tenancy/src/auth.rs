@@ -2,9 +2,9 @@
 //!
 //! A token is 32 random bytes (base64url, prefixed `tps_`); only its SHA-256 is stored, in
 //! staff_sessions, with an expiry. Each request resolves its token once through
-//! `tenpo_resolve_session` into a [`StaffContext`]. Failed sign-ins are counted per account and
-//! per client address in login_throttle; past the limit, sign-in answers 429 until the lockout
-//! passes, even with the right password.
+//! `tenpo_resolve_session` into a [`StaffContext`]. Failed sign-ins are throttled per account
+//! and per client address ([`crate::throttle`]); past the limit, sign-in answers 429 until the
+//! lockout passes, even with the right password.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::staff::{self, Login, StaffMember};
 use crate::stores::{self, Store};
+use crate::throttle::Attempt;
 use crate::{AuthError, password};
 
 #[derive(Debug, Clone)]
@@ -94,10 +95,6 @@ fn new_token() -> String {
     format!("tps_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn throttle_key(kind: &str, value: &str) -> Vec<u8> {
-    Sha256::digest(format!("{kind}:{value}").as_bytes()).to_vec()
-}
-
 /// Signs a staff member in and opens a session.
 pub async fn login(
     db: &Db,
@@ -116,10 +113,7 @@ pub async fn login(
     }
     v.into_result()?;
 
-    let address_key = client.map(|ip| throttle_key("ip", &ip.to_string()));
-    if let Some(key) = &address_key {
-        check_locked(db, key).await?;
-    }
+    let mut attempt = Attempt::from(db, settings, client).await?;
     let store_ref: StoreRef = input.store.trim().parse().unwrap_or(StoreRef::Handle(String::new()));
     let resolved = stores::resolve(db, &store_ref).await?;
     let login = Login::parse(&input.login);
@@ -127,26 +121,17 @@ pub async fn login(
         (Some((tenant, store, _)), Some(login)) => find_for_login(db, tenant, store, login).await?,
         _ => None,
     };
-    let account_key = found.as_ref().map(|(_, _, staff_id, _)| throttle_key("staff", &staff_id.to_string()));
-    if let Some(key) = &account_key {
-        check_locked(db, key).await?;
+    if let Some((_, _, staff_id, _)) = &found {
+        attempt.for_account("staff", staff_id).await?;
     }
     let stored_hash = found.as_ref().and_then(|f| f.3.clone());
     let ok = password::verify(input.password, stored_hash).await?;
     let Some((tenant, store_id, staff_id, _)) = found.filter(|_| ok) else {
-        for (key, max) in
-            [(account_key, settings.max_failures_per_account), (address_key, settings.max_failures_per_address)]
-        {
-            if let Some(key) = key {
-                record_failure(db, &key, max, settings).await?;
-            }
-        }
+        attempt.failed().await?;
         tracing::info!(store = %input.store, "failed staff sign-in");
         return Err(AuthError::InvalidCredentials);
     };
-    if let Some(key) = &account_key {
-        clear_failures(db, key).await?;
-    }
+    attempt.succeeded().await?;
 
     let token = new_token();
     let mut tx = db.begin(tenant).await?;
@@ -201,48 +186,6 @@ async fn find_for_login(
     .await?;
     tx.commit().await?;
     Ok(row.map(|(id, hash)| (tenant, store, id, hash)))
-}
-
-async fn check_locked(db: &Db, key: &[u8]) -> Result<(), AuthError> {
-    let wait: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM locked_until - now())::float8 FROM login_throttle WHERE key = $1 AND locked_until > now()",
-    )
-    .bind(key)
-    .fetch_optional(db.platform())
-    .await?;
-    match wait {
-        Some(secs) => Err(AuthError::Throttled { retry_after: secs.ceil().max(1.0) as u64 }),
-        None => Ok(()),
-    }
-}
-
-async fn record_failure(db: &Db, key: &[u8], max: i32, s: &AuthSettings) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now())
-         ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN t.window_start < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
-           window_start = CASE WHEN t.window_start < now() - make_interval(secs => $3) THEN now() ELSE t.window_start END",
-    )
-    .bind(key)
-    .bind(max)
-    .bind(s.window.as_secs_f64())
-    .execute(db.platform())
-    .await?;
-    sqlx::query(
-        "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3), failures = 0, window_start = now()
-          WHERE key = $1 AND failures >= $2",
-    )
-    .bind(key)
-    .bind(max)
-    .bind(s.lockout.as_secs_f64())
-    .execute(db.platform())
-    .await?;
-    Ok(())
-}
-
-async fn clear_failures(db: &Db, key: &[u8]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(db.platform()).await?;
-    Ok(())
 }
 
 /// Resolves a bearer token into the staff context it acts for.

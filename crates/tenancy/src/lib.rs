@@ -14,6 +14,7 @@ pub mod settings;
 pub mod staff;
 pub mod stores;
 pub mod tenants;
+pub mod throttle;
 pub mod vendors;
 
 pub use error::{AuthError, TenancyError};
