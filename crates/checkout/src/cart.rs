@@ -121,21 +121,24 @@ fn new_secret() -> String {
 /// Makes a cart. With an `Idempotency-Key` (`idem`), the first answer to the key is given again
 /// (the same cart and secret), however often and however concurrently the call is repeated;
 /// the key with another body is refused. Answers the status and body.
+/// A signed-in shopper's cart (`customer`) belongs to their account: its order lands in their
+/// order history.
 pub async fn create_cart(
     tx: &mut Tx,
     store: StoreId,
     input: CreateCart,
+    customer: Option<CustomerId>,
     idem: Option<&str>,
 ) -> Result<(u16, serde_json::Value), CheckoutError> {
     // keys are the store's, as for checkout
     let scope = format!("cart:{store}");
-    let hash = crate::idempotency::request_hash(&input);
+    let hash = crate::idempotency::request_hash(&(&input, customer));
     if let Some(key) = idem
         && let Some(answer) = crate::idempotency::claim(tx, store, &scope, key, &hash).await?
     {
         return Ok(answer);
     }
-    let created = new_cart(tx, store, input).await?;
+    let created = new_cart(tx, store, input, customer).await?;
     let body = serde_json::to_value(&created).unwrap_or_default();
     if let Some(key) = idem {
         crate::idempotency::save(tx, store, &scope, key, &hash, 201, &body).await?;
@@ -143,7 +146,12 @@ pub async fn create_cart(
     Ok((201, body))
 }
 
-async fn new_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<CreatedCart, CheckoutError> {
+async fn new_cart(
+    tx: &mut Tx,
+    store: StoreId,
+    input: CreateCart,
+    customer: Option<CustomerId>,
+) -> Result<CreatedCart, CheckoutError> {
     let mut v = Validator::new();
     let email = input
         .email
@@ -154,18 +162,42 @@ async fn new_cart(tx: &mut Tx, store: StoreId, input: CreateCart) -> Result<Crea
     let secret = new_secret();
     let id = CartId::new();
     sqlx::query(
-        "INSERT INTO carts (id, tenant_id, store_id, secret_hash, email, currency)
-         SELECT $1, $2, $3, $4, $5, currency FROM store_settings WHERE store_id = $3",
+        "INSERT INTO carts (id, tenant_id, store_id, secret_hash, email, currency, customer_id)
+         SELECT $1, $2, $3, $4, $5, currency, $6 FROM store_settings WHERE store_id = $3",
     )
     .bind(id)
     .bind(tx.tenant())
     .bind(store)
     .bind(hash_secret(&secret))
     .bind(&email)
+    .bind(customer)
     .execute(&mut **tx)
     .await?;
     let cart = view(tx, id).await?;
     Ok(CreatedCart { cart, secret })
+}
+
+/// Gives a guest's active cart to the signed-in shopper (after signing in mid-visit), so its
+/// order lands in their history. A cart already another account's is not found.
+pub async fn bind_customer(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    customer: CustomerId,
+) -> Result<CartView, CheckoutError> {
+    let cart = lock_active(tx, store, key).await?;
+    match cart.customer_id {
+        Some(c) if c != customer => return Err(CheckoutError::CartNotFound),
+        Some(_) => {}
+        None => {
+            sqlx::query("UPDATE carts SET customer_id = $2 WHERE id = $1")
+                .bind(cart.id)
+                .bind(customer)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    view(tx, cart.id).await
 }
 
 /// The cart, whatever its status, if the key opens it.

@@ -612,28 +612,36 @@ pub async fn place_order(
         .collect();
     let subtotal: i64 = totals_lines.iter().map(Line::total).sum();
     let promotion = promotions::for_cart(tx, store, cart.promotion_id).await?;
-    let resolved = customers::identity::resolve(
-        tx,
-        store,
-        customers::identity::ResolveInput {
-            email: Some(email.clone()),
-            phone: shipping_address.as_ref().and_then(|a| a.phone.clone()),
-            external_id: None,
-            name: shipping_address.as_ref().map(|a| a.name.clone()),
-            name_kana: shipping_address.as_ref().map(|a| a.name_kana.clone()).filter(|k| !k.is_empty()),
-            verified: false,
-        },
-        customers::identity::Source::Checkout,
-    )
-    .await
-    .map_err(|e| {
-        use kernel::Problem;
-        match e.status() {
-            500 => CheckoutError::Db(sqlx::Error::Protocol(e.to_string())),
-            _ => CheckoutError::Validation(kernel::ValidationErrors::one("email", e.code(), e.to_string())),
+    // a signed-in shopper's cart is their account's; a guest is found (or made) by the email
+    let signed_in = cart.customer_id.is_some();
+    let customer = match cart.customer_id {
+        Some(c) => c,
+        None => {
+            customers::identity::resolve(
+                tx,
+                store,
+                customers::identity::ResolveInput {
+                    email: Some(email.clone()),
+                    phone: shipping_address.as_ref().and_then(|a| a.phone.clone()),
+                    external_id: None,
+                    name: shipping_address.as_ref().map(|a| a.name.clone()),
+                    name_kana: shipping_address.as_ref().map(|a| a.name_kana.clone()).filter(|k| !k.is_empty()),
+                    verified: false,
+                },
+                customers::identity::Source::Checkout,
+            )
+            .await
+            .map_err(|e| {
+                use kernel::Problem;
+                match e.status() {
+                    500 => CheckoutError::Db(sqlx::Error::Protocol(e.to_string())),
+                    _ => CheckoutError::Validation(kernel::ValidationErrors::one("email", e.code(), e.to_string())),
+                }
+            })?
+            .customer_id
         }
-    })?;
-    let customer = Some(resolved.customer_id);
+    };
+    let customer = Some(customer);
     if let Some(p) = &promotion {
         let uses = promotions::customer_uses(tx, p.id, customer, Some(&email)).await?;
         promotions::check(p, Utc::now(), subtotal, uses).map_err(CheckoutError::Ineligible)?;
@@ -686,8 +694,8 @@ pub async fn place_order(
     sqlx::query(
         "INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, cart_id, email, status, currency, subtotal_amount,
             discount_amount, shipping_fee_amount, cod_fee_amount, total_amount, payment_method, promotion_id, promotion_code,
-            delivery_date, delivery_slot, token_hash, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+            delivery_date, delivery_slot, token_hash, idempotency_key, placed_signed_in)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(order)
     .bind(tx.tenant())
@@ -710,6 +718,7 @@ pub async fn place_order(
     .bind(&input.delivery_slot)
     .bind(hash_token(&token))
     .bind(idem)
+    .bind(signed_in)
     .execute(&mut **tx)
     .await
     .map_err(|e| match &e {

@@ -169,6 +169,66 @@ pub async fn list(
     Ok(Page::from_rows(rows, limit, |o| (o.placed_at, o.id)))
 }
 
+/// A signed-in shopper's orders in this store, newest first: those placed while signed in,
+/// and guest orders placed with an email the account has verified (`emails`).
+pub async fn for_customer(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: kernel::CustomerId,
+    emails: &[String],
+    page: &PageRequest,
+) -> Result<Page<OrderSummary>, CheckoutError> {
+    let limit = page.limit().map_err(|e| kernel::ValidationErrors::one("limit", "invalid", e.to_string()))?;
+    let before: Option<(DateTime<Utc>, OrderId)> =
+        page.after().map_err(|_| kernel::ValidationErrors::one("cursor", "invalid", "not a cursor of this list"))?;
+    let (at, id) = before.unzip();
+    let mut rows: Vec<OrderSummary> = sqlx::query_as(
+        "SELECT o.id, o.order_number AS number, o.status, o.email, o.total_amount, o.currency, o.payment_method,
+                p.status AS payment_status, o.placed_at
+           FROM orders o JOIN payments p ON p.order_id = o.id
+          WHERE o.store_id = $1 AND o.customer_id = $2 AND o.order_number > 0
+            AND (o.placed_signed_in OR o.email = ANY($3))
+            AND ($4::timestamptz IS NULL OR (o.placed_at, o.id) < ($4, $5))
+          ORDER BY o.placed_at DESC, o.id DESC LIMIT $6",
+    )
+    .bind(store)
+    .bind(customer)
+    .bind(emails)
+    .bind(at)
+    .bind(id)
+    .bind(limit as i64 + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in &mut rows {
+        r.total = Some(Money::new(r.total_amount, r.currency));
+    }
+    Ok(Page::from_rows(rows, limit, |o| (o.placed_at, o.id)))
+}
+
+/// One of a signed-in shopper's orders (as [`for_customer`] lists them), in full.
+pub async fn customer_order(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: kernel::CustomerId,
+    emails: &[String],
+    id: OrderId,
+) -> Result<OrderView, CheckoutError> {
+    let theirs: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM orders o WHERE o.id = $1 AND o.store_id = $2 AND o.customer_id = $3
+                          AND (o.placed_signed_in OR o.email = ANY($4)))",
+    )
+    .bind(id)
+    .bind(store)
+    .bind(customer)
+    .bind(emails)
+    .fetch_one(&mut **tx)
+    .await?;
+    if !theirs {
+        return Err(CheckoutError::OrderNotFound);
+    }
+    order::view(tx, store, id, false).await
+}
+
 /// One order with its history; a vendor's staff get their part of it.
 pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: OrderId) -> Result<OrderView, CheckoutError> {
     by.require(Permission::OrdersRead)?;

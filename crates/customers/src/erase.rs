@@ -58,6 +58,7 @@ pub async fn erase_customer(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Cus
     }
     sqlx::query("DELETE FROM customer_identities WHERE customer_id = ANY($1)").bind(&ids).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM customer_addresses WHERE customer_id = ANY($1)").bind(&ids).execute(&mut **tx).await?;
+    crate::account::erase(tx, &ids).await?;
     sqlx::query(
         "UPDATE customer_profiles SET name = '', name_kana = '', email = NULL, phone = NULL, notes = NULL,
                 preferences = '{}', field_clock = '{}', version = version + 1

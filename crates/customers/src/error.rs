@@ -17,6 +17,14 @@ pub enum CustomersError {
     CannotMergeSelf,
     #[error("the customer has orders that are not finished (payment, shipping); erase after they are")]
     HasOpenOrders,
+    #[error("an account with this email exists already; sign in, or reset the password")]
+    AccountExists,
+    #[error("confirm the email first: enter the code sent to it (or ask for a new one)")]
+    EmailNotVerified,
+    #[error("the code is wrong, used or expired; ask for a new one")]
+    InvalidCode,
+    #[error(transparent)]
+    Auth(#[from] tenancy::AuthError),
     #[error("the CSV file cannot be read: {0}")]
     UnreadableCsv(String),
     #[error(transparent)]
@@ -34,8 +42,10 @@ impl Problem for CustomersError {
         use CustomersError::*;
         match self {
             CustomerNotFound | AddressNotFound => 404,
-            CustomerExists(_) | IdentityTaken(_) | HasOpenOrders => 409,
-            CannotMergeSelf | UnreadableCsv(_) => 422,
+            CustomerExists(_) | IdentityTaken(_) | HasOpenOrders | AccountExists => 409,
+            CannotMergeSelf | UnreadableCsv(_) | InvalidCode => 422,
+            EmailNotVerified => 403,
+            Auth(e) => e.status(),
             Validation(e) => e.status(),
             Permission(e) => e.status(),
             Page(e) => e.status(),
@@ -53,6 +63,10 @@ impl Problem for CustomersError {
             CannotMergeSelf => "cannot_merge_self",
             HasOpenOrders => "customer_has_open_orders",
             UnreadableCsv(_) => "unreadable_csv",
+            AccountExists => "account_exists",
+            EmailNotVerified => "email_not_verified",
+            InvalidCode => "invalid_code",
+            Auth(e) => e.code(),
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Page(e) => e.code(),
@@ -63,7 +77,15 @@ impl Problem for CustomersError {
     fn fields(&self) -> Vec<kernel::FieldError> {
         match self {
             CustomersError::Validation(e) => e.fields(),
+            CustomersError::Auth(e) => e.fields(),
             _ => Vec::new(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            CustomersError::Auth(e) => e.retry_after(),
+            _ => None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Customers: one canonical customer per tenant, a profile per store, and the identity map
 //! that ties emails, phone numbers and external ids to customers.
 //!
+//! * [`account`]: shoppers' accounts (sign-up, verification, sign-in, reset)
 //! * [`identity`]: normalisation and resolution (sign-up, import, checkout: `identity::resolve`)
 //! * [`customer`]: the admin's view (list, search, detail, create, update)
 //! * [`profile`]: a store's profile of a customer and its per-field sync stamps
@@ -13,6 +14,7 @@
 //! The rules (resolution, merge, sync conflicts, erasure) are written down in
 //! docs/CUSTOMERS.md.
 
+pub mod account;
 pub mod address;
 pub mod customer;
 pub mod erase;

@@ -37,6 +37,16 @@ pub struct MergeCustomers {
 pub const REFERENCING_TABLES: [&str; 5] =
     ["carts", "orders", "promotion_usages", "inventory_reservations", "inventory_reservation_requests"];
 
+/// This domain's own tables with a customer_id, each handled by a merge (and erasure).
+pub const OWN_TABLES: [&str; 6] = [
+    "customer_profiles",
+    "customer_identities",
+    "customer_addresses",
+    "customer_credentials",
+    "customer_sessions",
+    "customer_codes",
+];
+
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct MergeCounts {
     pub identities: u64,
@@ -127,6 +137,8 @@ async fn move_everything(tx: &mut Tx, a: CustomerId, b: CustomerId) -> Result<Me
         .execute(&mut **tx)
         .await?
         .rows_affected();
+
+    crate::account::merge(tx, a, b).await?;
 
     // addresses: the survivor keeps its default of each type
     counts.addresses = sqlx::query(

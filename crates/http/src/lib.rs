@@ -55,6 +55,8 @@ pub struct HttpSettings {
     pub upload_timeout: Duration,
     /// Browser origins allowed on every route (normalised, `kernel::origin`); stores add their own.
     pub cors_origins: Vec<String>,
+    /// Lifetime of a shopper's sign-in token.
+    pub shopper_session_ttl: Duration,
 }
 
 impl Default for HttpSettings {
@@ -69,6 +71,7 @@ impl Default for HttpSettings {
             hot_wait: Duration::from_secs(2),
             upload_timeout: Duration::from_secs(3600),
             cors_origins: Vec::new(),
+            shopper_session_ttl: Duration::from_secs(30 * 86_400),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct StoreSettings {
     /// Browser origins (`https://shop.example.jp`) whose pages may call this store's storefront
     /// API (CORS), besides those every store allows (`TENPO_CORS_ORIGINS`). Empty: none.
     pub cors_origins: Vec<String>,
+    /// The name shoppers' emails come from (default: the store's name).
+    pub mail_sender_name: Option<String>,
+    /// The language of shoppers' emails: `ja` (default) or `en`.
+    pub mail_locale: String,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -36,13 +40,17 @@ pub struct UpdateStoreSettings {
     pub show_stock_quantity: Option<bool>,
     /// Replaces the list (at most 50 origins, `scheme://host[:port]`).
     pub cors_origins: Option<Vec<String>>,
+    /// Empty clears it (emails then come from the store's name).
+    pub mail_sender_name: Option<String>,
+    /// `ja` or `en`.
+    pub mail_locale: Option<String>,
 }
 
 /// Most origins a store may allow.
 pub const MAX_CORS_ORIGINS: usize = 50;
 
 const COLUMNS: &str = "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity,
-                       cors_origins, updated_at";
+                       cors_origins, mail_sender_name, mail_locale, updated_at";
 
 /// The origins a store allows for CORS (besides the deployment's own list).
 pub async fn cors_origins(tx: &mut Tx, store: StoreId) -> Result<Vec<String>, sqlx::Error> {
@@ -51,6 +59,19 @@ pub async fn cors_origins(tx: &mut Tx, store: StoreId) -> Result<Vec<String>, sq
         .fetch_optional(&mut **tx)
         .await?;
     Ok(list.unwrap_or_default())
+}
+
+/// The name a store's messages are sent under (its sender name, else its name) and their
+/// language (`ja` or `en`).
+pub async fn mail_identity(tx: &mut Tx, store: StoreId) -> Result<(String, String), sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT coalesce(nullif(ss.mail_sender_name, ''), s.name), ss.mail_locale
+           FROM stores s JOIN store_settings ss ON ss.store_id = s.id WHERE s.id = $1",
+    )
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.unwrap_or_else(|| ("Tenpo".into(), "ja".into())))
 }
 
 pub async fn get_settings(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<StoreSettings, TenancyError> {
@@ -93,6 +114,18 @@ pub async fn update_settings(
         }
         out
     });
+    let sender = input.mail_sender_name.as_deref().map(|n| n.trim().to_string());
+    if sender.as_deref().is_some_and(|n| n.chars().count() > 100) {
+        v.push("mail_sender_name", "too_long", "must be at most 100 characters");
+    }
+    if sender.as_deref().is_some_and(|n| n.contains(['\r', '\n', '<', '>', '"'])) {
+        v.push("mail_sender_name", "invalid", "must not contain line breaks, quotes or angle brackets");
+    }
+    if let Some(l) = &input.mail_locale
+        && !matches!(l.as_str(), "ja" | "en")
+    {
+        v.push("mail_locale", "invalid", "use ja or en");
+    }
     v.into_result()?;
     let s: StoreSettings = sqlx::query_as(&format!(
         "UPDATE store_settings SET
@@ -100,7 +133,9 @@ pub async fn update_settings(
            cart_abandon_after_seconds = coalesce($3, cart_abandon_after_seconds),
            low_stock_threshold = coalesce($4, low_stock_threshold),
            show_stock_quantity = coalesce($5, show_stock_quantity),
-           cors_origins = coalesce($6, cors_origins)
+           cors_origins = coalesce($6, cors_origins),
+           mail_sender_name = CASE WHEN $7::text IS NULL THEN mail_sender_name ELSE nullif($7, '') END,
+           mail_locale = coalesce($8, mail_locale)
          WHERE store_id = $1 RETURNING {COLUMNS}"
     ))
     .bind(store)
@@ -109,6 +144,8 @@ pub async fn update_settings(
     .bind(input.low_stock_threshold)
     .bind(input.show_stock_quantity)
     .bind(cors_origins)
+    .bind(sender)
+    .bind(&input.mail_locale)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;

@@ -147,6 +147,14 @@ pub async fn start(
             config.search_sync_settings(),
             shutdown.clone(),
         ));
+        match mail::sender::Sender::new(db.clone(), config.mail.clone()) {
+            Ok(sender) => {
+                worker_tasks.spawn(sender.run(shutdown.clone()));
+            }
+            Err(why) => tracing::warn!(
+                "email is off: {why}; messages are recorded and go out once TENPO_SMTP_HOST and TENPO_MAIL_FROM are set"
+            ),
+        }
         tasks.spawn(async move { while worker_tasks.join_next().await.is_some() {} });
     }
     Ok(Running { addr, shutdown, tasks })

@@ -24,6 +24,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// Files of digital goods and their download URLs (docs/DIGITAL.md).
     pub storage: storage::StorageSettings,
+    /// Transactional email over SMTP (docs/EMAIL.md); off until a host and from address are set.
+    pub mail: mail::MailSettings,
     pub log: LogConfig,
 }
 
@@ -58,6 +60,8 @@ pub struct HttpConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     pub session_ttl_secs: u64,
+    /// Lifetime of a shopper's sign-in token.
+    pub shopper_session_ttl_secs: u64,
     pub max_failures_per_account: i32,
     pub max_failures_per_address: i32,
     pub failure_window_secs: u64,
@@ -127,6 +131,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             search: SearchConfig::default(),
             storage: storage::StorageSettings::default(),
+            mail: mail::MailSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -165,6 +170,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             session_ttl_secs: 12 * 3600,
+            shopper_session_ttl_secs: 30 * 86_400,
             max_failures_per_account: 5,
             max_failures_per_address: 20,
             failure_window_secs: 900,
@@ -225,6 +231,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_SHUTDOWN_GRACE_SECS",
     "TENPO_STOREFRONT_CACHE_SECS",
     "TENPO_SESSION_TTL_SECS",
+    "TENPO_SHOPPER_SESSION_TTL_SECS",
     "TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT",
     "TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS",
     "TENPO_LOGIN_FAILURE_WINDOW_SECS",
@@ -258,6 +265,12 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_S3_PATH_STYLE",
     "TENPO_GCS_BUCKET",
     "TENPO_GCS_CREDENTIALS_FILE",
+    "TENPO_SMTP_HOST",
+    "TENPO_SMTP_PORT",
+    "TENPO_SMTP_TLS",
+    "TENPO_SMTP_USERNAME",
+    "TENPO_SMTP_PASSWORD",
+    "TENPO_MAIL_FROM",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -333,6 +346,9 @@ impl Config {
         if let Some(v) = get("TENPO_SESSION_TTL_SECS") {
             self.auth.session_ttl_secs = parse("TENPO_SESSION_TTL_SECS", v)?;
         }
+        if let Some(v) = get("TENPO_SHOPPER_SESSION_TTL_SECS") {
+            self.auth.shopper_session_ttl_secs = parse("TENPO_SHOPPER_SESSION_TTL_SECS", v)?;
+        }
         if let Some(v) = get("TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT") {
             self.auth.max_failures_per_account = parse("TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT", v)?;
         }
@@ -391,6 +407,21 @@ impl Config {
             self.worker.digital_expiry_ms = parse("TENPO_DIGITAL_EXPIRY_MS", v)?;
         }
         self.apply_storage_env(&get)?;
+        if let Some(v) = get("TENPO_SMTP_HOST") {
+            self.mail.smtp_host = Some(v);
+        }
+        if let Some(v) = get("TENPO_SMTP_PORT") {
+            self.mail.smtp_port = Some(parse("TENPO_SMTP_PORT", v)?);
+        }
+        if let Some(v) = get("TENPO_SMTP_TLS") {
+            self.mail.tls = v.parse().map_err(|e: String| anyhow::anyhow!("TENPO_SMTP_TLS: {e}"))?;
+        }
+        if let Some(v) = get("TENPO_SMTP_USERNAME") {
+            self.mail.username = Some(v);
+        }
+        if let Some(v) = get("TENPO_MAIL_FROM") {
+            self.mail.from_address = Some(v);
+        }
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -483,6 +514,7 @@ impl Config {
         }
         kernel::origin::parse_origin_list(&self.http.cors_origins.join(","))
             .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
+        self.mail.validate().map_err(|e| anyhow::anyhow!("[mail]: {e}"))?;
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
         }
@@ -510,6 +542,7 @@ impl Config {
             storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
             hot_wait: Duration::from_millis(self.http.hot_wait_ms),
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
+            shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

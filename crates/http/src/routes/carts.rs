@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::account::MaybeShopper;
 use super::storefront::Shopfront;
 use crate::AppState;
 use crate::extract::{ApiJson, ApiPath, IdempotencyKey};
@@ -48,7 +49,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
     }
 }
 
-/// Create a cart. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`. A
+/// Create a cart. Signed in (`Authorization: Bearer tpc_...`), the cart is the account's and
+/// its order joins the order history. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`. A
 /// retry with the same `Idempotency-Key` answers the same cart and secret instead of a second
 /// cart (the key with another body: 422 `idempotency_key_reused`).
 #[utoipa::path(post, path = "/store/v1/stores/{store}/carts", tag = "cart", request_body = CreateCart,
@@ -58,11 +60,13 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
 async fn create_cart(
     State(s): State<AppState>,
     shop: Shopfront,
+    MaybeShopper(shopper): MaybeShopper,
     IdempotencyKey(idem): IdempotencyKey,
     ApiJson(input): ApiJson<CreateCart>,
 ) -> ApiResult<Response> {
+    let customer = shopper.map(|c| c.customer_id);
     let mut tx = s.db.begin(shop.tenant_id).await?;
-    let (status, body) = cart::create_cart(&mut tx, shop.store_id, input, idem.as_deref()).await?;
+    let (status, body) = cart::create_cart(&mut tx, shop.store_id, input, customer, idem.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
 }

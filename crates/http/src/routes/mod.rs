@@ -1,5 +1,6 @@
 //! Routes by audience. Each handler is thin: parse, resolve the caller, call one service.
 
+mod account;
 mod admin;
 mod carts;
 mod checkout;
@@ -40,6 +41,7 @@ use crate::problem::ProblemBody;
         (name = "checkout", description = "Promotion codes on a cart, checkout options, placing an order, viewing it by its token"),
         (name = "orders", description = "Orders, payments, shipments, cancellations, promotions and checkout settings for staff"),
         (name = "promotions", description = "Promotion codes"),
+        (name = "account", description = "Shoppers' accounts: sign-up with email verification, sign-in, password reset, profile, addresses, order history"),
         (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
         (name = "mall", description = "Mall mode: the mall's settings, vendors' statements"),
         (name = "digital", description = "Digital goods: variant files, deliveries of paid orders, downloads by order token, signed local file links"),
@@ -56,6 +58,15 @@ impl Modify for Security {
             "operator",
             SecurityScheme::Http(
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("TENPO_OPERATOR_TOKEN")).build(),
+            ),
+        );
+        components.add_security_scheme(
+            "shopper",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("token from POST /store/v1/stores/{store}/account/login or .../verify"))
+                    .build(),
             ),
         );
         components.add_security_scheme(
@@ -78,6 +89,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(search::router())
         .merge(carts::router())
         .merge(checkout::router())
+        .merge(account::router())
         .merge(downloads::router())
 }
 

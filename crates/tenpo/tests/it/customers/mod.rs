@@ -1,5 +1,6 @@
 //! Customers: the identity map, merge, addresses, store sync, CSV import, privacy.
 
+mod account;
 mod address;
 mod identity;
 mod import;

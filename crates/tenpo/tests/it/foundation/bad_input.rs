@@ -101,6 +101,28 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "variant_id": "{variant_id}", "location_id": "{location_id}", "stock": 1, "reason": "count", "note": "n" }),
         ),
         ("POST /store/v1/stores/{store}/carts", json!({ "email": "a@b.test" })),
+        (
+            "POST /store/v1/stores/{store}/account/signup",
+            json!({ "email": "s@x.test", "password": "long-enough-pw", "name": "N", "name_kana": "エヌ" }),
+        ),
+        ("POST /store/v1/stores/{store}/account/verify", json!({ "email": "s@x.test", "code": "123456" })),
+        ("POST /store/v1/stores/{store}/account/verify/resend", json!({ "email": "s@x.test" })),
+        ("POST /store/v1/stores/{store}/account/login", json!({ "email": "s@x.test", "password": "p" })),
+        ("POST /store/v1/stores/{store}/account/password-reset", json!({ "email": "s@x.test" })),
+        (
+            "POST /store/v1/stores/{store}/account/password-reset/confirm",
+            json!({ "email": "s@x.test", "code": "123456", "password": "long-enough-pw" }),
+        ),
+        ("PATCH /store/v1/stores/{store}/account", json!({ "name": "N", "name_kana": "エヌ", "phone": "09011112222" })),
+        (
+            "POST /store/v1/stores/{store}/account/addresses",
+            json!({ "type": "shipping", "name": "N", "postal_code": "1500001", "prefecture": "東京",
+            "city": "渋谷区", "line1": "1-2-3", "line2": "4F", "phone": "09011112222", "is_default": true }),
+        ),
+        (
+            "PATCH /store/v1/stores/{store}/account/addresses/{address_id}",
+            json!({ "name": "N", "postal_code": "1500001", "city": "渋谷区", "line1": "1-2-3" }),
+        ),
         ("POST /store/v1/stores/{store}/carts/{cart_id}/items", json!({ "variant_id": "{variant_id}", "quantity": 1 })),
         ("PATCH /store/v1/stores/{store}/carts/{cart_id}/items/{item_id}", json!({ "quantity": 1 })),
         (
