@@ -336,7 +336,7 @@ pub async fn sign_up(tx: &mut Tx, store: StoreId, input: SignUp) -> Result<Signe
         return Err(CustomersError::AccountExists);
     }
     issue_code(tx, store, customer, &email, Purpose::VerifyEmail).await?;
-    record(tx, store, "customer.signed_up", customer).await?;
+    record(tx, store, Happened::SignedUp, customer).await?;
     tracing::info!(customer_id = %customer, store_id = %store, "shopper signed up");
     Ok(SignedUp { email, status: "verification_sent" })
 }
@@ -414,7 +414,7 @@ async fn mark_verified(tx: &mut Tx, store: StoreId, customer: CustomerId, email:
         .execute(&mut **tx)
         .await?;
     identity::claim(tx, customer, &[identity::Key::email(email.to_string())], true, Source::Signup).await?;
-    record(tx, store, "customer.email_verified", customer).await?;
+    record(tx, store, Happened::EmailVerified, customer).await?;
     Ok(())
 }
 
@@ -546,21 +546,28 @@ pub async fn reset_password(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-    record(&mut tx, store, "customer.password_reset", customer).await?;
+    record(&mut tx, store, Happened::PasswordReset, customer).await?;
     tx.commit().await?;
     tracing::info!(customer_id = %customer, sessions_ended = ended, "shopper password reset");
     Ok(())
 }
 
+enum Happened {
+    SignedUp,
+    EmailVerified,
+    PasswordReset,
+}
+
 /// Account events carry ids only.
-async fn record(
-    tx: &mut Tx,
-    store: StoreId,
-    event_type: &'static str,
-    customer: CustomerId,
-) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "customer_id": customer, "store_id": store });
-    events::record(tx, events::NewEvent::new(event_type, "customer", customer, payload).in_store(store)).await?;
+async fn record(tx: &mut Tx, store: StoreId, what: Happened, customer: CustomerId) -> Result<(), sqlx::Error> {
+    use crate::event::{AccountEvent, CustomerEmailVerified, CustomerPasswordReset, CustomerSignedUp};
+    let e = AccountEvent { customer_id: customer, store_id: store };
+    let event = match what {
+        Happened::SignedUp => events::NewEvent::of(&CustomerSignedUp(e)),
+        Happened::EmailVerified => events::NewEvent::of(&CustomerEmailVerified(e)),
+        Happened::PasswordReset => events::NewEvent::of(&CustomerPasswordReset(e)),
+    };
+    events::record(tx, event.in_store(store)).await?;
     Ok(())
 }
 

@@ -140,3 +140,26 @@ pub struct StoreCustomerSyncUpdated {
     pub actor: Actor,
 }
 events::payload!(StoreCustomerSyncUpdated => StoreCustomerSyncUpdated, |p| p.store_id);
+
+/// `customer.signed_up`, `customer.email_verified`, `customer.password_reset`: what happened
+/// to a shopper's account, in which store.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccountEvent {
+    pub customer_id: CustomerId,
+    pub store_id: StoreId,
+}
+
+/// `customer.signed_up`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerSignedUp(pub AccountEvent);
+events::payload!(CustomerSignedUp => CustomerSignedUp, |p| p.0.customer_id);
+
+/// `customer.email_verified`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerEmailVerified(pub AccountEvent);
+events::payload!(CustomerEmailVerified => CustomerEmailVerified, |p| p.0.customer_id);
+
+/// `customer.password_reset`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerPasswordReset(pub AccountEvent);
+events::payload!(CustomerPasswordReset => CustomerPasswordReset, |p| p.0.customer_id);

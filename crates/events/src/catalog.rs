@@ -126,6 +126,12 @@ catalog! {
     CustomerErased = "customer.erased" on "customer" v 1;
     /// A CSV import created or updated customers of the store.
     CustomerImported = "customer.imported" on "store" v 1;
+    /// A shopper signed up for an account; a verification code went to the email.
+    CustomerSignedUp = "customer.signed_up" on "customer" v 1;
+    /// A shopper proved they own their account's email (the account can sign in).
+    CustomerEmailVerified = "customer.email_verified" on "customer" v 1;
+    /// A shopper set a new password with a reset code; every session of the account ended.
+    CustomerPasswordReset = "customer.password_reset" on "customer" v 1;
     /// A cart was left without checking out, and its holds were released.
     CartAbandoned = "cart.abandoned" on "cart" v 1;
     /// A shopper placed an order.

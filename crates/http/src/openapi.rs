@@ -174,6 +174,9 @@ pub fn conventions(doc: &mut Value) {
             errors.extend(SECURED_ERRORS);
             errors.extend(OPERATOR_ERRORS);
         }
+        if schemes.contains("shopper") {
+            errors.extend(SECURED_ERRORS);
+        }
 
         let responses = op.entry("responses").or_insert_with(|| json!({}));
         let Some(responses) = responses.as_object_mut() else { return };

@@ -37,8 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_account, update_account))
         .routes(routes!(list_addresses, create_address))
         .routes(routes!(update_address, delete_address))
-        .routes(routes!(list_orders))
-        .routes(routes!(get_order))
+        .routes(routes!(list_account_orders))
+        .routes(routes!(get_account_order))
         .routes(routes!(claim_cart))
 }
 
@@ -87,7 +87,6 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
 /// email; `POST .../account/verify` with it signs in. An email whose account is verified
 /// already answers 409 `account_exists`.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/signup", tag = "account", request_body = SignUp,
-    params(("store" = String, Path)),
     responses((status = 201, body = SignedUp), (status = 409, body = ProblemBody, description = "account_exists"),
               (status = 422, body = ProblemBody)))]
 async fn sign_up(
@@ -104,7 +103,6 @@ async fn sign_up(
 /// Confirm the email with the code sent to it: the account is verified and signed in. A wrong,
 /// used or expired code is 422 `invalid_code`; repeated failures are throttled (429).
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/verify", tag = "account", request_body = VerifyEmail,
-    params(("store" = String, Path)),
     responses((status = 200, body = SignedIn), (status = 422, body = ProblemBody, description = "invalid_code"),
               (status = 429, body = ProblemBody)))]
 async fn verify(
@@ -122,7 +120,7 @@ async fn verify(
 
 /// Send a new verification code (at most one a minute). Answers 202 whatever the email.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/verify/resend", tag = "account", request_body = EmailOnly,
-    params(("store" = String, Path)), responses((status = 202), (status = 422, body = ProblemBody)))]
+responses((status = 202), (status = 422, body = ProblemBody)))]
 async fn resend_verification(
     State(s): State<AppState>,
     shop: Shopfront,
@@ -137,7 +135,6 @@ async fn resend_verification(
 /// Sign in with the email and password: answers a bearer token. The account is the tenant's,
 /// so it signs in at every store of the tenant. Throttled like staff sign-in (429).
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/login", tag = "account", request_body = SignIn,
-    params(("store" = String, Path)),
     responses((status = 200, body = SignedIn), (status = 401, body = ProblemBody, description = "invalid_credentials"),
               (status = 403, body = ProblemBody, description = "email_not_verified"),
               (status = 429, body = ProblemBody, description = "too_many_attempts; see Retry-After")))]
@@ -155,7 +152,7 @@ async fn sign_in(
 
 /// End this token's session.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/logout", tag = "account", security(("shopper" = [])),
-    params(("store" = String, Path)), responses((status = 204), (status = 401, body = ProblemBody)))]
+responses((status = 204), (status = 401, body = ProblemBody)))]
 async fn sign_out(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<StatusCode> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     account::sign_out(&mut tx, &ctx).await?;
@@ -165,7 +162,7 @@ async fn sign_out(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult
 
 /// Send a password reset code to the email, if it has an account. Answers 202 whatever the email.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/password-reset", tag = "account", request_body = EmailOnly,
-    params(("store" = String, Path)), responses((status = 202), (status = 422, body = ProblemBody)))]
+responses((status = 202), (status = 422, body = ProblemBody)))]
 async fn request_reset(
     State(s): State<AppState>,
     shop: Shopfront,
@@ -179,7 +176,7 @@ async fn request_reset(
 
 /// Set a new password with the reset code. Every session of the account ends.
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/password-reset/confirm", tag = "account",
-    request_body = ResetPassword, params(("store" = String, Path)),
+    request_body = ResetPassword,
     responses((status = 204), (status = 422, body = ProblemBody, description = "invalid_code, validation_failed"),
               (status = 429, body = ProblemBody)))]
 async fn reset_password(
@@ -194,7 +191,7 @@ async fn reset_password(
 
 /// The signed-in shopper's profile in this store.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account", tag = "account", security(("shopper" = [])),
-    params(("store" = String, Path)), responses((status = 200, body = Account), (status = 401, body = ProblemBody)))]
+responses((status = 200, body = Account), (status = 401, body = ProblemBody)))]
 async fn get_account(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<Json<Account>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let a = account::get_account(&mut tx, &ctx).await?;
@@ -204,7 +201,7 @@ async fn get_account(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiRes
 
 /// Change the name, kana or phone.
 #[utoipa::path(patch, path = "/store/v1/stores/{store}/account", tag = "account", security(("shopper" = [])),
-    request_body = UpdateAccount, params(("store" = String, Path)),
+    request_body = UpdateAccount,
     responses((status = 200, body = Account), (status = 401, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_account(
     State(s): State<AppState>,
@@ -219,7 +216,7 @@ async fn update_account(
 
 /// The shopper's saved addresses (the tenant's customer's: every store of the tenant sees them).
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account/addresses", tag = "account", security(("shopper" = [])),
-    params(("store" = String, Path)), responses((status = 200, body = Vec<CustomerAddress>)))]
+responses((status = 200, body = Vec<CustomerAddress>)))]
 async fn list_addresses(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<Json<Vec<CustomerAddress>>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let list = address::list_addresses(&mut tx, ctx.store_id, Acting::System, ctx.customer_id).await?;
@@ -229,7 +226,7 @@ async fn list_addresses(State(s): State<AppState>, Shopper(ctx): Shopper) -> Api
 
 /// Save an address (Japanese: postal code, prefecture, city, lines, phone).
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/addresses", tag = "account", security(("shopper" = [])),
-    request_body = CreateAddress, params(("store" = String, Path)),
+    request_body = CreateAddress,
     responses((status = 201, body = CustomerAddress), (status = 422, body = ProblemBody)))]
 async fn create_address(
     State(s): State<AppState>,
@@ -242,9 +239,9 @@ async fn create_address(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+/// Change a saved address (absent fields stay).
 #[utoipa::path(patch, path = "/store/v1/stores/{store}/account/addresses/{address_id}", tag = "account",
-    security(("shopper" = [])), request_body = UpdateAddress, params(("store" = String, Path), ("address_id" = AddressId, Path)),
-    responses((status = 200, body = CustomerAddress), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    security(("shopper" = [])), request_body = UpdateAddress,     responses((status = 200, body = CustomerAddress), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_address(
     State(s): State<AppState>,
     Shopper(ctx): Shopper,
@@ -257,9 +254,9 @@ async fn update_address(
     Ok(Json(saved))
 }
 
+/// Delete a saved address.
 #[utoipa::path(delete, path = "/store/v1/stores/{store}/account/addresses/{address_id}", tag = "account",
-    security(("shopper" = [])), params(("store" = String, Path), ("address_id" = AddressId, Path)),
-    responses((status = 204), (status = 404, body = ProblemBody)))]
+    security(("shopper" = [])),     responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_address(
     State(s): State<AppState>,
     Shopper(ctx): Shopper,
@@ -274,8 +271,8 @@ async fn delete_address(
 /// The shopper's orders in this store, newest first: those placed signed in, and guest orders
 /// placed with the account's verified email.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account/orders", tag = "account", security(("shopper" = [])),
-    params(("store" = String, Path), PageRequest), responses((status = 200, body = Page<OrderSummary>)))]
-async fn list_orders(
+    params(PageRequest), responses((status = 200, body = Page<OrderSummary>)))]
+async fn list_account_orders(
     State(s): State<AppState>,
     Shopper(ctx): Shopper,
     ApiQuery(page): ApiQuery<PageRequest>,
@@ -289,9 +286,9 @@ async fn list_orders(
 
 /// One of the shopper's orders, in full.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account/orders/{order_id}", tag = "account",
-    security(("shopper" = [])), params(("store" = String, Path), ("order_id" = OrderId, Path)),
+    security(("shopper" = [])),
     responses((status = 200, body = OrderView), (status = 404, body = ProblemBody)))]
-async fn get_order(
+async fn get_account_order(
     State(s): State<AppState>,
     Shopper(ctx): Shopper,
     ApiPath((_store, id)): ApiPath<(String, OrderId)>,
@@ -305,7 +302,7 @@ async fn get_order(
 
 /// Give a cart opened before signing in to the account (its order then joins the history).
 #[utoipa::path(put, path = "/store/v1/stores/{store}/carts/{cart_id}/customer", tag = "account",
-    security(("shopper" = [])), params(("store" = String, Path), ("cart_id" = CartId, Path), ("x-cart-secret" = String, Header)),
+    security(("shopper" = [])), params(("x-cart-secret" = String, Header)),
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
 async fn claim_cart(
     State(s): State<AppState>,

@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CartSecret {
 /// its order joins the order history. Keep the `secret`: every call on the cart needs it as `X-Cart-Secret`. A
 /// retry with the same `Idempotency-Key` answers the same cart and secret instead of a second
 /// cart (the key with another body: 422 `idempotency_key_reused`).
-#[utoipa::path(post, path = "/store/v1/stores/{store}/carts", tag = "cart", request_body = CreateCart,
+#[utoipa::path(post, path = "/store/v1/stores/{store}/carts", tag = "cart", request_body = CreateCart, security((), ("shopper" = [])),
     params(("idempotency-key" = Option<String>, Header)),
     responses((status = 201, body = CreatedCart), (status = 404, body = ProblemBody),
               (status = 422, body = ProblemBody, description = "idempotency_key_reused, validation_failed")))]
