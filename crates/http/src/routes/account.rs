@@ -244,8 +244,8 @@ async fn create_address(
     security(("shopper" = [])), request_body = UpdateAddress,     responses((status = 200, body = CustomerAddress), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn update_address(
     State(s): State<AppState>,
-    Shopper(ctx): Shopper,
     ApiPath((_store, id)): ApiPath<(String, AddressId)>,
+    Shopper(ctx): Shopper,
     ApiJson(input): ApiJson<UpdateAddress>,
 ) -> ApiResult<Json<CustomerAddress>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
@@ -259,8 +259,8 @@ async fn update_address(
     security(("shopper" = [])),     responses((status = 204), (status = 404, body = ProblemBody)))]
 async fn delete_address(
     State(s): State<AppState>,
-    Shopper(ctx): Shopper,
     ApiPath((_store, id)): ApiPath<(String, AddressId)>,
+    Shopper(ctx): Shopper,
 ) -> ApiResult<StatusCode> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     address::delete_address(&mut tx, ctx.store_id, Acting::System, ctx.customer_id, id).await?;
@@ -290,8 +290,8 @@ async fn list_account_orders(
     responses((status = 200, body = OrderView), (status = 404, body = ProblemBody)))]
 async fn get_account_order(
     State(s): State<AppState>,
-    Shopper(ctx): Shopper,
     ApiPath((_store, id)): ApiPath<(String, OrderId)>,
+    Shopper(ctx): Shopper,
 ) -> ApiResult<Json<OrderView>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
@@ -306,9 +306,9 @@ async fn get_account_order(
     responses((status = 200, body = CartView), (status = 404, body = ProblemBody)))]
 async fn claim_cart(
     State(s): State<AppState>,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
     Shopper(ctx): Shopper,
     CartSecret(secret): CartSecret,
-    ApiPath((_store, id)): ApiPath<(String, CartId)>,
 ) -> ApiResult<Json<CartView>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let view = checkout::cart::bind_customer(&mut tx, ctx.store_id, &CartKey { id, secret }, ctx.customer_id).await?;
