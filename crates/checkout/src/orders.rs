@@ -47,6 +47,16 @@ pub struct OrderFilter {
     pub number: Option<i64>,
     /// The shopper's email (exact, any case).
     pub email: Option<String>,
+    /// Part of the name or its kana on the shipping or billing address (full- or half-width,
+    /// spaces ignored).
+    pub name: Option<String>,
+    /// The phone number on an address (any common way of writing it).
+    pub phone: Option<String>,
+    /// A shipment's tracking number (exact).
+    pub tracking_no: Option<String>,
+    /// Only bank transfers past their payment due date and still not received (true), or
+    /// none of those (false).
+    pub overdue: Option<bool>,
 }
 
 fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a OrderFilter, by: Acting<'_>) {
@@ -73,6 +83,35 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
         // as checkout stored it; a string that is no email matches nothing
         let e = customers::identity::normalize_email(e).unwrap_or_else(|_| e.trim().to_lowercase());
         qb.push(" AND o.email = ").push_bind(e);
+    }
+    if let Some(n) = q.name.as_deref().map(kernel::jp::fold_name).filter(|n| !n.is_empty()) {
+        let pattern = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id
+                 AND (translate(normalize(a.name, NFKC), ' ', '') ILIKE ",
+        )
+        .push_bind(pattern.clone())
+        .push(" OR translate(normalize(a.name_kana, NFKC), ' ', '') ILIKE ")
+        .push_bind(pattern)
+        .push("))");
+    }
+    if let Some(p) = q.phone.as_deref().filter(|p| !p.trim().is_empty()) {
+        // as checkout stored it; a string that is no phone number matches nothing
+        let p = kernel::jp::normalize_phone(p).unwrap_or_else(|_| p.trim().to_string());
+        qb.push(" AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id AND a.phone = ")
+            .push_bind(p)
+            .push(")");
+    }
+    if let Some(overdue) = q.overdue {
+        qb.push(if overdue { " AND " } else { " AND NOT " })
+            .push("(o.status = 'pending_payment' AND p.due_at IS NOT NULL AND p.due_at < now())");
+    }
+    if let Some(t) = q.tracking_no.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        qb.push(" AND EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = o.id AND s.tracking_no = ").push_bind(t);
+        if let Some(vendor) = by.vendor() {
+            qb.push(" AND s.vendor_id = ").push_bind(vendor);
+        }
+        qb.push(")");
     }
     if let Some(vendor) = by.vendor() {
         qb.push(" AND EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = o.id AND oi.vendor_id = ")
@@ -227,6 +266,38 @@ pub async fn customer_order(
         return Err(CheckoutError::OrderNotFound);
     }
     order::view(tx, store, id, false).await
+}
+
+/// Today's work on the console's home page.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema, sqlx::FromRow)]
+pub struct WorkCounts {
+    /// Bank transfers not yet received (orders `pending_payment`).
+    pub awaiting_payment: i64,
+    /// Of those, the ones past their payment due date.
+    pub overdue: i64,
+    /// Orders with a shipment waiting to leave (paid, or cash on delivery); for a vendor's
+    /// staff, their own shipment.
+    pub to_ship: i64,
+}
+
+/// How many orders wait for a payment, are overdue, and wait to be shipped.
+pub async fn work(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<WorkCounts, CheckoutError> {
+    by.require(Permission::OrdersRead)?;
+    let counts: WorkCounts = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE o.status = 'pending_payment') AS awaiting_payment,
+                count(*) FILTER (WHERE o.status = 'pending_payment' AND p.due_at IS NOT NULL AND p.due_at < now()) AS overdue,
+                count(*) FILTER (WHERE o.status IN ('processing', 'partially_shipped')
+                                   AND EXISTS (SELECT 1 FROM shipments s WHERE s.order_id = o.id AND s.status = 'pending'
+                                                 AND ($2::uuid IS NULL OR s.vendor_id = $2))) AS to_ship
+           FROM orders o JOIN payments p ON p.order_id = o.id
+          WHERE o.store_id = $1 AND o.order_number > 0 AND o.status IN ('pending_payment', 'processing', 'partially_shipped')
+            AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = o.id AND oi.vendor_id = $2))",
+    )
+    .bind(store)
+    .bind(by.vendor())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(counts)
 }
 
 /// One order with its history; a vendor's staff get their part of it.

@@ -92,12 +92,15 @@ pub struct Inner {
     pub search: Option<search::Search>,
     /// Files of digital goods; without it the digital endpoints answer 503.
     pub storage: Option<storage::Storage>,
+    /// The admin console's pages, nested at `/console` (built by the composition root from the
+    /// `console` crate, so this crate does not depend on it).
+    pub console: Option<Router>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: HttpSettings, hot: Arc<checkout::hot::HotQueue>) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
-        AppState(Arc::new(Inner { db, settings, cache, hot, search: None, storage: None }))
+        AppState(Arc::new(Inner { db, settings, cache, hot, search: None, storage: None, console: None }))
     }
 
     /// Adds the search index; call before the state is cloned.
@@ -114,6 +117,17 @@ impl AppState {
         match Arc::get_mut(&mut self.0) {
             Some(inner) => inner.storage = Some(storage),
             None => tracing::error!("AppState::with_storage called on a shared state; storage stays off"),
+        }
+        self
+    }
+}
+
+impl AppState {
+    /// Adds the console's routes (served at `/console`); call before the state is cloned.
+    pub fn with_console(mut self, console: Router) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.console = Some(console),
+            None => tracing::error!("AppState::with_console called on a shared state; the console stays off"),
         }
         self
     }
@@ -146,8 +160,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(ops::record_metrics))
         .layer(axum::middleware::from_fn(extract::refuse_unstorable_text))
         .layer(CatchPanicLayer::new());
-    api.merge(ops::router(openapi::document()))
-        .layer(timeout(state.settings.request_timeout))
+    let mut app = api.merge(ops::router(openapi::document()));
+    if let Some(console) = state.console.clone() {
+        app = app.nest_service("/console", console);
+    }
+    app.layer(timeout(state.settings.request_timeout))
         .merge(uploads.layer(timeout(state.settings.upload_timeout)))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

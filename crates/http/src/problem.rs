@@ -111,7 +111,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: every error response leaves as problem+json with the request id.
+/// Middleware: every error response leaves as problem+json with the request id (the console's
+/// HTML pages, which show their errors themselves, excepted).
 pub async fn finish(req: Request, next: Next) -> Response {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut res = next.run(req).await;
@@ -130,7 +131,12 @@ pub async fn finish(req: Request, next: Next) -> Response {
     let status = res.status();
     let is_json =
         res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json && !is_html {
         let (code, detail) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this endpoint does not accept that method"),

@@ -65,6 +65,36 @@ pub async fn list_levels(
     Ok(Page::from_rows(rows, limit, |r| r.stock_id))
 }
 
+/// The store's low-stock threshold (its settings) and the levels whose available stock is at or
+/// under it, fewest available first (at most `limit`); a vendor's staff see their locations'.
+pub async fn low_stock(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    limit: i64,
+) -> Result<(i32, Vec<LevelView>), InventoryError> {
+    by.require(Permission::InventoryRead)?;
+    let threshold: i32 =
+        sqlx::query_scalar("SELECT coalesce((SELECT low_stock_threshold FROM store_settings WHERE store_id = $1), 0)")
+            .bind(store)
+            .fetch_one(&mut **tx)
+            .await?;
+    let rows: Vec<LevelView> = sqlx::query_as(
+        "SELECT s.id AS stock_id, s.variant_id, v.sku, s.location_id, l.code AS location_code, s.stock, s.reserved,
+                s.stock - s.reserved AS available, s.updated_at
+           FROM inventory_stocks s JOIN variants v ON v.id = s.variant_id JOIN store_locations l ON l.id = s.location_id
+          WHERE s.store_id = $1 AND v.deleted_at IS NULL AND s.stock - s.reserved <= $2 AND ($3::uuid IS NULL OR l.vendor_id = $3)
+          ORDER BY s.stock - s.reserved, v.sku LIMIT $4",
+    )
+    .bind(store)
+    .bind(threshold)
+    .bind(by.vendor())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok((threshold, rows))
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Movement {
     pub id: uuid::Uuid,

@@ -45,6 +45,21 @@ pub fn fold_compat(s: &str) -> String {
     fold_width(&s.nfkc().collect::<String>())
 }
 
+/// A name as a search compares it: Unicode NFKC (half-width katakana become full-width,
+/// full-width letters and digits ASCII) with every space, of either width, dropped. The long
+/// vowel mark stays (unlike [`fold_width`], which makes it a dash).
+///
+/// ```
+/// use tenpo_kernel::jp::fold_name;
+/// assert_eq!(fold_name("ﾔﾏﾀﾞ ﾊﾅｺ"), "ヤマダハナコ");
+/// assert_eq!(fold_name("山田　花子"), "山田花子");
+/// assert_eq!(fold_name("ルーシー"), "ルーシー");
+/// ```
+pub fn fold_name(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfkc().filter(|c| !c.is_whitespace()).collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JpInputError {
     #[error("not a phone number: use forms like 090-1234-5678, 03-1234-5678 or +81 90 1234 5678")]

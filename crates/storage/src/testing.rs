@@ -72,10 +72,17 @@ fn s3rver_script() -> PathBuf {
     if let Some(path) = std::env::var_os("TENPO_S3RVER") {
         return PathBuf::from(path);
     }
+    ci_node_tool(Path::new("node_modules/s3rver/bin/s3rver.js"))
+}
+
+/// A file of the test tools from npm (`.ci/node/package.json`: s3rver, playwright-core): the
+/// copy `.ci/run` installs under `.ci/node`; else a copy installed on first use under
+/// `target/test-tools/node` from the same package.json and lock file (with a file lock, so
+/// parallel test processes install once).
+pub fn ci_node_tool(relative: &Path) -> PathBuf {
     // this crate lives in <workspace>/crates/storage
     let workspace = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).unwrap();
     let manifest_dir = workspace.join(".ci/node");
-    let relative = Path::new("node_modules/s3rver/bin/s3rver.js");
     let ci_copy = manifest_dir.join(relative);
     if ci_copy.exists() {
         return ci_copy;
@@ -96,14 +103,14 @@ fn s3rver_script() -> PathBuf {
         for file in ["package.json", "package-lock.json"] {
             std::fs::copy(manifest_dir.join(file), cache.join(file)).unwrap();
         }
-        eprintln!("installing s3rver with npm into {}", cache.display());
+        eprintln!("installing the npm test tools (.ci/node) into {}", cache.display());
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&cache)
             .stdout(Stdio::null())
             .status()
-            .expect("npm (Node.js) is needed to install s3rver for the S3 tests");
-        assert!(status.success(), "npm ci for s3rver failed: {status}");
+            .expect("npm (Node.js) is needed to install the npm test tools (.ci/node)");
+        assert!(status.success(), "npm ci of .ci/node failed: {status}");
     }
     fs4::fs_std::FileExt::unlock(&lock).unwrap();
     script

@@ -128,7 +128,8 @@ pub async fn start(
         addr = Some(local);
         let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
             .with_search(search.clone())
-            .with_storage(storage);
+            .with_storage(storage)
+            .with_console(console::router(db.clone(), config.console_settings()));
         let token = shutdown.clone();
         tasks.spawn(async move {
             if let Err(e) = http_api::serve(listener, state, token.clone()).await {

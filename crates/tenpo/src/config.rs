@@ -54,6 +54,9 @@ pub struct HttpConfig {
     pub upload_timeout_secs: u64,
     /// Browser origins allowed on every route (CORS), comma-separated in TENPO_CORS_ORIGINS.
     pub cors_origins: Vec<String>,
+    /// Mark the console's session cookie Secure (TENPO_CONSOLE_SECURE_COOKIES): set it when the
+    /// console is served over HTTPS, as it should be anywhere but localhost.
+    pub console_secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +165,7 @@ impl Default for HttpConfig {
             hot_wait_ms: 2000,
             upload_timeout_secs: 3600,
             cors_origins: Vec::new(),
+            console_secure_cookies: false,
         }
     }
 }
@@ -336,6 +340,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_TRUST_FORWARDED_FOR") {
             self.http.trust_forwarded_for = flag("TENPO_TRUST_FORWARDED_FOR", v)?;
+        }
+        if let Some(v) = get("TENPO_CONSOLE_SECURE_COOKIES") {
+            self.http.console_secure_cookies = flag("TENPO_CONSOLE_SECURE_COOKIES", v)?;
         }
         if let Some(v) = get("TENPO_SHUTDOWN_GRACE_SECS") {
             self.http.shutdown_grace_secs = parse("TENPO_SHUTDOWN_GRACE_SECS", v)?;
@@ -551,6 +558,14 @@ impl Config {
                 window: Duration::from_secs(self.auth.failure_window_secs),
                 lockout: Duration::from_secs(self.auth.lockout_secs),
             },
+        }
+    }
+
+    pub fn console_settings(&self) -> console::ConsoleSettings {
+        console::ConsoleSettings {
+            auth: self.http_settings().auth,
+            secure_cookies: self.http.console_secure_cookies,
+            trust_forwarded_for: self.http.trust_forwarded_for,
         }
     }
 

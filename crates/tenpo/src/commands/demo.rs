@@ -222,6 +222,7 @@ async fn seed_and_serve(
     let token = config.operator_token.clone().unwrap_or_default();
     println!(
         "\n  Tenpo demo is running.\n\n  \
+         Console         {base}/console  (sign in as the owner below)\n  \
          API reference   {base}/docs\n  \
          OpenAPI         {base}/openapi.json\n  \
          Readiness       {base}/readyz\n  \

@@ -6,6 +6,7 @@ mod support;
 
 mod catalog;
 mod checkout;
+mod console;
 mod customers;
 mod digital;
 mod foundation;

@@ -34,7 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_checkout_settings, update_checkout_settings))
 }
 
-/// Orders, newest first, filtered by status, payment, dates, number or email.
+/// Orders, newest first, filtered by status, payment, dates, number, email, name or kana,
+/// phone, tracking number or overdue payment.
 #[utoipa::path(get, path = "/admin/v1/orders", tag = "orders", security(("staff" = [])), params(OrderFilter, PageRequest),
     responses((status = 200, body = Page<OrderSummary>)))]
 async fn list_orders(

@@ -1,0 +1,88 @@
+//! Console sessions and CSRF over plain HTTP: what a browser would send, and what a forged
+//! form would.
+
+use crate::checkout::tea_shop;
+use crate::console::{Visitor, csrf_in};
+use crate::mall;
+use crate::support::TestApp;
+use crate::support::fixtures::PASSWORD;
+
+#[tokio::test]
+async fn console_forms_without_their_csrf_token_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let tea = tea_shop(&app).await;
+    let shop = &tea.shop;
+    let order = mall::order(&app, shop, &[(&tea.tea, 1)], "hanako@example.jp", "bank_transfer").await;
+    let id = order["id"].as_str().unwrap();
+    let total = order["total"]["amount"].as_i64().unwrap().to_string();
+    let mut v = Visitor::new(&app);
+
+    // no session: the sign-in page
+    let home = v.get("/console").await;
+    assert_eq!((home.status, home.location.as_deref()), (303, Some("/console/login")));
+    // a sign-in posted without the pre-session token (a login CSRF) opens no session
+    let sessions = || app.count("SELECT count(*) FROM staff_sessions");
+    let before = sessions().await;
+    let forged = v
+        .post("/console/login", &[("store", &shop.handle), ("login", &shop.owner_email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("csrf_failed"));
+    assert_eq!(sessions().await, before);
+
+    let token = v.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await;
+    assert_eq!(sessions().await, before + 1);
+    assert!(token.starts_with("tps_"), "the staff sign-in's own token");
+    let page = v.get(&format!("/console/orders/{id}")).await;
+    assert_eq!(page.status, 200);
+    let cookie = v.get("/console/login").await; // an aside: the form page while signed in still works
+    assert_eq!(cookie.status, 200);
+    let page = v.get(&format!("/console/orders/{id}")).await;
+    for h in ["content-security-policy", "x-frame-options", "server-timing"] {
+        assert!(page.headers.contains_key(h), "{h} on every page");
+    }
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let csrf = csrf_in(&page.body);
+
+    // the confirmation posted without the token, or with another, changes nothing
+    let path = format!("/console/orders/{id}/confirm-payment");
+    for bad in [None, Some("0".repeat(64)), Some(String::new())] {
+        let mut form = vec![("received", total.as_str())];
+        if let Some(t) = &bad {
+            form.push(("_csrf", t));
+        }
+        let refused = v.post(&path, &form).await;
+        assert_eq!(refused.status, 403, "{bad:?}");
+        assert!(refused.body.contains("csrf_failed"));
+        assert_eq!(
+            app.get(&format!("/admin/v1/orders/{id}"), &shop.owner_token).await.expect(200)["payment"]["status"],
+            "pending"
+        );
+    }
+    // another session's token is no good either
+    let mut other = Visitor::new(&app);
+    other.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await;
+    let theirs = csrf_in(&other.get(&format!("/console/orders/{id}")).await.body);
+    assert_ne!(theirs, csrf);
+    assert_eq!(v.post(&path, &[("_csrf", &theirs), ("received", &total)]).await.status, 403);
+
+    // with its token it goes through
+    let done = v.post(&path, &[("_csrf", &csrf), ("received", &total)]).await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some(format!("/console/orders/{id}?done=confirmed").as_str()))
+    );
+    assert_eq!(
+        app.get(&format!("/admin/v1/orders/{id}"), &shop.owner_token).await.expect(200)["payment"]["status"],
+        "confirmed"
+    );
+
+    // the session cookie is the browser's alone
+    let set = v.set_cookie_of_sign_in().await;
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/console"), "{set}");
+
+    // console errors are pages, not problem+json
+    let missing = v.get("/console/orders/not-an-id").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+}
