@@ -31,6 +31,8 @@ pub struct DatabaseSettings {
     /// Where the private cluster lives (`<data dir>/postgres`).
     pub data_dir: PathBuf,
     pub statement_timeout: Duration,
+    /// How long a request waits for a free connection of the pool before it fails.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DatabaseSettings {
@@ -43,6 +45,7 @@ impl Default for DatabaseSettings {
             max_connections: 32,
             data_dir: PathBuf::from(".tenpo"),
             statement_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -145,7 +148,7 @@ impl Databases {
         let pool = PgPoolOptions::new()
             .max_connections(self.settings.max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(self.settings.acquire_timeout)
             .connect_with(opts)
             .await
             .map_err(ConnectError::Unreachable)?;

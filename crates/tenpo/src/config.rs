@@ -39,6 +39,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub auto_migrate: bool,
     pub statement_timeout_secs: u64,
+    /// How long a request waits for a free pooled connection before failing.
+    pub acquire_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +152,7 @@ impl Default for DatabaseConfig {
             max_connections: 32,
             auto_migrate: true,
             statement_timeout_secs: 30,
+            acquire_timeout_secs: 10,
         }
     }
 }
@@ -328,6 +331,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_AUTO_MIGRATE") {
             self.database.auto_migrate = flag("TENPO_AUTO_MIGRATE", v)?;
+        }
+        if let Some(v) = get("TENPO_DB_ACQUIRE_TIMEOUT_SECS") {
+            self.database.acquire_timeout_secs = parse("TENPO_DB_ACQUIRE_TIMEOUT_SECS", v)?;
         }
         if let Some(v) = get("TENPO_DB_STATEMENT_TIMEOUT_SECS") {
             self.database.statement_timeout_secs = parse("TENPO_DB_STATEMENT_TIMEOUT_SECS", v)?;
@@ -537,6 +543,7 @@ impl Config {
             max_connections: self.database.max_connections,
             data_dir: self.data_dir.clone(),
             statement_timeout: Duration::from_secs(self.database.statement_timeout_secs),
+            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs),
         }
     }
 

@@ -81,6 +81,10 @@ impl TestApp {
         let database = TestDatabase::create().await.expect("test database");
         let mut config = Config { operator_token: Some(OPERATOR_TOKEN.into()), ..Default::default() };
         config.database.max_connections = 20;
+        // every test's server shares two cores with the others and their builds: a request that
+        // waits its turn for a pooled connection is slow there, not wrong (the race tests queue
+        // hundreds of requests on these 20 connections)
+        config.database.acquire_timeout_secs = 60;
         // tests run many workers against small pools; keep leases short so retries are quick
         config.worker.outbox_lease_secs = 5;
         // domain tests read their writes at once; the cache has tests of its own
