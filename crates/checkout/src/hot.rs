@@ -12,9 +12,11 @@
 //! one transaction: grants while stock lasts at the first location that covers each quantity,
 //! refuses the rest (`sold_out`, `insufficient_stock`, `limit_exceeded`), writes the
 //! reservations and cart lines, and updates each stock row once. A decider that dies after
-//! claiming leaves its requests `processing`; when the lease passes another decider claims them
-//! again. The decision transaction writes only requests still claimed by itself (and starts over
-//! on those if any was taken over), so a request is decided exactly once.
+//! claiming leaves its requests `processing`. The next decider to take the variant's lock takes
+//! them over at once, in arrival order with the queued ones: holding the lock, any `processing`
+//! request it finds is a dead decider's (the lease only guards claims made without the lock).
+//! The decision transaction writes only requests still claimed by itself (and starts over on
+//! those if any was taken over), so a request is decided exactly once.
 //!
 //! **Answering.** The HTTP call waits briefly for its decision: the decider in the same
 //! process wakes it directly, deciders elsewhere through `NOTIFY tenpo_hot_decided`. If no
@@ -40,7 +42,8 @@ use crate::{CheckoutError, items};
 pub struct HotSettings {
     /// Requests decided per transaction.
     pub batch_size: i64,
-    /// How long a claim is a decider's before another may take it up.
+    /// How long a claim is a decider's before a claimer without the variant's lock may take it
+    /// up (deciders holding the lock take a dead decider's claims at once: [`Takeover::Any`]).
     pub lease: Duration,
     /// Look for work this often even without a wake-up.
     pub poll: Duration,
@@ -545,21 +548,40 @@ pub struct Claimed {
     pub quantity: i32,
 }
 
-/// Claims up to `limit` undecided requests of a hot variant, oldest first, for `worker`.
+/// Whose `processing` requests a claim may take besides the queued ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// Only those whose lease passed: the claimer does not hold the variant's lock, so their
+    /// decider may still be working on them.
+    Expired,
+    /// All of them: the claimer holds the variant's advisory lock, which a live decider would
+    /// hold, so every `processing` request is a dead decider's. Taken at once, they keep their
+    /// place in arrival order instead of waiting out the lease behind later arrivals.
+    Any,
+}
+
+/// What a claim takes: up to `limit` requests, for `lease`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimSpec {
+    pub limit: i64,
+    pub lease: Duration,
+    pub takeover: Takeover,
+}
+
+/// Claims up to `spec.limit` undecided requests of a hot variant, oldest first, for `worker`.
 /// Committed on return: the lease now protects them.
 pub async fn claim(
     db: &Db,
     tenant: TenantId,
     variant: VariantId,
     worker: &str,
-    limit: i64,
-    lease: Duration,
+    spec: ClaimSpec,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut tx = db.begin(tenant).await?;
     // a claim lost in a crash leaves its requests queued, which is as good: no need to wait
     // for the disk
     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    let claimed = claim_in(&mut tx, variant, worker, limit, lease).await?;
+    let claimed = claim_in(&mut tx, variant, worker, spec).await?;
     tx.commit().await?;
     Ok(claimed)
 }
@@ -570,8 +592,7 @@ async fn claim_in(
     conn: &mut PgConnection,
     variant: VariantId,
     worker: &str,
-    limit: i64,
-    lease: Duration,
+    spec: ClaimSpec,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut claimed: Vec<Claimed> = sqlx::query_as(
         "UPDATE inventory_reservation_requests r
@@ -580,15 +601,16 @@ async fn claim_in(
           WHERE r.id IN (
             SELECT id FROM inventory_reservation_requests
              WHERE variant_id = $3 AND is_hot
-               AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
+               AND (status = 'queued' OR (status = 'processing' AND ($5 OR lease_expires_at < now())))
              ORDER BY id LIMIT $4)
-            AND (r.status = 'queued' OR (r.status = 'processing' AND r.lease_expires_at < now()))
+            AND (r.status = 'queued' OR (r.status = 'processing' AND ($5 OR r.lease_expires_at < now())))
           RETURNING r.id, r.cart_id, r.customer_id, r.quantity",
     )
     .bind(worker)
-    .bind(lease.as_secs_f64())
+    .bind(spec.lease.as_secs_f64())
     .bind(variant)
-    .bind(limit)
+    .bind(spec.limit)
+    .bind(spec.takeover == Takeover::Any)
     .fetch_all(&mut *conn)
     .await?;
     claimed.sort_by_key(|c| c.id);
@@ -599,8 +621,8 @@ async fn claim_in(
 /// refused with a code.
 type Outcome = Result<(usize, Ask), &'static str>;
 
-/// Decides claimed requests in one transaction (see the module docs), then, with `next`
-/// (`limit` requests for `lease`), claims the next batch in the same transaction: a draining
+/// Decides claimed requests in one transaction (see the module docs), then, with `next`,
+/// claims the next batch in the same transaction: a draining
 /// decider commits once per batch. Answers the decided records and the next claim; requests no
 /// longer claimed by `worker` are left alone.
 ///
@@ -615,7 +637,7 @@ pub async fn decide_then_claim(
     variant: VariantId,
     worker: &str,
     claimed: &[Claimed],
-    next: Option<(i64, Duration)>,
+    next: Option<ClaimSpec>,
 ) -> Result<(Vec<RequestRecord>, Vec<Claimed>), sqlx::Error> {
     for relock in [false, true] {
         if let Some(done) = decide_batch(db, tenant, store, variant, worker, claimed, relock, next).await? {
@@ -636,7 +658,7 @@ async fn decide_batch(
     worker: &str,
     claimed: &[Claimed],
     relock: bool,
-    next: Option<(i64, Duration)>,
+    next: Option<ClaimSpec>,
 ) -> Result<Option<(Vec<RequestRecord>, Vec<Claimed>)>, sqlx::Error> {
     let mut tx = db.begin(tenant).await?;
     let mine: Vec<Claimed> = if relock {
@@ -828,7 +850,7 @@ async fn decide_batch(
         return Ok(None);
     }
     let claimed_next = match next {
-        Some((limit, lease)) => claim_in(&mut tx, variant, worker, limit, lease).await?,
+        Some(spec) => claim_in(&mut tx, variant, worker, spec).await?,
         None => Vec::new(),
     };
     tx.commit().await?;
@@ -923,19 +945,20 @@ impl Decider {
         }
         let result = async {
             let mut total = 0;
-            let (limit, lease) = (self.settings.batch_size, self.settings.lease);
+            // holding the variant's lock: any processing request is a dead decider's
+            let spec =
+                ClaimSpec { limit: self.settings.batch_size, lease: self.settings.lease, takeover: Takeover::Any };
             let mut claimed = Vec::new();
             loop {
                 if claimed.is_empty() {
-                    claimed = claim(&self.db, tenant, variant, &self.worker, limit, lease).await?;
+                    claimed = claim(&self.db, tenant, variant, &self.worker, spec).await?;
                 }
                 if claimed.is_empty() {
                     return Ok(total);
                 }
                 let started = Instant::now();
                 let (decided, next) =
-                    decide_then_claim(&self.db, tenant, store, variant, &self.worker, &claimed, Some((limit, lease)))
-                        .await?;
+                    decide_then_claim(&self.db, tenant, store, variant, &self.worker, &claimed, Some(spec)).await?;
                 tracing::debug!(requests = decided.len(), next = next.len(), elapsed = ?started.elapsed(), "hot requests decided");
                 claimed = next;
                 if let Some(q) = &self.queue {

@@ -1,45 +1,13 @@
 //! The process as an operator runs it: a failed start stops everything it started and exits
 //! non-zero; SIGTERM under load lets in-flight requests finish, stops the worker, and exits 0.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-
-fn tenpo(app: &TestApp) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenpo"));
-    cmd.env("DATABASE_URL", app.owner_url())
-        .env("TENPO_DATA_DIR", std::env::temp_dir().join(format!("tenpo-life-{}", uuid::Uuid::new_v4())))
-        .env("TENPO_LOG", "info")
-        .env_remove("TENPO_CONFIG");
-    cmd
-}
-
-/// Waits for the child to exit, at most `limit`; kills it (and fails) past that.
-fn exit_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    use std::io::Read;
-    let mut s = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut s);
-    }
-    s
-}
+use crate::support::process::{exit_within, stderr_of, tenpo};
 
 #[tokio::test]
 async fn a_busy_port_stops_everything_and_serve_exits_non_zero() {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkout::hot::{Decider, HotSettings, claim, decide_then_claim};
+use checkout::hot::{ClaimSpec, Decider, HotSettings, Takeover, claim, decide_then_claim};
 use futures::future::join_all;
 use kernel::{TenantId, VariantId};
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ async fn the_first_shoppers_to_arrive_are_the_ones_served() {
 }
 
 #[tokio::test]
-async fn requests_claimed_by_a_decider_that_died_are_decided_once_after_its_lease() {
+async fn a_dead_deciders_requests_are_taken_over_at_once_in_arrival_order_and_decided_once() {
     let app = Arc::new(
         TestApp::spawn_with(|c, o| {
             o.worker = false; // no decider yet: requests queue up
@@ -69,15 +69,16 @@ async fn requests_claimed_by_a_decider_that_died_are_decided_once_after_its_leas
         assert_eq!(a.status.as_u16(), 202, "{}", a.body);
         firsts.push(a);
     }
-    // a decider claims the whole batch, then dies before deciding it
+    // a decider claims the 20 earliest with a long lease, then dies before deciding them
     let tenant: TenantId = shop.tenant_id.parse().unwrap();
     let variant_id: VariantId = variant.parse().unwrap();
-    let lease = Duration::from_secs(1);
-    let claimed = claim(&app.db, tenant, variant_id, "dead-decider", 500, lease).await.unwrap();
-    assert_eq!(claimed.len(), 50);
-    assert_eq!(app.count("SELECT count(*) FROM inventory_reservation_requests WHERE status = 'processing'").await, 50);
-
-    // a new decider starts; it takes the requests up once the dead one's lease has passed
+    let lease = Duration::from_secs(60);
+    let dead = ClaimSpec { limit: 20, lease, takeover: Takeover::Expired };
+    let claimed = claim(&app.db, tenant, variant_id, "dead-decider", dead).await.unwrap();
+    assert_eq!(claimed.len(), 20);
+    assert_eq!(app.count("SELECT count(*) FROM inventory_reservation_requests WHERE status = 'processing'").await, 20);
+    // a new decider starts: it holds the variant's lock, so it takes the dead one's requests
+    // over at once (not after the 60 s lease) and decides them before the later arrivals
     let shutdown = CancellationToken::new();
     let decider = Decider {
         db: app.db.clone(),
@@ -96,14 +97,19 @@ async fn requests_claimed_by_a_decider_that_died_are_decided_once_after_its_leas
     }
     shutdown.cancel();
     task.await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(500), "decided before the lease passed");
+    assert!(started.elapsed() < Duration::from_secs(20), "waited {:?} for the lease", started.elapsed());
     assert_eq!(granted, 30);
-    let (claimed_by, attempts): (String, i32) =
-        sqlx::query_as("SELECT min(claimed_by), max(attempts) FROM inventory_reservation_requests")
-            .fetch_one(&app.owner)
-            .await
-            .unwrap();
-    assert_eq!((claimed_by.as_str(), attempts), ("new-decider", 2));
+    let rows: Vec<(uuid::Uuid, String, String, i32)> = sqlx::query_as(&format!(
+        "SELECT id, status, claimed_by, attempts FROM inventory_reservation_requests WHERE variant_id = '{variant}' ORDER BY id"
+    ))
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert!(rows[..30].iter().all(|r| r.1 == "done"), "an early shopper was refused: {rows:?}");
+    assert!(rows[30..].iter().all(|r| r.1 == "failed"), "a late shopper was served: {rows:?}");
+    assert!(rows.iter().all(|r| r.2 == "new-decider"));
+    assert!(rows[..20].iter().all(|r| r.3 == 2), "the dead decider's requests are claimed twice");
+    assert!(rows[20..].iter().all(|r| r.3 == 1));
     assert_eq!(app.count("SELECT count(*) FROM inventory_reservations").await, 30, "each request decided once");
     assert_eq!(numbers(&app, &variant).await, (30, 30));
     assert!(inventory_check(&app, false).0);
@@ -129,10 +135,11 @@ async fn a_stalled_decider_whose_requests_were_taken_over_decides_nothing() {
     let variant_id: VariantId = variant.parse().unwrap();
     let lease = Duration::from_millis(300);
     // the first decider claims, then stalls past its lease; a second takes the requests over
-    let stalled = claim(&app.db, tenant, variant_id, "stalled", 500, lease).await.unwrap();
+    let spec = ClaimSpec { limit: 500, lease, takeover: Takeover::Expired };
+    let stalled = claim(&app.db, tenant, variant_id, "stalled", spec).await.unwrap();
     assert_eq!(stalled.len(), 8);
     tokio::time::sleep(lease + Duration::from_millis(200)).await;
-    let taken = claim(&app.db, tenant, variant_id, "second", 500, lease).await.unwrap();
+    let taken = claim(&app.db, tenant, variant_id, "second", spec).await.unwrap();
     assert_eq!(taken.len(), 8);
     // the stalled one wakes up and tries to decide: nothing of it may land
     let (late, _) = decide_then_claim(&app.db, tenant, store, variant_id, "stalled", &stalled, None).await.unwrap();

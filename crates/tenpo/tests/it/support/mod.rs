@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod fixtures;
+pub mod process;
 pub mod smtp;
 
 use std::time::Duration;
