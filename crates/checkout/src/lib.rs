@@ -12,6 +12,7 @@
 //! reservations belong to the inventory crate, whose functions it calls.
 
 pub mod cart;
+pub mod check;
 pub mod error;
 pub mod event;
 pub mod fulfillment;

@@ -45,6 +45,18 @@ impl Db {
         Ok(Tx { inner, tenant })
     }
 
+    /// A read-only transaction of `tenant` on one snapshot (repeatable read): what several
+    /// queries see together is one moment's data, however busy the tables are (`tenpo check`).
+    pub async fn begin_snapshot(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        let inner = self
+            .pool
+            .begin_with(format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true)"
+            ))
+            .await?;
+        Ok(Tx { inner, tenant })
+    }
+
     /// The pool, for the narrow cross-tenant entry points (SECURITY DEFINER functions such as
     /// `tenpo_resolve_store`, `tenpo_claim_outbox`) and the operator tables without tenant_id.
     /// Tenant-owned tables are invisible here: RLS answers with zero rows.

@@ -13,6 +13,7 @@
 //! catalog's functions.
 
 pub mod asset;
+pub mod check;
 pub mod consumer;
 pub mod delivery;
 pub mod download;

@@ -11,6 +11,7 @@
 //!   lease that ran out) has no second effect.
 
 mod catalog;
+pub mod check;
 mod outbox;
 mod relay;
 

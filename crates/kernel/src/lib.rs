@@ -4,6 +4,7 @@
 //! every domain error implements (status + stable code), field validation, and cursor pagination.
 
 pub mod access;
+pub mod consistency;
 pub mod id;
 pub mod jp;
 pub mod money;

@@ -36,6 +36,10 @@ pub enum Command {
     /// Operator: a mall's vendors.
     #[command(subcommand)]
     Vendor(VendorCommand),
+    /// Check every invariant the data must keep (stock and reservations, orders with their
+    /// payments, shipments, status, numbers and events, the outbox, digital deliveries) over
+    /// every tenant. Exits 1 on a violation.
+    Check(CheckArgs),
     /// Inventory consistency checks.
     #[command(subcommand)]
     Inventory(InventoryCommand),
@@ -113,6 +117,16 @@ pub enum CatalogCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the report as JSON (for monitoring) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds an outbox event may wait past its time (or its lease) before it counts as stuck.
+    #[arg(long, default_value_t = 300)]
+    pub stuck_after: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! What each subcommand does.
 
 mod catalog;
+pub mod check;
 pub mod customers;
 mod demo;
 mod inventory;
@@ -54,6 +55,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff(cmd) => {
             logging::init(&quiet(&config));
             operator::staff(&config, cmd).await
+        }
+        Command::Check(args) => {
+            logging::init(&quiet(&config));
+            check::run(&config, args.json, std::time::Duration::from_secs(args.stuck_after)).await
         }
         Command::Inventory(cmd) => {
             logging::init(&quiet(&config));

@@ -1,5 +1,6 @@
 mod auth;
 pub mod bad_input;
+mod check;
 mod cors;
 mod demo;
 mod events;
