@@ -31,7 +31,8 @@ pub struct DatabaseSettings {
     /// Where the private cluster lives (`<data dir>/postgres`).
     pub data_dir: PathBuf,
     pub statement_timeout: Duration,
-    /// How long a request waits for a free connection of the pool before it fails.
+    /// How long a request waits for a free connection of the runtime pool before it is
+    /// answered 503 `overloaded`.
     pub acquire_timeout: Duration,
 }
 

@@ -66,6 +66,9 @@ const QUERY_ERRORS: &[(u16, &str)] = &[(400, "invalid_query")];
 const BODY_ERRORS: &[(u16, &str)] = &[(413, "payload_too_large"), (415, "unsupported_media_type")];
 const JSON_BODY_ERRORS: &[(u16, &str)] = &[(400, "malformed_json"), (422, "invalid_body")];
 const SECURED_ERRORS: &[(u16, &str)] = &[(401, "missing_token, invalid_token")];
+/// Every API operation reaches the database: when no connection frees up in time, 503
+/// `overloaded` with Retry-After (problem::ApiError).
+const API_ERRORS: &[(u16, &str)] = &[(503, "overloaded")];
 const STAFF_ERRORS: &[(u16, &str)] = &[(403, "permission_denied")];
 const OPERATOR_ERRORS: &[(u16, &str)] = &[(401, "operator_api_disabled")];
 
@@ -153,6 +156,9 @@ pub fn conventions(doc: &mut Value) {
         }
 
         let mut errors: Vec<(u16, &str)> = Vec::new();
+        if ["platform", "admin", "store"].contains(&audience(path)) {
+            errors.extend(API_ERRORS);
+        }
         if !names.is_empty() {
             errors.extend(PATH_ERRORS);
         }

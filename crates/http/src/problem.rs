@@ -56,9 +56,34 @@ impl ApiError {
     }
 }
 
+/// The code of a 503 answered when no database connection freed up in time: the server is
+/// overloaded, not broken, and the caller should retry after `Retry-After`.
+pub const OVERLOADED: &str = "overloaded";
+
+/// Whether a database pool timeout is behind the error (anywhere in its chain of sources).
+fn pool_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(sqlx::Error::PoolTimedOut) = err.downcast_ref::<sqlx::Error>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl<E: Problem> From<E> for ApiError {
     fn from(e: E) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() && pool_timed_out(&e) {
+            tracing::warn!(error = %e, "overloaded: no database connection freed up in time");
+            metrics::counter!("tenpo_http_overloaded_total").increment(1);
+            let detail = "the service is busy; retry after the seconds in Retry-After";
+            return ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, OVERLOADED, detail)
+            };
+        }
         if status.is_server_error() {
             // logged here, inside the request's span (which carries the request id)
             tracing::error!(code = e.code(), error = %e, source = ?std::error::Error::source(&e), "internal error");
@@ -77,7 +102,7 @@ fn title_of(code: &str) -> String {
 
 fn render(mut body: ProblemBody, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() {
+    if status.is_server_error() && body.code != OVERLOADED {
         body.detail = "an internal error occurred; quote the request id when reporting it".into();
         body.errors.clear();
     }

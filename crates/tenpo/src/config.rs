@@ -39,7 +39,6 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub auto_migrate: bool,
     pub statement_timeout_secs: u64,
-    /// How long a request waits for a free pooled connection before failing.
     pub acquire_timeout_secs: u64,
 }
 
@@ -543,7 +542,7 @@ impl Config {
             max_connections: self.database.max_connections,
             data_dir: self.data_dir.clone(),
             statement_timeout: Duration::from_secs(self.database.statement_timeout_secs),
-            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs),
+            acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
         }
     }
 

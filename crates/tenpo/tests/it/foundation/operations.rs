@@ -46,3 +46,37 @@ async fn every_answer_carries_a_request_id_and_errors_repeat_it() {
         .await
         .expect_problem(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn a_request_that_finds_no_free_connection_is_a_503_overloaded_with_retry_after() {
+    let app = TestApp::spawn_with(|c, o| {
+        o.worker = false;
+        c.database.max_connections = 3;
+        c.database.acquire_timeout_secs = 1;
+    })
+    .await;
+    let shop = app.shop().await;
+    // something holds every connection of the pool (under load: every other request)
+    let mut held = Vec::new();
+    while let Ok(Ok(c)) = tokio::time::timeout(std::time::Duration::from_millis(300), app.db.platform().acquire()).await
+    {
+        held.push(c);
+    }
+    assert!(!held.is_empty());
+    let carts = format!("/store/v1/stores/{}/carts", shop.handle);
+    for answer in [
+        app.get("/admin/v1/orders", &shop.owner_token).await,
+        app.call(Method::POST, &carts, None, Some(serde_json::json!({}))).await,
+    ] {
+        assert_eq!(answer.status, 503, "{:?}", answer.body);
+        assert_eq!(answer.content_type, "application/problem+json");
+        assert_eq!(answer.body["code"], "overloaded");
+        assert!(answer.body["detail"].as_str().unwrap().contains("retry"), "{}", answer.body);
+        assert_eq!(answer.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    }
+    drop(held);
+    // nothing was done, and the next try goes through
+    assert_eq!(app.count("SELECT count(*) FROM carts").await, 0);
+    app.get("/admin/v1/orders", &shop.owner_token).await.expect(200);
+    app.call(Method::POST, &carts, None, Some(serde_json::json!({}))).await.expect(201);
+}

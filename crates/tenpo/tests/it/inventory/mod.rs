@@ -1,5 +1,6 @@
 mod carts;
 mod check;
+mod crash;
 mod hot;
 mod race;
 mod stock;
