@@ -59,6 +59,8 @@ pub enum CheckoutError {
     Validation(#[from] ValidationErrors),
     #[error(transparent)]
     Permission(#[from] kernel::access::PermissionDenied),
+    #[error(transparent)]
+    Page(#[from] kernel::PageError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -93,6 +95,7 @@ impl Problem for CheckoutError {
             VariantNotAvailable | IdempotencyKeyReused | HotItemIncrease => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
+            Page(e) => e.status(),
             Db(_) => 500,
         }
     }
@@ -127,6 +130,7 @@ impl Problem for CheckoutError {
             HotItemIncrease => "hot_item_increase",
             Validation(e) => e.code(),
             Permission(e) => e.code(),
+            Page(e) => e.code(),
             Db(_) => "internal",
         }
     }

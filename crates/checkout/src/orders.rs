@@ -177,9 +177,8 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<OrderSummary>, CheckoutError> {
     by.require(Permission::OrdersRead)?;
-    let limit = page.limit().map_err(|e| kernel::ValidationErrors::one("limit", "invalid", e.to_string()))?;
-    let before: Option<(DateTime<Utc>, OrderId)> =
-        page.after().map_err(|_| kernel::ValidationErrors::one("cursor", "invalid", "not a cursor of this list"))?;
+    let limit = page.limit()?;
+    let before: Option<(DateTime<Utc>, OrderId)> = page.after()?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT o.id, o.order_number AS number, o.status, o.email, o.total_amount, o.currency, o.payment_method,
                 p.status AS payment_status, o.placed_at
@@ -217,9 +216,8 @@ pub async fn for_customer(
     emails: &[String],
     page: &PageRequest,
 ) -> Result<Page<OrderSummary>, CheckoutError> {
-    let limit = page.limit().map_err(|e| kernel::ValidationErrors::one("limit", "invalid", e.to_string()))?;
-    let before: Option<(DateTime<Utc>, OrderId)> =
-        page.after().map_err(|_| kernel::ValidationErrors::one("cursor", "invalid", "not a cursor of this list"))?;
+    let limit = page.limit()?;
+    let before: Option<(DateTime<Utc>, OrderId)> = page.after()?;
     let (at, id) = before.unzip();
     let mut rows: Vec<OrderSummary> = sqlx::query_as(
         "SELECT o.id, o.order_number AS number, o.status, o.email, o.total_amount, o.currency, o.payment_method,

@@ -363,9 +363,8 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<Promotion>, CheckoutError> {
     by.require(Permission::PromotionsRead)?;
-    let limit = page.limit().map_err(|e| kernel::ValidationErrors::one("limit", "invalid", e.to_string()))?;
-    let after: Option<PromotionId> =
-        page.after().map_err(|_| kernel::ValidationErrors::one("cursor", "invalid", "not a cursor of this list"))?;
+    let limit = page.limit()?;
+    let after: Option<PromotionId> = page.after()?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM promotions p JOIN store_settings s ON s.store_id = p.store_id
           WHERE p.store_id = $1 AND p.deleted_at IS NULL AND ($2::uuid IS NULL OR p.id > $2) ORDER BY p.id LIMIT $3"

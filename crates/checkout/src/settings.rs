@@ -15,10 +15,18 @@ use crate::CheckoutError;
 /// Where shoppers send a bank transfer (振込先).
 pub use kernel::jp::BankAccount;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A store's shipping fee for one prefecture, as the settings answer it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PrefectureFee {
-    /// JIS code 1-47, or the name (東京都, Tokyo) when setting.
+    pub prefecture: Prefecture,
+    pub fee: Money,
+}
+
+/// A store's shipping fee for one prefecture, as it is set.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrefectureFeeInput {
+    /// JIS code 1-47, or the name (東京都, 東京, Tokyo).
     #[schema(value_type = String)]
     pub prefecture: serde_json::Value,
     pub fee: Money,
@@ -75,7 +83,7 @@ pub struct UpdateCheckoutSettings {
     #[schema(value_type = Option<Money>)]
     pub free_shipping_threshold: Option<Option<Money>>,
     /// Replaces the per-prefecture fees.
-    pub prefecture_fees: Option<Vec<PrefectureFee>>,
+    pub prefecture_fees: Option<Vec<PrefectureFeeInput>>,
     /// Replaces the slots.
     pub delivery_slots: Option<Vec<DeliverySlot>>,
 }
@@ -127,14 +135,16 @@ pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, Check
         bank_account: r.bank_account.0,
         cod_enabled: r.cod_enabled,
         cod_limit: Money::new(r.cod_limit_amount, c),
-        cod_fee_tiers: tiers.into_iter().map(|(u, f)| CodTier { up_to: Money::new(u, c), fee: Money::new(f, c) }).collect(),
+        cod_fee_tiers: tiers
+            .into_iter()
+            .map(|(u, f)| CodTier { up_to: Money::new(u, c), fee: Money::new(f, c) })
+            .collect(),
         shipping_flat_fee: Money::new(r.shipping_flat_fee_amount, c),
         free_shipping_threshold: r.free_shipping_threshold_amount.map(|a| Money::new(a, c)),
         prefecture_fees: fees
             .into_iter()
-            .map(|(code, fee)| PrefectureFee {
-                prefecture: serde_json::json!({ "code": code, "name": Prefecture::from_code(code as u8).map(|p| p.name).unwrap_or("") }),
-                fee: Money::new(fee, c),
+            .filter_map(|(code, fee)| {
+                Some(PrefectureFee { prefecture: Prefecture::from_code(code as u8)?, fee: Money::new(fee, c) })
             })
             .collect(),
         delivery_slots: slots.into_iter().map(|(code, label)| DeliverySlot { code, label }).collect(),
@@ -145,7 +155,7 @@ pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, Check
 impl CheckoutSettings {
     /// The shipping fee a store set for a prefecture, if any.
     pub fn prefecture_fee(&self, code: u8) -> Option<i64> {
-        self.prefecture_fees.iter().find(|f| f.prefecture["code"].as_u64() == Some(code as u64)).map(|f| f.fee.amount)
+        self.prefecture_fees.iter().find(|f| f.prefecture.code == code).map(|f| f.fee.amount)
     }
 }
 
