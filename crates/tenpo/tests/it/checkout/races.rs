@@ -185,8 +185,17 @@ async fn a_flash_sale_ends_with_exactly_one_order_per_granted_shopper() {
         tokio::spawn(async move {
             let first = add(&app, &shop, &cart, &variant, 1, None).await;
             let decision = decided(&app, &shop, &cart, first).await;
-            let placed = checkout(&app, &shop, &cart, order_body(&format!("f{i}@example.jp")), None).await;
-            (cart.0, decision, placed)
+            // an overloaded server answers 503 with Retry-After: the shopper's client retries
+            // under the same key (one checkout)
+            let key = format!("flash-{i}");
+            loop {
+                let placed = checkout(&app, &shop, &cart, order_body(&format!("f{i}@example.jp")), Some(&key)).await;
+                if placed.status.as_u16() != 503 {
+                    return (cart.0, decision, placed);
+                }
+                assert_eq!(placed.body["code"], "overloaded", "{}", placed.body);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         })
     }))
     .await;
