@@ -79,6 +79,9 @@ impl PartTotals {
             let goods = l.price_amount * l.quantity as i64;
             t.subtotal += goods;
             t.discount += l.discount_amount;
+            t.shipping_fee += l.shipping_fee_share;
+            t.cod_fee += l.cod_fee_share;
+            t.taxable_standard += l.shipping_fee_share + l.cod_fee_share;
             if l.tax_class == "reduced" {
                 t.taxable_reduced += goods - l.discount_amount;
             } else {

@@ -173,6 +173,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "collected": { "amount": 100, "currency": "JPY" } }),
         ),
         ("POST /admin/v1/orders/{order_id}/cancel", json!({ "reason": "r" })),
+        ("PUT /admin/v1/products/{product_id}/commission", json!({ "rate_bps": 1000, "effective_from": "2030-01-01" })),
         (
             "POST /admin/v1/promotions",
             json!({ "code": "NEW", "description": "d", "discount_type": "percent", "percent_off_bps": 500, "amount_off": null,

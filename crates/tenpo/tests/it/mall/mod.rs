@@ -1,5 +1,6 @@
 //! Mall mode: vendor scope, vendors, commission, vendor cancellations, statements.
 
+mod commission;
 mod scope;
 mod vendors;
 
