@@ -482,6 +482,8 @@ struct CartLineRow {
     fulfillment_type: String,
     tax_class: String,
     sellable: bool,
+    /// The single-brand tenant's own vendor: no commission.
+    house: bool,
 }
 
 impl CartLineRow {
@@ -531,7 +533,8 @@ pub async fn place_order(
         "SELECT i.id, i.variant_id, p.id AS product_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
                 (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL
-                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable
+                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable,
+                EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = i.vendor_id AND ve.is_house) AS house
            FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
           WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
     )
@@ -717,13 +720,18 @@ pub async fn place_order(
         }
     };
 
-    // the mall's commission on each line, frozen here (docs/MALL.md)
-    let terms = tenancy::commission::terms(
-        tx,
-        &lines.iter().map(|l| (l.product_id, l.vendor_id)).collect::<Vec<_>>(),
-        kernel::jp::today(),
-    )
-    .await?;
+    // the mall's commission on each line, frozen here (docs/MALL.md); a single-brand tenant
+    // sells as itself and pays none (no round trip on its checkouts)
+    let terms = if lines.iter().all(|l| l.house) {
+        tenancy::commission::Terms::default()
+    } else {
+        tenancy::commission::terms(
+            tx,
+            &lines.iter().map(|l| (l.product_id, l.vendor_id)).collect::<Vec<_>>(),
+            kernel::jp::today(),
+        )
+        .await?
+    };
     let commission: Vec<(i32, i64, i64)> = lines
         .iter()
         .enumerate()

@@ -51,26 +51,24 @@ pub fn amount(base: i64, rate_bps: i32) -> i64 {
 
 /// The terms for these (product, vendor) lines on a day, in one round trip.
 pub async fn terms(tx: &mut Tx, lines: &[(ProductId, VendorId)], day: NaiveDate) -> Result<Terms, sqlx::Error> {
-    let rows: Vec<(ProductId, i32)> = sqlx::query_as(
+    let rows: Vec<(ProductId, i32, Option<bool>, Option<bool>)> = sqlx::query_as(
         "SELECT l.product_id, coalesce(
                 (SELECT r.rate_bps FROM product_commission_rates r
                   WHERE r.product_id = l.product_id AND r.effective_from <= $3 ORDER BY r.effective_from DESC LIMIT 1),
                 (SELECT r.rate_bps FROM vendor_commission_rates r
                   WHERE r.vendor_id = l.vendor_id AND r.effective_from <= $3 ORDER BY r.effective_from DESC LIMIT 1),
-                0)
-           FROM UNNEST($1::uuid[], $2::uuid[]) AS l(product_id, vendor_id)",
+                0),
+                s.commission_on_shipping, s.commission_on_cod_fee
+           FROM UNNEST($1::uuid[], $2::uuid[]) AS l(product_id, vendor_id) LEFT JOIN mall_settings s ON true",
     )
     .bind(lines.iter().map(|l| l.0).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.1).collect::<Vec<_>>())
     .bind(day)
     .fetch_all(&mut **tx)
     .await?;
-    let flags: Option<(bool, bool)> =
-        sqlx::query_as("SELECT commission_on_shipping, commission_on_cod_fee FROM mall_settings")
-            .fetch_optional(&mut **tx)
-            .await?;
-    let (on_shipping, on_cod_fee) = flags.unwrap_or((false, false));
-    Ok(Terms { rates: rows.into_iter().collect(), on_shipping, on_cod_fee })
+    let on_shipping = rows.first().and_then(|r| r.2).unwrap_or(false);
+    let on_cod_fee = rows.first().and_then(|r| r.3).unwrap_or(false);
+    Ok(Terms { rates: rows.into_iter().map(|r| (r.0, r.1)).collect(), on_shipping, on_cod_fee })
 }
 
 /// A product's commission schedule: overrides of its vendor's default rate.
