@@ -167,6 +167,8 @@ pub struct OrderLine {
     pub commission_base_amount: i64,
     #[serde(skip)]
     pub commission_amount: i64,
+    /// Set once the line was canceled (mall mode: a vendor's unshipped lines).
+    pub canceled_at: Option<DateTime<Utc>>,
     /// Staff views: the mall's commission on this line, frozen when the order was placed.
     #[sqlx(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,7 +190,7 @@ pub struct LineCommission {
 pub const LINE_COLUMNS: &str =
     "id, variant_id, vendor_id, product_title, variant_title, sku, fulfillment_type, tax_class,
     price_amount, price_currency, quantity, discount_amount, shipping_fee_share, cod_fee_share,
-    commission_rate_bps, commission_base_amount, commission_amount";
+    commission_rate_bps, commission_base_amount, commission_amount, canceled_at";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Payment {

@@ -115,6 +115,13 @@ async fn world(app: &TestApp) -> World {
         .await
         .expect(201);
 
+    // B's statement (its paid digital line counted), closed by the mall
+    let b_statement = app
+        .post(&format!("/admin/v1/vendors/{}/statements/close", b.id), &shop.owner_token, json!({}))
+        .await
+        .expect(200);
+    assert!(!b_statement["lines"].as_array().unwrap().is_empty(), "{b_statement}");
+    let b_statement = b_statement["id"].as_str().unwrap().to_string();
     let common = |m: &mut BTreeMap<&'static str, String>| {
         m.insert("customer_id", customer_id.clone());
         m.insert("address_id", address["id"].as_str().unwrap().into());
@@ -123,6 +130,7 @@ async fn world(app: &TestApp) -> World {
         m.insert("location_id", b.location_id.clone());
         m.insert("staff_id", b.staff.id.clone());
         m.insert("vendor_id", b.id.clone());
+        m.insert("statement_id", b_statement.clone());
     };
     let mut theirs = BTreeMap::new();
     common(&mut theirs);
@@ -155,6 +163,7 @@ async fn world(app: &TestApp) -> World {
         b_only_delivery,
         shared_delivery,
         asset,
+        b_statement.clone(),
     ]
     .into();
     for m in [&b.owner, &b.admin, &b.staff] {
