@@ -91,6 +91,7 @@ async fn get_statement(
 #[into_params(parameter_in = Query)]
 struct CsvQuery {
     /// `utf-8` (with a BOM, the default) or `shift_jis`.
+    #[param(inline)]
     encoding: Option<CsvEncoding>,
 }
 
