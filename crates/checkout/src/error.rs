@@ -47,6 +47,12 @@ pub enum CheckoutError {
     OrderAlreadyShipped,
     #[error("no refund is owed on this order")]
     NoRefundOwed,
+    #[error("no such line in this order")]
+    LineNotFound,
+    #[error("the line is already canceled")]
+    LineCanceled,
+    #[error("a digital line cannot be canceled once paid: its download was delivered")]
+    LineDelivered,
     #[error("a shipment cannot go from {from:?} to {to:?}")]
     IllegalShipmentTransition { from: crate::order::ShipmentStatus, to: crate::order::ShipmentStatus },
     #[error("this store already has the promotion code {0:?}")]
@@ -79,7 +85,8 @@ impl Problem for CheckoutError {
         match self {
             CartNotFound | VariantNotFound | ItemNotFound | RequestNotFound | PromotionNotFound | OrderNotFound => 404,
             EmptyCart | PaymentMethodUnavailable(_) | WrongPaymentMethod => 422,
-            ShipmentNotFound => 404,
+            ShipmentNotFound | LineNotFound => 404,
+            LineCanceled | LineDelivered => 409,
             PaymentNotPending
             | OrderNotPaid
             | OrderCanceled
@@ -125,6 +132,9 @@ impl Problem for CheckoutError {
             OrderCanceled => "order_canceled",
             OrderAlreadyShipped => "order_already_shipped",
             NoRefundOwed => "no_refund_owed",
+            LineNotFound => "order_line_not_found",
+            LineCanceled => "order_line_canceled",
+            LineDelivered => "order_line_delivered",
             IllegalShipmentTransition { .. } => "illegal_shipment_transition",
             PromotionCodeTaken(_) => "promotion_code_taken",
             HotItemIncrease => "hot_item_increase",

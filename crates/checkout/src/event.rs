@@ -1,7 +1,7 @@
 //! The events checkout records (docs/EVENTS.md): one payload struct per event type. Amounts
 //! are [`Money`] (minor units and currency).
 
-use kernel::{CartId, CustomerId, Money, OrderId, PaymentId, PromotionId, ShipmentId, StoreId};
+use kernel::{CartId, CustomerId, Money, OrderId, OrderItemId, PaymentId, PromotionId, ShipmentId, StoreId, VendorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,6 +50,24 @@ pub struct OrderCanceled {
     pub refund_owed: Money,
 }
 events::payload!(OrderCanceled => OrderCanceled, |p| p.order_id);
+
+/// `order.lines_canceled`: some lines of an order were canceled (mall mode); the order is what
+/// is left.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderLinesCanceled {
+    pub order_id: OrderId,
+    /// The vendor whose staff canceled them (none: the mall's staff).
+    pub vendor_id: Option<VendorId>,
+    pub line_ids: Vec<OrderItemId>,
+    pub reason: String,
+    /// Units that went back to stock.
+    pub restocked_units: i64,
+    /// The order's total now (what a COD collects, what a bank transfer owes).
+    pub total: Money,
+    /// What was paid above the new total and is owed back.
+    pub refund_owed: Money,
+}
+events::payload!(OrderLinesCanceled => OrderLinesCanceled, |p| p.order_id);
 
 /// `payment.confirmed`, whichever way the money came: a bank transfer staff recorded, cash the
 /// carrier collected on the last delivery, or an order with nothing to pay.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Actor, Permission};
-use kernel::{Money, OrderId, PaymentId, ShipmentId, StoreId, Validator, VendorId};
+use kernel::{Money, OrderId, OrderItemId, PaymentId, ShipmentId, StoreId, Validator, VendorId};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -310,6 +310,17 @@ pub async fn cancel(
     let mut v = Validator::new();
     let reason = v.text("reason", &input.reason, 500);
     v.into_result()?;
+    cancel_whole(tx, store, by, order, reason).await
+}
+
+/// [`cancel`], once the caller may.
+async fn cancel_whole(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    order: OrderId,
+    reason: String,
+) -> Result<OrderView, CheckoutError> {
     let o = lock(tx, store, order).await?;
     if o.status == OrderStatus::Canceled {
         return Err(CheckoutError::OrderCanceled);
@@ -348,6 +359,13 @@ pub async fn cancel(
         let event = event::ShipmentCanceled { order_id: order, shipment_id: shipment };
         events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     }
+    sqlx::query(
+        "UPDATE order_items SET canceled_at = now(), cancel_reason = $2 WHERE order_id = $1 AND canceled_at IS NULL",
+    )
+    .bind(order)
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("UPDATE orders SET status = 'canceled', canceled_at = now(), cancel_reason = $2 WHERE id = $1")
         .bind(order)
         .bind(&reason)
@@ -361,6 +379,183 @@ pub async fn cancel(
         refund_owed: Money::new(refund, o.currency),
     };
     events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
+    crate::vendor_part::for_staff(tx, store, by, order).await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelLines {
+    pub reason: String,
+    /// The lines to cancel. A vendor's staff may leave it out: all of their vendor's lines that
+    /// are not canceled yet. The mall's staff name the lines.
+    pub line_ids: Option<Vec<OrderItemId>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LiveLine {
+    id: OrderItemId,
+    vendor_id: VendorId,
+    variant_id: kernel::VariantId,
+    fulfillment_type: String,
+    canceled: bool,
+}
+
+/// Cancels some lines of an order that have not left (docs/MALL.md, "Cancellation"): a vendor's
+/// staff cancel their own vendor's lines, the mall's staff any. Those lines' units go back to
+/// stock; the order's amounts and its tax per rate are those of the lines left (each keeps its
+/// shares of the discount and fees, so nothing left costs more); the payment asks for less (a
+/// COD collects less), and what was paid above it is a refund owed; a vendor shipment with no
+/// line left is canceled. The other vendors' lines are untouched. When no line is left, the
+/// order is canceled as [`cancel`] does.
+pub async fn cancel_lines(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    order: OrderId,
+    input: CancelLines,
+) -> Result<OrderView, CheckoutError> {
+    by.require(Permission::OrdersCancelLines)?;
+    let mut v = Validator::new();
+    let reason = v.text("reason", &input.reason, 500);
+    match &input.line_ids {
+        None if by.vendor().is_none() => v.push("line_ids", "required", "name the lines to cancel"),
+        Some(ids) if ids.is_empty() || ids.len() > 500 => v.push("line_ids", "out_of_range", "1 to 500 lines"),
+        _ => {}
+    }
+    v.into_result()?;
+    crate::vendor_part::check_visible(tx, by, order).await?;
+    let o = lock(tx, store, order).await?;
+    if o.status == OrderStatus::Canceled {
+        return Err(CheckoutError::OrderCanceled);
+    }
+    let lines: Vec<LiveLine> = sqlx::query_as(
+        "SELECT id, vendor_id, variant_id, fulfillment_type, canceled_at IS NOT NULL AS canceled
+           FROM order_items WHERE order_id = $1 ORDER BY id FOR UPDATE",
+    )
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    let targets: Vec<&LiveLine> = match &input.line_ids {
+        Some(ids) => {
+            let mut out = Vec::new();
+            for id in ids {
+                match lines.iter().find(|l| l.id == *id && by.sees_vendor(l.vendor_id)) {
+                    Some(l) if l.canceled => return Err(CheckoutError::LineCanceled),
+                    Some(l) => out.push(l),
+                    None => return Err(CheckoutError::LineNotFound),
+                }
+            }
+            out.sort_by_key(|l| l.id);
+            out.dedup_by_key(|l| l.id);
+            out
+        }
+        None => lines.iter().filter(|l| !l.canceled && by.sees_vendor(l.vendor_id)).collect(),
+    };
+    if targets.is_empty() {
+        return Err(CheckoutError::LineCanceled);
+    }
+    let p = payment(tx, order).await?;
+    // what has left cannot be canceled: a physical line whose vendor's shipment moved, a digital
+    // line once paid (its download was delivered)
+    let moved: Vec<VendorId> = sqlx::query_scalar(
+        "SELECT vendor_id FROM shipments WHERE order_id = $1 AND status IN ('shipped', 'delivered')",
+    )
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    for l in &targets {
+        if l.fulfillment_type == "physical" && moved.contains(&l.vendor_id) {
+            return Err(CheckoutError::OrderAlreadyShipped);
+        }
+        if l.fulfillment_type != "physical" && p.status == PaymentStatus::Confirmed {
+            return Err(CheckoutError::LineDelivered);
+        }
+    }
+    if targets.len() == lines.iter().filter(|l| !l.canceled).count() {
+        // nothing would be left: the whole order goes
+        return cancel_whole(tx, store, by, order, reason).await;
+    }
+    let ids: Vec<OrderItemId> = targets.iter().map(|l| l.id).collect();
+    sqlx::query("UPDATE order_items SET canceled_at = now(), cancel_reason = $2 WHERE id = ANY($1)")
+        .bind(&ids)
+        .bind(&reason)
+        .execute(&mut **tx)
+        .await?;
+    let variants: Vec<kernel::VariantId> = targets.iter().map(|l| l.variant_id).collect();
+    let restocked = inventory::reservation::restock_variants(tx, store, order, &variants, by.actor()).await?;
+    // the order is what is left
+    let left: Vec<order::OrderLine> = sqlx::query_as(&format!(
+        "SELECT {} FROM order_items WHERE order_id = $1 AND canceled_at IS NULL ORDER BY id",
+        order::LINE_COLUMNS
+    ))
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    let part = crate::vendor_part::PartTotals::of(&left);
+    sqlx::query(
+        "UPDATE orders SET subtotal_amount = $2, discount_amount = $3, shipping_fee_amount = $4, cod_fee_amount = $5,
+            total_amount = $6 WHERE id = $1",
+    )
+    .bind(order)
+    .bind(part.subtotal)
+    .bind(part.discount)
+    .bind(part.shipping_fee)
+    .bind(part.cod_fee)
+    .bind(part.total)
+    .execute(&mut **tx)
+    .await?;
+    let tax = part.tax_lines();
+    sqlx::query("DELETE FROM order_tax_lines WHERE order_id = $1").bind(order).execute(&mut **tx).await?;
+    sqlx::query(
+        "INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount)
+         SELECT $1, $2, u.rate_bps, u.taxable_amount, u.tax_amount
+           FROM UNNEST($3::int4[], $4::int8[], $5::int8[]) AS u(rate_bps, taxable_amount, tax_amount)",
+    )
+    .bind(tx.tenant())
+    .bind(order)
+    .bind(tax.iter().map(|t| t.rate_bps as i32).collect::<Vec<_>>())
+    .bind(tax.iter().map(|t| t.taxable_amount).collect::<Vec<_>>())
+    .bind(tax.iter().map(|t| t.tax_amount).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    // the payment asks for what is left; paid above it is owed back
+    let refund: i64 = sqlx::query_scalar(
+        "UPDATE payments SET amount = $2,
+            amount_mismatch = (received_amount IS NOT NULL AND received_amount <> $2),
+            refund_owed_amount = CASE WHEN status = 'confirmed' THEN greatest(coalesce(received_amount, 0) - $2, 0)
+                                      ELSE refund_owed_amount END
+          WHERE id = $1 RETURNING refund_owed_amount",
+    )
+    .bind(p.id)
+    .bind(part.total)
+    .fetch_one(&mut **tx)
+    .await?;
+    // a vendor's shipment with nothing left to ship
+    let canceled: Vec<ShipmentId> = sqlx::query_scalar(
+        "UPDATE shipments s SET status = 'canceled' WHERE s.order_id = $1 AND s.status = 'pending'
+            AND NOT EXISTS (SELECT 1 FROM order_items oi WHERE oi.order_id = s.order_id AND oi.vendor_id = s.vendor_id
+                              AND oi.fulfillment_type = 'physical' AND oi.canceled_at IS NULL)
+          RETURNING s.id",
+    )
+    .bind(order)
+    .fetch_all(&mut **tx)
+    .await?;
+    for shipment in canceled {
+        let event = event::ShipmentCanceled { order_id: order, shipment_id: shipment };
+        events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
+    }
+    let c = o.currency;
+    let event = event::OrderLinesCanceled {
+        order_id: order,
+        vendor_id: by.vendor(),
+        line_ids: ids,
+        reason: reason.clone(),
+        restocked_units: restocked,
+        total: Money::new(part.total, c),
+        refund_owed: Money::new(refund, c),
+    };
+    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
+    settle(tx, store, order, by.actor(), Some(reason.as_str())).await?;
     crate::vendor_part::for_staff(tx, store, by, order).await
 }
 

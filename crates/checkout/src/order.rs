@@ -26,8 +26,8 @@ use customers::address::{Address, AddressInput, AddressType};
 use db::Tx;
 use inventory::reservation::{self, Ask};
 use kernel::{
-    CartItemId, Currency, CustomerId, LocationId, Money, OrderId, OrderItemId, PaymentId, ReservationId, ShipmentId,
-    StoreId, Validator, VariantId, VendorId,
+    CartItemId, Currency, CustomerId, LocationId, Money, OrderId, OrderItemId, PaymentId, ProductId, ReservationId,
+    ShipmentId, StoreId, Validator, VariantId, VendorId,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -156,12 +156,41 @@ pub struct OrderLine {
     pub discount: Option<Money>,
     #[sqlx(skip)]
     pub line_total: Option<Money>,
+    /// This line's shares of the order's shipping and COD fees.
+    #[serde(skip)]
+    pub shipping_fee_share: i64,
+    #[serde(skip)]
+    pub cod_fee_share: i64,
+    #[serde(skip)]
+    pub commission_rate_bps: i32,
+    #[serde(skip)]
+    pub commission_base_amount: i64,
+    #[serde(skip)]
+    pub commission_amount: i64,
+    /// Set once the line was canceled (mall mode: a vendor's unshipped lines).
+    pub canceled_at: Option<DateTime<Utc>>,
+    /// Staff views: the mall's commission on this line, frozen when the order was placed.
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commission: Option<LineCommission>,
+}
+
+/// The commission of an order line (docs/MALL.md): fixed when the order is placed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineCommission {
+    /// Basis points (1000 = 10%).
+    pub rate_bps: i32,
+    /// The line total after its share of the discount, plus the fee shares that carry commission.
+    pub base: Money,
+    /// `base × rate`, rounded down.
+    pub amount: Money,
 }
 
 /// The columns of an [`OrderLine`].
 pub const LINE_COLUMNS: &str =
     "id, variant_id, vendor_id, product_title, variant_title, sku, fulfillment_type, tax_class,
-    price_amount, price_currency, quantity, discount_amount";
+    price_amount, price_currency, quantity, discount_amount, shipping_fee_share, cod_fee_share,
+    commission_rate_bps, commission_base_amount, commission_amount, canceled_at";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Payment {
@@ -308,6 +337,13 @@ pub async fn view(tx: &mut Tx, store: StoreId, order: OrderId, with_history: boo
         l.unit_price = Some(unit);
         l.discount = Some(Money::new(l.discount_amount, c));
         l.line_total = Some(Money::new(l.price_amount * l.quantity as i64 - l.discount_amount, c));
+        if with_history {
+            l.commission = Some(LineCommission {
+                rate_bps: l.commission_rate_bps,
+                base: Money::new(l.commission_base_amount, c),
+                amount: Money::new(l.commission_amount, c),
+            });
+        }
     }
     let tax_lines: Vec<(i32, i64, i64)> = sqlx::query_as(
         "SELECT rate_bps, taxable_amount, tax_amount FROM order_tax_lines WHERE order_id = $1 ORDER BY rate_bps DESC",
@@ -437,6 +473,7 @@ fn new_token() -> String {
 struct CartLineRow {
     id: CartItemId,
     variant_id: VariantId,
+    product_id: ProductId,
     vendor_id: VendorId,
     quantity: i32,
     price_amount: i64,
@@ -447,6 +484,8 @@ struct CartLineRow {
     fulfillment_type: String,
     tax_class: String,
     sellable: bool,
+    /// The single-brand tenant's own vendor: no commission.
+    house: bool,
 }
 
 impl CartLineRow {
@@ -493,10 +532,11 @@ pub async fn place_order(
         v.check("email", customers::identity::normalize_email(&typed)).unwrap_or(typed)
     };
     let lines: Vec<CartLineRow> = sqlx::query_as(
-        "SELECT i.id, i.variant_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
+        "SELECT i.id, i.variant_id, p.id AS product_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
                 (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL
-                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable
+                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable,
+                EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = i.vendor_id AND ve.is_house) AS house
            FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
           WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
     )
@@ -682,6 +722,29 @@ pub async fn place_order(
         }
     };
 
+    // the mall's commission on each line, frozen here (docs/MALL.md); a single-brand tenant
+    // sells as itself and pays none (no round trip on its checkouts)
+    let terms = if lines.iter().all(|l| l.house) {
+        tenancy::commission::Terms::default()
+    } else {
+        tenancy::commission::terms(
+            tx,
+            &lines.iter().map(|l| (l.product_id, l.vendor_id)).collect::<Vec<_>>(),
+            kernel::jp::today(),
+        )
+        .await?
+    };
+    let commission: Vec<(i32, i64, i64)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let rate = terms.rate(l.product_id);
+            let goods = l.price_amount * l.quantity as i64 - t.line_discounts[i];
+            let base = terms.base(goods, t.line_shipping_fees[i], t.line_cod_fees[i]);
+            (rate, base, tenancy::commission::amount(base, rate))
+        })
+        .collect();
+
     // the order (its number comes last, below)
     let order = OrderId::new();
     let placeholder = -(rand::random::<i64>() & i64::MAX).max(1);
@@ -729,13 +792,17 @@ pub async fn place_order(
     // the lines, with the location their units come from, and the tax per rate: one statement each
     sqlx::query(
         "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
-            fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id)
+            fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id,
+            shipping_fee_share, cod_fee_share, commission_rate_bps, commission_base_amount, commission_amount)
          SELECT u.id, $1, $2, u.vendor_id, u.variant_id, u.product_title, u.variant_title, u.sku, u.fulfillment_type,
-                u.tax_class, u.price_amount, $3, u.quantity, u.discount_amount, u.location_id
+                u.tax_class, u.price_amount, $3, u.quantity, u.discount_amount, u.location_id,
+                u.shipping_fee_share, u.cod_fee_share, u.commission_rate_bps, u.commission_base_amount, u.commission_amount
            FROM UNNEST($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                       $12::int8[], $13::int4[], $14::int8[], $15::uuid[])
+                       $12::int8[], $13::int4[], $14::int8[], $15::uuid[], $16::int8[], $17::int8[], $18::int4[],
+                       $19::int8[], $20::int8[])
              AS u(id, vendor_id, variant_id, product_title, variant_title, sku, fulfillment_type, tax_class, price_amount,
-                  quantity, discount_amount, location_id)",
+                  quantity, discount_amount, location_id, shipping_fee_share, cod_fee_share, commission_rate_bps,
+                  commission_base_amount, commission_amount)",
     )
     .bind(tx.tenant())
     .bind(order)
@@ -752,6 +819,11 @@ pub async fn place_order(
     .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
     .bind(&t.line_discounts)
     .bind(lines.iter().map(|l| if l.physical() { location_of.get(&l.id).copied() } else { None }).collect::<Vec<_>>())
+    .bind(&t.line_shipping_fees)
+    .bind(&t.line_cod_fees)
+    .bind(commission.iter().map(|c| c.0).collect::<Vec<_>>())
+    .bind(commission.iter().map(|c| c.1).collect::<Vec<_>>())
+    .bind(commission.iter().map(|c| c.2).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     sqlx::query(

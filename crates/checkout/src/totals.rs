@@ -74,6 +74,9 @@ pub struct Totals {
     pub discount: i64,
     /// Per line, in the order given.
     pub line_discounts: Vec<i64>,
+    /// Per line: its shares of the shipping fee and of the COD fee ([`fee_shares`]).
+    pub line_shipping_fees: Vec<i64>,
+    pub line_cod_fees: Vec<i64>,
     pub shipping_fee: i64,
     pub cod_fee: i64,
     pub total: i64,
@@ -90,18 +93,24 @@ pub fn discount_amount(subtotal: i64, d: Option<Discount>) -> i64 {
 
 /// Spreads `discount` over lines in proportion to their totals (largest remainder).
 pub fn allocate(lines: &[Line], discount: i64) -> Vec<i64> {
-    let subtotal: i64 = lines.iter().map(Line::total).sum();
-    if subtotal <= 0 || discount <= 0 {
-        return vec![0; lines.len()];
+    split(&lines.iter().map(Line::total).collect::<Vec<_>>(), discount)
+}
+
+/// Spreads `amount` over weights in proportion, rounding down; the yen left over go one by one
+/// to the largest remainders (ties: the earlier). The shares add up to `amount` exactly.
+pub fn split(weights: &[i64], amount: i64) -> Vec<i64> {
+    let sum: i64 = weights.iter().map(|w| (*w).max(0)).sum();
+    if sum <= 0 || amount <= 0 {
+        return vec![0; weights.len()];
     }
-    let mut shares: Vec<i64> = Vec::with_capacity(lines.len());
-    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(lines.len());
-    for (i, l) in lines.iter().enumerate() {
-        let exact = discount as i128 * l.total() as i128;
-        shares.push((exact / subtotal as i128) as i64);
-        remainders.push((exact % subtotal as i128, i));
+    let mut shares: Vec<i64> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(weights.len());
+    for (i, w) in weights.iter().enumerate() {
+        let exact = amount as i128 * (*w).max(0) as i128;
+        shares.push((exact / sum as i128) as i64);
+        remainders.push((exact % sum as i128, i));
     }
-    let mut left = discount - shares.iter().sum::<i64>();
+    let mut left = amount - shares.iter().sum::<i64>();
     remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     for (_, i) in remainders {
         if left == 0 {
@@ -111,6 +120,19 @@ pub fn allocate(lines: &[Line], discount: i64) -> Vec<i64> {
         left -= 1;
     }
     shares
+}
+
+/// Each line's shares of the shipping fee (over the shipped lines) and of the COD fee (over
+/// all lines), in proportion to their goods after discount. Used for a mall vendor's part and
+/// the commission base.
+pub fn fee_shares(lines: &[Line], line_discounts: &[i64], shipping_fee: i64, cod_fee: i64) -> (Vec<i64>, Vec<i64>) {
+    let goods: Vec<i64> = lines.iter().zip(line_discounts).map(|(l, d)| l.total() - d).collect();
+    let shipped: Vec<i64> = lines.iter().zip(&goods).map(|(l, g)| if l.shipped { *g } else { 0 }).collect();
+    // a shipped order whose goods came to nothing still shares the fee: equally over shipped lines
+    let shipped =
+        if shipped.iter().all(|g| *g == 0) { lines.iter().map(|l| l.shipped as i64).collect() } else { shipped };
+    let all = if goods.iter().all(|g| *g == 0) { vec![1; lines.len()] } else { goods };
+    (split(&shipped, shipping_fee), split(&all, cod_fee))
 }
 
 pub fn shipping_fee(lines: &[Line], goods_after_discount: i64, rules: &ShippingRules) -> i64 {
@@ -161,7 +183,18 @@ pub fn compute(lines: &[Line], discount: Option<Discount>, shipping: &ShippingRu
             tax_lines.push(TaxLine { rate_bps: rate, taxable_amount: amount, tax_amount: inclusive_tax(amount, rate) });
         }
     }
-    Totals { subtotal, discount, line_discounts, shipping_fee, cod_fee, total, tax_lines }
+    let (line_shipping_fees, line_cod_fees) = fee_shares(lines, &line_discounts, shipping_fee, cod_fee);
+    Totals {
+        subtotal,
+        discount,
+        line_discounts,
+        line_shipping_fees,
+        line_cod_fees,
+        shipping_fee,
+        cod_fee,
+        total,
+        tax_lines,
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +274,24 @@ mod tests {
         assert_eq!(t.tax_lines, vec![TaxLine { rate_bps: 1000, taxable_amount: 10_441, tax_amount: 949 }]);
         // above every tier: no fee can be charged (COD is not offered)
         assert_eq!(cod_fee(100_001, &tiers), None);
+    }
+
+    #[test]
+    fn fees_are_shared_by_goods_after_discount_and_add_up() {
+        // 4,400 (shipped), 3,240 (shipped), 550 (digital); shipping 800, COD fee 330
+        let lines = [
+            line(4400, 1, STANDARD_BPS),
+            line(1620, 2, REDUCED_BPS),
+            Line { shipped: false, ..line(550, 1, STANDARD_BPS) },
+        ];
+        let (ship, cod) = fee_shares(&lines, &[0, 0, 0], 800, 330);
+        // 800 × 4400/7640 = 460.73, 800 × 3240/7640 = 339.27: 460 + 339, the yen left to the larger remainder
+        assert_eq!(ship, vec![461, 339, 0]);
+        // 330 × 4400/8190 = 177.28, × 3240/8190 = 130.55, × 550/8190 = 22.16: 177 + 130 + 22, one left
+        assert_eq!(cod, vec![177, 131, 22]);
+        assert_eq!(cod.iter().sum::<i64>(), 330);
+        // goods that came to nothing still carry the fee
+        assert_eq!(fee_shares(&lines[..1], &[4400], 800, 0).0, vec![800]);
     }
 
     #[test]

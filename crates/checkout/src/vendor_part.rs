@@ -73,12 +73,16 @@ pub struct PartTotals {
 }
 
 impl PartTotals {
+    /// The totals of the lines not canceled.
     pub fn of<'a>(lines: impl IntoIterator<Item = &'a OrderLine>) -> PartTotals {
         let mut t = PartTotals::default();
-        for l in lines {
+        for l in lines.into_iter().filter(|l| l.canceled_at.is_none()) {
             let goods = l.price_amount * l.quantity as i64;
             t.subtotal += goods;
             t.discount += l.discount_amount;
+            t.shipping_fee += l.shipping_fee_share;
+            t.cod_fee += l.cod_fee_share;
+            t.taxable_standard += l.shipping_fee_share + l.cod_fee_share;
             if l.tax_class == "reduced" {
                 t.taxable_reduced += goods - l.discount_amount;
             } else {
@@ -132,7 +136,7 @@ pub fn narrow(mut view: OrderView, vendor: VendorId, mask_days: i32, now: DateTi
     view.total = Money::new(part.total, c);
     view.tax_lines = part.tax_lines();
     let shipments: Vec<_> = view.shipments.iter().map(|s| s.status).collect();
-    let canceled = view.status == order::OrderStatus::Canceled;
+    let canceled = view.status == order::OrderStatus::Canceled || view.items.iter().all(|l| l.canceled_at.is_some());
     view.status = order::derive_status(view.payment.method, view.payment.status, &shipments, canceled);
     // the payment: its method and status; what is due is the part's
     let p = &mut view.payment;

@@ -118,7 +118,7 @@ async fn of_order(tx: &mut Tx, order: OrderId, by: Acting<'_>) -> Result<OrderDe
     let undelivered_item_ids: Vec<OrderItemId> = sqlx::query_scalar(
         "SELECT oi.id FROM order_items oi
           WHERE oi.order_id = $1 AND oi.fulfillment_type = 'digital' AND ($2::uuid IS NULL OR oi.vendor_id = $2)
-            AND NOT EXISTS (SELECT 1 FROM digital_deliveries d WHERE d.order_item_id = oi.id)
+            AND oi.canceled_at IS NULL AND NOT EXISTS (SELECT 1 FROM digital_deliveries d WHERE d.order_item_id = oi.id)
           ORDER BY oi.id",
     )
     .bind(order)
@@ -193,6 +193,7 @@ pub async fn deliver_order(
     let items: Vec<(OrderItemId, ProductId)> = sqlx::query_as(
         "SELECT oi.id, v.product_id FROM order_items oi JOIN variants v ON v.id = oi.variant_id
           WHERE oi.order_id = $1 AND oi.fulfillment_type = 'digital' AND v.digital_asset_id IS NOT NULL
+            AND oi.canceled_at IS NULL
             AND ($2::uuid IS NULL OR oi.vendor_id = $2)
             AND NOT EXISTS (SELECT 1 FROM digital_deliveries d WHERE d.order_item_id = oi.id)
           ORDER BY oi.id",

@@ -140,6 +140,8 @@ catalog! {
     OrderStatusChanged = "order.status_changed" on "order" v 1;
     /// An order was canceled; its stock went back.
     OrderCanceled = "order.canceled" on "order" v 1;
+    /// Some lines of an order were canceled (a vendor's unshipped lines); the order is what is left.
+    OrderLinesCanceled = "order.lines_canceled" on "order" v 1;
     /// An order's payment was confirmed (bank transfer received, COD collected, or nothing to pay).
     PaymentConfirmed = "payment.confirmed" on "order" v 1;
     /// A bank transfer arrived short; the order keeps waiting.
@@ -160,6 +162,10 @@ catalog! {
     PromotionUpdated = "promotion.updated" on "promotion" v 1;
     /// A promotion code was deleted.
     PromotionDeleted = "promotion.deleted" on "promotion" v 1;
+    /// A vendor's statement (精算書) was closed and numbered.
+    StatementClosed = "statement.closed" on "statement" v 1;
+    /// A statement's payout was recorded.
+    StatementPaid = "statement.paid" on "statement" v 1;
     /// A file was uploaded for a digital variant.
     DigitalAssetUploaded = "digital.asset_uploaded" on "digital_asset" v 1;
     /// A replaced file no delivery needs any more was deleted.

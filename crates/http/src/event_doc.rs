@@ -32,6 +32,7 @@ pub fn catalog() -> Vec<Entry> {
     use checkout::event as co;
     use customers::event as cu;
     use digital::event as dg;
+    use mall::event as ml;
     use tenancy::event as te;
     entries![
         te::TenantCreated,
@@ -78,6 +79,7 @@ pub fn catalog() -> Vec<Entry> {
         co::OrderPlaced,
         co::OrderStatusChanged,
         co::OrderCanceled,
+        co::OrderLinesCanceled,
         co::PaymentConfirmed,
         co::PaymentShort,
         co::PaymentFailed,
@@ -88,6 +90,8 @@ pub fn catalog() -> Vec<Entry> {
         co::PromotionCreated,
         co::PromotionUpdated,
         co::PromotionDeleted,
+        ml::StatementClosed,
+        ml::StatementPaid,
         dg::AssetUploaded,
         dg::AssetDeleted,
         dg::DeliveryCreated,

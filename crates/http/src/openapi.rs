@@ -50,6 +50,7 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("shipment_id", Kind::Uuid, "shipment id"),
     ("delivery_id", Kind::Uuid, "delivery id"),
     ("promotion_id", Kind::Uuid, "promotion id"),
+    ("statement_id", Kind::Uuid, "statement id"),
     ("cart_id", Kind::Uuid, "cart id"),
     ("item_id", Kind::Uuid, "cart line id"),
     ("request_id", Kind::Uuid, "flash-sale add-to-cart request id"),

@@ -423,10 +423,39 @@ pub async fn consume(
 /// Puts the units an order took back on the shelf where they came from (the order was
 /// canceled), with `cancellation` movements. Answers the units returned.
 pub async fn restock_order(tx: &mut Tx, store: StoreId, order: OrderId, actor: Actor) -> Result<i64, sqlx::Error> {
+    restock(tx, store, order, None, actor).await
+}
+
+/// Returns the units of these variants an order took (a mall vendor's canceled lines), once:
+/// the reservations are marked restocked, so a later cancellation of the order returns only the
+/// rest.
+pub async fn restock_variants(
+    tx: &mut Tx,
+    store: StoreId,
+    order: OrderId,
+    variants: &[VariantId],
+    actor: Actor,
+) -> Result<i64, sqlx::Error> {
+    restock(tx, store, order, Some(variants), actor).await
+}
+
+async fn restock(
+    tx: &mut Tx,
+    store: StoreId,
+    order: OrderId,
+    variants: Option<&[VariantId]>,
+    actor: Actor,
+) -> Result<i64, sqlx::Error> {
     let taken: Vec<(StockId, i64)> = sqlx::query_as(
-        "SELECT stock_id, sum(quantity)::bigint FROM inventory_reservations WHERE order_id = $1 AND status = 'consumed' GROUP BY stock_id",
+        "WITH r AS (
+           UPDATE inventory_reservations SET restocked_at = now()
+            WHERE order_id = $1 AND status = 'consumed' AND restocked_at IS NULL
+              AND ($2::uuid[] IS NULL OR variant_id = ANY($2))
+           RETURNING stock_id, quantity)
+         SELECT stock_id, sum(quantity)::bigint FROM r GROUP BY stock_id",
     )
     .bind(order)
+    .bind(variants)
     .fetch_all(&mut **tx)
     .await?;
     let ids: Vec<StockId> = taken.iter().map(|t| t.0).collect();

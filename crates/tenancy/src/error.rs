@@ -13,6 +13,8 @@ pub enum TenancyError {
     StaffNotFound,
     #[error("no such vendor")]
     VendorNotFound,
+    #[error("no such product")]
+    ProductNotFound,
     #[error("the store handle {0:?} is taken")]
     StoreHandleTaken(String),
     #[error("this store already has a location with code {0:?}")]
@@ -45,7 +47,7 @@ impl Problem for TenancyError {
     fn status(&self) -> u16 {
         use TenancyError::*;
         match self {
-            TenantNotFound | StoreNotFound | LocationNotFound | StaffNotFound | VendorNotFound => 404,
+            TenantNotFound | StoreNotFound | LocationNotFound | StaffNotFound | VendorNotFound | ProductNotFound => 404,
             StoreHandleTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner | LocationHasStock => 409,
             CannotManageRole(_) | OutsideVendorScope => 403,
             NotAMall => 422,
@@ -64,6 +66,7 @@ impl Problem for TenancyError {
             LocationNotFound => "location_not_found",
             StaffNotFound => "staff_not_found",
             VendorNotFound => "vendor_not_found",
+            ProductNotFound => "product_not_found",
             StoreHandleTaken(_) => "store_handle_taken",
             LocationCodeTaken(_) => "location_code_taken",
             StaffLoginTaken(_) => "staff_login_taken",

@@ -5,6 +5,7 @@
 //! [`db::Db`] (and open a tenant-scoped transaction) or a [`db::Tx`] the caller already holds.
 
 pub mod auth;
+pub mod commission;
 pub mod error;
 pub mod event;
 pub mod locations;

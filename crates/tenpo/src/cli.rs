@@ -150,6 +150,10 @@ pub struct DemoArgs {
     /// Seed the demo data and exit instead of serving.
     #[arg(long)]
     pub seed_only: bool,
+    /// Also seed a demo mall (store `demo-mall`): three vendors with their logins, warehouses
+    /// and products.
+    #[arg(long)]
+    pub mall: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

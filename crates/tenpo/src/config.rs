@@ -620,6 +620,7 @@ impl Config {
             sweep_batch: 500,
             checkout_jobs_every: Duration::from_millis(self.worker.checkout_jobs_ms),
             digital_expiry_every: Duration::from_millis(self.worker.digital_expiry_ms),
+            ..Default::default()
         }
     }
 }

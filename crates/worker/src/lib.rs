@@ -22,6 +22,8 @@ pub struct WorkerSettings {
     pub checkout_jobs_every: Duration,
     /// How often passed digital deliveries are marked expired.
     pub digital_expiry_every: Duration,
+    /// How often vendors' statements whose closing day passed are closed (mall mode).
+    pub statements_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -33,6 +35,7 @@ impl Default for WorkerSettings {
             sweep_batch: 500,
             checkout_jobs_every: Duration::from_secs(30),
             digital_expiry_every: Duration::from_secs(60),
+            statements_every: Duration::from_secs(60),
         }
     }
 }
@@ -90,6 +93,7 @@ impl Worker {
         }));
         tasks.spawn(checkout::jobs::run(self.db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
         tasks.spawn(digital::expiry::run(self.db.clone(), self.settings.digital_expiry_every, shutdown.clone()));
+        tasks.spawn(mall::statements::run(self.db.clone(), self.settings.statements_every, shutdown.clone()));
         tasks
     }
 }

@@ -8,6 +8,7 @@ mod inventory;
 mod mall;
 mod orders;
 mod products;
+mod statements;
 mod store;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(orders::router())
         .merge(digital::router())
         .merge(mall::router())
+        .merge(statements::router())
 }
 
 pub fn uploads() -> OpenApiRouter<AppState> {

@@ -1,5 +1,6 @@
 //! `tenpo demo`: a ready-to-try Tenpo with a demo tenant, store, location, products and an owner
-//! login, printing where to go and how to sign in.
+//! login, printing where to go and how to sign in. `--mall` adds a demo mall: three vendors,
+//! each with a warehouse, an owner login and products.
 
 use std::time::Duration;
 
@@ -192,14 +193,194 @@ fn demo_products() -> Vec<CreateProduct> {
     ]
 }
 
-pub async fn demo(mut config: Config, seed_only: bool) -> anyhow::Result<()> {
+pub const DEMO_MALL_STORE: &str = "demo-mall";
+pub const DEMO_MALL_OWNER_EMAIL: &str = "owner@demo-mall.tenpo.test";
+
+/// A vendor of the demo mall: its name, commission, warehouse, owner login and products.
+struct DemoVendor {
+    name: &'static str,
+    key: &'static str,
+    commission_bps: i32,
+    registration_number: Option<&'static str>,
+    warehouse: &'static str,
+    products: fn() -> Vec<CreateProduct>,
+}
+
+fn demo_vendors() -> [DemoVendor; 3] {
+    [
+        DemoVendor {
+            name: "静岡茶園",
+            key: "tea",
+            commission_bps: 1000,
+            registration_number: Some("T7123456789012"),
+            warehouse: "静岡倉庫",
+            products: || {
+                vec![
+                    product(
+                        "深蒸し煎茶 100g",
+                        "静岡の深蒸し煎茶。",
+                        "お茶",
+                        &[],
+                        vec![reduced(variant("MALL-TEA-SENCHA", 1080, Some(80)))],
+                    ),
+                    product(
+                        "抹茶 30g",
+                        "茶道用の抹茶。",
+                        "お茶",
+                        &[],
+                        vec![reduced(variant("MALL-TEA-MATCHA", 1620, Some(40)))],
+                    ),
+                ]
+            },
+        },
+        DemoVendor {
+            name: "有田焼窯元",
+            key: "arita",
+            commission_bps: 1200,
+            registration_number: None,
+            warehouse: "有田窯",
+            products: || {
+                vec![
+                    product(
+                        "有田焼 湯呑み",
+                        "窯元の湯呑み。",
+                        "器",
+                        &[],
+                        vec![variant("MALL-ARITA-CUP", 3300, Some(15))],
+                    ),
+                    product("有田焼 急須", "窯元の急須。", "器", &[], vec![variant("MALL-ARITA-POT", 5500, Some(5))]),
+                ]
+            },
+        },
+        DemoVendor {
+            name: "京都和菓子",
+            key: "wagashi",
+            commission_bps: 1500,
+            registration_number: None,
+            warehouse: "京都工房",
+            products: || {
+                vec![product(
+                    "季節の和菓子 6個入",
+                    "職人の上生菓子。",
+                    "和菓子",
+                    &[],
+                    vec![reduced(variant("MALL-WAGASHI-6", 2160, Some(20)))],
+                )]
+            },
+        },
+    ]
+}
+
+/// A vendor's owner login in the demo mall.
+pub fn demo_vendor_email(key: &str) -> String {
+    format!("{key}@demo-mall.tenpo.test")
+}
+
+/// Seeds the demo mall (a mall tenant, its store, three vendors each with a warehouse, an owner
+/// login and products) unless its store exists. Idempotent.
+pub async fn seed_demo_mall(db: &Db) -> anyhow::Result<()> {
+    if tenancy::stores::resolve(db, &StoreRef::Handle(DEMO_MALL_STORE.into())).await?.is_some() {
+        return Ok(());
+    }
+    let tenant = tenancy::tenants::create_tenant(
+        db,
+        CreateTenant { name: "Tenpo Demo Mall".into(), kind: TenantKind::Mall, default_currency: None },
+    )
+    .await?;
+    let store = tenancy::stores::create_store(
+        db,
+        tenant.id,
+        CreateStore { handle: DEMO_MALL_STORE.into(), name: "Tenpo Demo Mall".into(), default_location: Some(false) },
+    )
+    .await?;
+    let mut tx = db.begin(tenant.id).await?;
+    let staff = |email: String, login: &str, name: &str, vendor| CreateStaff {
+        name: name.into(),
+        email: Some(email),
+        login_id: Some(login.into()),
+        phone: None,
+        password: DEMO_OWNER_PASSWORD.into(),
+        role: Role::Owner,
+        vendor_id: vendor,
+    };
+    tenancy::staff::create_staff(
+        &mut tx,
+        store.id,
+        Acting::Operator,
+        staff(DEMO_MALL_OWNER_EMAIL.into(), "owner", "Mall Owner", None),
+    )
+    .await?;
+    checkout::settings::update(&mut tx, store.id, Acting::Operator, serde_json::from_value(demo_checkout_settings())?)
+        .await?;
+    let settings = serde_json::json!({ "transfer_fee": { "amount": 250, "currency": "JPY" } });
+    tenancy::mall::update_settings(&mut tx, Acting::Operator, serde_json::from_value(settings)?).await?;
+    for d in demo_vendors() {
+        let vendor = tenancy::vendors::create_vendor(
+            &mut tx,
+            Acting::Operator,
+            tenancy::vendors::CreateVendor {
+                name: d.name.into(),
+                commission_rate_bps: d.commission_bps,
+                registration_number: d.registration_number.map(str::to_string),
+                bank_account: None,
+            },
+        )
+        .await?;
+        tenancy::locations::create_location(
+            &mut tx,
+            store.id,
+            Acting::Operator,
+            tenancy::locations::CreateLocation {
+                code: d.key.into(),
+                name: d.warehouse.into(),
+                priority: Some(10),
+                vendor_id: Some(Some(vendor.id)),
+            },
+        )
+        .await?;
+        let login = format!("{}-owner", d.key);
+        tenancy::staff::create_staff(
+            &mut tx,
+            store.id,
+            Acting::Operator,
+            staff(demo_vendor_email(d.key), &login, d.name, Some(Some(vendor.id))),
+        )
+        .await?;
+        for mut p in (d.products)() {
+            p.vendor_id = Some(vendor.id);
+            catalog::product::create_product(&mut tx, store.id, Acting::Operator, p).await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant.id, store_id = %store.id, "demo mall seeded");
+    Ok(())
+}
+
+fn mall_banner() -> String {
+    let mut out = format!(
+        "  Mall sign-in    store {DEMO_MALL_STORE:?}, login {DEMO_MALL_OWNER_EMAIL:?}, password {DEMO_OWNER_PASSWORD:?}\n"
+    );
+    for d in demo_vendors() {
+        out.push_str(&format!(
+            "  Vendor {:<8} {} ({}% commission, ships from {}): login {:?}, same password\n",
+            d.key,
+            d.name,
+            d.commission_bps as f64 / 100.0,
+            d.warehouse,
+            demo_vendor_email(d.key)
+        ));
+    }
+    out
+}
+
+pub async fn demo(mut config: Config, seed_only: bool, mall: bool) -> anyhow::Result<()> {
     let generated_token = config.operator_token.is_none();
     if generated_token {
         config.operator_token = Some(format!("op_{}", super::operator::generate_password()));
     }
     let (databases, db) = app::open_database(&config).await?;
     // whatever happens (a busy port, a signal), the pool closes and a private cluster stops
-    let result = seed_and_serve(&config, &databases, &db, seed_only, generated_token).await;
+    let result = seed_and_serve(&config, &databases, &db, seed_only, mall, generated_token).await;
     db.close().await;
     databases.shutdown().await;
     result
@@ -210,11 +391,17 @@ async fn seed_and_serve(
     databases: &db::Databases,
     db: &Db,
     seed_only: bool,
+    mall: bool,
     generated_token: bool,
 ) -> anyhow::Result<()> {
     seed_demo(db).await?;
+    if mall {
+        seed_demo_mall(db).await?;
+    }
+    let mall_lines = if mall { format!("\n{}", mall_banner()) } else { String::new() };
     if seed_only {
-        println!("demo data is in place (store {DEMO_STORE:?})");
+        println!("demo data is in place (store {DEMO_STORE:?}{})", if mall { ", mall \"demo-mall\"" } else { "" });
+        print!("{mall_lines}");
         return Ok(());
     }
     let running = app::start(db, config, Parts { http: true, worker: true }, None).await?;
@@ -227,7 +414,7 @@ async fn seed_and_serve(
          OpenAPI         {base}/openapi.json\n  \
          Readiness       {base}/readyz\n  \
          Storefront      {base}/store/v1/stores/{DEMO_STORE}/products\n\n  \
-         Owner sign-in   store {DEMO_STORE:?}, login {DEMO_OWNER_EMAIL:?}, password {DEMO_OWNER_PASSWORD:?}\n  \
+         Owner sign-in   store {DEMO_STORE:?}, login {DEMO_OWNER_EMAIL:?}, password {DEMO_OWNER_PASSWORD:?}\n{mall_lines}  \
          Operator token  {token}{note}\n\n  \
          Try:\n    curl -s {base}/admin/v1/auth/login -H 'content-type: application/json' \\\n      \
          -d '{{\"store\":\"{DEMO_STORE}\",\"login\":\"{DEMO_OWNER_EMAIL}\",\"password\":\"{DEMO_OWNER_PASSWORD}\"}}'\n\n  \

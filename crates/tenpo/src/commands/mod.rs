@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.listen = listen;
             }
             logging::init(&config.log);
-            demo::demo(config, args.seed_only).await
+            demo::demo(config, args.seed_only, args.mall).await
         }
         Command::Tenant(cmd) => {
             logging::init(&quiet(&config));

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use checkout::fulfillment::{self, CancelOrder, ConfirmPayment, DeliverShipment, ShipShipment};
+use checkout::fulfillment::{self, CancelLines, CancelOrder, ConfirmPayment, DeliverShipment, ShipShipment};
 use checkout::order::OrderView;
 use checkout::orders::{self, OrderFilter, OrderSummary};
 use checkout::promotions::{self, CreatePromotion, Promotion, UpdatePromotion};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ship))
         .routes(routes!(deliver))
         .routes(routes!(cancel))
+        .routes(routes!(cancel_lines))
         .routes(routes!(refund_paid))
         .routes(routes!(list_promotions, create_promotion))
         .routes(routes!(get_promotion, update_promotion, delete_promotion))
@@ -146,6 +147,25 @@ async fn cancel(
 ) -> ApiResult<Json<OrderView>> {
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let v = fulfillment::cancel(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
+    tx.commit().await?;
+    Ok(Json(v))
+}
+
+/// Cancel lines that have not left (mall mode): a vendor's staff cancel their own vendor's
+/// (all of them when `line_ids` is left out), the mall's staff the lines they name. Their stock
+/// returns; the order's totals and tax are those of the lines left; the payment asks for less
+/// and what was paid above it is owed back; other vendors' lines are untouched.
+#[utoipa::path(post, path = "/admin/v1/orders/{order_id}/cancel-lines", tag = "orders", security(("staff" = [])), request_body = CancelLines,
+    responses((status = 200, body = OrderView), (status = 404, body = ProblemBody, description = "order_not_found, order_line_not_found"),
+              (status = 409, body = ProblemBody, description = "order_already_shipped, order_canceled, order_line_canceled, order_line_delivered")))]
+async fn cancel_lines(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<OrderId>,
+    ApiJson(input): ApiJson<CancelLines>,
+) -> ApiResult<Json<OrderView>> {
+    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let v = fulfillment::cancel_lines(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(v))
 }

@@ -173,6 +173,9 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "collected": { "amount": 100, "currency": "JPY" } }),
         ),
         ("POST /admin/v1/orders/{order_id}/cancel", json!({ "reason": "r" })),
+        ("POST /admin/v1/statements/{statement_id}/paid", json!({ "paid_on": "2026-01-01", "bank_reference": "R1" })),
+        ("POST /admin/v1/orders/{order_id}/cancel-lines", json!({ "reason": "r" })),
+        ("PUT /admin/v1/products/{product_id}/commission", json!({ "rate_bps": 1000, "effective_from": "2030-01-01" })),
         (
             "POST /admin/v1/promotions",
             json!({ "code": "NEW", "description": "d", "discount_type": "percent", "percent_off_bps": 500, "amount_off": null,
@@ -420,6 +423,7 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         // well-formed ids of nothing: bad bodies are refused before any lookup
         ("delivery_id", "0190a0a0-0000-7000-8000-000000000002".to_string()),
         ("asset_id", "0190a0a0-0000-7000-8000-000000000003".to_string()),
+        ("statement_id", "0190a0a0-0000-7000-8000-000000000004".to_string()),
     ]);
     let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     let examples = examples();

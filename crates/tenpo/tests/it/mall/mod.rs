@@ -1,6 +1,9 @@
 //! Mall mode: vendor scope, vendors, commission, vendor cancellations, statements.
 
+mod cancel;
+mod commission;
 mod scope;
+mod statements;
 mod vendors;
 
 use reqwest::Method;

@@ -115,6 +115,13 @@ async fn world(app: &TestApp) -> World {
         .await
         .expect(201);
 
+    // B's statement (its paid digital line counted), closed by the mall
+    let b_statement = app
+        .post(&format!("/admin/v1/vendors/{}/statements/close", b.id), &shop.owner_token, json!({}))
+        .await
+        .expect(200);
+    assert!(!b_statement["lines"].as_array().unwrap().is_empty(), "{b_statement}");
+    let b_statement = b_statement["id"].as_str().unwrap().to_string();
     let common = |m: &mut BTreeMap<&'static str, String>| {
         m.insert("customer_id", customer_id.clone());
         m.insert("address_id", address["id"].as_str().unwrap().into());
@@ -123,6 +130,7 @@ async fn world(app: &TestApp) -> World {
         m.insert("location_id", b.location_id.clone());
         m.insert("staff_id", b.staff.id.clone());
         m.insert("vendor_id", b.id.clone());
+        m.insert("statement_id", b_statement.clone());
     };
     let mut theirs = BTreeMap::new();
     common(&mut theirs);
@@ -155,6 +163,7 @@ async fn world(app: &TestApp) -> World {
         b_only_delivery,
         shared_delivery,
         asset,
+        b_statement.clone(),
     ]
     .into();
     for m in [&b.owner, &b.admin, &b.staff] {
@@ -345,13 +354,16 @@ async fn a_vendor_sees_its_part_of_a_shared_order_and_no_more() {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["variant_id"], w.a_product.variant.as_str());
         assert_eq!(view["shipments"].as_array().unwrap().len(), 1);
-        // A's part: one teapot at 4,400; no shipping, no other vendor's goods
+        // A's part: one teapot at 4,400 and its share of the 800 shipping (by goods: 4,400 of
+        // the 7,640 shipped, 460.7 -> 461), no other vendor's goods
         assert_eq!(view["subtotal"], yen(4400));
-        assert_eq!(view["total"], yen(4400));
-        assert_eq!(view["tax_lines"], json!([{ "rate_bps": 1000, "taxable_amount": 4400, "tax_amount": 400 }]));
+        assert_eq!(view["shipping_fee"], yen(461));
+        assert_eq!(view["total"], yen(4861));
+        // floor(4,861 × 10/110) = 441
+        assert_eq!(view["tax_lines"], json!([{ "rate_bps": 1000, "taxable_amount": 4861, "tax_amount": 441 }]));
         assert_eq!(view["payment"]["method"], "bank_transfer");
         assert_eq!(view["payment"]["status"], "confirmed");
-        assert_eq!(view["payment"]["amount"], yen(4400));
+        assert_eq!(view["payment"]["amount"], yen(4861));
         assert!(view["payment"]["received"].is_null());
         assert!(view.get("history").is_none() && view["customer_id"].is_null() && view["billing_address"].is_null());
         // what it needs to ship
@@ -362,7 +374,7 @@ async fn a_vendor_sees_its_part_of_a_shared_order_and_no_more() {
         let list = app.get("/admin/v1/orders", &m.token).await.expect(200);
         let orders = list["items"].as_array().unwrap();
         assert_eq!(orders.len(), 1, "{role}: {list}");
-        assert_eq!(orders[0]["total"], yen(4400));
+        assert_eq!(orders[0]["total"], yen(4861));
         // B's own order is a 404
         let b_only = w.b_only["id"].as_str().unwrap();
         app.get(&format!("/admin/v1/orders/{b_only}"), &m.token).await.expect_problem(404, "order_not_found");
@@ -371,7 +383,7 @@ async fn a_vendor_sees_its_part_of_a_shared_order_and_no_more() {
     let csv = app.client.get(app.url("/admin/v1/orders/export")).bearer_auth(&w.a.owner.token).send().await.unwrap();
     let csv = csv.text().await.unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
-    assert!(csv.contains(",4400,400,"), "A's taxable amount and tax at 10%: {csv}");
+    assert!(csv.contains(",4861,441,"), "A's taxable amount and tax at 10%: {csv}");
     assert!(!csv.contains("b-only-shopper"));
 }
 
