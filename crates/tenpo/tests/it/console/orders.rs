@@ -173,9 +173,10 @@ async fn console_vendor_staff_see_only_their_vendors_orders() {
     br.goto("/console/orders").await;
     let numbers = br.texts("tr[data-order] td:nth-child(2)").await;
     assert_eq!(numbers, vec![format!("#{}", both["number"])], "B's own order is not listed");
-    // the vendor's part only: its line and its amounts
+    // the vendor's part only: its line (¥1,000) and its value's share (1,000 of 6,000) of the
+    // order's shipping and COD fees, ¥1,130 in all (docs/MALL.md): ¥188
     let row = br.text(&format!("tr[data-order='{}']", both["number"])).await;
-    assert!(row.contains("¥1,000"), "A's part total: {row}");
+    assert!(row.contains("¥1,188"), "A's part total: {row}");
     br.goto(&format!("/console/orders/{}", both["id"].as_str().unwrap())).await;
     assert_eq!(br.count("table.lines tbody tr").await, 1);
     let page = br.text("main").await;
