@@ -36,6 +36,9 @@ pub enum Command {
     /// Operator: a mall's vendors.
     #[command(subcommand)]
     Vendor(VendorCommand),
+    /// Operator: a mall's vendors' statements (精算書): list, show, close, record the payout, CSV.
+    #[command(subcommand)]
+    Statement(StatementCommand),
     /// Check every invariant the data must keep (stock and reservations, orders with their
     /// payments, shipments, status, numbers and events, the outbox, digital deliveries) over
     /// every tenant. Exits 1 on a violation.
@@ -278,6 +281,93 @@ pub enum VendorCommand {
         /// Tenant id.
         #[arg(long)]
         tenant: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatementStatusArg {
+    Closed,
+    Paid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CsvEncodingArg {
+    /// UTF-8 with a byte-order mark.
+    #[value(name = "utf-8")]
+    Utf8,
+    /// Shift_JIS (Windows-31J).
+    #[value(name = "shift_jis", alias = "shift-jis")]
+    ShiftJis,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatementCommand {
+    /// List a mall's closed and paid statements as JSON, newest first.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Only this vendor's (id).
+        #[arg(long)]
+        vendor: Option<uuid::Uuid>,
+        #[arg(long, value_enum)]
+        status: Option<StatementStatusArg>,
+    },
+    /// Print one statement with its lines as JSON.
+    Show {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+    },
+    /// Print a vendor's open statement (what closing now would count) as JSON.
+    Open {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Vendor id.
+        #[arg(long)]
+        vendor: uuid::Uuid,
+    },
+    /// Close a vendor's statement now (numbered, final); prints it as JSON.
+    Close {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Vendor id.
+        #[arg(long)]
+        vendor: uuid::Uuid,
+    },
+    /// Record a closed statement's payout (made outside Tenpo); prints it as JSON.
+    Paid {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+        /// The day the transfer was made (YYYY-MM-DD).
+        #[arg(long)]
+        paid_on: chrono::NaiveDate,
+        /// The bank's reference for the transfer.
+        #[arg(long)]
+        bank_reference: String,
+    },
+    /// Write a statement as CSV (with the vendor's registration number).
+    Csv {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+        #[arg(long, value_enum, default_value = "utf-8")]
+        encoding: CsvEncodingArg,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
