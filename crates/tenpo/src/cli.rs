@@ -253,6 +253,10 @@ pub enum VendorCommand {
         /// Qualified-invoice registration number, T + 13 digits.
         #[arg(long)]
         registration_number: Option<String>,
+        /// Where payouts go, as JSON: {"bank_name", "branch_name", "account_type" (futsu or toza),
+        /// "account_number", "account_holder_kana"}.
+        #[arg(long, value_parser = parse_bank_account)]
+        bank_account: Option<kernel::jp::BankAccount>,
     },
     /// Change a vendor; prints it as JSON.
     Update {
@@ -275,6 +279,9 @@ pub enum VendorCommand {
         effective_from: Option<chrono::NaiveDate>,
         #[arg(long)]
         registration_number: Option<String>,
+        /// A new bank account for payouts, as JSON (see `vendor create`).
+        #[arg(long, value_parser = parse_bank_account)]
+        bank_account: Option<kernel::jp::BankAccount>,
     },
     /// List a tenant's vendors as JSON.
     List {
@@ -282,6 +289,10 @@ pub enum VendorCommand {
         #[arg(long)]
         tenant: uuid::Uuid,
     },
+}
+
+fn parse_bank_account(s: &str) -> Result<kernel::jp::BankAccount, String> {
+    serde_json::from_str(s).map_err(|e| format!("a JSON object of the bank account's fields: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

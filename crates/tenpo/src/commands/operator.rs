@@ -117,10 +117,10 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
     let (databases, db) = app::open_database(config).await?;
     let result = async {
         match cmd {
-            VendorCommand::Create { tenant, name, commission_bps, registration_number } => {
+            VendorCommand::Create { tenant, name, commission_bps, registration_number, bank_account } => {
                 let mut tx = db.begin(TenantId(tenant)).await?;
                 let input =
-                    CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account: None };
+                    CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account };
                 let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
                 tx.commit().await.context("commit")?;
                 print(&vendor)
@@ -133,6 +133,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                 commission_bps,
                 effective_from,
                 registration_number,
+                bank_account,
             } => {
                 let mut tx = db.begin(TenantId(tenant)).await?;
                 let input = UpdateVendor {
@@ -144,7 +145,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                     commission_rate_bps: commission_bps,
                     commission_effective_from: effective_from,
                     registration_number: registration_number.map(Some),
-                    bank_account: None,
+                    bank_account,
                 };
                 let vendor = vendors::update_vendor(&mut tx, Acting::Operator, VendorId(vendor), input).await?;
                 tx.commit().await.context("commit")?;
