@@ -381,4 +381,44 @@ async fn a_counted_line_canceled_later_comes_back_negative_and_its_debt_carries_
         let f = figures(s);
         assert_eq!(f[0] + f[5], f[1] + f[2] + f[3] + f[4] + f[6], "{s}");
     }
+
+    // `tenpo check` finds the three statements sound, and each tampering
+    let statements_check = || {
+        let out = crate::support::process::tenpo(&app).args(["check", "--json"]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "statements").unwrap().clone()
+    };
+    let sound = statements_check();
+    assert_eq!((sound["checked"].as_i64(), sound["violations"].clone()), (Some(3), json!([])), "{sound}");
+    let s3_number = s3["number"].as_i64().unwrap();
+    for (corrupt, restore, found) in [
+        (
+            format!("UPDATE vendor_statements SET net_amount = net_amount + 1 WHERE number = {s3_number}"),
+            format!("UPDATE vendor_statements SET net_amount = net_amount - 1 WHERE number = {s3_number}"),
+            "+ net 2599",
+        ),
+        (
+            format!(
+                "UPDATE vendor_statements SET carried_in_amount = 0, net_amount = net_amount + 490 WHERE number = {s3_number}"
+            ),
+            format!(
+                "UPDATE vendor_statements SET carried_in_amount = -490, net_amount = net_amount - 490 WHERE number = {s3_number}"
+            ),
+            "carried in 0, the vendor's previous statement carried out -490",
+        ),
+        (
+            "UPDATE vendor_statement_lines SET commission = commission - 1 WHERE kind = 'reversal'".to_string(),
+            "UPDATE vendor_statement_lines SET commission = commission + 1 WHERE kind = 'reversal'".to_string(),
+            "its lines add up to sales -550 (10%), 0 (8%), commission -56",
+        ),
+    ] {
+        let done = sqlx::query(&corrupt).execute(&app.owner).await.unwrap();
+        assert_eq!(done.rows_affected(), 1, "{corrupt}");
+        let found_now = statements_check();
+        let details: Vec<&str> =
+            found_now["violations"].as_array().unwrap().iter().map(|v| v["detail"].as_str().unwrap()).collect();
+        assert!(details.iter().any(|d| d.contains(found)), "{corrupt}: {details:?}");
+        sqlx::query(&restore).execute(&app.owner).await.unwrap();
+    }
+    assert_eq!(statements_check()["violations"], json!([]));
 }
