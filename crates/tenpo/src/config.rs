@@ -289,6 +289,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_WEBHOOKS_MAX_PER_ENDPOINT",
     "TENPO_WEBHOOKS_LEASE_SECS",
     "TENPO_WEBHOOKS_POLL_MS",
+    "TENPO_WEBHOOKS_TIMEOUT_SECS",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -482,6 +483,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_WEBHOOKS_LEASE_SECS") {
             w.lease_secs = parse("TENPO_WEBHOOKS_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_TIMEOUT_SECS") {
+            w.timeout_secs = parse("TENPO_WEBHOOKS_TIMEOUT_SECS", v)?;
         }
         if let Some(v) = get("TENPO_WEBHOOKS_POLL_MS") {
             w.poll_ms = parse("TENPO_WEBHOOKS_POLL_MS", v)?;

@@ -349,10 +349,12 @@ impl DeliveryWorker {
         .execute(&mut **tx)
         .await?;
         if ok {
-            sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-                .bind(job.endpoint_id)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(job.endpoint_id)
+            .execute(&mut **tx)
+            .await?;
             return Ok(());
         }
         if matches!(verdict, Verdict::Gone) {
@@ -385,7 +387,8 @@ async fn disable(tx: &mut Tx, job: &Job, reason: &str) -> Result<(), sqlx::Error
     .fetch_optional(&mut **tx)
     .await?;
     if let Some((url, failing_since)) = row {
-        let payload = WebhookEndpointDisabled { endpoint_id: job.endpoint_id, url, reason: reason.into(), failing_since };
+        let payload =
+            WebhookEndpointDisabled { endpoint_id: job.endpoint_id, url, reason: reason.into(), failing_since };
         events::record(tx, NewEvent::of(&payload).in_store(job.store_id)).await?;
     }
     Ok(())
@@ -421,7 +424,9 @@ fn describe(e: &reqwest::Error) -> String {
     out
 }
 
-/// The housekeeping of webhooks: the log's purge (hourly) and the backlog gauges (every 15 s).
+/// The housekeeping of webhooks: the log's purge (hourly) and the backlog gauges (every 15 s):
+/// events waiting for the in-process consumers (the outbox) and for webhooks, and the age of the
+/// oldest of each.
 pub async fn housekeeping(db: Db, settings: WebhookSettings, shutdown: CancellationToken) {
     let mut last_purge: Option<Instant> = None;
     loop {
@@ -437,14 +442,13 @@ pub async fn housekeeping(db: Db, settings: WebhookSettings, shutdown: Cancellat
             }
             last_purge = Some(Instant::now());
         }
-        let backlog: Result<(i64, f64, i64, f64), _> = sqlx::query_as("SELECT * FROM tenpo_event_backlog()")
-            .fetch_one(db.platform())
-            .await;
+        let backlog: Result<(i64, f64, i64, f64), _> =
+            sqlx::query_as("SELECT * FROM tenpo_event_backlog()").fetch_one(db.platform()).await;
         if let Ok((outbox, outbox_age, hooks, hooks_age)) = backlog {
-            metrics::gauge!("tenpo_outbox_backlog").set(outbox as f64);
-            metrics::gauge!("tenpo_outbox_oldest_pending_seconds").set(outbox_age);
-            metrics::gauge!("tenpo_webhook_deliveries_pending").set(hooks as f64);
-            metrics::gauge!("tenpo_webhook_oldest_pending_seconds").set(hooks_age);
+            for (destination, n, age) in [("outbox", outbox, outbox_age), ("webhooks", hooks, hooks_age)] {
+                metrics::gauge!("tenpo_events_undelivered", "destination" => destination).set(n as f64);
+                metrics::gauge!("tenpo_events_oldest_undelivered_seconds", "destination" => destination).set(age);
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -8,7 +8,9 @@ pub enum WebhookError {
     DeliveryNotFound,
     #[error("webhook URLs must use https (webhooks.allow_private_targets allows http)")]
     HttpsRequired,
-    #[error("{0}: webhooks cannot reach loopback, private, link-local or metadata addresses unless the operator allows them (TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true)")]
+    #[error(
+        "{0}: webhooks cannot reach loopback, private, link-local or metadata addresses unless the operator allows them (TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true)"
+    )]
     PrivateTarget(String),
     #[error(transparent)]
     Validation(#[from] ValidationErrors),

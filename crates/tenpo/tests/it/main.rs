@@ -13,3 +13,4 @@ mod foundation;
 mod inventory;
 mod mall;
 mod search;
+mod webhooks;

@@ -17,12 +17,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
-        .routes(routes!(rotate_secret))
-        .routes(routes!(ping))
-        .routes(routes!(replay))
-        .routes(routes!(list_deliveries))
-        .routes(routes!(get_delivery))
-        .routes(routes!(resend))
+        .routes(routes!(rotate_webhook_secret))
+        .routes(routes!(ping_webhook))
+        .routes(routes!(replay_webhook))
+        .routes(routes!(list_webhook_deliveries))
+        .routes(routes!(get_webhook_delivery))
+        .routes(routes!(resend_webhook_delivery))
 }
 
 /// The store's webhook endpoints (their secrets are never shown again).
@@ -104,7 +104,7 @@ async fn delete_webhook(
 #[utoipa::path(post, path = "/admin/v1/webhooks/{webhook_id}/rotate-secret", tag = "webhooks", security(("staff" = [])),
     request_body = RotateSecret,
     responses((status = 200, body = EndpointWithSecret), (status = 404, body = ProblemBody, description = "webhook_not_found")))]
-async fn rotate_secret(
+async fn rotate_webhook_secret(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
@@ -119,7 +119,7 @@ async fn rotate_secret(
 /// Send a test event (`webhook_endpoint.ping`) to this endpoint alone.
 #[utoipa::path(post, path = "/admin/v1/webhooks/{webhook_id}/ping", tag = "webhooks", security(("staff" = [])),
     responses((status = 202, body = PingSent), (status = 404, body = ProblemBody, description = "webhook_not_found")))]
-async fn ping(
+async fn ping_webhook(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
@@ -134,7 +134,7 @@ async fn ping(
 #[utoipa::path(post, path = "/admin/v1/webhooks/{webhook_id}/replay", tag = "webhooks", security(("staff" = [])),
     request_body = Replay,
     responses((status = 202, body = Replayed), (status = 404, body = ProblemBody, description = "webhook_not_found")))]
-async fn replay(
+async fn replay_webhook(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
@@ -150,7 +150,7 @@ async fn replay(
 #[utoipa::path(get, path = "/admin/v1/webhooks/{webhook_id}/deliveries", tag = "webhooks", security(("staff" = [])),
     params(DeliveryFilter, PageRequest),
     responses((status = 200, body = Page<Delivery>), (status = 404, body = ProblemBody, description = "webhook_not_found")))]
-async fn list_deliveries(
+async fn list_webhook_deliveries(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
@@ -169,7 +169,7 @@ async fn list_deliveries(
     security(("staff" = [])),
     responses((status = 200, body = Delivery),
               (status = 404, body = ProblemBody, description = "webhook_not_found, webhook_delivery_not_found")))]
-async fn get_delivery(
+async fn get_webhook_delivery(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath((id, delivery)): ApiPath<(WebhookEndpointId, WebhookDeliveryId)>,
@@ -185,7 +185,7 @@ async fn get_delivery(
     security(("staff" = [])),
     responses((status = 202, body = Delivery),
               (status = 404, body = ProblemBody, description = "webhook_not_found, webhook_delivery_not_found")))]
-async fn resend(
+async fn resend_webhook_delivery(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath((id, delivery)): ApiPath<(WebhookEndpointId, WebhookDeliveryId)>,
