@@ -36,6 +36,9 @@ pub enum Command {
     /// Operator: a mall's vendors.
     #[command(subcommand)]
     Vendor(VendorCommand),
+    /// Operator: a mall's vendors' statements (精算書): list, show, close, record the payout, CSV.
+    #[command(subcommand)]
+    Statement(StatementCommand),
     /// Check every invariant the data must keep (stock and reservations, orders with their
     /// payments, shipments, status, numbers and events, the outbox, digital deliveries) over
     /// every tenant. Exits 1 on a violation.
@@ -250,6 +253,10 @@ pub enum VendorCommand {
         /// Qualified-invoice registration number, T + 13 digits.
         #[arg(long)]
         registration_number: Option<String>,
+        /// Where payouts go, as JSON: {"bank_name", "branch_name", "account_type" (futsu or toza),
+        /// "account_number", "account_holder_kana"}.
+        #[arg(long, value_parser = parse_bank_account)]
+        bank_account: Option<kernel::jp::BankAccount>,
     },
     /// Change a vendor; prints it as JSON.
     Update {
@@ -272,12 +279,106 @@ pub enum VendorCommand {
         effective_from: Option<chrono::NaiveDate>,
         #[arg(long)]
         registration_number: Option<String>,
+        /// A new bank account for payouts, as JSON (see `vendor create`).
+        #[arg(long, value_parser = parse_bank_account)]
+        bank_account: Option<kernel::jp::BankAccount>,
     },
     /// List a tenant's vendors as JSON.
     List {
         /// Tenant id.
         #[arg(long)]
         tenant: uuid::Uuid,
+    },
+}
+
+fn parse_bank_account(s: &str) -> Result<kernel::jp::BankAccount, String> {
+    serde_json::from_str(s).map_err(|e| format!("a JSON object of the bank account's fields: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatementStatusArg {
+    Closed,
+    Paid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CsvEncodingArg {
+    /// UTF-8 with a byte-order mark.
+    #[value(name = "utf-8")]
+    Utf8,
+    /// Shift_JIS (Windows-31J).
+    #[value(name = "shift_jis", alias = "shift-jis")]
+    ShiftJis,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatementCommand {
+    /// List a mall's closed and paid statements as JSON, newest first.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Only this vendor's (id).
+        #[arg(long)]
+        vendor: Option<uuid::Uuid>,
+        #[arg(long, value_enum)]
+        status: Option<StatementStatusArg>,
+    },
+    /// Print one statement with its lines as JSON.
+    Show {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+    },
+    /// Print a vendor's open statement (what closing now would count) as JSON.
+    Open {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Vendor id.
+        #[arg(long)]
+        vendor: uuid::Uuid,
+    },
+    /// Close a vendor's statement now (numbered, final); prints it as JSON.
+    Close {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Vendor id.
+        #[arg(long)]
+        vendor: uuid::Uuid,
+    },
+    /// Record a closed statement's payout (made outside Tenpo); prints it as JSON.
+    Paid {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+        /// The day the transfer was made (YYYY-MM-DD).
+        #[arg(long)]
+        paid_on: chrono::NaiveDate,
+        /// The bank's reference for the transfer.
+        #[arg(long)]
+        bank_reference: String,
+    },
+    /// Write a statement as CSV (with the vendor's registration number).
+    Csv {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Statement id.
+        #[arg(long)]
+        statement: uuid::Uuid,
+        #[arg(long, value_enum, default_value = "utf-8")]
+        encoding: CsvEncodingArg,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

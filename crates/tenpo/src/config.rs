@@ -85,6 +85,8 @@ pub struct WorkerConfig {
     pub checkout_jobs_ms: u64,
     /// How often passed digital deliveries are marked expired.
     pub digital_expiry_ms: u64,
+    /// How often the vendors' statements whose closing day has passed are closed (mall mode).
+    pub statements_ms: u64,
 }
 
 /// Storefront search (docs/SEARCH.md).
@@ -198,6 +200,7 @@ impl Default for WorkerConfig {
             reservation_sweep_ms: 1000,
             checkout_jobs_ms: 30_000,
             digital_expiry_ms: 60_000,
+            statements_ms: 60_000,
         }
     }
 }
@@ -430,6 +433,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_DIGITAL_EXPIRY_MS") {
             self.worker.digital_expiry_ms = parse("TENPO_DIGITAL_EXPIRY_MS", v)?;
+        }
+        if let Some(v) = get("TENPO_STATEMENTS_MS") {
+            self.worker.statements_ms = parse("TENPO_STATEMENTS_MS", v)?;
         }
         self.apply_storage_env(&get)?;
         if let Some(v) = get("TENPO_SMTP_HOST") {
@@ -672,8 +678,8 @@ impl Config {
             sweep_batch: 500,
             checkout_jobs_every: Duration::from_millis(self.worker.checkout_jobs_ms),
             digital_expiry_every: Duration::from_millis(self.worker.digital_expiry_ms),
+            statements_every: Duration::from_millis(self.worker.statements_ms.max(10)),
             webhooks: self.webhooks.clone(),
-            ..Default::default()
         }
     }
 }

@@ -8,7 +8,7 @@ mod inventory;
 mod mall;
 mod orders;
 mod products;
-mod statements;
+pub(crate) mod statements;
 mod store;
 mod webhooks;
 

@@ -31,7 +31,7 @@ use crate::problem::ProblemBody;
     components(schemas(ProblemBody)),
     modifiers(&Security),
     tags(
-        (name = "platform", description = "Operator: tenants, stores, locations, first staff"),
+        (name = "platform", description = "Operator: tenants, stores, locations, first staff, a mall's vendors and their statements"),
         (name = "auth", description = "Staff sign-in and sessions"),
         (name = "store", description = "The signed-in staff member's store, its locations and staff"),
         (name = "customers", description = "Customers of the store: profiles, identities, addresses, merge, erasure, CSV import, store sync"),

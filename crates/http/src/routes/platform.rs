@@ -3,8 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use kernel::access::Acting;
-use kernel::{Page, PageRequest, StoreId, TenantId, VendorId};
+use kernel::{Page, PageRequest, StatementId, StoreId, TenantId, VendorId};
+use mall::statements::{self, MarkPaid, Statement, StatementFilter};
 use tenancy::locations::{self, CreateLocation, Location};
 use tenancy::staff::{self, CreateStaff, StaffMember};
 use tenancy::stores::{self, CreateStore, Store};
@@ -16,6 +18,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
 use crate::problem::{ApiResult, ProblemBody};
+use crate::routes::admin::statements::{CsvQuery, csv_download};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +30,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_staff, list_staff))
         .routes(routes!(create_vendor, list_vendors))
         .routes(routes!(get_vendor, update_vendor))
+        .routes(routes!(open_statement))
+        .routes(routes!(close_statement))
+        .routes(routes!(list_statements))
+        .routes(routes!(get_statement))
+        .routes(routes!(statement_csv))
+        .routes(routes!(statement_paid))
 }
 
 /// Create a tenant. A single-brand tenant gets its house vendor at once.
@@ -239,4 +248,103 @@ async fn update_vendor(
     let vendor = vendors::update_vendor(&mut tx, Acting::Operator, vendor_id, input).await?;
     tx.commit().await?;
     Ok(Json(vendor))
+}
+
+/// A vendor's open statement: what closing now would count (not stored).
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/vendors/{vendor_id}/statements/open", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Statement), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "not_a_mall")))]
+async fn open_statement(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
+) -> ApiResult<Json<Statement>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let st = statements::open(&mut tx, Acting::Operator, vendor_id).await?;
+    tx.commit().await?;
+    Ok(Json(st))
+}
+
+/// Close a vendor's statement now: what is settled by now and not yet counted, numbered and
+/// final (the worker closes them at the mall's closing day).
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/vendors/{vendor_id}/statements/close", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Statement), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "not_a_mall")))]
+async fn close_statement(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
+) -> ApiResult<Json<Statement>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let st = statements::close_now(&mut tx, Acting::Operator, vendor_id).await?;
+    tx.commit().await?;
+    Ok(Json(st))
+}
+
+/// A tenant's closed and paid statements, newest first, of every vendor.
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/statements", tag = "platform", security(("operator" = [])),
+    params(StatementFilter, PageRequest),
+    responses((status = 200, body = Page<Statement>), (status = 404, body = ProblemBody, description = "tenant_not_found")))]
+async fn list_statements(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath(tenant_id): ApiPath<TenantId>,
+    ApiQuery(q): ApiQuery<StatementFilter>,
+    ApiQuery(page): ApiQuery<PageRequest>,
+) -> ApiResult<Json<Page<Statement>>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
+    let list = statements::list(&mut tx, Acting::Operator, &q, &page).await?;
+    tx.commit().await?;
+    Ok(Json(list))
+}
+
+/// One statement of a tenant, with its lines.
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/statements/{statement_id}", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = Statement), (status = 404, body = ProblemBody, description = "statement_not_found")))]
+async fn get_statement(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
+) -> ApiResult<Json<Statement>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let st = statements::get(&mut tx, Acting::Operator, id).await?;
+    tx.commit().await?;
+    Ok(Json(st))
+}
+
+/// The statement as CSV, in UTF-8 with a BOM or in Shift_JIS, with the vendor's registration
+/// number.
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/statements/{statement_id}/csv", tag = "platform", security(("operator" = [])),
+    params(CsvQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 404, body = ProblemBody, description = "statement_not_found")))]
+async fn statement_csv(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
+    ApiQuery(q): ApiQuery<CsvQuery>,
+) -> ApiResult<Response> {
+    let encoding = q.encoding.unwrap_or_default();
+    let mut tx = s.db.begin(tenant_id).await?;
+    let bytes = statements::csv(&mut tx, Acting::Operator, id, encoding).await?;
+    tx.commit().await?;
+    Ok(csv_download(bytes, encoding))
+}
+
+/// Record a statement's payout: the day and the bank's reference (payouts happen offline).
+#[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/statements/{statement_id}/paid", tag = "platform", security(("operator" = [])),
+    request_body = MarkPaid,
+    responses((status = 200, body = Statement), (status = 404, body = ProblemBody, description = "statement_not_found"),
+              (status = 409, body = ProblemBody, description = "statement_paid")))]
+async fn statement_paid(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
+    ApiJson(input): ApiJson<MarkPaid>,
+) -> ApiResult<Json<Statement>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    let st = statements::mark_paid(&mut tx, Acting::Operator, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(st))
 }

@@ -52,6 +52,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(&quiet(&config));
             operator::vendor(&config, cmd).await
         }
+        Command::Statement(cmd) => {
+            logging::init(&quiet(&config));
+            operator::statement(&config, cmd).await
+        }
         Command::Staff(cmd) => {
             logging::init(&quiet(&config));
             operator::staff(&config, cmd).await

@@ -2,14 +2,17 @@
 
 use anyhow::{Context, bail};
 use kernel::access::{Acting, Role};
-use kernel::{PageRequest, StoreRef, TenantId, VendorId};
+use kernel::{PageRequest, StatementId, StoreRef, TenantId, VendorId};
 use rand::Rng;
 use tenancy::staff::CreateStaff;
 use tenancy::stores::CreateStore;
 use tenancy::tenants::{CreateTenant, TenantKind};
 
 use crate::app;
-use crate::cli::{RoleArg, StaffCommand, StoreCommand, TenantCommand, TenantType, VendorCommand, VendorStatusArg};
+use crate::cli::{
+    CsvEncodingArg, RoleArg, StaffCommand, StatementCommand, StatementStatusArg, StoreCommand, TenantCommand,
+    TenantType, VendorCommand, VendorStatusArg,
+};
 use crate::config::Config;
 
 fn print(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -114,10 +117,10 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
     let (databases, db) = app::open_database(config).await?;
     let result = async {
         match cmd {
-            VendorCommand::Create { tenant, name, commission_bps, registration_number } => {
+            VendorCommand::Create { tenant, name, commission_bps, registration_number, bank_account } => {
                 let mut tx = db.begin(TenantId(tenant)).await?;
                 let input =
-                    CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account: None };
+                    CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account };
                 let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
                 tx.commit().await.context("commit")?;
                 print(&vendor)
@@ -130,6 +133,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                 commission_bps,
                 effective_from,
                 registration_number,
+                bank_account,
             } => {
                 let mut tx = db.begin(TenantId(tenant)).await?;
                 let input = UpdateVendor {
@@ -141,7 +145,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                     commission_rate_bps: commission_bps,
                     commission_effective_from: effective_from,
                     registration_number: registration_number.map(Some),
-                    bank_account: None,
+                    bank_account,
                 };
                 let vendor = vendors::update_vendor(&mut tx, Acting::Operator, VendorId(vendor), input).await?;
                 tx.commit().await.context("commit")?;
@@ -161,6 +165,88 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                 }
                 tx.commit().await.context("commit")?;
                 print(&all)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    databases.shutdown().await;
+    result
+}
+
+/// Statements, with the operator's reach: every vendor's (the same rules as the API, in
+/// `mall::statements`).
+pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result<()> {
+    use mall::statements::{self, CsvEncoding, MarkPaid, StatementFilter, StatementStatus};
+    let (databases, db) = app::open_database(config).await?;
+    let result = async {
+        match cmd {
+            StatementCommand::List { tenant, vendor, status } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                tenancy::tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
+                let filter = StatementFilter {
+                    vendor_id: vendor.map(VendorId),
+                    status: status.map(|s| match s {
+                        StatementStatusArg::Closed => StatementStatus::Closed,
+                        StatementStatusArg::Paid => StatementStatus::Paid,
+                    }),
+                };
+                let mut page = PageRequest { limit: Some(200), cursor: None };
+                let mut all = Vec::new();
+                loop {
+                    let p = statements::list(&mut tx, Acting::Operator, &filter, &page).await?;
+                    all.extend(p.items);
+                    match p.next_cursor {
+                        Some(c) => page.cursor = Some(c),
+                        None => break,
+                    }
+                }
+                tx.commit().await.context("commit")?;
+                print(&all)
+            }
+            StatementCommand::Show { tenant, statement } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let s = statements::get(&mut tx, Acting::Operator, StatementId(statement)).await?;
+                tx.commit().await.context("commit")?;
+                print(&s)
+            }
+            StatementCommand::Open { tenant, vendor } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let s = statements::open(&mut tx, Acting::Operator, VendorId(vendor)).await?;
+                tx.commit().await.context("commit")?;
+                print(&s)
+            }
+            StatementCommand::Close { tenant, vendor } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let s = statements::close_now(&mut tx, Acting::Operator, VendorId(vendor)).await?;
+                tx.commit().await.context("commit")?;
+                print(&s)
+            }
+            StatementCommand::Paid { tenant, statement, paid_on, bank_reference } => {
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let input = MarkPaid { paid_on, bank_reference };
+                let s = statements::mark_paid(&mut tx, Acting::Operator, StatementId(statement), input).await?;
+                tx.commit().await.context("commit")?;
+                print(&s)
+            }
+            StatementCommand::Csv { tenant, statement, encoding, out } => {
+                let encoding = match encoding {
+                    CsvEncodingArg::Utf8 => CsvEncoding::Utf8,
+                    CsvEncodingArg::ShiftJis => CsvEncoding::ShiftJis,
+                };
+                let mut tx = db.begin(TenantId(tenant)).await?;
+                let bytes = statements::csv(&mut tx, Acting::Operator, StatementId(statement), encoding).await?;
+                tx.commit().await.context("commit")?;
+                match out {
+                    Some(path) => std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display())),
+                    None => {
+                        use std::io::Write;
+                        let mut stdout = std::io::stdout().lock();
+                        stdout.write_all(&bytes)?;
+                        stdout.flush()?;
+                        Ok(())
+                    }
+                }
             }
         }
     }

@@ -89,10 +89,23 @@ async fn get_statement(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct CsvQuery {
+pub(crate) struct CsvQuery {
     /// `utf-8` (with a BOM, the default) or `shift_jis`.
     #[param(inline)]
-    encoding: Option<CsvEncoding>,
+    pub encoding: Option<CsvEncoding>,
+}
+
+/// A statement's CSV as a download, labelled with its encoding.
+pub(crate) fn csv_download(bytes: Vec<u8>, encoding: CsvEncoding) -> Response {
+    let content_type = match encoding {
+        CsvEncoding::Utf8 => "text/csv; charset=utf-8",
+        CsvEncoding::ShiftJis => "text/csv; charset=shift_jis",
+    };
+    (
+        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, "attachment; filename=\"statement.csv\"")],
+        bytes,
+    )
+        .into_response()
 }
 
 /// The statement as CSV, in UTF-8 with a BOM or in Shift_JIS, with the vendor's registration
@@ -110,15 +123,7 @@ async fn statement_csv(
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let bytes = statements::csv(&mut tx, Acting::Staff(&ctx), id, encoding).await?;
     tx.commit().await?;
-    let content_type = match encoding {
-        CsvEncoding::Utf8 => "text/csv; charset=utf-8",
-        CsvEncoding::ShiftJis => "text/csv; charset=shift_jis",
-    };
-    Ok((
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, "attachment; filename=\"statement.csv\"")],
-        bytes,
-    )
-        .into_response())
+    Ok(csv_download(bytes, encoding))
 }
 
 /// Record a statement's payout: the day and the bank's reference (payouts happen offline).

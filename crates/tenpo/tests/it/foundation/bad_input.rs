@@ -187,6 +187,10 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "topics": ["order.*"], "from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z" }),
         ),
         ("POST /admin/v1/statements/{statement_id}/paid", json!({ "paid_on": "2026-01-01", "bank_reference": "R1" })),
+        (
+            "POST /platform/v1/tenants/{tenant_id}/statements/{statement_id}/paid",
+            json!({ "paid_on": "2026-01-01", "bank_reference": "R1" }),
+        ),
         ("POST /admin/v1/orders/{order_id}/cancel-lines", json!({ "reason": "r" })),
         ("PUT /admin/v1/products/{product_id}/commission", json!({ "rate_bps": 1000, "effective_from": "2030-01-01" })),
         (

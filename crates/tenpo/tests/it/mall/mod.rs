@@ -1,6 +1,7 @@
 //! Mall mode: vendor scope, vendors, commission, vendor cancellations, statements.
 
 mod cancel;
+mod closing;
 mod commission;
 mod scope;
 mod statements;

@@ -109,10 +109,39 @@ async fn vendors_are_created_and_changed_with_their_payout_details() {
     assert!(ok, "{text}");
     assert_eq!(made["registration_number"], "T4011001098993");
     let cli_id = made["id"].as_str().unwrap();
-    let (ok, updated, text) =
-        tenpo(&app, &["vendor", "update", "--tenant", &shop.tenant_id, "--vendor", cli_id, "--status", "suspended"]);
+    let payout = json!({ "bank_name": "三井住友銀行", "branch_name": "本店営業部", "account_type": "toza",
+                         "account_number": "7654321", "account_holder_kana": "シーエルアイシヨウテン" });
+    let (ok, updated, text) = tenpo(
+        &app,
+        &[
+            "vendor",
+            "update",
+            "--tenant",
+            &shop.tenant_id,
+            "--vendor",
+            cli_id,
+            "--status",
+            "suspended",
+            "--bank-account",
+            &payout.to_string(),
+        ],
+    );
     assert!(ok, "{text}");
-    assert_eq!(updated["status"], "suspended");
+    assert_eq!((&updated["status"], &updated["bank_account"]), (&json!("suspended"), &payout));
+    let (ok, _, text) = tenpo(
+        &app,
+        &[
+            "vendor",
+            "update",
+            "--tenant",
+            &shop.tenant_id,
+            "--vendor",
+            cli_id,
+            "--bank-account",
+            r#"{"account_type": "x"}"#,
+        ],
+    );
+    assert!(!ok && text.contains("account_type"), "{text}");
     let (ok, listed, text) = tenpo(&app, &["vendor", "list", "--tenant", &shop.tenant_id]);
     assert!(ok, "{text}");
     assert_eq!(listed.as_array().unwrap().len(), 3);

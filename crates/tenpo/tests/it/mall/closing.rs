@@ -1,0 +1,274 @@
+//! Statements closed by the worker at the mall's closing day, and the operator's reach over
+//! every vendor's statements, through its API and the CLI.
+
+use chrono::{DateTime, Utc};
+use kernel::TenantId;
+use mall::statements::{end_of, last_closing};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tenancy::mall::ClosingDay;
+
+use super::{Vendor, mall, order, product, shipment_of, vendor};
+use crate::support::{Shop, TestApp};
+
+/// Ships and delivers the vendor's shipment of a COD order (its lines settle); the last one
+/// collects the order's total.
+async fn deliver(app: &TestApp, order: &Value, v: &Vendor, last: bool) {
+    let (id, s) = (order["id"].as_str().unwrap(), shipment_of(order, v));
+    app.post(
+        &format!("/admin/v1/orders/{id}/shipments/{s}/ship"),
+        &v.staff.token,
+        json!({ "carrier": "ヤマト運輸", "tracking_no": "1" }),
+    )
+    .await
+    .expect(200);
+    let body = if last { json!({ "collected": order["total"] }) } else { json!({}) };
+    app.post(&format!("/admin/v1/orders/{id}/shipments/{s}/deliver"), &v.staff.token, body).await.expect(200);
+}
+
+fn vendor_line(order: &Value, v: &Vendor) -> String {
+    order["items"].as_array().unwrap().iter().find(|l| l["vendor_id"] == v.id.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn line_ids(statement: &Value) -> Vec<&str> {
+    statement["lines"].as_array().unwrap().iter().map(|l| l["order_item_id"].as_str().unwrap()).collect()
+}
+
+fn at(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+async fn statements_of(app: &TestApp, shop: &Shop, v: &Vendor) -> Vec<Value> {
+    let list = app.get(&format!("/admin/v1/statements?vendor_id={}", v.id), &shop.owner_token).await.expect(200);
+    list["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_worker_closes_statements_once_the_closing_day_has_passed() {
+    let app = TestApp::spawn_with(|c, _| c.worker.statements_ms = 100).await;
+    let shop = mall(&app).await;
+    app.patch("/admin/v1/mall/settings", &shop.owner_token, json!({ "closing_day": "20" })).await.expect(200);
+    let v = vendor(&app, &shop, "Closing V", 1000).await;
+    let p = product(&app, &v, "Bowl", "V-BOWL", 2200, "standard", 10).await;
+    let before = order(&app, &shop, &[(&p.variant, 1)], "before@example.jp", "cod").await;
+    let after = order(&app, &shop, &[(&p.variant, 1)], "after@example.jp", "cod").await;
+    deliver(&app, &before, &v, true).await;
+    deliver(&app, &after, &v, true).await;
+    // both settled now, after the last closing day: the worker has nothing to close
+    assert!(statements_of(&app, &shop, &v).await.is_empty());
+
+    // the vendor joined 60 days ago and the first order was delivered 40 days ago, before the
+    // last 20th (at most a month back): that closing day has passed for it. One transaction, so
+    // the worker sees both or neither.
+    let mut tx = app.owner.begin().await.unwrap();
+    sqlx::query("UPDATE vendors SET created_at = now() - interval '60 days' WHERE id = $1::uuid")
+        .bind(&v.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE shipments SET delivered_at = now() - interval '40 days' WHERE order_id = $1::uuid")
+        .bind(before["id"].as_str().unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut closed = Vec::new();
+    for _ in 0..300 {
+        closed = statements_of(&app, &shop, &v).await;
+        if !closed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(closed.len(), 1, "the worker closed nothing: {closed:?}");
+    let s = app.get(&format!("/admin/v1/statements/{}", closed[0]["id"].as_str().unwrap()), &shop.owner_token).await;
+    let s = s.expect(200);
+    // closed, numbered, at the end of the last 20th (Asia/Tokyo) before it was closed
+    assert_eq!((s["status"].as_str(), s["number"].as_i64()), (Some("closed"), Some(1)));
+    let closing = last_closing(ClosingDay::Day20, at(&s["closed_at"]));
+    assert_eq!(s["closing_date"], closing.to_string());
+    assert_eq!(at(&s["period_end"]), end_of(closing));
+    // the line settled before it, not the one after; 2,200 + 800 shipping + 330 COD fee
+    assert_eq!(line_ids(&s), [vendor_line(&before, &v)]);
+    assert_eq!(s["sales"]["amount"], 3330);
+    assert_eq!(s["commission"]["amount"], 220);
+    let events: Vec<String> = app.events_of(s["id"].as_str().unwrap()).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(events, ["statement.closed"]);
+
+    // the worker's next passes close nothing again
+    let tenant = TenantId(shop.tenant_id.parse().unwrap());
+    assert_eq!(mall::statements::close_due(&app.db, tenant, Utc::now()).await.unwrap(), 0);
+    assert_eq!(statements_of(&app, &shop, &v).await.len(), 1);
+
+    // the open statement starts where the closed one ended and holds the later line
+    let open = app.get(&format!("/admin/v1/vendors/{}/statements/open", v.id), &shop.owner_token).await.expect(200);
+    assert_eq!(open["status"], "open");
+    assert_eq!(at(&open["period_start"]), at(&s["period_end"]));
+    assert_eq!(line_ids(&open), [vendor_line(&after, &v)]);
+    // and the next close counts it, as statement 2
+    let next = app
+        .post(&format!("/admin/v1/vendors/{}/statements/close", v.id), &shop.owner_token, json!({}))
+        .await
+        .expect(200);
+    assert_eq!((next["number"].as_i64(), line_ids(&next)), (Some(2), vec![vendor_line(&after, &v).as_str()]));
+}
+
+/// `tenpo statement ...` against the test's database: (succeeded, stdout as JSON, output).
+fn tenpo(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
+    let out = crate::support::process::tenpo(app).env_remove("TENPO_LOG").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.success(), json, format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn the_operator_reads_closes_and_pays_every_vendors_statements_by_api_and_cli() {
+    let app = TestApp::spawn().await;
+    let shop = mall(&app).await;
+    let a = vendor(&app, &shop, "陶器 A", 1000).await;
+    let b = vendor(&app, &shop, "Tea B", 1000).await;
+    app.op(
+        Method::PATCH,
+        &format!("/platform/v1/tenants/{}/vendors/{}", shop.tenant_id, b.id),
+        Some(json!({ "registration_number": "T7123456789012" })),
+    )
+    .await
+    .expect(200);
+    let pot = product(&app, &a, "Teapot", "A-POT", 4400, "standard", 10).await;
+    let tea = product(&app, &b, "抹茶", "B-TEA", 1620, "reduced", 10).await;
+    let placed = order(&app, &shop, &[(&pot.variant, 1), (&tea.variant, 1)], "op@example.jp", "cod").await;
+    deliver(&app, &placed, &a, false).await;
+    deliver(&app, &placed, &b, true).await;
+    let t = shop.tenant_id.as_str();
+
+    // the API: A's open statement, then closed by the operator
+    let open = app.op(Method::GET, &format!("/platform/v1/tenants/{t}/vendors/{}/statements/open", a.id), None).await;
+    let open = open.expect(200);
+    assert_eq!(line_ids(&open), [vendor_line(&placed, &a)]);
+    let sa = app.op(Method::POST, &format!("/platform/v1/tenants/{t}/vendors/{}/statements/close", a.id), None).await;
+    let sa = sa.expect(200);
+    assert_eq!((sa["status"].as_str(), sa["number"].as_i64()), (Some("closed"), Some(1)));
+    assert_eq!((sa["sales"].clone(), line_ids(&sa)), (open["sales"].clone(), line_ids(&open)));
+
+    // the CLI: B's, closed; the list has both vendors'
+    let (ok, sb, text) = tenpo(&app, &["statement", "close", "--tenant", t, "--vendor", &b.id]);
+    assert!(ok, "{text}");
+    assert_eq!((sb["number"].as_i64(), line_ids(&sb)), (Some(2), vec![vendor_line(&placed, &b).as_str()]));
+    let sb_id = sb["id"].as_str().unwrap().to_string();
+    let (ok, listed, text) = tenpo(&app, &["statement", "list", "--tenant", t]);
+    assert!(ok, "{text}");
+    let numbers: Vec<i64> = listed.as_array().unwrap().iter().map(|s| s["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [2, 1]);
+    let api_list = app.op(Method::GET, &format!("/platform/v1/tenants/{t}/statements?vendor_id={}", b.id), None).await;
+    let api_list = api_list.expect(200);
+    let ids: Vec<&str> = api_list["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [sb_id.as_str()]);
+    let (ok, shown, text) = tenpo(&app, &["statement", "show", "--tenant", t, "--statement", &sb_id]);
+    assert!(ok, "{text}");
+    let by_api = app.op(Method::GET, &format!("/platform/v1/tenants/{t}/statements/{sb_id}"), None).await.expect(200);
+    assert_eq!(shown, by_api);
+    // the mall's own staff see the same statement
+    assert_eq!(app.get(&format!("/admin/v1/statements/{sb_id}"), &shop.owner_token).await.expect(200), by_api);
+
+    // CSV in Shift_JIS, from the CLI to a file and from the API, with B's registration number
+    let file = std::env::temp_dir().join(format!("statement-{}.csv", uuid::Uuid::new_v4()));
+    let out = file.to_str().unwrap();
+    let (ok, _, text) = tenpo(
+        &app,
+        &["statement", "csv", "--tenant", t, "--statement", &sb_id, "--encoding", "shift_jis", "--out", out],
+    );
+    assert!(ok, "{text}");
+    let from_cli = std::fs::read(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let from_api = app
+        .client
+        .get(app.url(&format!("/platform/v1/tenants/{t}/statements/{sb_id}/csv?encoding=shift_jis")))
+        .bearer_auth(crate::support::OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_api.status(), 200);
+    assert_eq!(from_api.bytes().await.unwrap().to_vec(), from_cli);
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&from_cli);
+    assert!(!bad, "not Shift_JIS");
+    assert!(text.contains("登録番号,T7123456789012") && text.contains("抹茶"), "{text}");
+
+    // the payout: recorded by the CLI, once
+    let (ok, paid, text) = tenpo(
+        &app,
+        &[
+            "statement",
+            "paid",
+            "--tenant",
+            t,
+            "--statement",
+            &sb_id,
+            "--paid-on",
+            "2026-12-01",
+            "--bank-reference",
+            "F-1",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert_eq!((paid["status"].as_str(), paid["bank_reference"].as_str()), (Some("paid"), Some("F-1")));
+    app.op(
+        Method::POST,
+        &format!("/platform/v1/tenants/{t}/statements/{sb_id}/paid"),
+        Some(json!({ "paid_on": "2026-12-01", "bank_reference": "again" })),
+    )
+    .await
+    .expect_problem(409, "statement_paid");
+    let (ok, _, text) = tenpo(
+        &app,
+        &[
+            "statement",
+            "paid",
+            "--tenant",
+            t,
+            "--statement",
+            &sb_id,
+            "--paid-on",
+            "2026-12-01",
+            "--bank-reference",
+            "x",
+        ],
+    );
+    assert!(!ok && text.contains("paid"), "{text}");
+    let sa_id = sa["id"].as_str().unwrap();
+    let paid_a = app
+        .op(
+            Method::POST,
+            &format!("/platform/v1/tenants/{t}/statements/{sa_id}/paid"),
+            Some(json!({ "paid_on": "2026-12-01", "bank_reference": "F-2" })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(paid_a["status"], "paid");
+    let (ok, paid_list, text) = tenpo(&app, &["statement", "list", "--tenant", t, "--status", "paid"]);
+    assert!(ok, "{text}");
+    assert_eq!(paid_list.as_array().unwrap().len(), 2);
+
+    // a single-brand tenant has no statements; another tenant's statement is not found
+    let single = app.shop().await;
+    let house = app
+        .op(Method::GET, &format!("/platform/v1/tenants/{}/vendors", single.tenant_id), None)
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.op(Method::POST, &format!("/platform/v1/tenants/{}/vendors/{house}/statements/close", single.tenant_id), None)
+        .await
+        .expect_problem(422, "not_a_mall");
+    app.op(Method::GET, &format!("/platform/v1/tenants/{}/statements/{sb_id}", single.tenant_id), None)
+        .await
+        .expect_problem(404, "statement_not_found");
+    let nobody = uuid::Uuid::now_v7();
+    app.op(Method::GET, &format!("/platform/v1/tenants/{nobody}/statements"), None)
+        .await
+        .expect_problem(404, "tenant_not_found");
+}
