@@ -25,16 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMATHESIS = os.path.join(ROOT, ".ci", "py", "bin", "schemathesis")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 DEMO_STORE, DEMO_LOGIN, DEMO_PASSWORD = "demo", "owner@demo.tenpo.test", "tenpo-demo-password"
-# Operations that end the fuzzer's own session: fuzzing them would turn the rest of the run
-# into 401s. (Everything else is fuzzed, including sign-in with made-up credentials.)
-SELF_ENDING = r"^/admin/v1/auth/logout(-all)?$"
-# (the hooks sign in again when the fuzzer revokes its own sessions some other way)
+# Every operation is fuzzed, sign-in with made-up credentials and the ones that end the fuzzer's
+# own session or member included: the hooks sign in again, or as a new owner the operator adds.
 
 
 def free_port():
@@ -54,8 +53,11 @@ def call(url, body=None, token=None):
 
 
 def start(binary, work, port, operator_token):
+    # the fuzzer signs in with made-up credentials from one address thousands of times; locking
+    # that address would refuse the hooks' own sign-in (429) for the rest of the run
     env = dict(os.environ, TENPO_DATA_DIR=os.path.join(work, "data"), TENPO_OPERATOR_TOKEN=operator_token,
-               TENPO_LOG="warn")
+               TENPO_LOG="warn", TENPO_LOGIN_MAX_FAILURES_PER_ADDRESS="1000000000",
+               TENPO_LOGIN_MAX_FAILURES_PER_ACCOUNT="1000000000")
     env.pop("DATABASE_URL", None)
     env.pop("TENPO_CONFIG", None)
     log = open(os.path.join(work, "server.log"), "w")
@@ -74,7 +76,7 @@ def start(binary, work, port, operator_token):
     sys.exit("fuzz: the server did not start")
 
 
-def run(label, schema, base, auth, operator_token, filters, args, reports):
+def run(label, schema, base, auth, operator_token, store, filters, args, reports):
     """One schemathesis run with the credentials `auth` names (.ci/fuzz_hooks.py); answers
     (exit code, its JSON report path, its HAR path)."""
     os.makedirs(reports, exist_ok=True)
@@ -87,7 +89,8 @@ def run(label, schema, base, auth, operator_token, filters, args, reports):
            "--output-truncate", "true", *filters]
     print(f"fuzz: {label}: {' '.join(cmd[2:])}", flush=True)
     env = dict(os.environ, SCHEMATHESIS_HOOKS="fuzz_hooks", TENPO_FUZZ_AUTH=auth, TENPO_FUZZ_BASE=base,
-               TENPO_FUZZ_OPERATOR_TOKEN=operator_token,
+               TENPO_FUZZ_OPERATOR_TOKEN=operator_token, TENPO_FUZZ_TENANT=store["tenant_id"],
+               TENPO_FUZZ_STORE=store["id"], TENPO_FUZZ_TAKEOVERS=os.path.join(reports, f"{label}.owners"),
                PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".ci"), os.environ.get("PYTHONPATH", "")]))
     started = time.time()
     code = subprocess.run(cmd, cwd=reports, env=env).returncode
@@ -95,28 +98,35 @@ def run(label, schema, base, auth, operator_token, filters, args, reports):
     return code, report, har
 
 
-def tally(har):
-    """(requests, 5xx answers) from a HAR file."""
+def tally(har, ops):
+    """(requests, 5xx answers, operations never called) from a HAR file; `ops` are the
+    (method, path template) pairs of the run."""
     try:
         entries = json.load(open(har))["log"]["entries"]
     except (OSError, ValueError, KeyError):
-        return 0, 0
+        entries = []
     fives = [e for e in entries if e["response"]["status"] >= 500]
     for e in fives[:10]:
         print(f"fuzz: 5xx: {e['response']['status']} {e['request']['method']} {e['request']['url']}")
-    return len(entries), len(fives)
+    # a request belongs to the matching template with the fewest parameters
+    # (/admin/v1/orders/export before /admin/v1/orders/{order_id})
+    patterns = sorted(((m, re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(t)) + "$"), t) for m, t in ops),
+                      key=lambda o: o[2].count("{"))
+    called = set()
+    for e in entries:
+        method, path = e["request"]["method"].lower(), urllib.parse.urlsplit(e["request"]["url"]).path
+        for m, pattern, template in patterns:
+            if m == method and pattern.match(path):
+                called.add((m, template))
+                break
+    return len(entries), len(fives), sorted(set(ops) - called)
 
 
 def operations(schema_path, platform):
+    """The (method, path template) pairs of the staff and storefront run, or the operator's."""
     doc = json.load(open(schema_path))
-    n = 0
-    for path, ops in doc["paths"].items():
-        if path.startswith("/platform/") != platform:
-            continue
-        if not platform and re.match(SELF_ENDING, path):
-            continue
-        n += sum(1 for m in ops if m in ("get", "put", "post", "patch", "delete"))
-    return n
+    return [(m, path) for path, ops in doc["paths"].items() if path.startswith("/platform/") == platform
+            for m in ops if m in ("get", "put", "post", "patch", "delete")]
 
 
 def main():
@@ -138,21 +148,29 @@ def main():
         with urllib.request.urlopen(f"{base}/openapi.json", timeout=10) as res, open(schema, "wb") as out:
             out.write(res.read())
         # the demo owner can sign in (the hooks sign in the same way)
-        call(f"{base}/admin/v1/auth/login", {"store": DEMO_STORE, "login": DEMO_LOGIN, "password": DEMO_PASSWORD})
+        store = call(f"{base}/admin/v1/auth/login",
+                     {"store": DEMO_STORE, "login": DEMO_LOGIN, "password": DEMO_PASSWORD})["store"]
         reports = os.path.join(work, "reports")
         totals = {"operations": 0, "requests": 0, "5xx": 0}
         for label, auth, filters, platform in [
-            ("staff+storefront", "staff", ["--exclude-path-regex", f"^/platform/|{SELF_ENDING}"], False),
+            ("staff+storefront", "staff", ["--exclude-path-regex", "^/platform/"], False),
             ("operator", "operator", ["--include-path-regex", r"^/platform/"], True),
         ]:
-            code, _, har = run(label, schema, base, auth, operator_token, filters, args, reports)
-            requests, fives = tally(har)
+            code, _, har = run(label, schema, base, auth, operator_token, store, filters, args, reports)
             ops = operations(schema, platform)
-            print(f"fuzz: {label}: {ops} operations, {requests} requests, {fives} answered 5xx", flush=True)
-            totals["operations"] += ops
+            requests, fives, uncalled = tally(har, ops)
+            for m, t in uncalled:
+                print(f"fuzz: {label}: never called: {m.upper()} {t}")
+            try:
+                owners = len(open(os.path.join(reports, f"{label}.owners")).read().split())
+            except OSError:
+                owners = 0
+            print(f"fuzz: {label}: {len(ops) - len(uncalled)} of {len(ops)} operations called, {requests} requests, {fives} answered 5xx"
+                  + (f" ({owners} new owners after the fuzzer locked out its own)" if owners else ""), flush=True)
+            totals["operations"] += len(ops) - len(uncalled)
             totals["requests"] += requests
             totals["5xx"] += fives
-            if code != 0 or fives:
+            if code != 0 or fives or uncalled:
                 failed.append(label)
         if server.poll() is not None:
             failed.append("the server died")

@@ -384,7 +384,8 @@ pub enum StatementCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search` or `checkout` (see the README).
+    /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search`, `checkout` or `chaos` (see
+    /// the README).
     pub scenario: String,
     /// Target a running server instead of starting one on a fresh database.
     #[arg(long)]
@@ -398,4 +399,7 @@ pub struct BenchArgs {
     /// Seconds each measured phase runs.
     #[arg(long, default_value_t = 5)]
     pub duration: u64,
+    /// `chaos`: how many times the server is killed (SIGKILL) and restarted.
+    #[arg(long, default_value_t = 10)]
+    pub kills: usize,
 }

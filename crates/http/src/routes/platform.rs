@@ -128,7 +128,8 @@ async fn get_store(
 
 /// Add a location (warehouse or shop) to a store.
 #[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/locations", tag = "platform", security(("operator" = [])),
-    request_body = CreateLocation, responses((status = 201, body = Location), (status = 409, body = ProblemBody)))]
+    request_body = CreateLocation, responses((status = 201, body = Location),
+        (status = 404, body = ProblemBody, description = "store_not_found, vendor_not_found"), (status = 409, body = ProblemBody)))]
 async fn create_location(
     _: Operator,
     State(s): State<AppState>,
@@ -158,7 +159,8 @@ async fn list_locations(
 
 /// Add a staff member; this is how a store gets its first owner.
 #[utoipa::path(post, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/staff", tag = "platform", security(("operator" = [])),
-    request_body = CreateStaff, responses((status = 201, body = StaffMember), (status = 409, body = ProblemBody)))]
+    request_body = CreateStaff, responses((status = 201, body = StaffMember),
+        (status = 404, body = ProblemBody, description = "store_not_found, vendor_not_found"), (status = 409, body = ProblemBody)))]
 async fn create_staff(
     _: Operator,
     State(s): State<AppState>,

@@ -7,6 +7,7 @@
 //! data through the operator API (pass `--operator-token`). Client and server share the
 //! machine's cores, so figures are for comparison within one run, not absolute capacity.
 
+mod chaos;
 mod checkout;
 mod client;
 mod flash;
@@ -44,8 +45,12 @@ struct Local {
 }
 
 pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    if args.scenario == "chaos" {
+        // its server is a child process it kills, not an in-process one
+        return chaos::run(config, &args).await;
+    }
     let Some(scenario) = scenarios::find(&args.scenario) else {
-        bail!("unknown scenario {:?}; known: {}", args.scenario, scenarios::names().join(", "));
+        bail!("unknown scenario {:?}; known: {}, chaos", args.scenario, scenarios::names().join(", "));
     };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(1))

@@ -43,6 +43,7 @@ pub fn names() -> Vec<&'static str> {
 
 /// A fresh tenant with one store and its owner signed in.
 pub struct Shop {
+    pub tenant_id: kernel::TenantId,
     pub store_handle: String,
     pub owner_token: String,
 }
@@ -77,7 +78,7 @@ pub async fn new_shop(t: &Target) -> anyhow::Result<Shop> {
     )
     .await?;
     let token = login["token"].as_str().context("token")?.to_string();
-    Ok(Shop { store_handle: handle, owner_token: token })
+    Ok(Shop { tenant_id: tenant_id.parse()?, store_handle: handle, owner_token: token })
 }
 
 pub async fn post(t: &Target, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {

@@ -48,7 +48,8 @@ async fn set_level(
 
 /// Add or remove units with a reason: receipt, correction, damage, return or count.
 #[utoipa::path(post, path = "/admin/v1/inventory/adjustments", tag = "inventory", security(("staff" = [])), request_body = AdjustStock,
-    responses((status = 200, body = StockLevel), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 200, body = StockLevel), (status = 404, body = ProblemBody, description = "variant_not_found, location_not_found"),
+              (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
 async fn adjust(
     State(s): State<AppState>,
     Staff(ctx): Staff,

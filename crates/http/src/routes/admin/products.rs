@@ -51,7 +51,8 @@ pub const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 
 /// List products, filtered and sorted.
 #[utoipa::path(get, path = "/admin/v1/products", tag = "catalog", security(("staff" = [])), params(ProductQuery),
-    responses((status = 200, body = Page<Product>), (status = 400, body = ProblemBody)))]
+    responses((status = 200, body = Page<Product>), (status = 400, body = ProblemBody),
+              (status = 422, body = ProblemBody, description = "validation_failed (sort)")))]
 async fn list_products(
     State(s): State<AppState>,
     Staff(ctx): Staff,

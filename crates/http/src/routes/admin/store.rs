@@ -92,7 +92,8 @@ async fn list_locations(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResu
 
 /// Add a location (warehouse or shop).
 #[utoipa::path(post, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), request_body = CreateLocation,
-    responses((status = 201, body = Location), (status = 409, body = ProblemBody, description = "location_code_taken")))]
+    responses((status = 201, body = Location), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 409, body = ProblemBody, description = "location_code_taken")))]
 async fn create_location(
     State(s): State<AppState>,
     Staff(ctx): Staff,
@@ -163,7 +164,8 @@ async fn list_staff(
 
 /// Add a staff member. Admins may add only the `staff` role; owners any.
 #[utoipa::path(post, path = "/admin/v1/staff", tag = "store", security(("staff" = [])), request_body = CreateStaff,
-    responses((status = 201, body = StaffMember), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+    responses((status = 201, body = StaffMember), (status = 403, body = ProblemBody),
+              (status = 404, body = ProblemBody, description = "vendor_not_found"), (status = 409, body = ProblemBody)))]
 async fn create_staff(
     State(s): State<AppState>,
     Staff(ctx): Staff,
@@ -208,7 +210,8 @@ async fn update_staff(
 
 /// Remove a staff member; their sessions end.
 #[utoipa::path(delete, path = "/admin/v1/staff/{staff_id}", tag = "store", security(("staff" = [])),
-    responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody)))]
+    responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody),
+              (status = 409, body = ProblemBody, description = "last_owner")))]
 async fn delete_staff(
     State(s): State<AppState>,
     Staff(ctx): Staff,

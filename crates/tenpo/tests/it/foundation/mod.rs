@@ -1,5 +1,6 @@
 mod auth;
 pub mod bad_input;
+mod chaos;
 mod check;
 mod cors;
 mod demo;
