@@ -404,10 +404,7 @@ pub async fn close(
     closing_date: NaiveDate,
     by: Acting<'_>,
 ) -> Result<Statement, MallError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tenpo_statements:' || $1::text))")
-        .bind(tx.tenant())
-        .execute(&mut **tx)
-        .await?;
+    take_turn(tx).await?;
     let settings = tenancy::mall::load(tx).await?;
     let prev = last(tx, vendor.id).await?;
     let lines = candidates(tx, vendor.id, period_end).await?;
@@ -475,6 +472,16 @@ pub async fn close(
     };
     events::record(tx, events::NewEvent::of(&event)).await?;
     load(tx, id, true).await
+}
+
+/// Closes of one tenant take turns, until the transaction ends (numbers without gaps; the
+/// worker decides what is due only once it has its turn). A transaction may take it again.
+async fn take_turn(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tenpo_statements:' || $1::text))")
+        .bind(tx.tenant())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn load(tx: &mut Tx, id: StatementId, with_lines: bool) -> Result<Statement, MallError> {
@@ -691,6 +698,8 @@ fn render_csv(s: &Statement) -> Result<String, csv::Error> {
 /// Answers how many it closed.
 pub async fn close_due(db: &Db, tenant: TenantId, now: DateTime<Utc>) -> Result<usize, MallError> {
     let mut tx = db.begin(tenant).await?;
+    // before looking what is due: a close on demand committed meanwhile has counted the period
+    take_turn(&mut tx).await?;
     let settings = tenancy::mall::load(&mut tx).await?;
     let date = last_closing(settings.closing_day, now);
     let end = end_of(date);
@@ -714,9 +723,13 @@ pub async fn close_due(db: &Db, tenant: TenantId, now: DateTime<Utc>) -> Result<
 pub async fn run_once(db: &Db) -> Result<usize, MallError> {
     let tenants: Vec<TenantId> =
         sqlx::query_scalar("SELECT * FROM tenpo_mall_tenants()").fetch_all(db.platform()).await?;
+    // one mall's failure does not hold the others' statements back
     let mut n = 0;
     for t in tenants {
-        n += close_due(db, t, Utc::now()).await?;
+        match close_due(db, t, Utc::now()).await {
+            Ok(closed) => n += closed,
+            Err(e) => tracing::warn!(tenant_id = %t, error = %e, "closing a mall's statements failed; retrying"),
+        }
     }
     Ok(n)
 }

@@ -272,3 +272,52 @@ async fn the_operator_reads_closes_and_pays_every_vendors_statements_by_api_and_
         .await
         .expect_problem(404, "tenant_not_found");
 }
+
+#[tokio::test]
+async fn a_close_on_demand_racing_the_workers_close_of_the_same_day_makes_one_statement() {
+    // the worker's job is driven by hand here: `close_due` at the moment of the race
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = mall(&app).await;
+    let v = vendor(&app, &shop, "Racing V", 1000).await;
+    let p = product(&app, &v, "Cup", "V-CUP", 1100, "standard", 10).await;
+    let placed = order(&app, &shop, &[(&p.variant, 1)], "race@example.jp", "cod").await;
+    deliver(&app, &placed, &v, true).await;
+    // the month-end closing day has passed for the vendor and its line
+    sqlx::query("UPDATE vendors SET created_at = now() - interval '60 days' WHERE id = $1::uuid")
+        .bind(&v.id)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE shipments SET delivered_at = now() - interval '40 days' WHERE order_id = $1::uuid")
+        .bind(placed["id"].as_str().unwrap())
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let tenant = TenantId(shop.tenant_id.parse().unwrap());
+    let vendor_id = kernel::VendorId(v.id.parse().unwrap());
+
+    // the mall's staff close on demand and have not committed yet when the worker starts
+    let mut staff = app.db.begin(tenant).await.unwrap();
+    let by_staff = mall::statements::close_now(&mut staff, kernel::access::Acting::Operator, vendor_id).await.unwrap();
+    assert_eq!(by_staff.lines.as_ref().map(Vec::len), Some(1));
+    let db = app.db.clone();
+    let worker = tokio::spawn(async move { mall::statements::close_due(&db, tenant, Utc::now()).await });
+    // the worker waits for its turn
+    let mut waiting = false;
+    for _ in 0..500 {
+        waiting = app.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").await > 0;
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(waiting, "the worker never waited for the staff's close");
+    staff.commit().await.unwrap();
+
+    // the worker then sees the period counted and closes nothing
+    assert_eq!(worker.await.unwrap().unwrap(), 0);
+    let all = statements_of(&app, &shop, &v).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["id"], by_staff.id.unwrap().to_string());
+    assert!(at(&all[0]["period_start"]) < at(&all[0]["period_end"]));
+}
