@@ -182,6 +182,10 @@ catalog! {
     DigitalDeliveryExpired = "digital.delivery_expired" on "digital_delivery" v 1;
     /// A shopper downloaded a digital item.
     DigitalDownloaded = "digital.downloaded" on "digital_delivery" v 1;
+    /// Tenpo stopped delivering to a webhook endpoint: the receiver answered 410, or failed for 3 days.
+    WebhookEndpointDisabled = "webhook_endpoint.disabled" on "webhook_endpoint" v 1;
+    /// A test event staff sent to one webhook endpoint (only that endpoint receives it).
+    WebhookEndpointPing = "webhook_endpoint.ping" on "webhook_endpoint" v 1;
 }
 
 impl std::fmt::Display for EventType {

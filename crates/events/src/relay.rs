@@ -23,6 +23,10 @@ pub trait Consumer: Send + Sync + 'static {
     fn wants(&self, event: &Event) -> bool;
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError>;
+
+    /// Called after `handle`'s transaction committed: wake whatever works on what it wrote (the
+    /// webhook delivery worker of this process) without waiting for its poll.
+    fn committed(&self, _event: &Event) {}
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +173,7 @@ impl Relay {
         }
         consumer.handle(&mut tx, event).await?;
         tx.commit().await?;
+        consumer.committed(event);
         Ok(())
     }
 

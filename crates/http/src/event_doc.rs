@@ -100,6 +100,8 @@ pub fn catalog() -> Vec<Entry> {
         dg::DeliveryLimitChanged,
         dg::DeliveryExpired,
         dg::Downloaded,
+        webhooks::event::WebhookEndpointDisabled,
+        webhooks::event::WebhookEndpointPing,
     ]
 }
 

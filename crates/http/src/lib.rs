@@ -57,6 +57,8 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// Lifetime of a shopper's sign-in token.
     pub shopper_session_ttl: Duration,
+    /// Which webhook URLs staff may save, the default rotation overlap.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for HttpSettings {
@@ -72,6 +74,7 @@ impl Default for HttpSettings {
             upload_timeout: Duration::from_secs(3600),
             cors_origins: Vec::new(),
             shopper_session_ttl: Duration::from_secs(30 * 86_400),
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }

@@ -51,6 +51,8 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("delivery_id", Kind::Uuid, "delivery id"),
     ("promotion_id", Kind::Uuid, "promotion id"),
     ("statement_id", Kind::Uuid, "statement id"),
+    ("webhook_id", Kind::Uuid, "webhook endpoint id"),
+    ("webhook_delivery_id", Kind::Uuid, "webhook delivery id"),
     ("cart_id", Kind::Uuid, "cart id"),
     ("item_id", Kind::Uuid, "cart line id"),
     ("request_id", Kind::Uuid, "flash-sale add-to-cart request id"),

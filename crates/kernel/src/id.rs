@@ -96,6 +96,7 @@ define_id!(PromotionId);
 define_id!(DeliveryId);
 define_id!(EventId);
 define_id!(WebhookEndpointId);
+define_id!(WebhookDeliveryId);
 define_id!(StatementId);
 
 /// A reference to a store in a URL: its id or its handle (`/store/v1/stores/demo/...`).

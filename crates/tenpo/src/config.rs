@@ -26,6 +26,10 @@ pub struct Config {
     pub storage: storage::StorageSettings,
     /// Transactional email over SMTP (docs/EMAIL.md); off until a host and from address are set.
     pub mail: mail::MailSettings,
+    /// Merchant webhooks (docs/WEBHOOKS.md).
+    pub webhooks: webhooks::WebhookSettings,
+    /// Events to NATS JetStream (docs/NATS.md); off until a URL is set.
+    pub nats: nats::NatsSettings,
     pub log: LogConfig,
 }
 
@@ -138,6 +142,8 @@ impl Default for Config {
             search: SearchConfig::default(),
             storage: storage::StorageSettings::default(),
             mail: mail::MailSettings::default(),
+            webhooks: webhooks::WebhookSettings::default(),
+            nats: nats::NatsSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -280,6 +286,16 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_SMTP_USERNAME",
     "TENPO_SMTP_PASSWORD",
     "TENPO_MAIL_FROM",
+    "TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
+    "TENPO_WEBHOOKS_RETRY_SCHEDULE",
+    "TENPO_WEBHOOKS_ROTATION_OVERLAP_SECS",
+    "TENPO_WEBHOOKS_DISABLE_AFTER_SECS",
+    "TENPO_WEBHOOKS_LOG_RETENTION_DAYS",
+    "TENPO_WEBHOOKS_MAX_IN_FLIGHT",
+    "TENPO_WEBHOOKS_MAX_PER_ENDPOINT",
+    "TENPO_WEBHOOKS_LEASE_SECS",
+    "TENPO_WEBHOOKS_POLL_MS",
+    "TENPO_WEBHOOKS_TIMEOUT_SECS",
     "TENPO_LOG",
     "TENPO_LOG_FORMAT",
     "TENPO_PG_BIN",
@@ -440,11 +456,82 @@ impl Config {
         if let Some(v) = get("TENPO_MAIL_FROM") {
             self.mail.from_address = Some(v);
         }
+        self.apply_webhooks_env(&get)?;
+        self.apply_nats_env(&get)?;
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
         if let Some(v) = get("TENPO_LOG_FORMAT") {
             self.log.format = v;
+        }
+        Ok(())
+    }
+
+    /// `[webhooks]` from TENPO_WEBHOOKS_*.
+    fn apply_webhooks_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let w = &mut self.webhooks;
+        if let Some(v) = get("TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS") {
+            w.allow_private_targets = flag("TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_RETRY_SCHEDULE") {
+            w.retry_schedule = v;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_ROTATION_OVERLAP_SECS") {
+            w.rotation_overlap_secs = parse("TENPO_WEBHOOKS_ROTATION_OVERLAP_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_DISABLE_AFTER_SECS") {
+            w.disable_after_secs = parse("TENPO_WEBHOOKS_DISABLE_AFTER_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_LOG_RETENTION_DAYS") {
+            w.log_retention_days = parse("TENPO_WEBHOOKS_LOG_RETENTION_DAYS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_MAX_IN_FLIGHT") {
+            w.max_in_flight = parse("TENPO_WEBHOOKS_MAX_IN_FLIGHT", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_MAX_PER_ENDPOINT") {
+            w.max_per_endpoint = parse("TENPO_WEBHOOKS_MAX_PER_ENDPOINT", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_LEASE_SECS") {
+            w.lease_secs = parse("TENPO_WEBHOOKS_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_TIMEOUT_SECS") {
+            w.timeout_secs = parse("TENPO_WEBHOOKS_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_WEBHOOKS_POLL_MS") {
+            w.poll_ms = parse("TENPO_WEBHOOKS_POLL_MS", v)?;
+        }
+        Ok(())
+    }
+
+    /// `[nats]` from TENPO_NATS_*.
+    fn apply_nats_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let n = &mut self.nats;
+        if let Some(v) = get("TENPO_NATS_URL") {
+            n.url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = get("TENPO_NATS_STREAM") {
+            n.stream = v;
+        }
+        if let Some(v) = get("TENPO_NATS_SUBJECT_PREFIX") {
+            n.subject_prefix = v;
+        }
+        if let Some(v) = get("TENPO_NATS_MAX_AGE_SECS") {
+            n.max_age_secs = parse("TENPO_NATS_MAX_AGE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_DUPLICATE_WINDOW_SECS") {
+            n.duplicate_window_secs = parse("TENPO_NATS_DUPLICATE_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_BATCH_SIZE") {
+            n.batch_size = parse("TENPO_NATS_BATCH_SIZE", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_LEASE_SECS") {
+            n.lease_secs = parse("TENPO_NATS_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_ACK_TIMEOUT_SECS") {
+            n.ack_timeout_secs = parse("TENPO_NATS_ACK_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_POLL_MS") {
+            n.poll_ms = parse("TENPO_NATS_POLL_MS", v)?;
         }
         Ok(())
     }
@@ -533,6 +620,10 @@ impl Config {
         kernel::origin::parse_origin_list(&self.http.cors_origins.join(","))
             .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
         self.mail.validate().map_err(|e| anyhow::anyhow!("[mail]: {e}"))?;
+        self.webhooks.validate().map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+        if self.nats.url.is_some() {
+            self.nats.validate().map_err(|e| anyhow::anyhow!("[nats]: {e}"))?;
+        }
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
         }
@@ -562,6 +653,7 @@ impl Config {
             hot_wait: Duration::from_millis(self.http.hot_wait_ms),
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
             shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
+            webhooks: self.webhooks.clone(),
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),
@@ -627,6 +719,7 @@ impl Config {
             checkout_jobs_every: Duration::from_millis(self.worker.checkout_jobs_ms),
             digital_expiry_every: Duration::from_millis(self.worker.digital_expiry_ms),
             statements_every: Duration::from_millis(self.worker.statements_ms.max(10)),
+            webhooks: self.webhooks.clone(),
         }
     }
 }

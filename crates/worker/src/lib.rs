@@ -24,6 +24,8 @@ pub struct WorkerSettings {
     pub digital_expiry_every: Duration,
     /// How often vendors' statements whose closing day passed are closed (mall mode).
     pub statements_every: Duration,
+    /// Merchant webhooks: the delivery worker's limits and retry schedule.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for WorkerSettings {
@@ -36,6 +38,7 @@ impl Default for WorkerSettings {
             checkout_jobs_every: Duration::from_secs(30),
             digital_expiry_every: Duration::from_secs(60),
             statements_every: Duration::from_secs(60),
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -69,10 +72,20 @@ impl Worker {
     /// Starts every task; they stop when `shutdown` fires. Await the set to wait for them.
     pub fn spawn(self, shutdown: CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
-        let relay = self
+        let mut relay = self
             .consumers
             .into_iter()
             .fold(Relay::new(self.db.clone(), self.settings.relay.clone()), |r, c| r.with_consumer(c));
+        // webhooks: the relay enqueues deliveries (waking the delivery worker of this process),
+        // the delivery worker sends them
+        match webhooks::deliver::DeliveryWorker::new(self.db.clone(), self.settings.webhooks.clone()) {
+            Ok(delivery) => {
+                relay = relay.with_consumer(Arc::new(webhooks::enqueue::Enqueue::new(delivery.waker())));
+                tasks.spawn(delivery.run(shutdown.clone()));
+            }
+            Err(why) => tracing::error!("webhooks are off: {why}"),
+        }
+        tasks.spawn(webhooks::deliver::housekeeping(self.db.clone(), self.settings.webhooks.clone(), shutdown.clone()));
         tasks.spawn(relay.run(shutdown.clone()));
         tasks.spawn(inventory::sweep::run(
             self.db.clone(),

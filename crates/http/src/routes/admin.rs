@@ -10,6 +10,7 @@ mod orders;
 mod products;
 pub(crate) mod statements;
 mod store;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(digital::router())
         .merge(mall::router())
         .merge(statements::router())
+        .merge(webhooks::router())
 }
 
 pub fn uploads() -> OpenApiRouter<AppState> {

@@ -44,6 +44,7 @@ use crate::problem::ProblemBody;
         (name = "account", description = "Shoppers' accounts: sign-up with email verification, sign-in, password reset, profile, addresses, order history"),
         (name = "cart", description = "Shoppers' carts: lines hold stock while the shopper decides; flash-sale items are queued"),
         (name = "mall", description = "Mall mode: the mall's settings, vendors' statements"),
+        (name = "webhooks", description = "Webhook endpoints: topics, signing secrets and their rotation, the delivery log, resend, replay and ping"),
         (name = "digital", description = "Digital goods: variant files, deliveries of paid orders, downloads by order token, signed local file links"),
     )
 )]

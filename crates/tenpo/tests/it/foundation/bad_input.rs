@@ -173,6 +173,19 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "collected": { "amount": 100, "currency": "JPY" } }),
         ),
         ("POST /admin/v1/orders/{order_id}/cancel", json!({ "reason": "r" })),
+        (
+            "POST /admin/v1/webhooks",
+            json!({ "url": "https://93.184.215.14/hooks", "topics": ["order.*"], "description": "d", "enabled": true }),
+        ),
+        (
+            "PATCH /admin/v1/webhooks/{webhook_id}",
+            json!({ "url": "https://93.184.215.14/hooks", "topics": ["*"], "description": "d", "enabled": false }),
+        ),
+        ("POST /admin/v1/webhooks/{webhook_id}/rotate-secret", json!({ "overlap_secs": 3600 })),
+        (
+            "POST /admin/v1/webhooks/{webhook_id}/replay",
+            json!({ "topics": ["order.*"], "from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z" }),
+        ),
         ("POST /admin/v1/statements/{statement_id}/paid", json!({ "paid_on": "2026-01-01", "bank_reference": "R1" })),
         (
             "POST /platform/v1/tenants/{tenant_id}/statements/{statement_id}/paid",
@@ -399,6 +412,14 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         )
         .await
         .expect(201);
+    let webhook = app
+        .post(
+            "/admin/v1/webhooks",
+            &shop.owner_token,
+            json!({ "url": "https://93.184.215.14/hooks", "topics": ["order.*"] }),
+        )
+        .await
+        .expect(201);
     let house = app
         .op(Method::GET, &format!("/platform/v1/tenants/{}/vendors", shop.tenant_id), None)
         .await
@@ -428,6 +449,8 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         ("delivery_id", "0190a0a0-0000-7000-8000-000000000002".to_string()),
         ("asset_id", "0190a0a0-0000-7000-8000-000000000003".to_string()),
         ("statement_id", "0190a0a0-0000-7000-8000-000000000004".to_string()),
+        ("webhook_id", webhook["id"].as_str().unwrap().to_string()),
+        ("webhook_delivery_id", "0190a0a0-0000-7000-8000-000000000005".to_string()),
     ]);
     let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
     let examples = examples();

@@ -122,6 +122,17 @@ async fn world(app: &TestApp) -> World {
         .expect(200);
     assert!(!b_statement["lines"].as_array().unwrap().is_empty(), "{b_statement}");
     let b_statement = b_statement["id"].as_str().unwrap().to_string();
+    let mall_webhook = app
+        .post(
+            "/admin/v1/webhooks",
+            &shop.owner_token,
+            json!({ "url": "https://93.184.215.14/hooks", "topics": ["*"], "enabled": false }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let common = |m: &mut BTreeMap<&'static str, String>| {
         m.insert("customer_id", customer_id.clone());
         m.insert("address_id", address["id"].as_str().unwrap().into());
@@ -131,6 +142,9 @@ async fn world(app: &TestApp) -> World {
         m.insert("staff_id", b.staff.id.clone());
         m.insert("vendor_id", b.id.clone());
         m.insert("statement_id", b_statement.clone());
+        // webhooks are the mall's alone: any endpoint and delivery id is refused to vendors
+        m.insert("webhook_id", mall_webhook.clone());
+        m.insert("webhook_delivery_id", "0190a0a0-0000-7000-8000-0000000000d1".to_string());
     };
     let mut theirs = BTreeMap::new();
     common(&mut theirs);
