@@ -17,8 +17,8 @@ pub mod openapi;
 mod ops;
 pub mod problem;
 mod routes;
+mod server;
 
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,6 +187,5 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     tokio::spawn(state.cache.clone().listen(state.db.platform().clone(), shutdown.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    server::run(listener, router(state), shutdown).await
 }
