@@ -129,7 +129,10 @@ pub async fn start(
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let hot = checkout::hot::HotQueue::new(db.clone());
-    hot.spawn(shutdown.clone());
+    // the hot queue records the API's flash-sale add-to-carts: it stops once the API has
+    // answered its last request, not with the signal (those requests would answer 500)
+    let hot_stop = if http.is_some() { CancellationToken::new() } else { shutdown.clone() };
+    hot.spawn(hot_stop.clone());
     let mut addr = None;
     if let Some((local, listener, storage)) = http {
         addr = Some(local);
@@ -139,6 +142,7 @@ pub async fn start(
             .with_console(console::router(db.clone(), config.console_settings()));
         let token = shutdown.clone();
         tasks.spawn(async move {
+            let _stop_hot = hot_stop.drop_guard();
             if let Err(e) = http_api::serve(listener, state, token.clone()).await {
                 tracing::error!(error = %e, "HTTP server failed");
                 // a process whose API died stops as a whole rather than run half
