@@ -1,0 +1,186 @@
+//! `tenpo bench events`: how fast events leave Tenpo. `TENPO_BENCH_EVENTS` (default 2,000)
+//! products are created through the admin API by the concurrent clients; each commits a
+//! `product.created` event. Measured from each event's commit:
+//! * baseline: until the relay marked it published, every in-process consumer done (search sync,
+//!   and the webhook consumer that enqueues its delivery);
+//! * webhooks: until a local receiver (an HTTP server of this process, on a free port) answered
+//!   2xx to its signed POST.
+//!
+//! Local runs only: the receiver is on 127.0.0.1, so the bench's server allows private targets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use kernel::TenantId;
+use serde_json::{Value, json};
+
+use super::Target;
+use super::load::{Phase, Report};
+use super::scenarios::new_shop;
+
+/// What the receiver saw: the first 2xx answer's time per webhook-id, and the tenant.
+#[derive(Default)]
+struct Seen {
+    at: HashMap<String, DateTime<Utc>>,
+    tenant: Option<String>,
+}
+
+async fn receive(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: Bytes) -> &'static str {
+    let now = Utc::now();
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let mut seen = seen.lock().unwrap();
+    if seen.tenant.is_none()
+        && let Ok(v) = serde_json::from_slice::<Value>(&body)
+    {
+        seen.tenant = v["tenant_id"].as_str().map(str::to_string);
+    }
+    seen.at.entry(id).or_insert(now);
+    "ok"
+}
+
+fn phase(name: &str, latencies_us: &mut Vec<u32>, elapsed: Duration) -> Phase {
+    latencies_us.sort_unstable();
+    Phase {
+        name: name.into(),
+        requests: latencies_us.len() as u64,
+        errors: 0,
+        elapsed,
+        latencies: std::mem::take(latencies_us),
+    }
+}
+
+fn micros(d: chrono::Duration) -> u32 {
+    d.num_microseconds().unwrap_or(0).clamp(0, u32::MAX as i64) as u32
+}
+
+pub async fn events(t: &Target) -> anyhow::Result<Report> {
+    let Some(local) = &t.local else { bail!("bench events runs against its own server (no --url)") };
+    let n: usize = std::env::var("TENPO_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let shop = new_shop(t).await?;
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let res = t
+        .client
+        .post(t.url("/admin/v1/webhooks"))
+        .bearer_auth(&shop.owner_token)
+        .json(&json!({ "url": url, "topics": ["product.created"] }))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("cannot create the webhook endpoint: {}", res.text().await.unwrap_or_default());
+    }
+
+    // the events: products created by the concurrent clients, n in all
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..t.concurrency.max(1) {
+        let (client, token, next) = (t.client.clone(), shop.owner_token.clone(), next.clone());
+        let create = t.url("/admin/v1/products");
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let t0 = Instant::now();
+                let res = client
+                    .post(&create)
+                    .bearer_auth(&token)
+                    .json(&json!({ "title": format!("Event tea {i}"), "status": "active", "options": ["Size"],
+                                   "variants": [{ "sku": format!("EV-{i}"), "option_values": ["S"],
+                                                  "price": { "amount": 800, "currency": "JPY" } }] }))
+                    .send()
+                    .await?;
+                if !res.status().is_success() {
+                    bail!("creating a product failed: {}", res.text().await.unwrap_or_default());
+                }
+                latencies.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            }
+        }));
+    }
+    let mut api = Vec::new();
+    for c in clients {
+        api.extend(c.await??);
+    }
+    let committed = started.elapsed();
+
+    // every event at the receiver, and published by the relay
+    loop {
+        if seen.lock().unwrap().at.len() >= n {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("only {} of {n} webhooks arrived in 10 minutes", seen.lock().unwrap().at.len());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tenant: TenantId =
+        seen.lock().unwrap().tenant.clone().context("no tenant in the deliveries")?.parse().context("tenant id")?;
+    let rows: Vec<(uuid::Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = loop {
+        let mut tx = local.db.begin(tenant).await?;
+        let rows: Vec<(uuid::Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, created_at, published_at FROM outbox_events WHERE event_type = 'product.created' ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if rows.len() >= n && rows.iter().all(|r| r.2.is_some()) {
+            break rows;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("the relay did not publish the {n} events in 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.abort();
+
+    let first = rows.iter().map(|r| r.1).min().context("no events")?;
+    let seen = seen.lock().unwrap();
+    let (mut relayed, mut hooked, mut leg) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut last_published, mut last_received) = (first, first);
+    for (id, created, published) in &rows {
+        let published = published.unwrap_or(*created);
+        relayed.push(micros(published - *created));
+        last_published = last_published.max(published);
+        if let Some(at) = seen.at.get(&id.to_string()) {
+            hooked.push(micros(*at - *created));
+            leg.push(micros(*at - published));
+            last_received = last_received.max(*at);
+        }
+    }
+    let span = |end: DateTime<Utc>| (end - first).to_std().unwrap_or_default();
+    let mut api_sorted = api;
+    leg.sort_unstable();
+    let pct = |v: &[u32], p: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    Ok(Report {
+        title: format!("events: {n} product.created events, commit -> destination, {} clients", t.concurrency),
+        phases: vec![
+            phase("in-process consumers (baseline)", &mut relayed, span(last_published)),
+            phase("webhook: commit -> receiver 2xx", &mut hooked, span(last_received)),
+            phase("API: create product (commits)", &mut api_sorted, committed),
+        ],
+        notes: vec![
+            "req/s = events per second from the first event's commit to the last one's arrival; latency = one event's commit to its arrival".into(),
+            "baseline: the relay marked the event published (every in-process consumer done, the webhook delivery enqueued)".into(),
+            format!(
+                "the webhook leg alone, published -> receiver 2xx: p50 {:.2} ms, p99 {:.2} ms",
+                pct(&leg, 0.5),
+                pct(&leg, 0.99)
+            ),
+        ],
+    })
+}
