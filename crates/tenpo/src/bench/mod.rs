@@ -36,6 +36,8 @@ pub struct Target {
 }
 
 struct Local {
+    /// The configuration the local server runs with.
+    config: Config,
     running: Running,
     /// A second server on the same database with the storefront cache off, for comparisons.
     uncached: Option<(Running, String)>,
@@ -71,7 +73,13 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
                 local: None,
             }
         }
-        None => start_local(config, client, args.concurrency, duration).await?,
+        None => {
+            let mut config = config.clone();
+            if args.scenario == "events" {
+                events::tune(&mut config);
+            }
+            start_local(&config, client, args.concurrency, duration).await?
+        }
     };
     eprintln!(
         "bench {}: {} concurrent clients, {}s per phase, against {}",
@@ -124,7 +132,15 @@ async fn start_local(
         client,
         concurrency,
         duration,
-        local: Some(Local { running, uncached: Some((second, uncached_base)), db, maintenance, database, cluster }),
+        local: Some(Local {
+            config,
+            running,
+            uncached: Some((second, uncached_base)),
+            db,
+            maintenance,
+            database,
+            cluster,
+        }),
     })
 }
 
