@@ -104,11 +104,14 @@ fn micros(d: chrono::Duration) -> u32 {
 pub async fn events(t: &Target) -> anyhow::Result<Report> {
     let Some(local) = &t.local else { bail!("bench events runs against its own server (no --url)") };
     nats_context(&local.config).await?;
-    let report = measure(t, local).await;
-    if let Ok(js) = nats_context(&local.config).await {
-        let _ = js.delete_stream(&local.config.nats.stream).await;
+    measure(t, local).await
+}
+
+/// Deletes the run's stream, once its server stopped publishing.
+pub async fn delete_stream(config: &Config) {
+    if let Ok(js) = nats_context(config).await {
+        let _ = js.delete_stream(&config.nats.stream).await;
     }
-    report
 }
 
 async fn measure(t: &Target, local: &Local) -> anyhow::Result<Report> {
@@ -261,9 +264,11 @@ async fn measure(t: &Target, local: &Local) -> anyhow::Result<Report> {
     })
 }
 
-/// Whole checkouts (two items, bank transfer) with the outbox's NOTIFY trigger on and off,
-/// alternated twice at `--concurrency`: the NOTIFY queue is taken at commit by every
-/// transaction that notified, one at a time. Without it the relay finds events by its idle poll.
+/// Whole checkouts (two items, bank transfer) with the outbox's NOTIFY trigger on and off at
+/// `--concurrency`, `TENPO_BENCH_NOTIFY_ROUNDS` (3) rounds of two phases in alternating order
+/// (on-off, off-on, ...) so that a drift of the machine's load falls on both; the median of each.
+/// PostgreSQL takes its notification queue's lock at commit for every transaction that
+/// notified, one at a time. Without the trigger the relay finds events by its idle poll.
 async fn notify_cost(t: &Target, local: &Local) -> anyhow::Result<(Vec<Phase>, String)> {
     let owner = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
@@ -295,9 +300,11 @@ async fn notify_cost(t: &Target, local: &Local) -> anyhow::Result<(Vec<Phase>, S
             sqlx::query(&format!("ALTER TABLE outbox_events {verb} TRIGGER notify_relay")).execute(&owner).await
         }
     };
+    let rounds: u64 = std::env::var("TENPO_BENCH_NOTIFY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let measured = async {
-        for round in 0..2u64 {
-            for notify in [true, false] {
+        for round in 0..rounds.max(1) {
+            let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+            for notify in order {
                 set(notify).await?;
                 let name = format!("checkout, NOTIFY {} #{} (c={c})", if notify { "on" } else { "off" }, round + 1);
                 let (whole, _) = checkouts(t, &name, plan(101 + round * 2 + u64::from(notify)), c, t.duration).await?;
@@ -316,10 +323,14 @@ async fn notify_cost(t: &Target, local: &Local) -> anyhow::Result<(Vec<Phase>, S
     set(true).await?;
     owner.close().await;
     measured?;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let (on, off) = (mean(&on), mean(&off));
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let (all_on, all_off) = (format!("{on:.1?}"), format!("{off:.1?}"));
+    let (on, off) = (median(&mut on), median(&mut off));
     let note = format!(
-        "NOTIFY per outbox write: {on:.1} checkouts/s with it, {off:.1} without ({:+.1}% without; means of two phases each)",
+        "NOTIFY per outbox write: median {on:.1} checkouts/s with it {all_on}, {off:.1} without {all_off}: {:+.1}% without",
         (off / on.max(1e-9) - 1.0) * 100.0
     );
     Ok((phases, note))
