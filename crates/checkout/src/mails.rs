@@ -72,7 +72,13 @@ pub fn title(product: &str, variant: &str) -> String {
     if v.is_empty() || v == "Default Title" || v == product { product.to_string() } else { format!("{product} ({v})") }
 }
 
-async fn send(tx: &mut Tx, store: StoreId, event: &Event, to: &str, t: &(dyn Template + Sync)) -> Result<(), sqlx::Error> {
+async fn send(
+    tx: &mut Tx,
+    store: StoreId,
+    event: &Event,
+    to: &str,
+    t: &(dyn Template + Sync),
+) -> Result<(), sqlx::Error> {
     let key = event.id.to_string();
     mail::send(tx, Outgoing { store, key: &key, to }, t).await?;
     Ok(())

@@ -76,14 +76,22 @@ async fn a_bank_transfer_order_mails_each_step_once_with_its_number_amount_and_a
     assert!(mails.iter().all(|m| m.to.contains(to)));
     let confirmation = one(&mails, "ご注文ありがとうございます");
     assert!(confirmation.subject.contains(&number));
-    has(confirmation, &[&number, "Sencha × 1", "Brewing guide × 1", "送料: 800円", "2,430円", "銀行振込", "渋谷区神宮前"]);
+    has(
+        confirmation,
+        &[&number, "Sencha × 1", "Brewing guide × 1", "送料: 800円", "2,430円", "銀行振込", "渋谷区神宮前"],
+    );
     let instructions = one(&mails, "お振込のご案内");
     assert!(instructions.subject.contains(&number));
-    has(instructions, &[&number, "2,430円", &due_jst, "テスト銀行", "本店", "普通", "1234567", "テンポ", "山田 花子 様"]);
+    has(
+        instructions,
+        &[&number, "2,430円", &due_jst, "テスト銀行", "本店", "普通", "1234567", "テンポ", "山田 花子 様"],
+    );
 
     // paid: payment received, and the guide's download
     let base = format!("/admin/v1/orders/{id}");
-    app.post(&format!("{base}/payments/confirm"), &shop.owner_token, json!({ "received": yen(2430) })).await.expect(200);
+    app.post(&format!("{base}/payments/confirm"), &shop.owner_token, json!({ "received": yen(2430) }))
+        .await
+        .expect(200);
     let mails = smtp.wait_for(4).await;
     assert_eq!(mails.len(), 4, "{mails:#?}");
     has(one(&mails, "ご入金を確認"), &[&number, "2,430円"]);
@@ -121,14 +129,17 @@ async fn a_bank_transfer_order_mails_each_step_once_with_its_number_amount_and_a
                 .await
                 .unwrap();
         }
-        sqlx::query("UPDATE outbox_events SET status = 'pending', available_at = now(), locked_until = NULL WHERE id = $1")
-            .bind(event)
-            .execute(&app.owner)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE outbox_events SET status = 'pending', available_at = now(), locked_until = NULL WHERE id = $1",
+        )
+        .bind(event)
+        .execute(&app.owner)
+        .await
+        .unwrap();
         published(&app, "order.placed", id).await;
     }
-    let handled = format!("SELECT count(*) FROM processed_events WHERE consumer = 'checkout.mails' AND event_id = '{event}'");
+    let handled =
+        format!("SELECT count(*) FROM processed_events WHERE consumer = 'checkout.mails' AND event_id = '{event}'");
     assert_eq!(app.count(&handled).await, 1, "the consumer ran again");
     let mails = smtp.wait_for(5).await;
     assert_eq!(mails.len(), 5, "a redelivered event mailed again: {mails:#?}");
