@@ -119,6 +119,13 @@ pub async fn start(
         None
     };
 
+    // events to NATS JetStream, when TENPO_NATS_URL is set
+    let nats = if parts.worker {
+        nats::Publisher::new(db.clone(), config.nats.clone()).map_err(|e| anyhow::anyhow!("[nats]: {e}"))?
+    } else {
+        None
+    };
+
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let hot = checkout::hot::HotQueue::new(db.clone());
@@ -141,7 +148,16 @@ pub async fn start(
         tracing::info!(addr = %local, "HTTP API listening");
     }
     if parts.worker {
-        let mut worker_tasks = worker(db, config, &search).with_hot_queue(hot.clone()).spawn(shutdown.clone());
+        let mut worker = worker(db, config, &search).with_hot_queue(hot.clone());
+        if let Some(publisher) = &nats {
+            // the relay queues every event for NATS; the publisher sends them, apart from it
+            worker = worker.with_consumer(std::sync::Arc::new(nats::Enqueue::new(publisher.waker())));
+        }
+        let mut worker_tasks = worker.spawn(shutdown.clone());
+        if let Some(publisher) = nats {
+            worker_tasks.spawn(publisher.run(shutdown.clone()));
+            worker_tasks.spawn(nats::housekeeping(db.clone(), shutdown.clone()));
+        }
         worker_tasks.spawn(search::sync::run(
             db.clone(),
             search.clone(),

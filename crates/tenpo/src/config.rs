@@ -28,6 +28,8 @@ pub struct Config {
     pub mail: mail::MailSettings,
     /// Merchant webhooks (docs/WEBHOOKS.md).
     pub webhooks: webhooks::WebhookSettings,
+    /// Events to NATS JetStream (docs/NATS.md); off until a URL is set.
+    pub nats: nats::NatsSettings,
     pub log: LogConfig,
 }
 
@@ -141,6 +143,7 @@ impl Default for Config {
             storage: storage::StorageSettings::default(),
             mail: mail::MailSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
+            nats: nats::NatsSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -454,6 +457,7 @@ impl Config {
             self.mail.from_address = Some(v);
         }
         self.apply_webhooks_env(&get)?;
+        self.apply_nats_env(&get)?;
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -495,6 +499,39 @@ impl Config {
         }
         if let Some(v) = get("TENPO_WEBHOOKS_POLL_MS") {
             w.poll_ms = parse("TENPO_WEBHOOKS_POLL_MS", v)?;
+        }
+        Ok(())
+    }
+
+    /// `[nats]` from TENPO_NATS_*.
+    fn apply_nats_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let n = &mut self.nats;
+        if let Some(v) = get("TENPO_NATS_URL") {
+            n.url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(v) = get("TENPO_NATS_STREAM") {
+            n.stream = v;
+        }
+        if let Some(v) = get("TENPO_NATS_SUBJECT_PREFIX") {
+            n.subject_prefix = v;
+        }
+        if let Some(v) = get("TENPO_NATS_MAX_AGE_SECS") {
+            n.max_age_secs = parse("TENPO_NATS_MAX_AGE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_DUPLICATE_WINDOW_SECS") {
+            n.duplicate_window_secs = parse("TENPO_NATS_DUPLICATE_WINDOW_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_BATCH_SIZE") {
+            n.batch_size = parse("TENPO_NATS_BATCH_SIZE", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_LEASE_SECS") {
+            n.lease_secs = parse("TENPO_NATS_LEASE_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_ACK_TIMEOUT_SECS") {
+            n.ack_timeout_secs = parse("TENPO_NATS_ACK_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_NATS_POLL_MS") {
+            n.poll_ms = parse("TENPO_NATS_POLL_MS", v)?;
         }
         Ok(())
     }
@@ -584,6 +621,9 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
         self.mail.validate().map_err(|e| anyhow::anyhow!("[mail]: {e}"))?;
         self.webhooks.validate().map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+        if self.nats.url.is_some() {
+            self.nats.validate().map_err(|e| anyhow::anyhow!("[nats]: {e}"))?;
+        }
         if self.database.max_connections == 0 || self.worker.outbox_batch_size <= 0 {
             bail!("database.max_connections and worker.outbox_batch_size must be positive");
         }

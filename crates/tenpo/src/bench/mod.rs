@@ -36,6 +36,8 @@ pub struct Target {
 }
 
 struct Local {
+    /// The configuration the local server runs with.
+    config: Config,
     running: Running,
     /// A second server on the same database with the storefront cache off, for comparisons.
     uncached: Option<(Running, String)>,
@@ -58,6 +60,10 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
     let duration = std::time::Duration::from_secs(args.duration.max(1));
+    let mut local_config = config.clone();
+    if args.scenario == "events" {
+        events::tune(&mut local_config);
+    }
     let target = match &args.url {
         Some(url) => {
             let token =
@@ -71,7 +77,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
                 local: None,
             }
         }
-        None => start_local(config, client, args.concurrency, duration).await?,
+        None => start_local(&local_config, client, args.concurrency, duration).await?,
     };
     eprintln!(
         "bench {}: {} concurrent clients, {}s per phase, against {}",
@@ -81,7 +87,11 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         target.base
     );
     let result = scenario(&target).await;
+    let local = target.local.is_some();
     target.finish().await;
+    if local && args.scenario == "events" {
+        events::delete_stream(&local_config).await;
+    }
     let report = result?;
     println!("{report}");
     Ok(())
@@ -124,7 +134,15 @@ async fn start_local(
         client,
         concurrency,
         duration,
-        local: Some(Local { running, uncached: Some((second, uncached_base)), db, maintenance, database, cluster }),
+        local: Some(Local {
+            config,
+            running,
+            uncached: Some((second, uncached_base)),
+            db,
+            maintenance,
+            database,
+            cluster,
+        }),
     })
 }
 

@@ -12,5 +12,6 @@ mod digital;
 mod foundation;
 mod inventory;
 mod mall;
+mod nats;
 mod search;
 mod webhooks;

@@ -1,6 +1,6 @@
 //! Merchant webhooks end to end: real receivers on free ports verify what Tenpo sends.
 
-mod receiver;
+pub mod receiver;
 
 use std::time::{Duration, Instant};
 
