@@ -4,6 +4,7 @@
 //! Statements read the order lines, payments and shipments checkout writes and the vendors and
 //! settings tenancy writes; they write only their own tables.
 
+pub mod check;
 pub mod error;
 pub mod event;
 pub mod statements;

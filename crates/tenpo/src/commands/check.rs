@@ -34,6 +34,10 @@ pub const INVARIANTS: &[(&str, &str)] = &[
         "each aggregate's events numbered without gaps up to its counter; none pending, claimed or failed past the grace",
     ),
     ("deliveries", "paid digital items delivered, canceled orders' deliveries revoked, download counts as on record"),
+    (
+        "statements",
+        "each vendor statement adds up, matches its lines and their tax, carries in what the previous carried out; numbered without gaps",
+    ),
 ];
 
 #[derive(Debug, Serialize)]
@@ -91,6 +95,7 @@ async fn one(name: &str, tx: &mut Tx, stuck_after: Duration) -> Result<Checked, 
         "order_events" => checkout::check::events(tx).await,
         "outbox" => events::check::outbox(tx, stuck_after).await,
         "deliveries" => digital::check::deliveries(tx).await,
+        "statements" => mall::check::statements(tx).await,
         _ => Ok(Checked::default()),
     }
 }

@@ -1,5 +1,6 @@
-//! Statements closed by the worker at the mall's closing day, and the operator's reach over
-//! every vendor's statements, through its API and the CLI.
+//! Statements closed by the worker at the mall's closing day (and racing a close on demand),
+//! the operator's reach over every vendor's statements through its API and the CLI, and a
+//! counted line canceled later coming back negative.
 
 use chrono::{DateTime, Utc};
 use kernel::TenantId;
@@ -320,4 +321,104 @@ async fn a_close_on_demand_racing_the_workers_close_of_the_same_day_makes_one_st
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0]["id"], by_staff.id.unwrap().to_string());
     assert!(at(&all[0]["period_start"]) < at(&all[0]["period_end"]));
+}
+
+#[tokio::test]
+async fn a_counted_line_canceled_later_comes_back_negative_and_its_debt_carries_forward() {
+    let app = TestApp::spawn().await;
+    let shop = mall(&app).await;
+    let v = vendor(&app, &shop, "Digital V", 1000).await;
+    let guide = super::digital_product(&app, &v, "Guide", "V-PDF", 550).await;
+    let bowl = product(&app, &v, "Bowl", "V-BOWL", 2200, "standard", 10).await;
+    // a paid download counts when paid: on statement 1
+    let first = order(&app, &shop, &[(&guide.variant, 1)], "dl@example.jp", "bank_transfer").await;
+    let id = first["id"].as_str().unwrap();
+    app.post(
+        &format!("/admin/v1/orders/{id}/payments/confirm"),
+        &shop.owner_token,
+        json!({ "received": first["total"] }),
+    )
+    .await
+    .expect(200);
+    let close = || async {
+        app.post(&format!("/admin/v1/vendors/{}/statements/close", v.id), &shop.owner_token, json!({}))
+            .await
+            .expect(200)
+    };
+    let s1 = close().await;
+    assert_eq!(line_ids(&s1), [vendor_line(&first, &v)]);
+    assert_eq!((s1["sales"]["amount"].as_i64(), s1["commission"]["amount"].as_i64()), (Some(550), Some(55)));
+    assert_eq!(s1["net_payable"]["amount"], 550 - 55 - 5);
+
+    // the mall cancels the paid order afterwards (the shopper is owed the refund): statement 2
+    // gives the line back, negated, and what the vendor now owes carries forward
+    app.post(&format!("/admin/v1/orders/{id}/cancel"), &shop.owner_token, json!({ "reason": "refund" }))
+        .await
+        .expect(200);
+    let open = app.get(&format!("/admin/v1/vendors/{}/statements/open", v.id), &shop.owner_token).await.expect(200);
+    let back = &open["lines"][0];
+    assert_eq!(
+        (back["kind"].as_str(), back["sales_10"].as_i64(), back["commission"].as_i64()),
+        (Some("reversal"), Some(-550), Some(-55))
+    );
+    let s2 = close().await;
+    assert_eq!(line_ids(&s2), [vendor_line(&first, &v)]);
+    // −550 + 55 + 5 (10% of −55, rounded towards zero: it undoes statement 1's exactly)
+    let figures = |s: &Value| {
+        ["sales", "commission", "commission_tax", "transfer_fee", "net_payable", "carried_in", "carried_out"]
+            .map(|k| s[k]["amount"].as_i64().unwrap())
+    };
+    assert_eq!(figures(&s2), [-550, -55, -5, 0, 0, 0, -490]);
+
+    // the next sale pays off the debt first; the reversal is never counted again
+    let second = order(&app, &shop, &[(&bowl.variant, 1)], "bowl@example.jp", "cod").await;
+    deliver(&app, &second, &v, true).await;
+    let s3 = close().await;
+    assert_eq!(line_ids(&s3), [vendor_line(&second, &v)]);
+    // 2,200 + 800 shipping + 330 COD fee; commission 220, its tax 22; 3,330 − 220 − 22 − 490
+    assert_eq!(figures(&s3), [3330, 220, 22, 0, 2598, -490, 0]);
+    for s in [&s1, &s2, &s3] {
+        let f = figures(s);
+        assert_eq!(f[0] + f[5], f[1] + f[2] + f[3] + f[4] + f[6], "{s}");
+    }
+
+    // `tenpo check` finds the three statements sound, and each tampering
+    let statements_check = || {
+        let out = crate::support::process::tenpo(&app).args(["check", "--json"]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "statements").unwrap().clone()
+    };
+    let sound = statements_check();
+    assert_eq!((sound["checked"].as_i64(), sound["violations"].clone()), (Some(3), json!([])), "{sound}");
+    let s3_number = s3["number"].as_i64().unwrap();
+    for (corrupt, restore, found) in [
+        (
+            format!("UPDATE vendor_statements SET net_amount = net_amount + 1 WHERE number = {s3_number}"),
+            format!("UPDATE vendor_statements SET net_amount = net_amount - 1 WHERE number = {s3_number}"),
+            "+ net 2599",
+        ),
+        (
+            format!(
+                "UPDATE vendor_statements SET carried_in_amount = 0, net_amount = net_amount + 490 WHERE number = {s3_number}"
+            ),
+            format!(
+                "UPDATE vendor_statements SET carried_in_amount = -490, net_amount = net_amount - 490 WHERE number = {s3_number}"
+            ),
+            "carried in 0, the vendor's previous statement carried out -490",
+        ),
+        (
+            "UPDATE vendor_statement_lines SET commission = commission - 1 WHERE kind = 'reversal'".to_string(),
+            "UPDATE vendor_statement_lines SET commission = commission + 1 WHERE kind = 'reversal'".to_string(),
+            "its lines add up to sales -550 (10%), 0 (8%), commission -56",
+        ),
+    ] {
+        let done = sqlx::query(&corrupt).execute(&app.owner).await.unwrap();
+        assert_eq!(done.rows_affected(), 1, "{corrupt}");
+        let found_now = statements_check();
+        let details: Vec<&str> =
+            found_now["violations"].as_array().unwrap().iter().map(|v| v["detail"].as_str().unwrap()).collect();
+        assert!(details.iter().any(|d| d.contains(found)), "{corrupt}: {details:?}");
+        sqlx::query(&restore).execute(&app.owner).await.unwrap();
+    }
+    assert_eq!(statements_check()["violations"], json!([]));
 }
