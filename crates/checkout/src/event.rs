@@ -131,7 +131,7 @@ pub struct PaymentRefunded {
 events::payload!(PaymentRefunded => PaymentRefunded, |p| p.order_id);
 
 /// `shipment.shipped`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ShipmentShipped {
     pub order_id: OrderId,
     pub shipment_id: ShipmentId,

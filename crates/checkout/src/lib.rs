@@ -6,6 +6,8 @@
 //! * [`hot`]: the queue for flash-sale variants: add-to-cart records a request, and a worker
 //!   decides requests per variant in arrival order, a whole batch per transaction.
 //!
+//! * [`mails`]: the outbox consumer sending the order mails (confirmation, bank-transfer
+//!   instructions, payment received, shipped) through `mail::send`;
 //! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
 //!
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
@@ -20,6 +22,7 @@ pub mod hot;
 pub mod idempotency;
 pub mod items;
 pub mod jobs;
+pub mod mails;
 pub mod order;
 pub mod orders;
 pub mod promotions;

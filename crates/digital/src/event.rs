@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use kernel::access::Actor;
 use kernel::{AssetId, DeliveryId, OrderId, OrderItemId, ProductId, VariantId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `digital.asset_uploaded`: the variant's new file (`replaced`: the asset it took over from).
@@ -28,7 +28,7 @@ pub struct AssetDeleted {
 events::payload!(AssetDeleted => DigitalAssetDeleted, |p| p.asset_id);
 
 /// `digital.delivery_created`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryCreated {
     pub delivery_id: DeliveryId,
     pub order_id: OrderId,

@@ -7,6 +7,7 @@
 //! * [`consumer`]: the outbox consumer creating deliveries on `payment.confirmed` (exactly once
 //!   per item) and revoking them on `order.canceled`;
 //! * [`download`]: the one-statement download check and the signed URL;
+//! * [`mails`]: the outbox consumer mailing 'download ready' on `digital.delivery_created`;
 //! * [`expiry`]: the worker job marking passed deliveries expired.
 //!
 //! This crate owns `digital_assets` and `digital_deliveries`; variants are changed through the
@@ -20,5 +21,6 @@ pub mod download;
 pub mod error;
 pub mod event;
 pub mod expiry;
+pub mod mails;
 
 pub use error::DigitalError;

@@ -86,6 +86,8 @@ pub fn worker(db: &Db, config: &Config, search: &search::Search) -> worker::Work
         .with_consumer(std::sync::Arc::new(customers::sync::StoreSync))
         .with_consumer(std::sync::Arc::new(search::sync::SearchSync::new(Some(search.clone()))))
         .with_consumer(std::sync::Arc::new(digital::consumer::Deliveries))
+        .with_consumer(std::sync::Arc::new(checkout::mails::OrderMails))
+        .with_consumer(std::sync::Arc::new(digital::mails::DownloadMails))
 }
 
 /// Opens the search index: for writing when this process runs the worker (an embedded index

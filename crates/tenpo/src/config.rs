@@ -758,6 +758,25 @@ mod tests {
     }
 
     #[test]
+    fn nats_is_off_until_a_url_is_set_and_refuses_a_short_duplicate_window() {
+        let off = Config::load_from(None, |_| None).unwrap();
+        assert_eq!(off.nats.url, None);
+        let on = |window: &'static str| {
+            Config::load_from(None, move |k| match k {
+                "TENPO_NATS_URL" => Some("nats://127.0.0.1:4222".to_string()),
+                "TENPO_NATS_DUPLICATE_WINDOW_SECS" => Some(window.to_string()),
+                "TENPO_NATS_MAX_AGE_SECS" => Some("86400".to_string()),
+                _ => None,
+            })
+        };
+        let c = on("600").unwrap();
+        assert_eq!(c.nats.url.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!((c.nats.duplicate_window_secs, c.nats.max_age_secs, c.nats.stream.as_str()), (600, 86400, "TENPO"));
+        let short = on("599").unwrap_err().to_string();
+        assert!(short.contains("[nats]") && short.contains("600"), "{short}");
+    }
+
+    #[test]
     fn storage_from_the_file_and_the_environment() {
         let dir = std::env::temp_dir().join(format!("tenpo-config-storage-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

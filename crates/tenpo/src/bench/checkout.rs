@@ -18,8 +18,21 @@ use super::scenarios::{new_shop, post};
 
 const PRODUCTS: usize = 20;
 
+impl Plan {
+    /// Checkouts without a code in a store of these variants (`phase` tells its shoppers apart).
+    pub(super) fn new(handle: &str, variants: &[String], phase: u64) -> Plan {
+        Plan {
+            handle: handle.to_string(),
+            variants: variants.to_vec(),
+            code: None,
+            phase,
+            place_order: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 /// What a unit needs, shared by every client.
-struct Plan {
+pub(super) struct Plan {
     handle: String,
     variants: Vec<String>,
     code: Option<String>,
@@ -85,7 +98,7 @@ async fn one_checkout(conn: &mut Connection, plan: &Plan, n: u64) -> Result<(), 
     Ok(())
 }
 
-async fn checkouts(
+pub(super) async fn checkouts(
     t: &Target,
     name: &str,
     plan: Arc<Plan>,

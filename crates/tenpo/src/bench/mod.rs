@@ -10,6 +10,7 @@
 mod chaos;
 mod checkout;
 mod client;
+mod events;
 mod flash;
 mod load;
 mod scenarios;
@@ -35,6 +36,8 @@ pub struct Target {
 }
 
 struct Local {
+    /// The configuration the local server runs with.
+    config: Config,
     running: Running,
     /// A second server on the same database with the storefront cache off, for comparisons.
     uncached: Option<(Running, String)>,
@@ -57,6 +60,10 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
     let duration = std::time::Duration::from_secs(args.duration.max(1));
+    let mut local_config = config.clone();
+    if args.scenario == "events" {
+        events::tune(&mut local_config);
+    }
     let target = match &args.url {
         Some(url) => {
             let token =
@@ -70,7 +77,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
                 local: None,
             }
         }
-        None => start_local(config, client, args.concurrency, duration).await?,
+        None => start_local(&local_config, client, args.concurrency, duration).await?,
     };
     eprintln!(
         "bench {}: {} concurrent clients, {}s per phase, against {}",
@@ -80,7 +87,11 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
         target.base
     );
     let result = scenario(&target).await;
+    let local = target.local.is_some();
     target.finish().await;
+    if local && args.scenario == "events" {
+        events::delete_stream(&local_config).await;
+    }
     let report = result?;
     println!("{report}");
     Ok(())
@@ -105,6 +116,8 @@ async fn start_local(
     // a search index of its own, whatever else runs on this data directory
     config.search.index_dir =
         Some(std::env::temp_dir().join(format!("tenpo-bench-index-{}", uuid::Uuid::new_v4().simple())));
+    // the events bench's webhook receiver listens on 127.0.0.1 (a fresh database: no other endpoint)
+    config.webhooks.allow_private_targets = true;
     // benchmarks sign in many times from one address
     config.auth.max_failures_per_address = i32::MAX;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -121,7 +134,15 @@ async fn start_local(
         client,
         concurrency,
         duration,
-        local: Some(Local { running, uncached: Some((second, uncached_base)), db, maintenance, database, cluster }),
+        local: Some(Local {
+            config,
+            running,
+            uncached: Some((second, uncached_base)),
+            db,
+            maintenance,
+            database,
+            cluster,
+        }),
     })
 }
 

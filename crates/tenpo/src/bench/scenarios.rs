@@ -20,6 +20,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("flash-sale", |t| Box::pin(flash_sale(t))),
     ("search", |t| Box::pin(super::search::search(t))),
     ("checkout", |t| Box::pin(super::checkout::checkout(t))),
+    ("events", |t| Box::pin(super::events::events(t))),
 ];
 
 /// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.

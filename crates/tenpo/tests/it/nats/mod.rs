@@ -200,4 +200,22 @@ async fn a_nats_outage_delays_only_nats_and_every_event_reaches_the_stream_when_
     let messages = exactly_once(&app, &nats).await;
     assert!(messages.len() as u64 >= before + 5, "the outage's events reached the stream");
     assert_eq!(messages.iter().filter(|m| m.body["type"] == "product.created").count(), 6);
+
+    // on /metrics: NATS publishes by outcome and their latency, webhook deliveries by outcome,
+    // and what waits (and since when) per destination and in the outbox
+    let published = metric(&app.base, "tenpo_nats_publishes_total{outcome=\"published\"}").await;
+    assert!(published >= messages.len() as f64, "{published} publishes counted for {} messages", messages.len());
+    assert!(metric(&app.base, "tenpo_webhook_attempts_total{outcome=\"succeeded\"}").await >= 6.0);
+    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    for name in [
+        "tenpo_nats_delivery_latency_seconds",
+        "tenpo_webhook_delivery_latency_seconds",
+        "tenpo_events_undelivered{destination=\"nats\"}",
+        "tenpo_events_undelivered{destination=\"webhooks\"}",
+        "tenpo_events_undelivered{destination=\"outbox\"}",
+        "tenpo_events_oldest_undelivered_seconds{destination=\"nats\"}",
+        "tenpo_events_oldest_undelivered_seconds{destination=\"webhooks\"}",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} is on /metrics:\n{text}");
+    }
 }

@@ -320,3 +320,64 @@ async fn resend_and_replay_send_events_again_with_their_ids_and_410_disables_the
     first.wait_for(3).await;
     assert_eq!(gone.received().len(), 1, "a disabled endpoint got more");
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_past_the_limit_is_disabled_and_enabling_it_sends_what_waited() {
+    let app = TestApp::spawn_with(|c, _| {
+        fast(&mut c.webhooks);
+        // every attempt fails, and failing for 0 s is too long: the first failure disables
+        c.webhooks.disable_after_secs = 0;
+    })
+    .await;
+    let shop = app.shop().await;
+    let r = Receiver::start(vec![Reply::Status(500)]).await;
+    let (hook, _) = endpoint(&app, &shop, &r.url, &["product.created"]).await;
+    product(&app, &shop, "D-1").await;
+    let got = r.wait_for(1).await.remove(0);
+    let started = Instant::now();
+    loop {
+        let e = app.get(&format!("/admin/v1/webhooks/{hook}"), &shop.owner_token).await.expect(200);
+        if e["enabled"] == false {
+            assert_eq!(e["disabled_reason"], "failing", "{e}");
+            assert!(e["failing_since"].is_string(), "{e}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not disabled: {e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let disabled = app.payload_of::<webhooks::event::WebhookEndpointDisabled>(&hook).await;
+    assert_eq!((disabled.reason.as_str(), disabled.url.as_str()), ("failing", r.url.as_str()));
+    // the delivery waits; enabling the endpoint again sends it
+    app.patch(&format!("/admin/v1/webhooks/{hook}"), &shop.owner_token, json!({ "enabled": true })).await.expect(200);
+    let again = r.wait_for(2).await.remove(1);
+    assert_eq!(again.id, got.id);
+    let d = settled(&app, &shop, &hook, &got.id).await;
+    assert_eq!(outcomes(&d), [("failed".to_string(), json!(500)), ("succeeded".to_string(), json!(200))]);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_the_metrics_count_the_outcomes() {
+    let app = app().await;
+    let shop = app.shop().await;
+    // 429 with Retry-After: the next attempt waits what the receiver asked, not the schedule's 100 ms
+    let busy = Receiver::start(vec![Reply::RetryAfter(429, 2)]).await;
+    let (busy_hook, _) = endpoint(&app, &shop, &busy.url, &["product.created"]).await;
+    product(&app, &shop, "D-2").await;
+    let first = busy.wait_for(1).await.remove(0);
+    let d = settled(&app, &shop, &busy_hook, &first.id).await;
+    let log = d["attempt_log"].as_array().unwrap();
+    assert_eq!(log[0]["status_code"], 429);
+    assert_eq!(log[0]["response_headers"]["retry-after"], "2");
+    let at = |a: &Value| a["created_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(at(&log[1]) - at(&log[0]) >= chrono::Duration::milliseconds(1900), "{d}");
+    // the metrics count the outcomes and the latency
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for m in [
+        "tenpo_webhook_attempts_total{outcome=\"retry\"}",
+        "tenpo_webhook_attempts_total{outcome=\"succeeded\"}",
+        "tenpo_webhook_delivery_latency_seconds",
+        "tenpo_events_undelivered{destination=\"webhooks\"}",
+    ] {
+        assert!(metrics.contains(m), "/metrics lacks {m}");
+    }
+}

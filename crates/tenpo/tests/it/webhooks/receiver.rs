@@ -47,6 +47,8 @@ impl Received {
 #[derive(Debug, Clone)]
 pub enum Reply {
     Status(u16),
+    /// This status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u32),
     /// Take the request and never answer.
     Hold,
 }
@@ -94,6 +96,9 @@ async fn take(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
     let reply = inner.script.lock().unwrap().pop_front().unwrap_or(Reply::Status(200));
     match reply {
         Reply::Status(s) => (StatusCode::from_u16(s).unwrap(), format!("answered {s}")).into_response(),
+        Reply::RetryAfter(s, secs) => {
+            (StatusCode::from_u16(s).unwrap(), [("retry-after", secs.to_string())], "later").into_response()
+        }
         Reply::Hold => std::future::pending().await,
     }
 }
