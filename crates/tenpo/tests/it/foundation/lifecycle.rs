@@ -132,9 +132,12 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_exits_zero() {
     assert_eq!(app.count("SELECT count(*) FROM inventory_reservation_requests WHERE status = 'processing'").await, 0);
 }
 
-/// Every call a shopper made: when it was sent, when it ended, and its status and body or error.
+/// Every call a shopper made: when it was sent, when it ended, and how it ended.
 #[derive(Default)]
-struct Calls(Vec<(Instant, Instant, Result<(u16, Value), reqwest::Error>)>);
+struct Calls(Vec<(Instant, Instant, Outcome)>);
+
+/// A call's status and body, or its error.
+type Outcome = Result<(u16, Value), reqwest::Error>;
 
 impl Calls {
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Result<Value, ()> {
