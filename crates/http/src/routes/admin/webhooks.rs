@@ -149,7 +149,8 @@ async fn replay_webhook(
 /// The endpoint's deliveries, newest first, by topic, outcome and the events' time.
 #[utoipa::path(get, path = "/admin/v1/webhooks/{webhook_id}/deliveries", tag = "webhooks", security(("staff" = [])),
     params(DeliveryFilter, PageRequest),
-    responses((status = 200, body = Page<Delivery>), (status = 404, body = ProblemBody, description = "webhook_not_found")))]
+    responses((status = 200, body = Page<Delivery>), (status = 404, body = ProblemBody, description = "webhook_not_found"),
+              (status = 422, body = ProblemBody, description = "validation_failed (a topic no event type matches)")))]
 async fn list_webhook_deliveries(
     State(s): State<AppState>,
     Staff(ctx): Staff,
