@@ -232,7 +232,10 @@ impl Routes {
     }
 
     /// Listens for route changes on the control database until `shutdown` resolves.
+    /// It listens on a connection of its own, not one of `pool`'s: a small pool stays whole.
     pub async fn listen(self: std::sync::Arc<Self>, pool: PgPool, shutdown: impl Future<Output = ()>) {
+        let options = pool.connect_options().as_ref().clone();
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
         tokio::pin!(shutdown);
         loop {
             let connected = async {
