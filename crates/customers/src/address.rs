@@ -1,7 +1,8 @@
 //! Japanese addresses: name, kana, a 7-digit postal code, one of the 47 prefectures, city,
 //! line1, line2, phone. [`AddressInput`] is what people type; [`Address::parse`] turns it into
 //! the stored shape (postal code `123-4567`, canonical prefecture name with its JIS code, phone
-//! in E.164), naming every bad field. Customer addresses use it here; order addresses (checkout)
+//! in E.164), naming every bad field, and checks the postal code against Japan Post's table
+//! (crates/postal): it must exist and lie in the prefecture given. Customer addresses use it here; order addresses (checkout)
 //! have the same shape and reuse the parsing.
 
 use chrono::{DateTime, Utc};
@@ -120,6 +121,9 @@ impl Address {
         if let Err(e) = &phone {
             fail(v, "phone", "invalid", e.to_string());
         }
+        if let (Ok(code), Ok(pref)) = (&postal_code, &prefecture) {
+            ok &= check_postal_prefecture(v, &f("postal_code"), code, pref);
+        }
         if !ok {
             return None;
         }
@@ -152,6 +156,27 @@ impl Address {
             phone: self.phone.clone(),
         }
     }
+}
+
+/// The postal code must exist in Japan Post's table ([`postal::prefectures`]) and lie in the
+/// given prefecture: `postal_code_unknown`, or `postal_code_prefecture_mismatch` naming the
+/// prefecture(s) the code belongs to.
+fn check_postal_prefecture(v: &mut Validator, field: &str, code: &str, prefecture: &Prefecture) -> bool {
+    let actual = postal::prefectures(code);
+    if actual.is_empty() {
+        v.push(field, "postal_code_unknown", format!("{code} is not a Japan Post postal code"));
+        return false;
+    }
+    if !actual.contains(&prefecture.code) {
+        let names: Vec<&str> = actual.iter().filter_map(|c| Prefecture::from_code(*c)).map(|p| p.name).collect();
+        v.push(
+            field,
+            "postal_code_prefecture_mismatch",
+            format!("{code} is in {}, not {}", names.join(" / "), prefecture.name),
+        );
+        return false;
+    }
+    true
 }
 
 /// A customer's saved address.
@@ -456,6 +481,34 @@ mod tests {
             ("shipping_address.phone", "invalid"),
         ];
         assert_eq!(errors, expected.map(|(f, c)| (f.to_string(), c.to_string())));
+    }
+
+    #[test]
+    fn the_postal_code_must_exist_and_lie_in_the_prefecture() {
+        let errors = |input: AddressInput| -> Vec<(String, String, String)> {
+            let mut v = Validator::new();
+            assert!(Address::parse_in(&mut v, "shipping_address.", &input).is_none());
+            v.into_result().unwrap_err().0.into_iter().map(|e| (e.field, e.code, e.message)).collect()
+        };
+        let kyoto_in_mie = AddressInput { postal_code: "600-8216".into(), prefecture: "三重".into(), ..input() };
+        let got = errors(kyoto_in_mie);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].0.as_str(), got[0].1.as_str()),
+            ("shipping_address.postal_code", "postal_code_prefecture_mismatch")
+        );
+        assert_eq!(got[0].2, "600-8216 is in 京都府, not 三重県");
+        for unknown in ["000-0000", "9999999"] {
+            let got = errors(AddressInput { postal_code: unknown.into(), ..input() });
+            assert_eq!(got[0].1, "postal_code_unknown", "{unknown}");
+        }
+        // a code spanning two prefectures is good in either
+        for pref in ["愛知県", "三重県"] {
+            assert!(
+                Address::parse(&AddressInput { postal_code: "498-0000".into(), prefecture: pref.into(), ..input() })
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

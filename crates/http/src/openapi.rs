@@ -37,6 +37,7 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("handle", Kind::Text, "product handle"),
     ("key", Kind::Text, "the object key (with its slashes)"),
     ("db_key", Kind::Text, "database connection key"),
+    ("postal_code", Kind::Text, "a Japanese postal code: 1500001, 150-0001 (full-width digits too)"),
     ("tenant_id", Kind::Uuid, "tenant id"),
     ("store_id", Kind::Uuid, "store id"),
     ("vendor_id", Kind::Uuid, "vendor id"),

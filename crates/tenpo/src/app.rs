@@ -112,6 +112,20 @@ pub async fn open_search(config: &Config, write: bool) -> anyhow::Result<search:
     search::Search::open(&config.search_settings(write)).await.context("cannot open the search index")
 }
 
+/// Uses the Japan Post table `tenpo postal update` stored, when there is one, instead of the
+/// compiled-in table (for this whole process: address checks and the postal-code lookup).
+pub async fn load_postal(db: &Db) -> anyhow::Result<()> {
+    if let Some(table) = postal::store::load(db.platform()).await.context("cannot read the postal table")? {
+        tracing::info!(
+            source = table.source(),
+            places = table.len(),
+            "using the postal table loaded into the database"
+        );
+        postal::install(table);
+    }
+    Ok(())
+}
+
 /// Starts the API (on `listener`, or on the configured address) and/or the worker. Everything
 /// that can fail (the address, the search index, file storage) is set up before any task
 /// starts, so a failed start leaves nothing running.
@@ -121,6 +135,7 @@ pub async fn start(
     parts: Parts,
     listener: Option<tokio::net::TcpListener>,
 ) -> anyhow::Result<Running> {
+    load_postal(db).await?;
     // one index handle for the API and the worker of this process
     let search = open_search(config, parts.worker).await?;
     let http = if parts.http {

@@ -58,6 +58,9 @@ pub enum Command {
     /// Storefront search index.
     #[command(subcommand)]
     Search(SearchCommand),
+    /// Japan Post postal codes (docs/JAPAN.md).
+    #[command(subcommand)]
+    Postal(PostalCommand),
     /// Run a benchmark scenario and print its figures beside a baseline.
     Bench(BenchArgs),
     /// Print the OpenAPI document of the HTTP API (the one served at /openapi.json) and exit.
@@ -76,6 +79,13 @@ pub enum SearchCommand {
         #[arg(long, default_value_t = 500)]
         batch: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PostalCommand {
+    /// Load a newer official Japan Post file (the whole UTF-8 ken_all CSV, utf_ken_all.csv)
+    /// into the database; servers started afterwards use it instead of the compiled-in table.
+    Update { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod checkout;
 mod databases;
 mod downloads;
 mod platform;
+pub(crate) mod postal;
 mod search;
 pub(crate) mod storefront;
 
@@ -38,7 +39,7 @@ use crate::problem::ProblemBody;
         (name = "customers", description = "Customers of the store: profiles, identities, addresses, merge, erasure, CSV import, store sync"),
         (name = "inventory", description = "Stock levels, adjustments with reasons, movement history"),
         (name = "catalog", description = "Products, variants, locations that carry them, digital settings, CSV import and export"),
-        (name = "storefront", description = "Public storefront: products with prices and availability"),
+        (name = "storefront", description = "Public storefront: products with prices and availability, Japan Post postal codes"),
         (name = "checkout", description = "Promotion codes on a cart, checkout options, placing an order, viewing it by its token"),
         (name = "orders", description = "Orders, payments, shipments, cancellations, promotions and checkout settings for staff"),
         (name = "promotions", description = "Promotion codes"),
@@ -89,6 +90,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(databases::router())
         .merge(admin::router())
         .merge(storefront::router())
+        .merge(postal::router())
         .merge(search::router())
         .merge(carts::router())
         .merge(checkout::router())

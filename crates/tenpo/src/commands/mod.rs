@@ -7,6 +7,7 @@ mod databases;
 mod demo;
 mod inventory;
 mod operator;
+pub mod postal;
 mod search;
 mod serve;
 
@@ -80,6 +81,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(cmd) => {
             logging::init(&quiet(&config));
             customers::run(&config, cmd).await
+        }
+        Command::Postal(cmd) => {
+            logging::init(&quiet(&config));
+            postal::run(&config, cmd).await
         }
         Command::Search(cmd) => {
             logging::init(&quiet(&config));

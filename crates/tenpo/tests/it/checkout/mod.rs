@@ -63,7 +63,7 @@ pub async fn tea_shop(app: &TestApp) -> TeaShop {
 }
 
 pub fn address(prefecture: &str) -> Value {
-    json!({ "name": "山田 花子", "name_kana": "ヤマダ ハナコ", "postal_code": "150-0001", "prefecture": prefecture,
+    json!({ "name": "山田 花子", "name_kana": "ヤマダ ハナコ", "postal_code": crate::support::postal_code_in(prefecture), "prefecture": prefecture,
             "city": "渋谷区神宮前", "line1": "1-2-3", "phone": "090-1234-5678" })
 }
 

@@ -5,6 +5,7 @@ mod address;
 mod identity;
 mod import;
 mod merge;
+mod postal;
 mod privacy;
 mod sync;
 
