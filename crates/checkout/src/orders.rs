@@ -57,6 +57,8 @@ pub struct OrderFilter {
     /// Only bank transfers past their payment due date and still not received (true), or
     /// none of those (false).
     pub overdue: Option<bool>,
+    /// The customer's orders (a merged duplicate's orders are the survivor's).
+    pub customer_id: Option<kernel::CustomerId>,
 }
 
 fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a OrderFilter, by: Acting<'_>) {
@@ -78,6 +80,9 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
     }
     if let Some(n) = q.number {
         qb.push(" AND o.order_number = ").push_bind(n);
+    }
+    if let Some(c) = q.customer_id {
+        qb.push(" AND o.customer_id = ").push_bind(c);
     }
     if let Some(e) = &q.email {
         // as checkout stored it; a string that is no email matches nothing

@@ -3,10 +3,12 @@
 //! calls the domain service the admin API calls for the same thing.
 
 mod auth;
+mod customers;
 mod home;
 mod inventory;
 mod orders;
 mod products;
+mod settings;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -22,6 +24,8 @@ pub fn routes() -> Router<Console> {
         .merge(orders::routes())
         .merge(products::routes())
         .merge(inventory::routes())
+        .merge(customers::routes())
+        .merge(settings::routes())
 }
 
 pub async fn not_found() -> Response {

@@ -10,6 +10,7 @@
 mod chaos;
 mod checkout;
 mod client;
+mod console;
 mod events;
 mod flash;
 mod load;
