@@ -91,14 +91,10 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
     }
     if let Some(n) = q.name.as_deref().map(kernel::jp::fold_name).filter(|n| !n.is_empty()) {
         let pattern = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id
-                 AND (translate(normalize(a.name, NFKC), ' ', '') ILIKE ",
-        )
-        .push_bind(pattern.clone())
-        .push(" OR translate(normalize(a.name_kana, NFKC), ' ', '') ILIKE ")
-        .push_bind(pattern)
-        .push("))");
+        // name_folded: the name and its kana, NFKC, spaces removed (a stored column)
+        qb.push(" AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id AND a.name_folded ILIKE ")
+            .push_bind(pattern)
+            .push(")");
     }
     if let Some(p) = q.phone.as_deref().filter(|p| !p.trim().is_empty()) {
         // as checkout stored it; a string that is no phone number matches nothing

@@ -8,7 +8,9 @@ mod home;
 mod inventory;
 mod orders;
 mod products;
+mod promotions;
 mod settings;
+mod staff;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +28,8 @@ pub fn routes() -> Router<Console> {
         .merge(inventory::routes())
         .merge(customers::routes())
         .merge(settings::routes())
+        .merge(staff::routes())
+        .merge(promotions::routes())
 }
 
 pub async fn not_found() -> Response {

@@ -15,15 +15,15 @@ use checkout::settings::{
     self as checkout_settings, BankAccount, CheckoutSettings, CodTier, DeliverySlot, PrefectureFeeInput,
     UpdateCheckoutSettings,
 };
+use kernel::Money;
 use kernel::access::{Acting, Permission};
-use kernel::{FieldError, Money};
 use maud::{Markup, html};
 use serde::Deserialize;
 use tenancy::settings::{StoreSettings, UpdateStoreSettings};
 
 use super::query;
 use crate::error::Failure;
-use crate::form::{self, Fields};
+use crate::form::{self, Fields, Reading};
 use crate::i18n::Lang;
 use crate::layout::{self, csrf, field_error, notice, problem};
 use crate::session::{Posted, Signed};
@@ -288,19 +288,14 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
     layout::page_with_status(s, "/settings", l.t("設定", "Settings"), body, status)
 }
 
-/// Collects the field errors of reading a form.
-#[derive(Default)]
-struct Reading(Vec<FieldError>);
+trait YenField {
+    fn yen(&mut self, f: &Fields, name: &str) -> Option<Money>;
+}
 
-impl Reading {
-    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
-    }
+impl YenField for Reading {
+    /// A yen field, its error at `{name}.amount` as the API names it.
     fn yen(&mut self, f: &Fields, name: &str) -> Option<Money> {
         self.take(form::yen(&format!("{name}.amount"), f.get(name)))
-    }
-    fn done(self) -> Result<(), Failure> {
-        if self.0.is_empty() { Ok(()) } else { Err(Failure::invalid(self.0)) }
     }
 }
 

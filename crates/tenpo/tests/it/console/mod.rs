@@ -5,6 +5,7 @@ mod customers;
 mod orders;
 mod products;
 mod security;
+mod staff;
 
 use std::collections::BTreeMap;
 
