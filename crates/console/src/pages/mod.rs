@@ -11,6 +11,7 @@ mod products;
 mod promotions;
 mod settings;
 mod staff;
+mod webhooks;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<Console> {
         .merge(settings::routes())
         .merge(staff::routes())
         .merge(promotions::routes())
+        .merge(webhooks::routes())
 }
 
 pub async fn not_found() -> Response {

@@ -6,6 +6,7 @@ mod orders;
 mod products;
 mod security;
 mod staff;
+mod webhooks;
 
 use std::collections::BTreeMap;
 
