@@ -134,6 +134,8 @@ pub fn notice(l: Lang, key: Option<&str>) -> Markup {
             Some(l.t("pingを送りました。配信履歴に表示されます。", "Ping sent: it appears in the delivery log."))
         }
         Some("resent") => Some(l.t("再送を予約しました。", "Queued to be sent again.")),
+        Some("closed") => Some(l.t("明細を締めました。", "Statement closed.")),
+        Some("paid") => Some(l.t("支払を記録しました。", "Payout recorded.")),
         Some("revoked") => Some(l.t("セッションを終了しました。", "Sessions ended.")),
         Some("merged") => Some(l.t("顧客を統合しました。", "Customers merged.")),
         Some("stock") => Some(l.t("在庫を更新しました。", "Stock updated.")),

@@ -6,6 +6,7 @@ mod auth;
 mod customers;
 mod home;
 mod inventory;
+mod mall;
 mod orders;
 mod products;
 mod promotions;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<Console> {
         .merge(staff::routes())
         .merge(promotions::routes())
         .merge(webhooks::routes())
+        .merge(mall::routes())
 }
 
 pub async fn not_found() -> Response {

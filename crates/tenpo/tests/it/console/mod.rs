@@ -2,6 +2,7 @@
 //! sessions and CSRF checked over plain HTTP.
 
 mod customers;
+mod mall;
 mod orders;
 mod products;
 mod security;
