@@ -209,6 +209,24 @@ impl Target {
         Ok(())
     }
 
+    /// Puts back (or drops again) the trigger by which every stock change dropped the store's
+    /// cached pages before migration 202612011853, to measure before and after in one run
+    /// (local runs). Answers what it did, or `None` when it cannot.
+    pub async fn with_stock_notify(&self, on: bool) -> anyhow::Result<Option<&'static str>> {
+        use sqlx::Connection;
+        let Some(l) = &self.local else { return Ok(None) };
+        let mut conn = sqlx::PgConnection::connect_with(&l.maintenance.clone().database(&l.database)).await?;
+        let sql = if on {
+            "CREATE TRIGGER notify_catalog AFTER INSERT OR UPDATE OR DELETE ON inventory_stocks
+               FOR EACH ROW EXECUTE FUNCTION tenpo_notify_catalog()"
+        } else {
+            "DROP TRIGGER IF EXISTS notify_catalog ON inventory_stocks"
+        };
+        sqlx::query(sql).execute(&mut conn).await?;
+        conn.close().await?;
+        Ok(Some("stock NOTIFY trigger put back"))
+    }
+
     /// A server on the same data with the storefront cache off (local runs only).
     pub fn uncached_addr(&self) -> Option<std::net::SocketAddr> {
         self.local.as_ref().and_then(|l| l.uncached.as_ref()).and_then(|(_, base)| addr_of(base).ok())

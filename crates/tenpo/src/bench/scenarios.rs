@@ -272,6 +272,25 @@ async fn storefront(t: &Target) -> anyhow::Result<Report> {
         cached_alone.per_second()
     ));
     phases.extend([cached_alone, beside, orders]);
+    // before, in the same run: every stock change dropped the store's pages (the trigger of
+    // migration 0007, put back for this phase only)
+    if let Some(before) = t.with_stock_notify(true).await? {
+        let plan = Arc::new(super::checkout::Plan::new(&handle, &stocked, 10));
+        let name = format!("  checkouts beside it, before (c={SHOPPERS})");
+        let (beside_before, shoppers) = tokio::join!(
+            measure_gets("before: list while checkouts run", addr, c, d, fixed(list.clone()), None, 200),
+            super::checkout::checkouts(t, &name, plan, SHOPPERS, d)
+        );
+        t.with_stock_notify(false).await?;
+        let (orders_before, _) = shoppers?;
+        notes.push(format!(
+            "before (every stock change dropped the store's pages, {before}): {:.0} req/s = {:.2}x the cached list alone, at {:.0} orders/s",
+            beside_before.per_second(),
+            beside_before.per_second() / phases[phases.len() - 3].per_second().max(1e-9),
+            orders_before.per_second()
+        ));
+        phases.extend([beside_before, orders_before]);
+    }
 
     if let Some(plain) = t.uncached_addr() {
         phases.push(measure_gets("product list, 20 (cache off)", plain, c, d, fixed(list.clone()), None, 200).await);
