@@ -30,6 +30,8 @@ pub struct Config {
     pub webhooks: webhooks::WebhookSettings,
     /// Events to NATS JetStream (docs/NATS.md); off until a URL is set.
     pub nats: nats::NatsSettings,
+    /// Product images: size limit, the rendition worker, the Image Src downloader (docs/CATALOG.md).
+    pub images: images::ImageSettings,
     pub log: LogConfig,
 }
 
@@ -144,6 +146,7 @@ impl Default for Config {
             mail: mail::MailSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
             nats: nats::NatsSettings::default(),
+            images: images::ImageSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -458,6 +461,13 @@ impl Config {
         }
         self.apply_webhooks_env(&get)?;
         self.apply_nats_env(&get)?;
+        if let Some(v) = get("TENPO_IMAGES_MAX_BYTES") {
+            self.images.max_bytes = parse("TENPO_IMAGES_MAX_BYTES", v)?;
+        }
+        if let Some(v) = get("TENPO_IMAGES_FETCH_ALLOW_HOSTS") {
+            self.images.fetch.allow_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect();
+        }
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -621,6 +631,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
         self.mail.validate().map_err(|e| anyhow::anyhow!("[mail]: {e}"))?;
         self.webhooks.validate().map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+        self.images.validate().map_err(|e| anyhow::anyhow!("[images]: {e}"))?;
         if self.nats.url.is_some() {
             self.nats.validate().map_err(|e| anyhow::anyhow!("[nats]: {e}"))?;
         }
@@ -654,6 +665,7 @@ impl Config {
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
             shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
             webhooks: self.webhooks.clone(),
+            image_max_bytes: self.images.max_bytes,
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

@@ -50,6 +50,10 @@ impl Columns {
     fn get<'r>(&self, rec: &'r csv::StringRecord, name: &str) -> &'r str {
         self.0.get(&name.to_ascii_lowercase()).and_then(|i| rec.get(*i)).map(str::trim).unwrap_or("")
     }
+    /// A column's value when the file has the column (`Some(None)` when it is empty there).
+    fn optional(&self, rec: &csv::StringRecord, name: &str) -> Option<Option<String>> {
+        self.has(name).then(|| Some(self.get(rec, name).to_string()).filter(|v| !v.is_empty()))
+    }
     fn has(&self, name: &str) -> bool {
         self.0.contains_key(&name.to_ascii_lowercase())
     }
@@ -70,6 +74,9 @@ struct ProductDraft {
     vendor: String,
     product_type: String,
     tags: Vec<String>,
+    /// `None` when the file has no such column (an update then keeps the product's).
+    seo_title: Option<Option<String>>,
+    seo_description: Option<Option<String>>,
     status: ProductStatus,
     options: Vec<String>,
     variants: Vec<VariantDraft>,
@@ -194,6 +201,8 @@ fn new_draft(line: u64, handle: String, cols: &Columns, rec: &csv::StringRecord)
         vendor: cols.get(rec, "Vendor").to_string(),
         product_type: cols.get(rec, "Type").to_string(),
         tags: cols.get(rec, "Tags").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        seo_title: cols.optional(rec, "SEO Title"),
+        seo_description: cols.optional(rec, "SEO Description"),
         status,
         options,
         variants: Vec::new(),
@@ -435,6 +444,8 @@ async fn apply(
                     options: d.options,
                     variants: d.variants.into_iter().map(|v| v.input).collect(),
                     location_ids: Vec::new(),
+                    seo_title: d.seo_title.flatten(),
+                    seo_description: d.seo_description.flatten(),
                 },
             )
             .await?;
@@ -457,6 +468,8 @@ async fn apply(
                     product_type: Some(d.product_type),
                     tags: Some(d.tags),
                     options: Some(d.options),
+                    seo_title: d.seo_title,
+                    seo_description: d.seo_description,
                     ..Default::default()
                 },
             )

@@ -5,6 +5,7 @@ mod admin;
 mod carts;
 mod checkout;
 mod downloads;
+mod media;
 mod platform;
 mod search;
 pub(crate) mod storefront;
@@ -92,6 +93,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(account::router())
         .merge(downloads::router())
+        .merge(media::router())
 }
 
 /// Routes that stream large request bodies: served with their own timeout and no body limit.

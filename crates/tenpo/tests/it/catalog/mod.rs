@@ -1,4 +1,5 @@
 mod csv;
+pub mod images;
 mod products;
 mod storefront;
 

@@ -1,0 +1,247 @@
+//! Product images over HTTP: upload (type from the content, never the name), order, alt text,
+//! a variant's image, the storefront's URLs with sizes, renditions made once in the background;
+//! an SVG, a renamed program and an oversized file refused, changing nothing.
+
+use std::time::Duration;
+
+use images::pixels::{self, Format};
+use serde_json::{Value, json};
+
+use super::active_product;
+use crate::support::{Answer, Shop, TestApp};
+
+async fn upload(app: &TestApp, shop: &Shop, product: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> Answer {
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/v1/products/{product}/images{query}")))
+        .bearer_auth(&shop.owner_token)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(res).await
+}
+
+async fn fetch(app: &TestApp, url: &str) -> (u16, String, Vec<u8>) {
+    let res = app.client.get(app.url(url)).send().await.unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, ct, res.bytes().await.unwrap().to_vec())
+}
+
+/// Waits until every image of the product is `ready` (the worker made its renditions).
+pub async fn wait_ready(app: &TestApp, shop: &Shop, product: &str) -> Vec<Value> {
+    for _ in 0..300 {
+        let list = app.get(&format!("/admin/v1/products/{product}/images"), &shop.owner_token).await.expect(200);
+        let list = list.as_array().unwrap().clone();
+        assert!(list.iter().all(|i| i["status"] != "failed"), "an image failed: {list:?}");
+        if list.iter().all(|i| i["status"] == "ready") {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("images of {product} not ready in 30 s");
+}
+
+#[tokio::test]
+async fn images_are_uploaded_by_content_ordered_and_shown_with_their_sizes() {
+    let app = TestApp::spawn().await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "抹茶ラテ", &[("LATTE-S", 800, 5), ("LATTE-L", 1200, 5)]).await;
+    let pid = product["id"].as_str().unwrap();
+
+    // a JPEG sent as "image/png" is a JPEG: the type comes from the content
+    let jpeg = pixels::sample(Format::Jpeg, 1600, 1000);
+    let a = upload(&app, &shop, pid, "?alt=%E6%AD%A3%E9%9D%A2", "image/png", jpeg.clone()).await.expect(201);
+    assert_eq!(
+        (a["content_type"].as_str(), a["width"].as_i64(), a["height"].as_i64()),
+        (Some("image/jpeg"), Some(1600), Some(1000))
+    );
+    assert_eq!((a["alt"].as_str(), a["position"].as_i64()), (Some("正面"), Some(1)));
+    let png = pixels::sample(Format::Png, 500, 500);
+    let b = upload(&app, &shop, pid, "", "application/octet-stream", png).await.expect(201);
+    assert_eq!((b["content_type"].as_str(), b["position"].as_i64()), (Some("image/png"), Some(2)));
+    // a WebP put first moves the others down
+    let webp = pixels::sample(Format::Webp, 800, 400);
+    let c = upload(&app, &shop, pid, "?position=1&alt=side", "image/webp", webp).await.expect(201);
+    assert_eq!((c["content_type"].as_str(), c["position"].as_i64()), (Some("image/webp"), Some(1)));
+
+    let list = app.get(&format!("/admin/v1/products/{pid}/images"), &shop.owner_token).await.expect(200);
+    let order: Vec<(&str, i64)> =
+        list.as_array().unwrap().iter().map(|i| (i["id"].as_str().unwrap(), i["position"].as_i64().unwrap())).collect();
+    let ids = |v: &Value| v["id"].as_str().unwrap().to_string();
+    assert_eq!(order, vec![(ids(&c).as_str(), 1), (ids(&a).as_str(), 2), (ids(&b).as_str(), 3)]);
+
+    // alt text and order change; the PNG becomes the main image
+    let moved = app
+        .patch(
+            &format!("/admin/v1/products/{pid}/images/{}", ids(&b)),
+            &shop.owner_token,
+            json!({ "position": 1, "alt": "上から" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!((moved["position"].as_i64(), moved["alt"].as_str()), (Some(1), Some("上から")));
+
+    // the large variant shows the JPEG; an image of another product is refused
+    let large = product["variants"][1]["id"].as_str().unwrap();
+    let v = app
+        .patch(&format!("/admin/v1/products/{pid}/variants/{large}"), &shop.owner_token, json!({ "image_id": ids(&a) }))
+        .await
+        .expect(200);
+    assert_eq!(v["image_id"], a["id"]);
+    let other = active_product(&app, &shop, "Other", &[("OTHER", 100, 1)]).await;
+    let oid = other["id"].as_str().unwrap();
+    let foreign = upload(&app, &shop, oid, "", "image/jpeg", pixels::sample(Format::Jpeg, 100, 100)).await.expect(201);
+    let refused = app
+        .patch(
+            &format!("/admin/v1/products/{pid}/variants/{large}"),
+            &shop.owner_token,
+            json!({ "image_id": ids(&foreign) }),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused["errors"][0]["field"], "image_id", "{refused}");
+
+    // renditions: 200, 600, 1200 of the 1600 px JPEG; 200 of the 500 px PNG (never upscaled)
+    let ready = wait_ready(&app, &shop, pid).await;
+    let widths = |img: &Value| -> Vec<(i64, i64)> {
+        img["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["width"].as_i64().unwrap(), r["height"].as_i64().unwrap()))
+            .collect()
+    };
+    let by_id = |id: &str| ready.iter().find(|i| i["id"] == id).unwrap().clone();
+    assert_eq!(widths(&by_id(&ids(&a))), vec![(200, 125), (600, 375), (1200, 750)]);
+    assert_eq!(widths(&by_id(&ids(&b))), vec![(200, 200)]);
+    assert_eq!(widths(&by_id(&ids(&c))), vec![(200, 100), (600, 300)]);
+    for img in &ready {
+        for r in img["renditions"].as_array().unwrap() {
+            let (status, ct, bytes) = fetch(&app, r["url"].as_str().unwrap()).await;
+            assert_eq!((status, ct.as_str()), (200, img["content_type"].as_str().unwrap()));
+            let p = pixels::probe(&bytes).unwrap();
+            assert_eq!(
+                (p.width as i64, p.height as i64),
+                (r["width"].as_i64().unwrap(), r["height"].as_i64().unwrap())
+            );
+        }
+    }
+    // made once: a second look finds the same renditions, and the worker has nothing left
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // (the other product's 100 px image has none)
+    assert_eq!(app.count("SELECT count(*) FROM product_image_renditions").await, 3 + 1 + 2);
+
+    // the storefront: images in order with URLs and sizes, the variant's image
+    let page = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/store/v1/stores/{}/products/{}", shop.handle, product["handle"].as_str().unwrap()),
+            None,
+            None,
+        )
+        .await
+        .expect(200);
+    let shown: Vec<(&str, i64, i64, &str)> = page["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap(),
+                i["width"].as_i64().unwrap(),
+                i["height"].as_i64().unwrap(),
+                i["alt"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (ids(&b).as_str(), 500, 500, "上から"),
+            (ids(&c).as_str(), 800, 400, "side"),
+            (ids(&a).as_str(), 1600, 1000, "正面")
+        ]
+    );
+    assert_eq!(page["images"][2]["renditions"][1]["width"], 600);
+    assert_eq!(page["variants"][1]["image_id"], a["id"]);
+    assert_eq!(page["variants"][0]["image_id"], Value::Null);
+    let (status, ct, bytes) = fetch(&app, page["images"][2]["url"].as_str().unwrap()).await;
+    assert_eq!((status, ct.as_str(), bytes), (200, "image/jpeg", jpeg));
+
+    // deleting the JPEG clears the variant's image and renumbers the rest
+    let gone = app.delete(&format!("/admin/v1/products/{pid}/images/{}", ids(&a)), &shop.owner_token).await;
+    assert_eq!(gone.status, 204);
+    let after = app.get(&format!("/admin/v1/products/{pid}"), &shop.owner_token).await.expect(200);
+    assert_eq!(after["images"].as_array().unwrap().len(), 2);
+    assert_eq!(after["variants"][1]["image_id"], Value::Null);
+    assert_eq!(fetch(&app, page["images"][2]["url"].as_str().unwrap()).await.0, 404);
+    // only image objects are served at /media
+    assert_eq!(fetch(&app, "/media/t/x/assets/y").await.0, 404);
+}
+
+#[tokio::test]
+async fn svg_programs_and_oversized_files_are_refused_and_change_nothing() {
+    let app = TestApp::spawn_with(|c, _| c.images.max_bytes = 200_000).await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "Tea", &[("TEA", 500, 1)]).await;
+    let pid = product["id"].as_str().unwrap();
+    let events_before = app.count("SELECT count(*) FROM outbox_events").await;
+
+    let svg = br#"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(document.cookie)</script></svg>"#;
+    let p = upload(&app, &shop, pid, "?alt=logo.jpg", "image/jpeg", svg.to_vec())
+        .await
+        .expect_problem(422, "image_type_refused");
+    assert!(p["detail"].as_str().unwrap().contains("SVG"), "{p}");
+
+    // the tenpo binary itself, renamed and labelled as a PNG
+    let program = std::fs::read(env!("CARGO_BIN_EXE_tenpo")).unwrap()[..64 * 1024].to_vec();
+    let p = upload(&app, &shop, pid, "?alt=photo.png", "image/png", program)
+        .await
+        .expect_problem(422, "image_type_refused");
+    assert!(p["detail"].as_str().unwrap().contains("program"), "{p}");
+
+    // a PNG signature with garbage behind it, and a GIF
+    let mut broken = b"\x89PNG\r\n\x1a\n".to_vec();
+    broken.extend_from_slice(&[7; 100]);
+    upload(&app, &shop, pid, "", "image/png", broken).await.expect_problem(422, "image_unreadable");
+    upload(&app, &shop, pid, "", "image/gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec())
+        .await
+        .expect_problem(422, "image_type_refused");
+
+    // over images.max_bytes
+    let big = pixels::sample(Format::Png, 900, 900);
+    assert!(big.len() > 200_000, "{}", big.len());
+    upload(&app, &shop, pid, "", "image/png", big.clone()).await.expect_problem(413, "image_too_large");
+
+    // bad text and unknown products
+    upload(&app, &shop, pid, &format!("?alt={}", "a".repeat(513)), "image/png", pixels::sample(Format::Png, 10, 10))
+        .await
+        .expect_problem(422, "validation_failed");
+    let nobody = "0190a0a0-0000-7000-8000-00000000abcd";
+    upload(&app, &shop, nobody, "", "image/png", pixels::sample(Format::Png, 10, 10))
+        .await
+        .expect_problem(404, "product_not_found");
+
+    assert_eq!(app.count("SELECT count(*) FROM product_images").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_events").await, events_before);
+    let objects = app.config.storage.local.dir.clone().unwrap();
+    let stored = walk(&objects);
+    assert!(stored.is_empty(), "nothing stored: {stored:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
