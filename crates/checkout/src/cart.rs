@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use catalog::variant::FulfillmentType;
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::{CartId, CartItemId, Currency, CustomerId, Money, ProductId, StoreId, Validator, VariantId};
@@ -65,8 +66,7 @@ pub struct CartLine {
     pub product_title: String,
     pub variant_title: String,
     pub sku: String,
-    /// physical or digital
-    pub fulfillment_type: String,
+    pub fulfillment_type: FulfillmentType,
     /// The unit price when the line was added.
     pub unit_price: Money,
     pub quantity: i32,
@@ -238,7 +238,7 @@ struct LineRow {
     product_title: String,
     variant_title: String,
     sku: String,
-    fulfillment_type: String,
+    fulfillment_type: FulfillmentType,
     price_amount: i64,
     price_currency: Currency,
     quantity: i32,

@@ -2,6 +2,7 @@
 //! through [`settle`], which derives the order's status from its payment and shipments
 //! ([`crate::order::derive_status`]) and records the transition and its event.
 
+use catalog::variant::FulfillmentType;
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Actor, Permission};
@@ -396,7 +397,7 @@ struct LiveLine {
     id: OrderItemId,
     vendor_id: VendorId,
     variant_id: kernel::VariantId,
-    fulfillment_type: String,
+    fulfillment_type: FulfillmentType,
     canceled: bool,
 }
 
@@ -464,10 +465,10 @@ pub async fn cancel_lines(
     .fetch_all(&mut **tx)
     .await?;
     for l in &targets {
-        if l.fulfillment_type == "physical" && moved.contains(&l.vendor_id) {
+        if l.fulfillment_type == FulfillmentType::Physical && moved.contains(&l.vendor_id) {
             return Err(CheckoutError::OrderAlreadyShipped);
         }
-        if l.fulfillment_type != "physical" && p.status == PaymentStatus::Confirmed {
+        if l.fulfillment_type != FulfillmentType::Physical && p.status == PaymentStatus::Confirmed {
             return Err(CheckoutError::LineDelivered);
         }
     }

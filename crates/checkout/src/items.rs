@@ -6,6 +6,7 @@
 //! inventory_reservation_requests row keyed by the caller's Idempotency-Key, so a replay answers
 //! the first answer and never holds twice.
 
+use catalog::variant::FulfillmentType;
 use chrono::{DateTime, Utc};
 use db::Tx;
 use inventory::reservation::{self, Ask, Refusal, ReservationStatus};
@@ -105,7 +106,7 @@ pub struct Sellable {
     pub vendor_id: VendorId,
     pub price_amount: i64,
     pub price_currency: Currency,
-    pub fulfillment_type: String,
+    pub fulfillment_type: FulfillmentType,
     pub is_hot: bool,
     pub hot_limit_per_customer: Option<i32>,
     pub active: bool,
@@ -115,7 +116,7 @@ pub struct Sellable {
 
 impl Sellable {
     pub fn physical(&self) -> bool {
-        self.fulfillment_type == "physical"
+        self.fulfillment_type == FulfillmentType::Physical
     }
 }
 

@@ -12,6 +12,7 @@
 //! * `shipment.shipped`: shipped, with the carrier, the tracking number and what it carries.
 
 use async_trait::async_trait;
+use catalog::variant::FulfillmentType;
 use db::Tx;
 use events::{Consumer, ConsumerError, Event, EventType};
 use kernel::StoreId;
@@ -137,7 +138,11 @@ impl Consumer for OrderMails {
             let items = o
                 .items
                 .iter()
-                .filter(|l| l.canceled_at.is_none() && l.fulfillment_type != "digital" && Some(l.vendor_id) == vendor)
+                .filter(|l| {
+                    l.canceled_at.is_none()
+                        && l.fulfillment_type != FulfillmentType::Digital
+                        && Some(l.vendor_id) == vendor
+                })
                 .map(|l| (title(&l.product_title, &l.variant_title), l.quantity))
                 .collect();
             let t = Shipped {

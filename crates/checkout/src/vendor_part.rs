@@ -12,6 +12,7 @@
 //! Every staff-facing service that answers an order answers [`for_staff`], so the narrowing has
 //! one place.
 
+use catalog::variant::TaxClass;
 use chrono::{DateTime, Duration, Utc};
 use db::Tx;
 use kernel::access::Acting;
@@ -83,7 +84,7 @@ impl PartTotals {
             t.shipping_fee += l.shipping_fee_share;
             t.cod_fee += l.cod_fee_share;
             t.taxable_standard += l.shipping_fee_share + l.cod_fee_share;
-            if l.tax_class == "reduced" {
+            if l.tax_class == TaxClass::Reduced {
                 t.taxable_reduced += goods - l.discount_amount;
             } else {
                 t.taxable_standard += goods - l.discount_amount;

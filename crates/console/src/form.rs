@@ -23,6 +23,11 @@ impl Fields {
         Ok(Fields(pairs))
     }
 
+    /// Fields from pairs (a form filled in with what is stored).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Fields {
+        Fields(pairs)
+    }
+
     /// The field's value ("" when absent).
     pub fn get(&self, name: &str) -> &str {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
@@ -41,6 +46,91 @@ impl Fields {
 
     pub fn checked(&self, name: &str) -> bool {
         matches!(self.get(name), "on" | "true" | "1")
+    }
+}
+
+/// One part of a `multipart/form-data` body: a text field or an uploaded file.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    /// The file's name, for a file input.
+    pub filename: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The boundary of a `multipart/form-data` Content-Type, if it is one.
+pub fn multipart_boundary(content_type: &str) -> Option<String> {
+    let mut parts = content_type.split(';');
+    if !parts.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Splits a `multipart/form-data` body (RFC 7578) into its parts: what a browser sends for a
+/// form with a file input. What is not such a body is a 400.
+pub fn multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, Failure> {
+    let bad = || Failure::new(StatusCode::BAD_REQUEST, "invalid_body", "the form's multipart body is malformed");
+    if boundary.is_empty() || boundary.len() > 200 {
+        return Err(bad());
+    }
+    let delimiter = format!("--{boundary}");
+    let d = delimiter.as_bytes();
+    let mut at = find(body, d, 0).ok_or_else(bad)? + d.len();
+    let mut out = Vec::new();
+    loop {
+        if body[at..].starts_with(b"--") {
+            return Ok(out);
+        }
+        if !body[at..].starts_with(b"\r\n") {
+            return Err(bad());
+        }
+        at += 2;
+        let head_end = find(body, b"\r\n\r\n", at).ok_or_else(bad)?;
+        let head = std::str::from_utf8(&body[at..head_end]).map_err(|_| bad())?;
+        let next = find(body, &[b"\r\n", d].concat(), head_end + 4).ok_or_else(bad)?;
+        let data = body[head_end + 4..next].to_vec();
+        at = next + 2 + d.len();
+        let disposition = head
+            .split("\r\n")
+            .find_map(|line| {
+                let (k, v) = line.split_once(':')?;
+                k.trim().eq_ignore_ascii_case("content-disposition").then_some(v)
+            })
+            .ok_or_else(bad)?;
+        let param = |key: &str| {
+            disposition.split(';').find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        let name = param("name").ok_or_else(bad)?;
+        let filename = param("filename");
+        if name.contains('\0') || filename.as_deref().is_some_and(|f| f.contains('\0')) {
+            return Err(bad());
+        }
+        out.push(Part { name, filename, data });
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() {
+        return None;
+    }
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+/// A whole number typed by a person ("１２", " 12 ", "-3"); what is no number is a field error.
+pub fn int(field: &str, raw: &str) -> Result<i32, FieldError> {
+    let folded = kernel::jp::fold_width(raw);
+    let cleaned: String = folded.trim().chars().filter(|c| *c != ',').collect();
+    match cleaned.parse::<i32>() {
+        Ok(n) => Ok(n),
+        Err(_) if cleaned.is_empty() => Err(FieldError::new(field, "required", "must not be empty")),
+        Err(_) => Err(FieldError::new(field, "invalid", "must be a whole number")),
     }
 }
 
@@ -68,6 +158,22 @@ mod tests {
         }
         assert_eq!(yen("received", "").unwrap_err().code, "required");
         assert_eq!(yen("received", "twelve").unwrap_err().code, "invalid");
+    }
+
+    #[test]
+    fn multipart_bodies_as_browsers_send_them() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\nContent-Type: text/csv\r\n\r\nHandle,Title\r\ntea,Tea\r\n\r\n--XyZ--\r\n";
+        let b = multipart_boundary("multipart/form-data; boundary=XyZ").unwrap();
+        let parts = multipart(body, &b).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!((parts[0].name.as_str(), parts[0].data.as_slice()), ("_csrf", b"abc".as_slice()));
+        assert_eq!(parts[1].filename.as_deref(), Some("p.csv"));
+        assert_eq!(parts[1].data, b"Handle,Title\r\ntea,Tea\r\n");
+        assert!(multipart(b"garbage", "XyZ").is_err());
+        assert!(multipart_boundary("application/x-www-form-urlencoded").is_none());
+        assert_eq!(int("q", "１２").unwrap(), 12);
+        assert_eq!(int("q", "-3").unwrap(), -3);
+        assert_eq!(int("q", "x").unwrap_err().message, "must be a whole number");
     }
 
     #[test]

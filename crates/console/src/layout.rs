@@ -24,7 +24,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
 
 /// Sections that exist yet (the navigation shows no dead links).
 fn built(path: &str) -> bool {
-    matches!(path, "/" | "/orders")
+    matches!(path, "/" | "/orders" | "/products" | "/inventory")
 }
 
 /// A signed-in page: `section` is the NAV path it belongs to.
@@ -119,6 +119,8 @@ pub fn notice(l: Lang, key: Option<&str>) -> Markup {
         Some("saved") => Some(l.t("保存しました。", "Saved.")),
         Some("created") => Some(l.t("作成しました。", "Created.")),
         Some("deleted") => Some(l.t("削除しました。", "Deleted.")),
+        Some("stock") => Some(l.t("在庫を更新しました。", "Stock updated.")),
+        Some("adjusted") => Some(l.t("在庫を調整しました。", "Stock adjusted.")),
         _ => None,
     };
     html! {

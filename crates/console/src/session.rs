@@ -170,6 +170,60 @@ impl FromRequest<Console> for Posted {
     }
 }
 
+/// A form with a file input (`multipart/form-data`) posted by a signed-in member, its CSRF
+/// token (the `_csrf` part) checked before the handler runs.
+pub struct PostedParts {
+    pub signed: Signed,
+    pub parts: Vec<crate::form::Part>,
+}
+
+impl PostedParts {
+    /// A text part's value ("" when absent).
+    pub fn text(&self, name: &str) -> String {
+        self.parts
+            .iter()
+            .find(|p| p.name == name && p.filename.is_none())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The uploaded file of a file input, if one was chosen.
+    pub fn file(&self, name: &str) -> Option<&crate::form::Part> {
+        self.parts.iter().find(|p| p.name == name && p.filename.as_deref().is_some_and(|f| !f.is_empty()))
+    }
+}
+
+impl FromRequest<Console> for PostedParts {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Console) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await?;
+        let boundary = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::form::multipart_boundary)
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the form as multipart/form-data",
+                )
+                .into_response()
+            })?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(|e| {
+            Failure::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.body_text()).into_response()
+        })?;
+        let found = crate::form::multipart(&bytes, &boundary).map_err(IntoResponse::into_response)?;
+        let posted = PostedParts { signed, parts: found };
+        if !same(&posted.text("_csrf"), &posted.signed.csrf()) {
+            return Err(csrf_failed());
+        }
+        Ok(posted)
+    }
+}
+
 /// The sign-in form, posted before any session: its token must match the pre-session cookie.
 pub struct PostedSignIn {
     pub lang: Lang,

@@ -42,11 +42,14 @@ pub struct ClusterOptions {
     /// Turns off fsync and synchronous commit: for throwaway test clusters only.
     pub unsafe_fast: bool,
     pub max_connections: u32,
+    /// Sign-ins need a password (scram-sha-256), the superuser's being this one, set when the
+    /// cluster is first created. `None`: trust on the cluster's own socket.
+    pub superuser_password: Option<String>,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { unsafe_fast: false, max_connections: 200 }
+        ClusterOptions { unsafe_fast: false, max_connections: 200, superuser_password: None }
     }
 }
 
@@ -82,7 +85,7 @@ impl PrivateCluster {
         let cluster = PrivateCluster { pgdata, socket_dir, bin_dir, run_as_postgres, started_here: false };
         cluster.prepare_dirs(&base)?;
         if !cluster.pgdata.join("PG_VERSION").exists() {
-            cluster.initdb().await?;
+            cluster.initdb(&base, opts.superuser_password.as_deref()).await?;
         }
         let running = cluster.pg_ctl(&["status", "-D", &path_str(&cluster.pgdata)]).await.is_ok();
         if running {
@@ -157,22 +160,26 @@ impl PrivateCluster {
         Ok(())
     }
 
-    async fn initdb(&self) -> Result<(), ClusterError> {
+    async fn initdb(&self, base: &Path, password: Option<&str>) -> Result<(), ClusterError> {
         let initdb = path_str(&self.bin_dir.join("initdb"));
         let pgdata = path_str(&self.pgdata);
-        self.run(&[
-            initdb.as_str(),
-            "-D",
-            &pgdata,
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-instructions",
-        ])
-        .await
-        .map(|_| ())
+        let pwfile = base.join("initdb.pw");
+        let pwfile_arg = format!("--pwfile={}", path_str(&pwfile));
+        let mut args = vec![initdb.as_str(), "-D", &pgdata, "-U", SUPERUSER];
+        match password {
+            Some(pw) => {
+                std::fs::write(&pwfile, pw).map_err(|source| ClusterError::Io { path: pwfile.clone(), source })?;
+                if self.run_as_postgres {
+                    chown_to_postgres(&pwfile)?;
+                }
+                args.extend(["--auth=scram-sha-256", pwfile_arg.as_str()]);
+            }
+            None => args.push("--auth=trust"),
+        }
+        args.extend(["--encoding=UTF8", "--locale=C", "--no-instructions"]);
+        let done = self.run(&args).await.map(|_| ());
+        let _ = std::fs::remove_file(&pwfile);
+        done
     }
 
     async fn pg_ctl(&self, args: &[&str]) -> Result<String, ClusterError> {
@@ -342,8 +349,12 @@ mod tests {
         // SAFETY: clearing the flag of a descriptor we own.
         unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) };
 
-        let cluster =
-            PrivateCluster::start(&dir, ClusterOptions { unsafe_fast: true, max_connections: 20 }).await.unwrap();
+        let cluster = PrivateCluster::start(
+            &dir,
+            ClusterOptions { unsafe_fast: true, max_connections: 20, ..Default::default() },
+        )
+        .await
+        .unwrap();
         let pid = std::fs::read_to_string(cluster.pgdata().join("postmaster.pid")).unwrap();
         let pid = pid.lines().next().unwrap().trim().to_string();
         let open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))

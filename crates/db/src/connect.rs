@@ -15,7 +15,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 
 use crate::cluster::{ClusterError, ClusterOptions, PrivateCluster};
-use crate::{Db, migrate};
+use crate::{Db, connections, migrate};
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
@@ -34,6 +34,10 @@ pub struct DatabaseSettings {
     /// How long a request waits for a free connection of the runtime pool before it is
     /// answered 503 `overloaded`.
     pub acquire_timeout: Duration,
+    /// Connections of each store database's runtime pool (`db_connections`).
+    pub store_max_connections: u32,
+    /// A store database's pooled connection unused this long is closed.
+    pub store_idle_timeout: Duration,
 }
 
 impl Default for DatabaseSettings {
@@ -47,6 +51,8 @@ impl Default for DatabaseSettings {
             data_dir: PathBuf::from(".tenpo"),
             statement_timeout: Duration::from_secs(30),
             acquire_timeout: Duration::from_secs(10),
+            store_max_connections: 8,
+            store_idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -136,6 +142,21 @@ impl Databases {
         Ok(report)
     }
 
+    /// Migrates every active store database (`db_connections`) as its owner, with the runtime
+    /// role and its password set up there too; the control database must be migrated first.
+    pub async fn migrate_connections(&self) -> Result<Vec<connections::ConnectionMigrated>, ConnectError> {
+        let control = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.owner.clone())
+            .await
+            .map_err(ConnectError::Unreachable)?;
+        let done = connections::migrate_all(&control, self.runtime_role(), self.settings.app_password.as_deref())
+            .await
+            .map_err(|e| ConnectError::Unreachable(sqlx::Error::Protocol(e.to_string())));
+        control.close().await;
+        done
+    }
+
     /// The runtime pool. Refuses a role that could bypass row-level security.
     pub async fn connect(&self) -> Result<Db, ConnectError> {
         let timeout_ms = self.settings.statement_timeout.as_millis().to_string();
@@ -161,7 +182,15 @@ impl Databases {
         if sup || bypass {
             return Err(ConnectError::RuntimeRoleBypassesRls(self.runtime_role().to_string()));
         }
-        Ok(Db::new(pool))
+        let stores = connections::RuntimeSettings {
+            app_user: self.runtime_role().to_string(),
+            app_password: self.settings.app_password.clone(),
+            max_connections: self.settings.store_max_connections,
+            acquire_timeout: self.settings.acquire_timeout,
+            statement_timeout: self.settings.statement_timeout,
+            idle_timeout: self.settings.store_idle_timeout,
+        };
+        Ok(Db::with_connections(pool, stores))
     }
 
     /// Stops the private cluster if this process started it.

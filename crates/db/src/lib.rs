@@ -7,15 +7,20 @@
 //!   grants it what it needs and checks that every tenant-owned table is protected.
 //! * [`cluster`] starts a private PostgreSQL under the data directory when no `DATABASE_URL` is
 //!   given (zero-config start).
+//! * [`connections`] the operator's store databases (`db_connections`): validated rows, the
+//!   password reference resolved only when connecting, a lazily opened runtime pool per
+//!   connection, health, migrating every connection (docs/ROUTING.md).
 //! * [`testing`] clones a migrated template into a fresh database per test or benchmark run.
 
 pub mod cluster;
 pub mod connect;
+pub mod connections;
 pub mod error;
 pub mod migrate;
 pub mod testing;
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use kernel::TenantId;
 use sqlx::postgres::{PgPool, Postgres};
@@ -29,11 +34,38 @@ pub use sqlx;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: PgPool,
+    /// The runtime pools of the operator's other databases, shared by every clone.
+    connections: Arc<connections::Registry>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db { pool }
+        Db { pool, connections: Arc::new(connections::Registry::new(Default::default())) }
+    }
+
+    /// With the settings the pools of the other databases are opened with.
+    pub fn with_connections(pool: PgPool, settings: connections::RuntimeSettings) -> Self {
+        Db { pool, connections: Arc::new(connections::Registry::new(settings)) }
+    }
+
+    /// The pools of the operator's other databases (`db_connections`).
+    pub fn connections(&self) -> &Arc<connections::Registry> {
+        &self.connections
+    }
+
+    /// The health of the main database (`main`) and of every connection, checked at once.
+    pub async fn health(&self) -> Vec<connections::DbHealth> {
+        let (main, others) = tokio::join!(
+            connections::health_of(connections::MAIN, &self.pool),
+            connections::health_all(&self.pool, &self.connections)
+        );
+        let mut all = vec![main];
+        match others {
+            Ok(o) => all.extend(o),
+            // the main database did not answer: its own entry says so
+            Err(e) => tracing::debug!(error = %e, "cannot list the database connections"),
+        }
+        all
     }
 
     /// Opens a transaction scoped to one tenant: row-level security shows and accepts only that
@@ -68,7 +100,10 @@ impl Db {
     /// (a connection answers to the runtime that opened it). Call it on that runtime.
     pub fn own_pool(&self, max_connections: u32) -> Db {
         let options = self.pool.connect_options().as_ref().clone();
-        Db { pool: sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options) }
+        Db {
+            pool: sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options),
+            connections: self.connections.clone(),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -76,6 +111,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.connections.close_all().await;
         self.pool.close().await
     }
 }

@@ -97,7 +97,18 @@ async fn ensure_runtime_role(conn: &mut PgConnection, role: &str, password: Opti
     sqlx::raw_sql(&create).execute(&mut *conn).await?;
     if let Some(pw) = password {
         let sql = format!("ALTER ROLE {ident} PASSWORD {}", quote_literal(pw));
-        sqlx::raw_sql(&sql).execute(&mut *conn).await?;
+        // several databases of one server migrated at once change the same role row
+        let mut attempt = 0;
+        loop {
+            match sqlx::raw_sql(&sql).execute(&mut *conn).await {
+                Ok(_) => break,
+                Err(e) if attempt < 10 && e.to_string().contains("tuple concurrently updated") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     let db: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&mut *conn).await?;
     let grants = format!(

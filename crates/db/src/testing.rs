@@ -40,9 +40,31 @@ pub async fn test_server() -> Result<PgConnectOptions, TestDbError> {
     let dir = std::env::temp_dir().join(format!("tenpo-test-cluster-{}", unsafe { libc::geteuid() }));
     std::fs::create_dir_all(&dir).ok();
     let _lock = FileLock::acquire(dir.join("start.lock"));
-    let opts = ClusterOptions { unsafe_fast: true, max_connections: 500 };
+    let opts = ClusterOptions { unsafe_fast: true, max_connections: 500, ..Default::default() };
     let cluster = PrivateCluster::start(&dir, opts).await?;
     let options = cluster.connect_options("postgres");
+    cluster.detach();
+    Ok(options)
+}
+
+/// The superuser password of [`second_server`] (a test server's, not a secret).
+pub const SECOND_SERVER_PASSWORD: &str = "second-server-owner-pw-5b1e";
+
+/// A second PostgreSQL server for tests of store databases: a private cluster of its own (its own
+/// data directory and socket), shared by the test processes of this user, which signs in with
+/// passwords only (scram-sha-256; its superuser `tenpo` has [`SECOND_SERVER_PASSWORD`]).
+/// Returns its maintenance connection (database `postgres`).
+pub async fn second_server() -> Result<PgConnectOptions, TestDbError> {
+    let dir = std::env::temp_dir().join(format!("tenpo-test-cluster-b-{}", unsafe { libc::geteuid() }));
+    std::fs::create_dir_all(&dir).ok();
+    let _lock = FileLock::acquire(dir.join("start.lock"));
+    let opts = ClusterOptions {
+        unsafe_fast: true,
+        max_connections: 300,
+        superuser_password: Some(SECOND_SERVER_PASSWORD.into()),
+    };
+    let cluster = PrivateCluster::start(&dir, opts).await?;
+    let options = cluster.connect_options("postgres").password(SECOND_SERVER_PASSWORD);
     cluster.detach();
     Ok(options)
 }
@@ -149,9 +171,24 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create() -> Result<Self, TestDbError> {
-        let maintenance = test_server().await?;
+        Self::create_on(test_server().await?).await
+    }
+
+    /// A fresh migrated database on the server `maintenance` reaches ([`second_server`]).
+    pub async fn create_on(maintenance: PgConnectOptions) -> Result<Self, TestDbError> {
         let owner = fresh_database(&maintenance, TEST_PREFIX).await?;
         let name = owner.get_database().unwrap_or_default().to_string();
+        Ok(TestDatabase { maintenance, owner, name })
+    }
+
+    /// A fresh database with nothing in it (never migrated).
+    pub async fn empty_on(maintenance: PgConnectOptions) -> Result<Self, TestDbError> {
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let name = format!("{TEST_PREFIX}{secs}_{:08x}", rand::random::<u32>());
+        let mut conn = PgConnection::connect_with(&maintenance).await?;
+        sqlx::raw_sql(&format!("CREATE DATABASE {}", quote_ident(&name))).execute(&mut conn).await?;
+        conn.close().await.ok();
+        let owner = maintenance.clone().database(&name);
         Ok(TestDatabase { maintenance, owner, name })
     }
 }

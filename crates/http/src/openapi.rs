@@ -36,6 +36,7 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("store", Kind::Text, "store handle or id"),
     ("handle", Kind::Text, "product handle"),
     ("key", Kind::Text, "the object key (with its slashes)"),
+    ("db_key", Kind::Text, "database connection key"),
     ("tenant_id", Kind::Uuid, "tenant id"),
     ("store_id", Kind::Uuid, "store id"),
     ("vendor_id", Kind::Uuid, "vendor id"),

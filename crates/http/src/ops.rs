@@ -42,16 +42,52 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready when the main database answers and no database (the main one or a store's,
+/// `db_connections`) lags behind this binary's migrations. A store database that does not
+/// answer is reported (its stores answer 503) without taking the whole process out of service.
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match tokio::time::timeout(std::time::Duration::from_secs(2), state.db.ping()).await {
-        Ok(Ok(())) => Ok(Json(
-            serde_json::json!({ "status": "ready", "database": "ok", "storefront_cache": state.cache.state() }),
-        )),
-        _ => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable")),
+    use db::connections::HealthStatus;
+    let Ok(all) = tokio::time::timeout(std::time::Duration::from_secs(3), state.db.health()).await else {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable"));
+    };
+    if all.first().is_none_or(|main| main.status == HealthStatus::Unreachable) {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable"));
     }
+    let lagging: Vec<String> = all
+        .iter()
+        .filter(|h| h.status == HealthStatus::Lagging)
+        .map(|h| format!("{} ({})", h.db_key, h.error.as_deref().unwrap_or("behind")))
+        .collect();
+    if !lagging.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_lagging",
+            format!("database(s) behind this binary's migrations: {}", lagging.join(", ")),
+        ));
+    }
+    let degraded = all.iter().any(|h| h.status == HealthStatus::Unreachable);
+    Ok(Json(serde_json::json!({
+        "status": if degraded { "degraded" } else { "ready" },
+        "database": "ok",
+        "databases": all,
+        "storefront_cache": state.cache.state(),
+    })))
 }
 
-async fn metrics_text() -> Response {
+/// Prometheus text, with each database's health measured now: `tenpo_db_up`,
+/// `tenpo_db_lagging`, `tenpo_db_pool_connections` and `tenpo_db_pool_idle` by `db` key.
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    use db::connections::HealthStatus;
+    if let Ok(all) = tokio::time::timeout(std::time::Duration::from_secs(3), state.db.health()).await {
+        for h in all {
+            let db = [("db", h.db_key.clone())];
+            let up = matches!(h.status, HealthStatus::Ok | HealthStatus::Lagging);
+            metrics::gauge!("tenpo_db_up", &db).set(if up { 1.0 } else { 0.0 });
+            metrics::gauge!("tenpo_db_lagging", &db).set(if h.status == HealthStatus::Lagging { 1.0 } else { 0.0 });
+            metrics::gauge!("tenpo_db_pool_connections", &db).set(h.pool_open as f64);
+            metrics::gauge!("tenpo_db_pool_idle", &db).set(h.pool_idle as f64);
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()).into_response()
 }
 

@@ -102,7 +102,8 @@ fn title_of(code: &str) -> String {
 
 fn render(mut body: ProblemBody, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() && body.code != OVERLOADED {
+    // an operator's problems say what they are: which database lags (`/readyz`)
+    if status.is_server_error() && body.code != OVERLOADED && body.code != "database_lagging" {
         body.detail = "an internal error occurred; quote the request id when reporting it".into();
         body.errors.clear();
     }

@@ -35,6 +35,22 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Databases, Db)> {
     }
 }
 
+/// Before serving: with `auto_migrate`, brings every store database (db_connections) up to
+/// the binary's migrations (a failure is logged, the next step names it); then refuses to
+/// serve while any of them lags behind, naming each (docs/ROUTING.md).
+pub async fn check_store_databases(config: &Config, databases: &Databases, db: &Db) -> anyhow::Result<()> {
+    if config.database.auto_migrate {
+        for c in databases.migrate_connections().await.context("cannot migrate the store databases")? {
+            if let Err(e) = c.result {
+                tracing::error!(db_key = %c.db_key, error = %e, "store database not migrated");
+            }
+        }
+    }
+    db::connections::refuse_lagging(db.platform(), db.connections())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; run `tenpo migrate`"))
+}
+
 /// Serves until Ctrl-C or SIGTERM (then drains for `grace`), or until a part stops on its own,
 /// which is an error: a process that lost its API or worker exits non-zero for its supervisor.
 pub async fn run_until_signal(mut running: Running, grace: Duration) -> anyhow::Result<()> {

@@ -30,6 +30,9 @@ pub enum Command {
     /// Operator: stores.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Operator: the databases stores can live in (db_connections, docs/ROUTING.md).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Operator: staff.
     #[command(subcommand)]
     Staff(StaffCommand),
@@ -194,6 +197,47 @@ pub enum StoreCommand {
         /// Do not create the `main` location.
         #[arg(long)]
         no_default_location: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DbKindArg {
+    Shared,
+    Dedicated,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Add a database connection; prints it as JSON. The password is never given here: only
+    /// where it is read from when connecting (--password-ref env:NAME or file:/path).
+    Add {
+        /// 1 to 64 lower-case letters, digits, _ and -.
+        #[arg(long)]
+        key: String,
+        #[arg(long, value_enum, default_value = "dedicated")]
+        kind: DbKindArg,
+        /// Host name or address, or a unix socket directory (/path).
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 5432)]
+        port: i32,
+        #[arg(long)]
+        database: String,
+        /// The database's owner (migration) role.
+        #[arg(long)]
+        user: String,
+        /// env:NAME or file:/path (empty: no password).
+        #[arg(long, default_value = "")]
+        password_ref: String,
+    },
+    /// List the database connections as JSON.
+    List,
+    /// Connect to one (or every active) database now, as its owner and as the runtime role;
+    /// prints the reports as JSON. Exits 1 when one is unreachable, lagging or unprotected.
+    Check {
+        /// Only this connection.
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 

@@ -46,6 +46,10 @@ pub struct DatabaseConfig {
     pub auto_migrate: bool,
     pub statement_timeout_secs: u64,
     pub acquire_timeout_secs: u64,
+    /// Connections of each store database's runtime pool (docs/ROUTING.md).
+    pub store_max_connections: u32,
+    /// Seconds a store database's pooled connection may sit unused before it is closed.
+    pub store_idle_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +167,8 @@ impl Default for DatabaseConfig {
             auto_migrate: true,
             statement_timeout_secs: 30,
             acquire_timeout_secs: 10,
+            store_max_connections: 8,
+            store_idle_secs: 300,
         }
     }
 }
@@ -355,6 +361,12 @@ impl Config {
         }
         if let Some(v) = get("TENPO_DB_ACQUIRE_TIMEOUT_SECS") {
             self.database.acquire_timeout_secs = parse("TENPO_DB_ACQUIRE_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("TENPO_DB_STORE_MAX_CONNECTIONS") {
+            self.database.store_max_connections = parse("TENPO_DB_STORE_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("TENPO_DB_STORE_IDLE_SECS") {
+            self.database.store_idle_secs = parse("TENPO_DB_STORE_IDLE_SECS", v)?;
         }
         if let Some(v) = get("TENPO_DB_STATEMENT_TIMEOUT_SECS") {
             self.database.statement_timeout_secs = parse("TENPO_DB_STATEMENT_TIMEOUT_SECS", v)?;
@@ -651,6 +663,8 @@ impl Config {
             data_dir: self.data_dir.clone(),
             statement_timeout: Duration::from_secs(self.database.statement_timeout_secs),
             acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs.max(1)),
+            store_max_connections: self.database.store_max_connections.max(1),
+            store_idle_timeout: Duration::from_secs(self.database.store_idle_secs.max(1)),
         }
     }
 

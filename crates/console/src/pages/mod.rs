@@ -4,7 +4,9 @@
 
 mod auth;
 mod home;
+mod inventory;
 mod orders;
+mod products;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -14,7 +16,12 @@ use crate::Console;
 use crate::error::Failure;
 
 pub fn routes() -> Router<Console> {
-    Router::new().merge(auth::routes()).merge(home::routes()).merge(orders::routes())
+    Router::new()
+        .merge(auth::routes())
+        .merge(home::routes())
+        .merge(orders::routes())
+        .merge(products::routes())
+        .merge(inventory::routes())
 }
 
 pub async fn not_found() -> Response {

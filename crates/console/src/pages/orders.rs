@@ -428,7 +428,7 @@ fn order_page(
                             tr {
                                 td data-label=(l.t("商品", "Product")) { (line.product_title) @if !line.variant_title.is_empty() { " / " (line.variant_title) } }
                                 td data-label="SKU" { (line.sku) }
-                                td data-label=(l.t("税率", "Tax")) { (if line.tax_class == "reduced" { "8%" } else { "10%" }) }
+                                td data-label=(l.t("税率", "Tax")) { (if line.tax_class == catalog::variant::TaxClass::Reduced { "8%" } else { "10%" }) }
                                 td.num data-label=(l.t("単価", "Price")) { (line.unit_price.map(|m| l.money(&m)).unwrap_or_default()) }
                                 td.num data-label=(l.t("数量", "Qty")) { (line.quantity) }
                                 td.num data-label=(l.t("小計", "Total")) { (line.line_total.map(|m| l.money(&m)).unwrap_or_default()) }

@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod carts;
 mod checkout;
+mod databases;
 mod downloads;
 mod media;
 mod platform;
@@ -32,7 +33,7 @@ use crate::problem::ProblemBody;
     components(schemas(ProblemBody)),
     modifiers(&Security),
     tags(
-        (name = "platform", description = "Operator: tenants, stores, locations, first staff, a mall's vendors and their statements"),
+        (name = "platform", description = "Operator: tenants, stores, locations, first staff, a mall's vendors and their statements, store databases"),
         (name = "auth", description = "Staff sign-in and sessions"),
         (name = "store", description = "The signed-in staff member's store, its locations and staff"),
         (name = "customers", description = "Customers of the store: profiles, identities, addresses, merge, erasure, CSV import, store sync"),
@@ -86,6 +87,7 @@ impl Modify for Security {
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(platform::router())
+        .merge(databases::router())
         .merge(admin::router())
         .merge(storefront::router())
         .merge(search::router())

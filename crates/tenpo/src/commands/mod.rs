@@ -3,6 +3,7 @@
 mod catalog;
 pub mod check;
 pub mod customers;
+mod databases;
 mod demo;
 mod inventory;
 mod operator;
@@ -48,6 +49,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(&quiet(&config));
             operator::store(&config, cmd).await
         }
+        Command::Db(cmd) => {
+            logging::init(&quiet(&config));
+            databases::run(&config, cmd).await
+        }
         Command::Vendor(cmd) => {
             logging::init(&quiet(&config));
             operator::vendor(&config, cmd).await
@@ -90,6 +95,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints a value as pretty JSON on stdout (operator commands).
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 /// Operator commands print JSON on stdout; keep logs to warnings unless TENPO_LOG asks otherwise.

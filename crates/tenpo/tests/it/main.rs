@@ -13,5 +13,6 @@ mod foundation;
 mod inventory;
 mod mall;
 mod nats;
+mod routing;
 mod search;
 mod webhooks;

@@ -2,6 +2,7 @@
 //! sessions and CSRF checked over plain HTTP.
 
 mod orders;
+mod products;
 mod security;
 
 use std::collections::BTreeMap;

@@ -86,3 +86,98 @@ async fn console_forms_without_their_csrf_token_are_refused_and_change_nothing()
     assert_eq!(missing.status, 404);
     assert!(missing.headers["content-type"].to_str().unwrap().starts_with("text/html"));
 }
+
+/// The product, variant, stock and adjustment forms and the CSV import refuse a post without
+/// their CSRF token, and nothing changes.
+#[tokio::test]
+async fn console_product_and_stock_forms_without_their_csrf_token_change_nothing() {
+    let app = TestApp::spawn().await;
+    let tea = tea_shop(&app).await;
+    let shop = &tea.shop;
+    let mut v = Visitor::new(&app);
+    v.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await;
+    let products = || app.count("SELECT count(*) FROM products WHERE deleted_at IS NULL");
+    let movements = || app.count("SELECT count(*) FROM inventory_movements");
+    let (before, moved) = (products().await, movements().await);
+    let page = v.get("/console/products/new").await;
+    assert_eq!(page.status, 200);
+    let csrf = csrf_in(&page.body);
+    let product = [
+        ("title", "偽の商品"),
+        ("variants[0].sku", "FAKE"),
+        ("variants[0].price", "100"),
+        ("variants[0].inventory_quantity", "5"),
+    ];
+    for bad in [None, Some("f".repeat(64))] {
+        let mut form = product.to_vec();
+        if let Some(t) = &bad {
+            form.push(("_csrf", t));
+        }
+        let refused = v.post("/console/products/new", &form).await;
+        assert_eq!(refused.status, 403, "{bad:?}");
+        assert!(refused.body.contains("csrf_failed"));
+    }
+    let listed = app.get("/admin/v1/products?q=Sencha", &shop.owner_token).await.expect(200);
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    let location = app
+        .get(&format!("/admin/v1/inventory/levels?variant_id={}", tea.tea), &shop.owner_token)
+        .await
+        .expect(200)["items"][0]["location_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stock_field = format!("stock.{}.{location}", tea.tea);
+    for (path, form) in [
+        (format!("/console/products/{id}"), vec![("title", "書き換え")]),
+        (format!("/console/products/{id}/variants/{}", tea.tea), vec![("sku", "X"), ("price", "1")]),
+        (format!("/console/products/{id}/stock"), vec![(stock_field.as_str(), "999"), ("reason", "count")]),
+        (format!("/console/products/{id}/delete"), vec![]),
+        (
+            "/console/inventory/adjust".to_string(),
+            vec![
+                ("variant_id", tea.tea.as_str()),
+                ("location_id", location.as_str()),
+                ("delta", "5"),
+                ("reason", "receipt"),
+            ],
+        ),
+    ] {
+        let refused = v.post(&path, &form).await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+    // the CSV import (multipart) without its token
+    let boundary = "XcsrfX";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\nContent-Type: text/csv\r\n\r\nHandle,Title,Variant SKU,Variant Price\nfake,Fake,FAKE2,100\n\r\n--{boundary}--\r\n"
+    );
+    let refused = app
+        .client
+        .post(app.url("/console/products/import"))
+        .header("cookie", format!("tenpo_console={}", v.cookies["tenpo_console"]))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!((products().await, movements().await), (before, moved), "nothing changed");
+    let seen = app.get(&format!("/admin/v1/products/{id}"), &shop.owner_token).await.expect(200);
+    assert_eq!(seen["title"], "Sencha");
+    // with its token the same import goes through
+    let with_token = body.replacen(
+        &format!("--{boundary}\r\n"),
+        &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\n"),
+        1,
+    );
+    let done = app
+        .client
+        .post(app.url("/console/products/import"))
+        .header("cookie", format!("tenpo_console={}", v.cookies["tenpo_console"]))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(with_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(products().await, before + 1);
+}

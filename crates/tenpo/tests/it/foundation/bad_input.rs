@@ -40,6 +40,15 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             "PATCH /platform/v1/tenants/{tenant_id}/vendors/{vendor_id}",
             json!({ "name": "V2", "status": "active", "commission_rate_bps": 200, "commission_effective_from": "2030-01-01", "registration_number": "T7123456789012" }),
         ),
+        (
+            "POST /platform/v1/databases",
+            json!({ "db_key": "d1", "kind": "dedicated", "host": "db2.internal", "port": 5432, "database": "d",
+                    "username": "u", "password_secret_ref": "env:D1_PW", "status": "active" }),
+        ),
+        (
+            "PATCH /platform/v1/databases/{db_key}",
+            json!({ "host": "db3.internal", "port": 5433, "username": "u2", "password_secret_ref": "file:/run/pw", "status": "inactive" }),
+        ),
         ("POST /admin/v1/auth/login", json!({ "store": "s", "login": "l", "password": "p" })),
         ("PATCH /admin/v1/store", json!({ "name": "S", "status": "active" })),
         ("POST /admin/v1/locations", json!({ "code": "c1", "name": "C", "priority": 5, "vendor_id": null })),

@@ -38,6 +38,7 @@ const readline = require("readline");
         case "fill": await page.fill(cmd.selector, cmd.value); break;
         case "select": await page.selectOption(cmd.selector, cmd.value); break;
         case "check": await page.check(cmd.selector); break;
+        case "upload": await page.setInputFiles(cmd.selector, cmd.path); break;
         case "click": {
           // a click that submits a form or follows a link: wait for the page it leads to
           const [r] = await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click(cmd.selector)]);

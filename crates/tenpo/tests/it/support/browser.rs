@@ -104,6 +104,11 @@ impl Browser {
         self.send(json!({ "op": "select", "selector": selector, "value": value })).await;
     }
 
+    /// Chooses a file for a file input.
+    pub async fn upload(&mut self, selector: &str, path: &Path) {
+        self.send(json!({ "op": "upload", "selector": selector, "path": path })).await;
+    }
+
     pub async fn check(&mut self, selector: &str) {
         self.send(json!({ "op": "check", "selector": selector })).await;
     }

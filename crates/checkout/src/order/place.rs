@@ -1,0 +1,706 @@
+//! Placing an order from a cart: one transaction, [`place_order`], in the steps its body
+//! names. The cart is locked; the form, prices, availability and the code are checked again;
+//! the cart's holds are kept and what lapsed is held now; the chosen payment method is priced
+//! by the quote's rule; the order, its lines, addresses, tax lines, payment and one shipment
+//! per vendor are written; then, last, the rows every checkout competes for (the stock sold,
+//! the code's use, the store's order number); then the events. Any refusal leaves nothing
+//! behind.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use catalog::variant::{FulfillmentType, TaxClass};
+use chrono::{NaiveDate, Utc};
+use customers::address::{Address, AddressInput};
+use db::Tx;
+use inventory::reservation::{self, Ask};
+use kernel::access::Actor;
+use kernel::{
+    CartItemId, CustomerId, LocationId, OrderId, OrderItemId, PaymentId, ProductId, ReservationId, ShipmentId, StoreId,
+    Validator, VariantId, VendorId,
+};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::quote::{self, Quote};
+use super::read_model::{OrderView, hash_token, view};
+use super::status::{OrderStatus, PaymentMethod, PaymentStatus, derive_status, record_history};
+use crate::CheckoutError;
+use crate::cart::{self, CartKey, CartRow};
+use crate::event::{OrderPlaced, PaymentConfirmed};
+use crate::promotions::{self, Promotion};
+use crate::settings::{self, CheckoutSettings};
+use crate::totals::{Line, Totals};
+use crate::{idempotency, items};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    #[schema(example = "hanako@example.jp")]
+    pub email: String,
+    pub shipping_address: Option<AddressInput>,
+    /// Defaults to the shipping address.
+    pub billing_address: Option<AddressInput>,
+    pub payment_method: PaymentMethod,
+    /// A delivery date the shopper asks for (physical goods).
+    pub delivery_date: Option<NaiveDate>,
+    /// One of the store's delivery slots (`GET .../checkout-options`).
+    pub delivery_slot: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlacedOrder {
+    pub order: OrderView,
+    /// Send as `X-Order-Token` to see the order later. Shown once.
+    pub order_token: String,
+}
+
+/// Places an order from a cart (module docs). `idem` is the Idempotency-Key.
+pub async fn place_order(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    input: &PlaceOrder,
+    idem: &str,
+) -> Result<(u16, serde_json::Value), CheckoutError> {
+    // one request per cart at a time: replays and racing retries wait here, then replay
+    wait_for_the_cart(tx, store, key).await?;
+    // keys are the store's: the same key on another cart is another request
+    let scope = format!("checkout:{store}");
+    let hash = idempotency::request_hash(&(key.id, input));
+    if let Some(answer) = idempotency::find(tx, &scope, idem, &hash).await? {
+        return Ok(answer);
+    }
+    let cart = cart::lock_active(tx, store, key).await?;
+    let s = settings::load(tx, store).await?;
+    let lines = read_the_lines(tx, &cart).await?;
+    let form = check_the_form(input, &lines, &s)?;
+    check_prices_and_availability(tx, &lines).await?;
+    let held = hold_the_stock(tx, store, &cart, &lines).await?;
+    let promotion = promotions::for_cart(tx, store, cart.promotion_id).await?;
+    let customer = identify_the_customer(tx, store, &cart, &form).await?;
+    check_the_code(tx, promotion.as_ref(), customer, &form.email, &lines).await?;
+    let totals = price_the_order(input.payment_method, &lines, promotion.as_ref(), &form, &s)?;
+    let commission = freeze_the_commission(tx, &lines, &totals).await?;
+
+    let placing = Placing::new(store, &cart, input, form, lines, held, promotion, customer, totals, commission, &s);
+    placing.write_the_order(tx, idem).await?;
+    placing.write_the_lines(tx).await?;
+    placing.write_the_addresses(tx).await?;
+    placing.write_the_payment(tx, s.bank_transfer_due_days).await?;
+    placing.write_the_shipments(tx).await?;
+    record_history(tx, placing.order, None, placing.status, Actor::Shopper, None).await?;
+    placing.mark_the_cart_ordered(tx).await?;
+    let mut placed = view(tx, store, placing.order, false).await?;
+
+    // last, the rows every checkout competes for, so each is held only from here to the commit:
+    // the stock rows (the holds become a sale), the code's use count, the store's order counter
+    sell_the_held_stock(tx, store, &placing.held.holds, placing.order).await?;
+    if let Some(p) = &placing.promotion {
+        promotions::claim_use(tx, p, placing.order, Some(placing.customer), &placing.form.email).await?;
+    }
+    placed.number = assign_number(tx, store, placing.order).await?;
+    placing.announce(tx, &placed).await?;
+
+    metrics::counter!("tenpo_orders_placed_total").increment(1);
+    let body = serde_json::to_value(PlacedOrder { order: placed, order_token: placing.token }).unwrap_or_default();
+    idempotency::save(tx, store, &scope, idem, &hash, 201, &body).await?;
+    Ok((201, body))
+}
+
+/// Locks the cart (with its secret), whatever its status: a second request for the same cart
+/// waits here until the first commits, then finds its stored answer.
+async fn wait_for_the_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<(), CheckoutError> {
+    let cart_row: Option<(cart::CartStatus,)> =
+        sqlx::query_as("SELECT status FROM carts WHERE id = $1 AND store_id = $2 AND secret_hash = $3 FOR UPDATE")
+            .bind(key.id)
+            .bind(store)
+            .bind(key.secret_hash())
+            .fetch_optional(&mut **tx)
+            .await?;
+    cart_row.map(|_| ()).ok_or(CheckoutError::CartNotFound)
+}
+
+/// A cart line with what the order needs of its variant and product now.
+#[derive(sqlx::FromRow)]
+struct CartLineRow {
+    id: CartItemId,
+    variant_id: VariantId,
+    product_id: ProductId,
+    vendor_id: VendorId,
+    quantity: i32,
+    price_amount: i64,
+    current_price: i64,
+    product_title: String,
+    variant_title: String,
+    sku: String,
+    fulfillment_type: FulfillmentType,
+    tax_class: TaxClass,
+    sellable: bool,
+    /// The single-brand tenant's own vendor: no commission.
+    house: bool,
+}
+
+impl CartLineRow {
+    fn physical(&self) -> bool {
+        self.fulfillment_type == FulfillmentType::Physical
+    }
+
+    /// The line as the order arithmetic sees it.
+    fn priced(&self) -> Line {
+        quote::line(self.price_amount, self.quantity, self.tax_class, self.fulfillment_type)
+    }
+}
+
+/// The cart's lines, in the order they were added; an empty cart is refused.
+async fn read_the_lines(tx: &mut Tx, cart: &CartRow) -> Result<Vec<CartLineRow>, CheckoutError> {
+    let lines: Vec<CartLineRow> = sqlx::query_as(
+        "SELECT i.id, i.variant_id, p.id AS product_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
+                p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
+                (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL
+                 AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable,
+                EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = i.vendor_id AND ve.is_house) AS house
+           FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
+          WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
+    )
+    .bind(cart.id)
+    .fetch_all(&mut **tx)
+    .await?;
+    if lines.is_empty() {
+        return Err(CheckoutError::EmptyCart);
+    }
+    Ok(lines)
+}
+
+/// The checkout form, checked: the email as the customer's identity has it, the addresses.
+struct Form {
+    email: String,
+    shipping_address: Option<Address>,
+    billing_address: Option<Address>,
+}
+
+/// Checks the form against the cart and the store's delivery slots, naming every bad field.
+fn check_the_form(input: &PlaceOrder, lines: &[CartLineRow], s: &CheckoutSettings) -> Result<Form, CheckoutError> {
+    let mut v = Validator::new();
+    let typed = v.text("email", &input.email, 254);
+    // the customer's identity and the order's email are one string, however it was typed
+    let email = if typed.is_empty() {
+        typed
+    } else {
+        v.check("email", customers::identity::normalize_email(&typed)).unwrap_or(typed)
+    };
+    let shipped = lines.iter().any(CartLineRow::physical);
+    let shipping_address = match (&input.shipping_address, shipped) {
+        (Some(a), _) => Address::parse_in(&mut v, "shipping_address.", a),
+        (None, true) => {
+            v.push("shipping_address", "required", "physical goods need a shipping address");
+            None
+        }
+        (None, false) => None,
+    };
+    let billing_address = input.billing_address.as_ref().and_then(|a| Address::parse_in(&mut v, "billing_address.", a));
+    if let Some(slot) = &input.delivery_slot {
+        if !shipped {
+            v.push("delivery_slot", "invalid", "only for physical goods");
+        } else if !s.delivery_slots.iter().any(|d| &d.code == slot) {
+            v.push("delivery_slot", "invalid", "not one of the store's delivery slots");
+        }
+    }
+    if let Some(date) = input.delivery_date {
+        let today = Utc::now().date_naive();
+        if !shipped || date <= today || date > today + chrono::Duration::days(60) {
+            v.push("delivery_date", "out_of_range", "a day after today, within 60 days, for physical goods");
+        }
+    }
+    v.into_result()?;
+    Ok(Form { email, shipping_address, billing_address })
+}
+
+/// Everything is still sold, at the price the cart shows. A changed price is written into the
+/// cart (kept, though the checkout is refused) so the shopper sees the new total.
+async fn check_prices_and_availability(tx: &mut Tx, lines: &[CartLineRow]) -> Result<(), CheckoutError> {
+    if lines.iter().any(|l| !l.sellable) {
+        return Err(CheckoutError::VariantNotAvailable);
+    }
+    let changed: Vec<&CartLineRow> = lines.iter().filter(|l| l.current_price != l.price_amount).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    for l in &changed {
+        sqlx::query("UPDATE cart_items SET price_amount = $2 WHERE id = $1")
+            .bind(l.id)
+            .bind(l.current_price)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Err(CheckoutError::PricesChanged)
+}
+
+/// The holds the order will consume, and the location each physical line's units come from.
+struct Held {
+    holds: Vec<ReservationId>,
+    location_of: HashMap<CartItemId, LocationId>,
+}
+
+/// Keeps each physical line's live holds (read in one go) and holds now what lapsed.
+async fn hold_the_stock(
+    tx: &mut Tx,
+    store: StoreId,
+    cart: &CartRow,
+    lines: &[CartLineRow],
+) -> Result<Held, CheckoutError> {
+    let physical: Vec<CartItemId> = lines.iter().filter(|l| l.physical()).map(|l| l.id).collect();
+    let held: Vec<(ReservationId, CartItemId, i32, LocationId)> = sqlx::query_as(
+        "SELECT id, cart_item_id, quantity, location_id FROM inventory_reservations
+          WHERE cart_item_id = ANY($1) AND status = 'active' AND expires_at > now() ORDER BY id",
+    )
+    .bind(&physical)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut holds: Vec<ReservationId> = Vec::new();
+    // the location each line's units come from (its first hold's)
+    let mut location_of: HashMap<CartItemId, LocationId> = HashMap::new();
+    for l in lines.iter().filter(|l| l.physical()) {
+        let mine: Vec<&(ReservationId, CartItemId, i32, LocationId)> = held.iter().filter(|h| h.1 == l.id).collect();
+        let have: i32 = mine.iter().map(|h| h.2).sum();
+        if let Some(first) = mine.first() {
+            location_of.insert(l.id, first.3);
+        }
+        if have > l.quantity {
+            // more held than wanted (should not happen): give the excess back
+            let excess: Vec<ReservationId> = mine.iter().skip(1).map(|h| h.0).collect();
+            reservation::end(tx, store, &excess, reservation::ReservationStatus::Released, Actor::Shopper).await?;
+            holds.extend(mine.first().map(|h| h.0));
+            continue;
+        }
+        holds.extend(mine.iter().map(|h| h.0));
+        if have < l.quantity {
+            let ask = Ask {
+                variant: l.variant_id,
+                quantity: l.quantity - have,
+                cart: cart.id,
+                cart_item: Some(l.id),
+                customer: cart.customer_id,
+                // read only when a hold lapsed: most checkouts re-hold nothing
+                ttl_seconds: items::reservation_ttl(tx, store).await?,
+            };
+            match reservation::reserve(tx, store, &ask).await? {
+                Ok(h) => {
+                    location_of.entry(l.id).or_insert(h.location_id);
+                    holds.push(h.reservation_id);
+                }
+                Err(refusal) => return Err(CheckoutError::Refused(refusal)),
+            }
+        }
+    }
+    Ok(Held { holds, location_of })
+}
+
+/// The customer the order is for: a signed-in shopper's cart is their account's; a guest is
+/// found (or made) by the email and phone.
+async fn identify_the_customer(
+    tx: &mut Tx,
+    store: StoreId,
+    cart: &CartRow,
+    form: &Form,
+) -> Result<CustomerId, CheckoutError> {
+    if let Some(c) = cart.customer_id {
+        return Ok(c);
+    }
+    let address = form.shipping_address.as_ref();
+    let found = customers::identity::resolve(
+        tx,
+        store,
+        customers::identity::ResolveInput {
+            email: Some(form.email.clone()),
+            phone: address.and_then(|a| a.phone.clone()),
+            external_id: None,
+            name: address.map(|a| a.name.clone()),
+            name_kana: address.map(|a| a.name_kana.clone()).filter(|k| !k.is_empty()),
+            verified: false,
+        },
+        customers::identity::Source::Checkout,
+    )
+    .await
+    .map_err(|e| {
+        use kernel::Problem;
+        match e.status() {
+            500 => CheckoutError::Db(sqlx::Error::Protocol(e.to_string())),
+            _ => CheckoutError::Validation(kernel::ValidationErrors::one("email", e.code(), e.to_string())),
+        }
+    })?;
+    Ok(found.customer_id)
+}
+
+/// The cart's code still applies: active, in its dates, above its minimum, within its uses
+/// for this customer.
+async fn check_the_code(
+    tx: &mut Tx,
+    promotion: Option<&Promotion>,
+    customer: CustomerId,
+    email: &str,
+    lines: &[CartLineRow],
+) -> Result<(), CheckoutError> {
+    let Some(p) = promotion else { return Ok(()) };
+    let subtotal: i64 = lines.iter().map(|l| l.priced().total()).sum();
+    let uses = promotions::customer_uses(tx, p.id, Some(customer), Some(email)).await?;
+    promotions::check(p, Utc::now(), subtotal, uses).map_err(CheckoutError::Ineligible)
+}
+
+/// The order's totals paid by `method`, by the quote's rule: refused if the store does not
+/// offer that method for this cart.
+fn price_the_order(
+    method: PaymentMethod,
+    lines: &[CartLineRow],
+    promotion: Option<&Promotion>,
+    form: &Form,
+    s: &CheckoutSettings,
+) -> Result<Totals, CheckoutError> {
+    let lines: Vec<Line> = lines.iter().map(CartLineRow::priced).collect();
+    let shipping = quote::shipping_rules(s, form.shipping_address.as_ref().map(|a| a.prefecture_code as u8));
+    let Quote { totals, unavailable } = quote::quote(method, &lines, promotion.map(|p| p.discount()), &shipping, s);
+    match unavailable {
+        Some(why) => Err(CheckoutError::PaymentMethodUnavailable(why)),
+        None => Ok(totals),
+    }
+}
+
+/// The mall's commission on one line (docs/MALL.md): rate, base, amount.
+type Commission = (i32, i64, i64);
+
+/// The mall's commission on each line, frozen here; a single-brand tenant sells as itself and
+/// pays none (no round trip on its checkouts).
+async fn freeze_the_commission(
+    tx: &mut Tx,
+    lines: &[CartLineRow],
+    t: &Totals,
+) -> Result<Vec<Commission>, CheckoutError> {
+    let terms = if lines.iter().all(|l| l.house) {
+        tenancy::commission::Terms::default()
+    } else {
+        tenancy::commission::terms(
+            tx,
+            &lines.iter().map(|l| (l.product_id, l.vendor_id)).collect::<Vec<_>>(),
+            kernel::jp::today(),
+        )
+        .await?
+    };
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let rate = terms.rate(l.product_id);
+            let goods = l.price_amount * l.quantity as i64 - t.line_discounts[i];
+            let base = terms.base(goods, t.line_shipping_fees[i], t.line_cod_fees[i]);
+            (rate, base, tenancy::commission::amount(base, rate))
+        })
+        .collect())
+}
+
+/// An order decided and about to be written: everything its rows are written from.
+struct Placing<'a> {
+    order: OrderId,
+    store: StoreId,
+    cart: &'a CartRow,
+    input: &'a PlaceOrder,
+    form: Form,
+    lines: Vec<CartLineRow>,
+    held: Held,
+    promotion: Option<Promotion>,
+    customer: CustomerId,
+    totals: Totals,
+    commission: Vec<Commission>,
+    currency: kernel::Currency,
+    token: String,
+    payment: PaymentId,
+    /// Nothing to pay (a code took it all): paid at once, so digital goods are delivered now.
+    free: bool,
+    /// Something is shipped.
+    shipped: bool,
+    status: OrderStatus,
+}
+
+impl<'a> Placing<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        store: StoreId,
+        cart: &'a CartRow,
+        input: &'a PlaceOrder,
+        form: Form,
+        lines: Vec<CartLineRow>,
+        held: Held,
+        promotion: Option<Promotion>,
+        customer: CustomerId,
+        totals: Totals,
+        commission: Vec<Commission>,
+        s: &CheckoutSettings,
+    ) -> Placing<'a> {
+        let free = totals.total == 0;
+        let shipped = lines.iter().any(CartLineRow::physical);
+        let payment_status = if free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
+        let status = derive_status(input.payment_method, payment_status, &[], false);
+        let status = if shipped && status == OrderStatus::Completed { OrderStatus::Processing } else { status };
+        Placing {
+            order: OrderId::new(),
+            store,
+            cart,
+            input,
+            form,
+            lines,
+            held,
+            promotion,
+            customer,
+            totals,
+            commission,
+            currency: s.currency,
+            token: new_token(),
+            payment: PaymentId::new(),
+            free,
+            shipped,
+            status,
+        }
+    }
+
+    /// The order row. Its number comes last ([`assign_number`]); until then it carries a
+    /// negative placeholder.
+    async fn write_the_order(&self, tx: &mut Tx, idem: &str) -> Result<(), CheckoutError> {
+        let placeholder = -(rand::random::<i64>() & i64::MAX).max(1);
+        let (t, promotion) = (&self.totals, self.promotion.as_ref());
+        sqlx::query(
+            "INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, cart_id, email, status, currency, subtotal_amount,
+                discount_amount, shipping_fee_amount, cod_fee_amount, total_amount, payment_method, promotion_id, promotion_code,
+                delivery_date, delivery_slot, token_hash, idempotency_key, placed_signed_in)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+        )
+        .bind(self.order)
+        .bind(tx.tenant())
+        .bind(self.store)
+        .bind(placeholder)
+        .bind(self.customer)
+        .bind(self.cart.id)
+        .bind(&self.form.email)
+        .bind(self.status)
+        .bind(self.currency)
+        .bind(t.subtotal)
+        .bind(t.discount)
+        .bind(t.shipping_fee)
+        .bind(t.cod_fee)
+        .bind(t.total)
+        .bind(self.input.payment_method)
+        .bind(promotion.map(|p| p.id))
+        .bind(promotion.map(|p| p.code.clone()))
+        .bind(self.input.delivery_date)
+        .bind(&self.input.delivery_slot)
+        .bind(hash_token(&self.token))
+        .bind(idem)
+        .bind(self.cart.customer_id.is_some())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match &e {
+            // another cart's checkout took this key first (it waited here for that one's commit)
+            sqlx::Error::Database(d) if d.constraint() == Some("orders_idempotency_key") => {
+                CheckoutError::IdempotencyKeyReused
+            }
+            _ => e.into(),
+        })?;
+        Ok(())
+    }
+
+    /// The lines, with the location their units come from, and the tax per rate: one
+    /// statement each.
+    async fn write_the_lines(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
+        let (lines, t) = (&self.lines, &self.totals);
+        sqlx::query(
+            "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
+                fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id,
+                shipping_fee_share, cod_fee_share, commission_rate_bps, commission_base_amount, commission_amount)
+             SELECT u.id, $1, $2, u.vendor_id, u.variant_id, u.product_title, u.variant_title, u.sku, u.fulfillment_type,
+                    u.tax_class, u.price_amount, $3, u.quantity, u.discount_amount, u.location_id,
+                    u.shipping_fee_share, u.cod_fee_share, u.commission_rate_bps, u.commission_base_amount, u.commission_amount
+               FROM UNNEST($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                           $12::int8[], $13::int4[], $14::int8[], $15::uuid[], $16::int8[], $17::int8[], $18::int4[],
+                           $19::int8[], $20::int8[])
+                 AS u(id, vendor_id, variant_id, product_title, variant_title, sku, fulfillment_type, tax_class, price_amount,
+                      quantity, discount_amount, location_id, shipping_fee_share, cod_fee_share, commission_rate_bps,
+                      commission_base_amount, commission_amount)",
+        )
+        .bind(tx.tenant())
+        .bind(self.order)
+        .bind(self.currency)
+        .bind(lines.iter().map(|_| OrderItemId::new()).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.vendor_id).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.variant_id).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.product_title.as_str()).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.variant_title.as_str()).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.fulfillment_type).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.tax_class).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.price_amount).collect::<Vec<_>>())
+        .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+        .bind(&t.line_discounts)
+        .bind(
+            lines
+                .iter()
+                .map(|l| if l.physical() { self.held.location_of.get(&l.id).copied() } else { None })
+                .collect::<Vec<_>>(),
+        )
+        .bind(&t.line_shipping_fees)
+        .bind(&t.line_cod_fees)
+        .bind(self.commission.iter().map(|c| c.0).collect::<Vec<_>>())
+        .bind(self.commission.iter().map(|c| c.1).collect::<Vec<_>>())
+        .bind(self.commission.iter().map(|c| c.2).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount)
+             SELECT $1, $2, u.rate_bps, u.taxable_amount, u.tax_amount
+               FROM UNNEST($3::int4[], $4::int8[], $5::int8[]) AS u(rate_bps, taxable_amount, tax_amount)",
+        )
+        .bind(tx.tenant())
+        .bind(self.order)
+        .bind(t.tax_lines.iter().map(|tl| tl.rate_bps as i32).collect::<Vec<_>>())
+        .bind(t.tax_lines.iter().map(|tl| tl.taxable_amount).collect::<Vec<_>>())
+        .bind(t.tax_lines.iter().map(|tl| tl.tax_amount).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The shipping address and the billing one (the shipping address unless another was given).
+    async fn write_the_addresses(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
+        let shipping = self.form.shipping_address.as_ref();
+        for (kind, address) in [("shipping", shipping), ("billing", self.form.billing_address.as_ref().or(shipping))] {
+            let Some(a) = address else { continue };
+            sqlx::query(
+                "INSERT INTO order_addresses (tenant_id, order_id, type, name, name_kana, postal_code, prefecture, prefecture_code,
+                    city, line1, line2, phone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(tx.tenant())
+            .bind(self.order)
+            .bind(kind)
+            .bind(&a.name)
+            .bind(&a.name_kana)
+            .bind(&a.postal_code)
+            .bind(&a.prefecture)
+            .bind(a.prefecture_code)
+            .bind(&a.city)
+            .bind(&a.line1)
+            .bind(&a.line2)
+            .bind(&a.phone)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The payment: pending (a bank transfer due within the store's days), or confirmed at
+    /// once when there is nothing to pay.
+    async fn write_the_payment(&self, tx: &mut Tx, due_days: i32) -> Result<(), CheckoutError> {
+        let due = (self.input.payment_method == PaymentMethod::BankTransfer && !self.free).then_some(due_days);
+        let status = if self.free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
+        sqlx::query(
+            "INSERT INTO payments (id, tenant_id, order_id, method, amount, currency, due_at, status, received_amount, confirmed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(days => $7) END,
+                     $8, CASE WHEN $9 THEN 0 END, CASE WHEN $9 THEN now() END)",
+        )
+        .bind(self.payment)
+        .bind(tx.tenant())
+        .bind(self.order)
+        .bind(self.input.payment_method)
+        .bind(self.totals.total)
+        .bind(self.currency)
+        .bind(due)
+        .bind(status)
+        .bind(self.free)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// One shipment per vendor with something to ship.
+    async fn write_the_shipments(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
+        let mut vendors: Vec<VendorId> = self.lines.iter().filter(|l| l.physical()).map(|l| l.vendor_id).collect();
+        vendors.sort();
+        vendors.dedup();
+        sqlx::query(
+            "INSERT INTO shipments (id, tenant_id, order_id, vendor_id)
+             SELECT u.id, $1, $2, u.vendor_id FROM UNNEST($3::uuid[], $4::uuid[]) AS u(id, vendor_id)",
+        )
+        .bind(tx.tenant())
+        .bind(self.order)
+        .bind(vendors.iter().map(|_| ShipmentId::new()).collect::<Vec<_>>())
+        .bind(&vendors)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The cart is ordered, and the customer's.
+    async fn mark_the_cart_ordered(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
+        sqlx::query(
+            "UPDATE carts SET status = 'ordered', customer_id = coalesce(customer_id, $2), email = $3 WHERE id = $1",
+        )
+        .bind(self.cart.id)
+        .bind(self.customer)
+        .bind(&self.form.email)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The outbox events: `order.placed`, and `payment.confirmed` for a free order.
+    async fn announce(&self, tx: &mut Tx, placed: &OrderView) -> Result<(), CheckoutError> {
+        let method = self.input.payment_method;
+        let event = OrderPlaced {
+            order_id: self.order,
+            number: placed.number,
+            total: placed.total,
+            payment_method: method,
+            digital_only: !self.shipped,
+            customer_id: Some(self.customer),
+        };
+        events::record(tx, events::NewEvent::of(&event).in_store(self.store)).await?;
+        if self.free {
+            let event = PaymentConfirmed::new(self.order, self.payment, method, placed.total, placed.total);
+            events::record(tx, events::NewEvent::of(&event).in_store(self.store)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The holds become a sale: stock and reserved both go down. A hold that lapsed and was
+/// released since it was read refuses the checkout (checking out again holds anew).
+async fn sell_the_held_stock(
+    tx: &mut Tx,
+    store: StoreId,
+    holds: &[ReservationId],
+    order: OrderId,
+) -> Result<(), CheckoutError> {
+    let consumed = reservation::consume(tx, store, holds, order).await?;
+    if consumed.len() != holds.len() {
+        return Err(CheckoutError::HoldLapsed);
+    }
+    Ok(())
+}
+
+/// Gives an order the store's next number: sequential per store, without gaps (a failed
+/// checkout rolls its number back). The counter row is locked from here to the commit, so this
+/// is the last write of a checkout.
+async fn assign_number(tx: &mut Tx, store: StoreId, order: OrderId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH n AS (UPDATE store_order_counters SET last_number = last_number + 1 WHERE store_id = $1 RETURNING last_number)
+         UPDATE orders SET order_number = n.last_number FROM n WHERE orders.id = $2 RETURNING orders.order_number",
+    )
+    .bind(store)
+    .bind(order)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("ot_{}", URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,0 +1,76 @@
+//! Store databases on a second real PostgreSQL server (docs/ROUTING.md).
+
+mod connections;
+
+use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
+use sqlx::PgPool;
+
+/// The runtime role's password on every server of these tests (the second one requires one).
+pub const APP_PASSWORD: &str = "runtime-role-pw-for-tests";
+
+/// A database on the second server, and an owner pool to look into it.
+pub struct OnSecond {
+    pub database: TestDatabase,
+    pub owner: PgPool,
+}
+
+impl OnSecond {
+    /// A fresh database on the second server: migrated (`migrated`) or empty.
+    pub async fn create(migrated: bool) -> OnSecond {
+        let server = second_server().await.expect("second PostgreSQL server");
+        let database =
+            if migrated { TestDatabase::create_on(server).await } else { TestDatabase::empty_on(server).await }
+                .expect("database on the second server");
+        let owner = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(database.owner.clone())
+            .await
+            .expect("owner pool on the second server");
+        OnSecond { database, owner }
+    }
+
+    /// Its socket directory, as a connection's `host`.
+    pub fn host(&self) -> String {
+        self.database.owner.get_socket().expect("a unix socket").display().to_string()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.database.name
+    }
+
+    /// A file holding the owner's password (for `file:` references).
+    pub fn password_file(&self) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("tenpo-secret-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, format!("{SECOND_SERVER_PASSWORD}\n")).unwrap();
+        path
+    }
+
+    /// Connections of the runtime role to this database now.
+    pub async fn runtime_connections(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = 'tenpo_app'")
+            .bind(self.name())
+            .fetch_one(&self.owner)
+            .await
+            .unwrap()
+    }
+}
+
+/// Tables of the public schema where any row's text contains `needle`.
+pub async fn tables_containing(pool: &PgPool, needle: &str) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for t in tables {
+        let sql =
+            format!("SELECT count(*) FROM {} t WHERE t::text LIKE '%' || $1 || '%'", db::migrate::quote_ident(&t));
+        let n: i64 = sqlx::query_scalar(&sql).bind(needle).fetch_one(pool).await.unwrap();
+        if n > 0 {
+            found.push(t);
+        }
+    }
+    found
+}
