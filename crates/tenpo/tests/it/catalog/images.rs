@@ -315,3 +315,54 @@ async fn renditions_survive_a_killed_worker_and_are_made_once() {
         assert_eq!(sizes, vec![200, 600, 1200]);
     }
 }
+
+/// On S3 (a real S3-compatible server, s3rver): the original and its renditions are stored in
+/// the bucket and served at their /media URLs.
+#[tokio::test]
+async fn images_are_stored_in_s3_and_served_from_there() {
+    const BUCKET: &str = "tenpo-images-test";
+    const SECRET_ENV: &str = "TENPO_TEST_S3RVER_IMAGES_SECRET";
+    let server = storage::testing::S3rver::start().await;
+    server.create_bucket(BUCKET).await;
+    // SAFETY: set before Tenpo starts and reads it; nextest runs each test in its own process.
+    unsafe { std::env::set_var(SECRET_ENV, storage::testing::S3rver::SECRET_ACCESS_KEY) };
+    let endpoint = server.endpoint();
+    let app = TestApp::spawn_with(|c, _| {
+        c.storage.provider = storage::Provider::S3;
+        c.storage.s3 = Some(storage::S3Settings {
+            endpoint: Some(endpoint.clone()),
+            region: "us-east-1".into(),
+            bucket: BUCKET.into(),
+            access_key_id: storage::testing::S3rver::ACCESS_KEY_ID.into(),
+            secret_access_key_env: SECRET_ENV.into(),
+            session_token_env: None,
+            path_style: true,
+        });
+    })
+    .await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "Tea", &[("TEA", 500, 1)]).await;
+    let pid = product["id"].as_str().unwrap();
+    let png = pixels::sample(Format::Png, 900, 600);
+    upload(&app, &shop, pid, "", "image/png", png.clone()).await.expect(201);
+    let ready = wait_ready(&app, &shop, pid).await;
+    let provider: String =
+        sqlx::query_scalar("SELECT provider FROM product_images").fetch_one(&app.owner).await.unwrap();
+    assert_eq!(provider, "s3");
+    let local = walk(app.config.storage.local.dir.as_ref().unwrap());
+    assert!(local.is_empty(), "nothing on local disk: {local:?}");
+    let (status, ct, bytes) = fetch(&app, ready[0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, ct.as_str(), bytes), (200, "image/png", png));
+    let sizes: Vec<(i64, i64)> = ready[0]["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["width"].as_i64().unwrap(), r["height"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(sizes, vec![(200, 133), (600, 400)]);
+    for r in ready[0]["renditions"].as_array().unwrap() {
+        let (status, _, bytes) = fetch(&app, r["url"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(pixels::probe(&bytes).unwrap().width as i64, r["width"].as_i64().unwrap());
+    }
+}
