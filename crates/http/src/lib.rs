@@ -61,6 +61,9 @@ pub struct HttpSettings {
     pub webhooks: webhooks::WebhookSettings,
     /// The largest product image accepted (`images.max_bytes`).
     pub image_max_bytes: u64,
+    /// The origin put before `/media/...` in exported `Image Src` (`images.public_url`); the
+    /// request's host when unset.
+    pub image_public_url: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -78,6 +81,7 @@ impl Default for HttpSettings {
             shopper_session_ttl: Duration::from_secs(30 * 86_400),
             webhooks: webhooks::WebhookSettings::default(),
             image_max_bytes: images::ImageSettings::default().max_bytes,
+            image_public_url: None,
         }
     }
 }

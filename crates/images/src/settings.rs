@@ -13,6 +13,9 @@ pub struct ImageSettings {
     pub lease_secs: u64,
     /// Attempts (fetch, decode, store) before an image is marked failed.
     pub max_attempts: i32,
+    /// The API's public origin (`https://api.example.com`), put before `/media/...` in an
+    /// export's `Image Src`; unset, the export request's host (the CLI: relative paths).
+    pub public_url: Option<String>,
     /// Fetching `Image Src` URLs of an imported CSV.
     pub fetch: FetchSettings,
 }
@@ -24,6 +27,7 @@ impl Default for ImageSettings {
             poll_ms: 500,
             lease_secs: 120,
             max_attempts: 5,
+            public_url: None,
             fetch: FetchSettings::default(),
         }
     }

@@ -295,6 +295,9 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_SMTP_USERNAME",
     "TENPO_SMTP_PASSWORD",
     "TENPO_MAIL_FROM",
+    "TENPO_IMAGES_MAX_BYTES",
+    "TENPO_IMAGES_PUBLIC_URL",
+    "TENPO_IMAGES_FETCH_ALLOW_HOSTS",
     "TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
     "TENPO_WEBHOOKS_RETRY_SCHEDULE",
     "TENPO_WEBHOOKS_ROTATION_OVERLAP_SECS",
@@ -475,6 +478,9 @@ impl Config {
         self.apply_nats_env(&get)?;
         if let Some(v) = get("TENPO_IMAGES_MAX_BYTES") {
             self.images.max_bytes = parse("TENPO_IMAGES_MAX_BYTES", v)?;
+        }
+        if let Some(v) = get("TENPO_IMAGES_PUBLIC_URL") {
+            self.images.public_url = Some(v.trim_end_matches('/').to_string()).filter(|v| !v.is_empty());
         }
         if let Some(v) = get("TENPO_IMAGES_FETCH_ALLOW_HOSTS") {
             self.images.fetch.allow_hosts =
@@ -680,6 +686,7 @@ impl Config {
             shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
             webhooks: self.webhooks.clone(),
             image_max_bytes: self.images.max_bytes,
+            image_public_url: self.images.public_url.clone(),
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

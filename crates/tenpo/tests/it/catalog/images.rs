@@ -245,3 +245,124 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Renditions survive a killed worker and are made once: images uploaded while no worker runs
+/// wait; a `tenpo worker` process is SIGKILLed once it has begun on them; when their leases
+/// have passed, a second process finishes them. Each (image, width) is recorded once, and its
+/// object is in storage with the recorded size.
+#[tokio::test]
+async fn renditions_survive_a_killed_worker_and_are_made_once() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "Tea", &[("TEA", 500, 1)]).await;
+    let pid = product["id"].as_str().unwrap();
+    for _ in 0..6 {
+        upload(&app, &shop, pid, "", "image/jpeg", pixels::sample(Format::Jpeg, 2400, 1600)).await.expect(201);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM product_images WHERE status = 'pending'").await,
+        6,
+        "no worker, no renditions"
+    );
+
+    let dir = app.config.storage.local.dir.clone().unwrap();
+    let start = || {
+        let mut cmd = crate::support::process::tenpo(&app);
+        cmd.arg("worker")
+            .env("TENPO_STORAGE_DIR", &dir)
+            .env("TENPO_STORAGE_SIGNING_SECRET", crate::support::LOCAL_SIGNING_SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().expect("tenpo worker")
+    };
+    let mut first = start();
+    let begun = || walk(&dir).iter().any(|p| p.to_string_lossy().contains("/w200."));
+    let mut waited = 0;
+    while !begun() {
+        assert!(first.try_wait().unwrap().is_none(), "the worker exited");
+        assert!(waited < 1200, "the worker made no rendition within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let left = app.count("SELECT count(*) FROM product_images WHERE status = 'pending'").await;
+    // the dead worker's leases pass
+    sqlx::query("UPDATE product_images SET locked_until = now() - interval '1 second' WHERE status = 'pending'")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let mut second = start();
+    let ready = wait_ready(&app, &shop, pid).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(left > 0, "the first worker was killed with work left");
+
+    assert_eq!(ready.len(), 6);
+    assert_eq!(app.count("SELECT count(*) FROM product_image_renditions").await, 6 * 3, "each width once");
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT object_key, size_bytes FROM product_image_renditions")
+        .fetch_all(&app.owner)
+        .await
+        .unwrap();
+    for (key, size) in rows {
+        let file = dir.join(&key);
+        assert_eq!(std::fs::metadata(&file).map(|m| m.len() as i64).ok(), Some(size), "{key}");
+    }
+    for img in &ready {
+        let sizes: Vec<i64> =
+            img["renditions"].as_array().unwrap().iter().map(|r| r["width"].as_i64().unwrap()).collect();
+        assert_eq!(sizes, vec![200, 600, 1200]);
+    }
+}
+
+/// On S3 (a real S3-compatible server, s3rver): the original and its renditions are stored in
+/// the bucket and served at their /media URLs.
+#[tokio::test]
+async fn images_are_stored_in_s3_and_served_from_there() {
+    const BUCKET: &str = "tenpo-images-test";
+    const SECRET_ENV: &str = "TENPO_TEST_S3RVER_IMAGES_SECRET";
+    let server = storage::testing::S3rver::start().await;
+    server.create_bucket(BUCKET).await;
+    // SAFETY: set before Tenpo starts and reads it; nextest runs each test in its own process.
+    unsafe { std::env::set_var(SECRET_ENV, storage::testing::S3rver::SECRET_ACCESS_KEY) };
+    let endpoint = server.endpoint();
+    let app = TestApp::spawn_with(|c, _| {
+        c.storage.provider = storage::Provider::S3;
+        c.storage.s3 = Some(storage::S3Settings {
+            endpoint: Some(endpoint.clone()),
+            region: "us-east-1".into(),
+            bucket: BUCKET.into(),
+            access_key_id: storage::testing::S3rver::ACCESS_KEY_ID.into(),
+            secret_access_key_env: SECRET_ENV.into(),
+            session_token_env: None,
+            path_style: true,
+        });
+    })
+    .await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "Tea", &[("TEA", 500, 1)]).await;
+    let pid = product["id"].as_str().unwrap();
+    let png = pixels::sample(Format::Png, 900, 600);
+    upload(&app, &shop, pid, "", "image/png", png.clone()).await.expect(201);
+    let ready = wait_ready(&app, &shop, pid).await;
+    let provider: String =
+        sqlx::query_scalar("SELECT provider FROM product_images").fetch_one(&app.owner).await.unwrap();
+    assert_eq!(provider, "s3");
+    let local = walk(app.config.storage.local.dir.as_ref().unwrap());
+    assert!(local.is_empty(), "nothing on local disk: {local:?}");
+    let (status, ct, bytes) = fetch(&app, ready[0]["url"].as_str().unwrap()).await;
+    assert_eq!((status, ct.as_str(), bytes), (200, "image/png", png));
+    let sizes: Vec<(i64, i64)> = ready[0]["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["width"].as_i64().unwrap(), r["height"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(sizes, vec![(200, 133), (600, 400)]);
+    for r in ready[0]["renditions"].as_array().unwrap() {
+        let (status, _, bytes) = fetch(&app, r["url"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(pixels::probe(&bytes).unwrap().width as i64, r["width"].as_i64().unwrap());
+    }
+}
