@@ -16,6 +16,21 @@ use crate::CatalogError;
 use crate::product::{self, ProductStatus};
 use crate::variant::{FulfillmentType, TaxClass};
 
+/// The origin an export's image paths get: the configured public URL, else the request's
+/// `Host` (over http; a name, an address and a port only), else nothing (relative paths).
+pub fn media_base(public_url: Option<&str>, host: Option<&str>) -> String {
+    match (public_url, host) {
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, Some(h))
+            if !h.is_empty()
+                && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) =>
+        {
+            format!("http://{h}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// `media_base` is put before image paths (`/media/...`) to make `Image Src` absolute, such as
 /// `https://api.example.com`; empty leaves them relative.
 pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>, media_base: &str) -> Result<String, CatalogError> {

@@ -17,7 +17,7 @@ mod export;
 mod import;
 
 pub use decode::{Decoded, Encoding, decode};
-pub use export::export;
+pub use export::{export, media_base};
 pub use import::{ImportMode, ImportOptions, ImportReport, import, import_with, looks_like_food};
 
 /// The header Tenpo writes, in order.

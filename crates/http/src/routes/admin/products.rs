@@ -373,15 +373,8 @@ async fn export_products(
     Staff(ctx): Staff,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
-    let base = match &s.settings.image_public_url {
-        Some(url) => url.clone(),
-        None => headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')))
-            .map(|h| format!("http://{h}"))
-            .unwrap_or_default(),
-    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = catalog::csv::media_base(s.settings.image_public_url.as_deref(), host);
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &base).await?;
     tx.commit().await?;
