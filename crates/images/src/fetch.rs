@@ -52,6 +52,18 @@ impl Resolve for Resolver {
     }
 }
 
+/// Whether a request failed because [`Resolver`] kept no address (its `PermissionDenied`).
+fn refused_by_resolver(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied) {
+            return true;
+        }
+        source = s.source();
+    }
+    format!("{e:?}").contains("PermissionDenied")
+}
+
 impl Fetcher {
     pub fn new(settings: &ImageSettings) -> Result<Fetcher, String> {
         storage::install_tls_provider();
@@ -84,12 +96,14 @@ impl Fetcher {
                 }
             })?;
             let response = self.client.get(url.clone()).send().await.map_err(|e| {
-                let why = format!("{url}: {e}");
-                // refused by the resolver: final; a network failure: another attempt
-                if format!("{e:?}").contains("PermissionDenied") {
-                    Failure::Permanent(why)
+                // refused by the resolver (only private addresses): final; a network failure:
+                // another attempt
+                if refused_by_resolver(&e) {
+                    Failure::Permanent(format!(
+                        "{url}: its name resolves only to private addresses, which are not fetched"
+                    ))
                 } else {
-                    Failure::Retry(why)
+                    Failure::Retry(format!("{url}: {e}"))
                 }
             })?;
             let status = response.status();
