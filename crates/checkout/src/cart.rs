@@ -54,7 +54,7 @@ pub struct CartRow {
     pub last_activity_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, store_id, customer_id, status, email, currency, promotion_id, created_at, updated_at, last_activity_at";
 
 /// One line of a cart.
@@ -223,6 +223,11 @@ pub async fn lock_active(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<C
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(CheckoutError::CartNotFound)?;
+    still_active(cart)
+}
+
+/// The cart, if it is still open for changes.
+pub fn still_active(cart: CartRow) -> Result<CartRow, CheckoutError> {
     match cart.status {
         CartStatus::Active => Ok(cart),
         CartStatus::Ordered => Err(CheckoutError::CartNotActive("ordered".into())),

@@ -242,6 +242,48 @@ async fn record_request(
     .await
 }
 
+/// A granted add-to-cart in one statement: the line (or more of it) at the price of this
+/// moment, the hold linked to it, and the request recorded as done.
+async fn record_held(
+    tx: &mut Tx,
+    store: StoreId,
+    cart: &cart::CartRow,
+    s: &Sellable,
+    quantity: i32,
+    key: &str,
+    hold: ReservationId,
+) -> Result<RequestRecord, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH l AS (
+           INSERT INTO cart_items (id, tenant_id, cart_id, vendor_id, variant_id, price_amount, price_currency, quantity)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (cart_id, variant_id) DO UPDATE
+             SET quantity = cart_items.quantity + EXCLUDED.quantity, price_amount = EXCLUDED.price_amount, updated_at = now()
+           RETURNING id),
+         h AS (UPDATE inventory_reservations r SET cart_item_id = l.id FROM l WHERE r.id = $9)
+         INSERT INTO inventory_reservation_requests
+           (id, tenant_id, store_id, cart_id, variant_id, customer_id, quantity, status, is_hot, idempotency_key,
+            cart_item_id, reservation_id, decided_at)
+         SELECT $10, $2, $11, $3, $5, $12, $8, 'done', false, $13, l.id, $9, now() FROM l
+         RETURNING {REQUEST_COLUMNS}"
+    ))
+    .bind(CartItemId::new())
+    .bind(tx.tenant())
+    .bind(cart.id)
+    .bind(s.vendor_id)
+    .bind(s.id)
+    .bind(s.price_amount)
+    .bind(s.price_currency)
+    .bind(quantity)
+    .bind(hold)
+    .bind(ReservationRequestId::new())
+    .bind(store)
+    .bind(cart.customer_id)
+    .bind(key)
+    .fetch_one(&mut **tx)
+    .await
+}
+
 /// Adds a line (or more of a line) and a line's price at this moment.
 pub(crate) async fn upsert_line(
     tx: &mut Tx,
@@ -307,15 +349,7 @@ pub async fn add_item(
     };
     match reservation::reserve(tx, store, &ask).await? {
         Ok(hold) => {
-            let item = upsert_line(tx, cart.id, &s, quantity).await?;
-            link_hold(tx, hold.reservation_id, item).await?;
-            let outcome = Outcome {
-                status: RequestStatus::Done,
-                line: Some(item),
-                reservation: Some(hold.reservation_id),
-                failure: None,
-            };
-            let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
+            let request = record_held(tx, store, &cart, &s, quantity, &idem_key, hold.reservation_id).await?;
             Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))
         }
         Err(refusal) => {
@@ -325,15 +359,6 @@ pub async fn add_item(
             Ok(Some(AddResult { decision: Decision::Refused(refusal), request }))
         }
     }
-}
-
-pub(crate) async fn link_hold(tx: &mut Tx, reservation: ReservationId, item: CartItemId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE inventory_reservations SET cart_item_id = $2 WHERE id = $1")
-        .bind(reservation)
-        .bind(item)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

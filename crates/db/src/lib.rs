@@ -10,6 +10,8 @@
 //! * [`connections`] the operator's store databases (`db_connections`): validated rows, the
 //!   password reference resolved only when connecting, a lazily opened runtime pool per
 //!   connection, health, migrating every connection (docs/ROUTING.md).
+//! * [`routing`] which database a store lives in: routes and the route cache that every
+//!   process keeps current by LISTEN/NOTIFY.
 //! * [`testing`] clones a migrated template into a fresh database per test or benchmark run.
 
 pub mod cluster;
@@ -17,6 +19,7 @@ pub mod connect;
 pub mod connections;
 pub mod error;
 pub mod migrate;
+pub mod routing;
 pub mod testing;
 
 use std::ops::{Deref, DerefMut};
@@ -36,16 +39,23 @@ pub struct Db {
     pool: PgPool,
     /// The runtime pools of the operator's other databases, shared by every clone.
     connections: Arc<connections::Registry>,
+    /// The route cache of the stores (`store_db_routing`), shared by every clone.
+    routes: Arc<routing::Routes>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db { pool, connections: Arc::new(connections::Registry::new(Default::default())) }
+        Db::with_connections(pool, Default::default())
     }
 
     /// With the settings the pools of the other databases are opened with.
     pub fn with_connections(pool: PgPool, settings: connections::RuntimeSettings) -> Self {
-        Db { pool, connections: Arc::new(connections::Registry::new(settings)) }
+        Db { pool, connections: Arc::new(connections::Registry::new(settings)), routes: Default::default() }
+    }
+
+    /// The route cache: which database each store lives in (docs/ROUTING.md).
+    pub fn routes(&self) -> &Arc<routing::Routes> {
+        &self.routes
     }
 
     /// The pools of the operator's other databases (`db_connections`).
@@ -103,6 +113,7 @@ impl Db {
         Db {
             pool: sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options),
             connections: self.connections.clone(),
+            routes: self.routes.clone(),
         }
     }
 

@@ -1,13 +1,21 @@
 //! A read cache for storefront answers, invalidated by the database.
 //!
-//! Every change to a store's products, variants, stock, locations or settings fires
+//! Every change to a store's products, variants, locations or settings fires
 //! `NOTIFY tenpo_catalog, '<store id>'` at commit (migration 0007). A listener task bumps that
 //! store's generation; an entry is served only while its store's generation is the one seen
 //! *before* the entry's data was read, so an answer computed from data older than a change is
 //! never served after the change has been heard. If the listening connection fails, the cache
 //! is emptied and bypassed until it listens again. Entries also expire after a short time to
-//! live (default 5 s): time passing changes availability without any row changing (a hold that
-//! expires before the worker releases it). The cache holds a bounded number of entries.
+//! live (default 5 s). The cache holds a bounded number of entries.
+//!
+//! Stock is different: every add-to-cart and every order moves a stock row, so dropping the
+//! store's pages on each change would switch the cache off on a busy store (and a NOTIFY per
+//! stock change would serialise their commits). Stock changes announce nothing (migration
+//! 202612011850); an answer that shows availability ([`ReadCache::get_or_compute`]) is served
+//! for at most [`STOCK_STALENESS`] from when its read began, then read again. So a sold-out
+//! variant shows as such within a second, whatever changed the stock (an order, an
+//! adjustment, a hold that expired), and each page costs at most one read a second however
+//! busy the store is.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +28,10 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 const MAX_ENTRIES: usize = 50_000;
+
+/// How long an answer that shows availability is served: the storefront's staleness bound
+/// for stock.
+pub const STOCK_STALENESS: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Cached {
@@ -39,7 +51,10 @@ impl Cached {
 struct Entry {
     value: Cached,
     generation: u64,
+    /// When reading its data began (answers that show stock) or when it was stored.
     at: Instant,
+    /// How long it is served: the TTL, or less for answers that show stock.
+    lives: Duration,
 }
 
 #[derive(Default)]
@@ -95,25 +110,31 @@ impl ReadCache {
         let inner = self.inner.read().ok()?;
         let current = inner.generations.get(&store).copied().unwrap_or(0);
         let e = inner.entries.get(&(store, key.to_string()))?;
-        (e.generation == current && e.at.elapsed() < self.ttl).then(|| e.value.clone())
+        (e.generation == current && e.at.elapsed() < e.lives).then(|| e.value.clone())
     }
 
+    /// Stores an answer that shows no stock: it lives the TTL.
     pub fn put(&self, store: StoreId, key: String, generation: u64, value: Cached) {
+        self.put_entry(store, key, Entry { value, generation, at: Instant::now(), lives: self.ttl });
+    }
+
+    fn put_entry(&self, store: StoreId, key: String, entry: Entry) {
         if !self.live() {
             return;
         }
         let Ok(mut inner) = self.inner.write() else { return };
-        if inner.generations.get(&store).copied().unwrap_or(0) != generation {
+        if inner.generations.get(&store).copied().unwrap_or(0) != entry.generation {
             return; // the data changed while this answer was being computed
         }
         if inner.entries.len() >= MAX_ENTRIES {
             inner.entries.clear();
         }
-        inner.entries.insert((store, key), Entry { value, generation, at: Instant::now() });
+        inner.entries.insert((store, key), entry);
     }
 
     /// The cached answer, or the answer of a computation already under way for the same key,
-    /// or a new computation by `load`. A failed computation is not shared: each waiter then
+    /// or a new computation by `load`. The answer may show stock: it lives at most
+    /// [`STOCK_STALENESS`] from when `load` began. A failed computation is not shared: each waiter then
     /// computes its own (and gets its own error).
     pub async fn get_or_compute<F, Fut, E>(&self, store: StoreId, key: String, load: F) -> Result<Cached, E>
     where
@@ -144,14 +165,15 @@ impl ReadCache {
             m.insert((store, key.clone()), rx);
         }
         // the generation before reading: a change heard meanwhile keeps this answer out
-        let generation = self.generation(store);
+        let (generation, at) = (self.generation(store), Instant::now());
         let result = load().await.map(Cached::of);
         if let Ok(mut m) = self.inflight.lock() {
             m.remove(&(store, key.clone()));
         }
         if let Ok(v) = &result {
             let _ = tx.send(Some(v.clone()));
-            self.put(store, key, generation, v.clone());
+            let lives = self.ttl.min(STOCK_STALENESS);
+            self.put_entry(store, key, Entry { value: v.clone(), generation, at, lives });
         }
         result
     }

@@ -194,5 +194,6 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     tokio::spawn(state.cache.clone().listen(state.db.platform().clone(), shutdown.clone()));
+    tokio::spawn(state.db.routes().clone().listen(state.db.platform().clone(), shutdown.clone().cancelled_owned()));
     server::run(listener, router(state), shutdown).await
 }

@@ -103,7 +103,11 @@ fn title_of(code: &str) -> String {
 fn render(mut body: ProblemBody, retry_after: Option<u64>) -> Response {
     let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // an operator's problems say what they are: which database lags (`/readyz`)
-    if status.is_server_error() && body.code != OVERLOADED && body.code != "database_lagging" {
+    if status.is_server_error()
+        && body.code != OVERLOADED
+        && body.code != "database_lagging"
+        && body.code != db::routing::STORE_DATABASE_UNAVAILABLE
+    {
         body.detail = "an internal error occurred; quote the request id when reporting it".into();
         body.errors.clear();
     }

@@ -364,7 +364,10 @@ pub async fn holds_of_cart(tx: &mut Tx, cart: CartId) -> Result<Vec<Hold>, sqlx:
 }
 
 /// Turns holds into a sale: the reservations are consumed by the order and their units leave
-/// both `reserved` and `stock`.
+/// both `reserved` and `stock`, with a `sale` movement per stock row. Two statements: the stock
+/// rows are locked first, in id order (concurrent checkouts take them in one order); then the
+/// holds, the rows and the movements are written in one, so the rows every checkout competes
+/// for are held one round trip before the rest of the transaction.
 pub async fn consume(
     tx: &mut Tx,
     store: StoreId,
@@ -374,50 +377,42 @@ pub async fn consume(
     if reservations.is_empty() {
         return Ok(Vec::new());
     }
-    let stock_ids: Vec<StockId> = sqlx::query_scalar(
-        "SELECT DISTINCT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active'",
+    sqlx::query(
+        "SELECT s.id FROM inventory_stocks s
+          WHERE s.id IN (SELECT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active')
+          ORDER BY s.id FOR UPDATE",
     )
     .bind(reservations)
-    .fetch_all(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    let mut rows = lock_by_ids(tx, &stock_ids).await?;
-    let consumed: Vec<Hold> = sqlx::query_as(
-        "UPDATE inventory_reservations SET status = 'consumed', order_id = $2
-          WHERE id = ANY($1) AND status = 'active'
-          RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at",
+    sqlx::query_as(
+        "WITH c AS (
+           UPDATE inventory_reservations SET status = 'consumed', order_id = $2
+            WHERE id = ANY($1) AND status = 'active'
+            RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at),
+         per_stock AS (SELECT stock_id, sum(quantity)::int AS qty FROM c GROUP BY stock_id),
+         s AS (
+           UPDATE inventory_stocks st
+              SET reserved = st.reserved - p.qty, stock = st.stock - p.qty, updated_at = now()
+             FROM per_stock p WHERE st.id = p.stock_id
+           RETURNING st.id, st.variant_id, st.location_id, st.stock, st.reserved, p.qty),
+         m AS (
+           INSERT INTO inventory_movements
+             (tenant_id, store_id, stock_id, variant_id, location_id, reason, stock_delta, reserved_delta,
+              stock_after, reserved_after, actor_type, actor_id, reference_type, reference_id)
+           SELECT $3, $4, s.id, s.variant_id, s.location_id, $5, -s.qty, -s.qty, s.stock, s.reserved, $6, NULL,
+                  'order', $2
+             FROM s)
+         SELECT id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at FROM c",
     )
     .bind(reservations)
     .bind(order)
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(MovementReason::Sale)
+    .bind(Actor::Shopper.kind())
     .fetch_all(&mut **tx)
-    .await?;
-    let mut per_stock: HashMap<StockId, i32> = HashMap::new();
-    for h in &consumed {
-        *per_stock.entry(h.stock_id).or_default() += h.quantity;
-    }
-    for (stock_id, qty) in per_stock {
-        if let Some(row) = rows.iter_mut().find(|r| r.id == stock_id) {
-            sqlx::query("UPDATE inventory_stocks SET reserved = reserved - $2, stock = stock - $2, updated_at = now() WHERE id = $1")
-                .bind(stock_id)
-                .bind(qty)
-                .execute(&mut **tx)
-                .await?;
-            row.reserved -= qty;
-            row.stock -= qty;
-            record_movement(
-                tx,
-                store,
-                &row.level(),
-                -qty,
-                -qty,
-                MovementReason::Sale,
-                Actor::Shopper,
-                Some(("order", order.0)),
-                None,
-            )
-            .await?;
-        }
-    }
-    Ok(consumed)
+    .await
 }
 
 /// Puts the units an order took back on the shelf where they came from (the order was

@@ -106,6 +106,9 @@ pub enum AuthError {
     Db(#[from] sqlx::Error),
     #[error("password hashing failed")]
     Hashing,
+    /// The staff member's store lives in another database (docs/ROUTING.md).
+    #[error(transparent)]
+    Route(#[from] db::routing::RouteError),
 }
 
 impl Problem for AuthError {
@@ -115,6 +118,7 @@ impl Problem for AuthError {
             AuthError::Throttled { .. } => 429,
             AuthError::Validation(e) => e.status(),
             AuthError::Db(_) | AuthError::Hashing => 500,
+            AuthError::Route(e) => e.status(),
         }
     }
 
@@ -126,6 +130,7 @@ impl Problem for AuthError {
             AuthError::InvalidToken => "invalid_token",
             AuthError::Validation(e) => e.code(),
             AuthError::Db(_) | AuthError::Hashing => "internal",
+            AuthError::Route(e) => e.code(),
         }
     }
 
@@ -139,6 +144,7 @@ impl Problem for AuthError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             AuthError::Throttled { retry_after } => Some(*retry_after),
+            AuthError::Route(e) => e.retry_after(),
             _ => None,
         }
     }

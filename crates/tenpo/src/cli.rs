@@ -202,6 +202,16 @@ pub enum StoreCommand {
         #[arg(long)]
         no_default_location: bool,
     },
+    /// Route a store without data yet to a database (`tenpo db add`), or back to `main`; prints
+    /// the route as JSON. Every API process sees the change within a second.
+    Route {
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+        /// A connection's key, or `main`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -11,22 +11,22 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use catalog::variant::{FulfillmentType, TaxClass};
-use chrono::{NaiveDate, Utc};
-use customers::address::{Address, AddressInput};
+use chrono::{DateTime, NaiveDate, Utc};
+use customers::address::{Address, AddressInput, AddressType};
 use db::Tx;
 use inventory::reservation::{self, Ask};
 use kernel::access::Actor;
 use kernel::{
-    CartItemId, CustomerId, LocationId, OrderId, OrderItemId, PaymentId, ProductId, ReservationId, ShipmentId, StoreId,
-    Validator, VariantId, VendorId,
+    CartItemId, CustomerId, LocationId, Money, OrderId, OrderItemId, PaymentId, ProductId, ReservationId, ShipmentId,
+    StoreId, Validator, VariantId, VendorId,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::quote::{self, Quote};
-use super::read_model::{OrderView, hash_token, view};
-use super::status::{OrderStatus, PaymentMethod, PaymentStatus, derive_status, record_history};
+use super::read_model::{OrderLine, OrderView, Payment, Shipment, hash_token};
+use super::status::{OrderStatus, PaymentMethod, PaymentStatus, ShipmentStatus, derive_status};
 use crate::CheckoutError;
 use crate::cart::{self, CartKey, CartRow};
 use crate::event::{OrderPlaced, PaymentConfirmed};
@@ -66,14 +66,14 @@ pub async fn place_order(
     idem: &str,
 ) -> Result<(u16, serde_json::Value), CheckoutError> {
     // one request per cart at a time: replays and racing retries wait here, then replay
-    wait_for_the_cart(tx, store, key).await?;
+    let cart = lock_the_cart(tx, store, key).await?;
     // keys are the store's: the same key on another cart is another request
     let scope = format!("checkout:{store}");
     let hash = idempotency::request_hash(&(key.id, input));
     if let Some(answer) = idempotency::find(tx, &scope, idem, &hash).await? {
         return Ok(answer);
     }
-    let cart = cart::lock_active(tx, store, key).await?;
+    let cart = cart::still_active(cart)?;
     let s = settings::load(tx, store).await?;
     let lines = read_the_lines(tx, &cart).await?;
     let form = check_the_form(input, &lines, &s)?;
@@ -86,14 +86,10 @@ pub async fn place_order(
     let commission = freeze_the_commission(tx, &lines, &totals).await?;
 
     let placing = Placing::new(store, &cart, input, form, lines, held, promotion, customer, totals, commission, &s);
-    placing.write_the_order(tx, idem).await?;
-    placing.write_the_lines(tx).await?;
-    placing.write_the_addresses(tx).await?;
-    placing.write_the_payment(tx, s.bank_transfer_due_days).await?;
-    placing.write_the_shipments(tx).await?;
-    record_history(tx, placing.order, None, placing.status, Actor::Shopper, None).await?;
-    placing.mark_the_cart_ordered(tx).await?;
-    let mut placed = view(tx, store, placing.order, false).await?;
+    // the order with its lines, tax lines, addresses, payment, shipments and first status, and
+    // the cart marked ordered: one statement, whose answer is built from what it wrote
+    let written = placing.write_the_order(tx, idem, s.bank_transfer_due_days).await?;
+    let mut placed = placing.as_placed(written, &s);
 
     // last, the rows every checkout competes for, so each is held only from here to the commit:
     // the stock rows (the holds become a sale), the code's use count, the store's order counter
@@ -111,16 +107,20 @@ pub async fn place_order(
 }
 
 /// Locks the cart (with its secret), whatever its status: a second request for the same cart
-/// waits here until the first commits, then finds its stored answer.
-async fn wait_for_the_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<(), CheckoutError> {
-    let cart_row: Option<(cart::CartStatus,)> =
-        sqlx::query_as("SELECT status FROM carts WHERE id = $1 AND store_id = $2 AND secret_hash = $3 FOR UPDATE")
-            .bind(key.id)
-            .bind(store)
-            .bind(key.secret_hash())
-            .fetch_optional(&mut **tx)
-            .await?;
-    cart_row.map(|_| ()).ok_or(CheckoutError::CartNotFound)
+/// waits here until the first commits, then finds its stored answer. An active cart's lock is
+/// the shopper's activity too (the same statement).
+async fn lock_the_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow, CheckoutError> {
+    sqlx::query_as(&format!(
+        "UPDATE carts SET last_activity_at = CASE WHEN status = 'active' THEN now() ELSE last_activity_at END
+          WHERE id = $1 AND store_id = $2 AND secret_hash = $3 RETURNING {}",
+        cart::COLUMNS
+    ))
+    .bind(key.id)
+    .bind(store)
+    .bind(key.secret_hash())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::CartNotFound)
 }
 
 /// A cart line with what the order needs of its variant and product now.
@@ -141,6 +141,10 @@ struct CartLineRow {
     sellable: bool,
     /// The single-brand tenant's own vendor: no commission.
     house: bool,
+    /// The line's live holds, oldest first: ids, quantities, locations.
+    hold_ids: Option<Vec<ReservationId>>,
+    hold_quantities: Option<Vec<i32>>,
+    hold_locations: Option<Vec<LocationId>>,
 }
 
 impl CartLineRow {
@@ -154,15 +158,23 @@ impl CartLineRow {
     }
 }
 
-/// The cart's lines, in the order they were added; an empty cart is refused.
+/// The cart's lines, in the order they were added, each with its live holds; an empty cart is
+/// refused.
 async fn read_the_lines(tx: &mut Tx, cart: &CartRow) -> Result<Vec<CartLineRow>, CheckoutError> {
     let lines: Vec<CartLineRow> = sqlx::query_as(
         "SELECT i.id, i.variant_id, p.id AS product_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
                 (v.status = 'active' AND p.status = 'active' AND v.deleted_at IS NULL AND p.deleted_at IS NULL
                  AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS sellable,
-                EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = i.vendor_id AND ve.is_house) AS house
+                EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = i.vendor_id AND ve.is_house) AS house,
+                h.ids AS hold_ids, h.quantities AS hold_quantities, h.locations AS hold_locations
            FROM cart_items i JOIN variants v ON v.id = i.variant_id JOIN products p ON p.id = v.product_id
+           LEFT JOIN LATERAL (
+                SELECT array_agg(r.id ORDER BY r.id) AS ids, array_agg(r.quantity ORDER BY r.id) AS quantities,
+                       array_agg(r.location_id ORDER BY r.id) AS locations
+                  FROM inventory_reservations r
+                 WHERE r.cart_item_id = i.id AND r.status = 'active' AND r.expires_at > now()) h
+             ON v.fulfillment_type = 'physical'
           WHERE i.cart_id = $1 ORDER BY i.created_at, i.id",
     )
     .bind(cart.id)
@@ -244,21 +256,24 @@ struct Held {
     location_of: HashMap<CartItemId, LocationId>,
 }
 
-/// Keeps each physical line's live holds (read in one go) and holds now what lapsed.
+/// Keeps each physical line's live holds (read with the lines) and holds now what lapsed.
 async fn hold_the_stock(
     tx: &mut Tx,
     store: StoreId,
     cart: &CartRow,
     lines: &[CartLineRow],
 ) -> Result<Held, CheckoutError> {
-    let physical: Vec<CartItemId> = lines.iter().filter(|l| l.physical()).map(|l| l.id).collect();
-    let held: Vec<(ReservationId, CartItemId, i32, LocationId)> = sqlx::query_as(
-        "SELECT id, cart_item_id, quantity, location_id FROM inventory_reservations
-          WHERE cart_item_id = ANY($1) AND status = 'active' AND expires_at > now() ORDER BY id",
-    )
-    .bind(&physical)
-    .fetch_all(&mut **tx)
-    .await?;
+    let held: Vec<(ReservationId, CartItemId, i32, LocationId)> = lines
+        .iter()
+        .filter(|l| l.physical())
+        .flat_map(|l| {
+            let (ids, qty, loc) = (&l.hold_ids, &l.hold_quantities, &l.hold_locations);
+            let n = ids.as_ref().map_or(0, Vec::len);
+            (0..n).filter_map(move |i| {
+                Some((*ids.as_ref()?.get(i)?, l.id, *qty.as_ref()?.get(i)?, *loc.as_ref()?.get(i)?))
+            })
+        })
+        .collect();
     let mut holds: Vec<ReservationId> = Vec::new();
     // the location each line's units come from (its first hold's)
     let mut location_of: HashMap<CartItemId, LocationId> = HashMap::new();
@@ -399,6 +414,14 @@ async fn freeze_the_commission(
         .collect())
 }
 
+/// What writing the order answers: what the database set.
+#[derive(sqlx::FromRow)]
+struct Written {
+    placed_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    confirmed_at: Option<DateTime<Utc>>,
+}
+
 /// An order decided and about to be written: everything its rows are written from.
 struct Placing<'a> {
     order: OrderId,
@@ -414,7 +437,10 @@ struct Placing<'a> {
     commission: Vec<Commission>,
     currency: kernel::Currency,
     token: String,
+    line_ids: Vec<OrderItemId>,
     payment: PaymentId,
+    /// One shipment per vendor with something to ship.
+    shipments: Vec<(ShipmentId, VendorId)>,
     /// Nothing to pay (a code took it all): paid at once, so digital goods are delivered now.
     free: bool,
     /// Something is shipped.
@@ -442,7 +468,12 @@ impl<'a> Placing<'a> {
         let payment_status = if free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
         let status = derive_status(input.payment_method, payment_status, &[], false);
         let status = if shipped && status == OrderStatus::Completed { OrderStatus::Processing } else { status };
+        let mut vendors: Vec<VendorId> = lines.iter().filter(|l| l.physical()).map(|l| l.vendor_id).collect();
+        vendors.sort();
+        vendors.dedup();
         Placing {
+            line_ids: lines.iter().map(|_| OrderItemId::new()).collect(),
+            shipments: vendors.into_iter().map(|v| (ShipmentId::new(), v)).collect(),
             order: OrderId::new(),
             store,
             cart,
@@ -463,16 +494,67 @@ impl<'a> Placing<'a> {
         }
     }
 
-    /// The order row. Its number comes last ([`assign_number`]); until then it carries a
-    /// negative placeholder.
-    async fn write_the_order(&self, tx: &mut Tx, idem: &str) -> Result<(), CheckoutError> {
+    /// Writes the order in one statement: the order row (its number comes last,
+    /// [`assign_number`]; until then it carries a negative placeholder), its lines with the
+    /// location their units come from, the tax per rate, the addresses (billing defaults to
+    /// shipping), the payment (pending, a bank transfer due within the store's days, or confirmed
+    /// at once when there is nothing to pay), one shipment per vendor with something to ship and
+    /// the first status in the history; and marks the cart ordered, and the customer's.
+    async fn write_the_order(&self, tx: &mut Tx, idem: &str, due_days: i32) -> Result<Written, CheckoutError> {
         let placeholder = -(rand::random::<i64>() & i64::MAX).max(1);
-        let (t, promotion) = (&self.totals, self.promotion.as_ref());
-        sqlx::query(
-            "INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, cart_id, email, status, currency, subtotal_amount,
-                discount_amount, shipping_fee_amount, cod_fee_amount, total_amount, payment_method, promotion_id, promotion_code,
-                delivery_date, delivery_slot, token_hash, idempotency_key, placed_signed_in)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+        let (t, lines, promotion) = (&self.totals, &self.lines, self.promotion.as_ref());
+        let due = (self.input.payment_method == PaymentMethod::BankTransfer && !self.free).then_some(due_days);
+        let payment_status = if self.free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
+        let addresses = self.addresses();
+        let written: Written = sqlx::query_as(
+            "WITH o AS (
+               INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, cart_id, email, status, currency,
+                   subtotal_amount, discount_amount, shipping_fee_amount, cod_fee_amount, total_amount, payment_method,
+                   promotion_id, promotion_code, delivery_date, delivery_slot, token_hash, idempotency_key, placed_signed_in)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+               RETURNING placed_at),
+             i AS (
+               INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
+                   fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id,
+                   shipping_fee_share, cod_fee_share, commission_rate_bps, commission_base_amount, commission_amount)
+               SELECT u.id, $2, $1, u.vendor_id, u.variant_id, u.product_title, u.variant_title, u.sku, u.fulfillment_type,
+                      u.tax_class, u.price_amount, $9, u.quantity, u.discount_amount, u.location_id,
+                      u.shipping_fee_share, u.cod_fee_share, u.commission_rate_bps, u.commission_base_amount,
+                      u.commission_amount
+                 FROM UNNEST($23::uuid[], $24::uuid[], $25::uuid[], $26::text[], $27::text[], $28::text[], $29::text[],
+                             $30::text[], $31::int8[], $32::int4[], $33::int8[], $34::uuid[], $35::int8[], $36::int8[],
+                             $37::int4[], $38::int8[], $39::int8[])
+                   AS u(id, vendor_id, variant_id, product_title, variant_title, sku, fulfillment_type, tax_class,
+                        price_amount, quantity, discount_amount, location_id, shipping_fee_share, cod_fee_share,
+                        commission_rate_bps, commission_base_amount, commission_amount)),
+             x AS (
+               INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount)
+               SELECT $2, $1, u.rate_bps, u.taxable_amount, u.tax_amount
+                 FROM UNNEST($40::int4[], $41::int8[], $42::int8[]) AS u(rate_bps, taxable_amount, tax_amount)),
+             a AS (
+               INSERT INTO order_addresses (tenant_id, order_id, type, name, name_kana, postal_code, prefecture,
+                   prefecture_code, city, line1, line2, phone)
+               SELECT $2, $1, u.type, u.name, u.name_kana, u.postal_code, u.prefecture, u.prefecture_code, u.city,
+                      u.line1, u.line2, u.phone
+                 FROM UNNEST($43::text[], $44::text[], $45::text[], $46::text[], $47::text[], $48::int2[], $49::text[],
+                             $50::text[], $51::text[], $52::text[])
+                   AS u(type, name, name_kana, postal_code, prefecture, prefecture_code, city, line1, line2, phone)),
+             p AS (
+               INSERT INTO payments (id, tenant_id, order_id, method, amount, currency, due_at, status, received_amount,
+                   confirmed_at)
+               VALUES ($53, $2, $1, $15, $14, $9,
+                       CASE WHEN $54::int IS NULL THEN NULL ELSE now() + make_interval(days => $54) END,
+                       $55, CASE WHEN $56 THEN 0 END, CASE WHEN $56 THEN now() END)
+               RETURNING due_at, confirmed_at),
+             s AS (
+               INSERT INTO shipments (id, tenant_id, order_id, vendor_id)
+               SELECT u.id, $2, $1, u.vendor_id FROM UNNEST($57::uuid[], $58::uuid[]) AS u(id, vendor_id)),
+             h AS (
+               INSERT INTO order_status_history (tenant_id, order_id, from_status, to_status, actor_type)
+               VALUES ($2, $1, NULL, $8, $59)),
+             c AS (
+               UPDATE carts SET status = 'ordered', customer_id = coalesce(customer_id, $5), email = $7 WHERE id = $6)
+             SELECT o.placed_at, p.due_at, p.confirmed_at FROM o, p",
         )
         .bind(self.order)
         .bind(tx.tenant())
@@ -496,40 +578,8 @@ impl<'a> Placing<'a> {
         .bind(hash_token(&self.token))
         .bind(idem)
         .bind(self.cart.customer_id.is_some())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match &e {
-            // another cart's checkout took this key first (it waited here for that one's commit)
-            sqlx::Error::Database(d) if d.constraint() == Some("orders_idempotency_key") => {
-                CheckoutError::IdempotencyKeyReused
-            }
-            _ => e.into(),
-        })?;
-        Ok(())
-    }
-
-    /// The lines, with the location their units come from, and the tax per rate: one
-    /// statement each.
-    async fn write_the_lines(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
-        let (lines, t) = (&self.lines, &self.totals);
-        sqlx::query(
-            "INSERT INTO order_items (id, tenant_id, order_id, vendor_id, variant_id, product_title, variant_title, sku,
-                fulfillment_type, tax_class, price_amount, price_currency, quantity, discount_amount, location_id,
-                shipping_fee_share, cod_fee_share, commission_rate_bps, commission_base_amount, commission_amount)
-             SELECT u.id, $1, $2, u.vendor_id, u.variant_id, u.product_title, u.variant_title, u.sku, u.fulfillment_type,
-                    u.tax_class, u.price_amount, $3, u.quantity, u.discount_amount, u.location_id,
-                    u.shipping_fee_share, u.cod_fee_share, u.commission_rate_bps, u.commission_base_amount, u.commission_amount
-               FROM UNNEST($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                           $12::int8[], $13::int4[], $14::int8[], $15::uuid[], $16::int8[], $17::int8[], $18::int4[],
-                           $19::int8[], $20::int8[])
-                 AS u(id, vendor_id, variant_id, product_title, variant_title, sku, fulfillment_type, tax_class, price_amount,
-                      quantity, discount_amount, location_id, shipping_fee_share, cod_fee_share, commission_rate_bps,
-                      commission_base_amount, commission_amount)",
-        )
-        .bind(tx.tenant())
-        .bind(self.order)
-        .bind(self.currency)
-        .bind(lines.iter().map(|_| OrderItemId::new()).collect::<Vec<_>>())
+        // the lines
+        .bind(&self.line_ids)
         .bind(lines.iter().map(|l| l.vendor_id).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.variant_id).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.product_title.as_str()).collect::<Vec<_>>())
@@ -540,114 +590,157 @@ impl<'a> Placing<'a> {
         .bind(lines.iter().map(|l| l.price_amount).collect::<Vec<_>>())
         .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
         .bind(&t.line_discounts)
-        .bind(
-            lines
-                .iter()
-                .map(|l| if l.physical() { self.held.location_of.get(&l.id).copied() } else { None })
-                .collect::<Vec<_>>(),
-        )
+        .bind(lines.iter().map(|l| self.location_of(l)).collect::<Vec<_>>())
         .bind(&t.line_shipping_fees)
         .bind(&t.line_cod_fees)
         .bind(self.commission.iter().map(|c| c.0).collect::<Vec<_>>())
         .bind(self.commission.iter().map(|c| c.1).collect::<Vec<_>>())
         .bind(self.commission.iter().map(|c| c.2).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO order_tax_lines (tenant_id, order_id, rate_bps, taxable_amount, tax_amount)
-             SELECT $1, $2, u.rate_bps, u.taxable_amount, u.tax_amount
-               FROM UNNEST($3::int4[], $4::int8[], $5::int8[]) AS u(rate_bps, taxable_amount, tax_amount)",
-        )
-        .bind(tx.tenant())
-        .bind(self.order)
+        // the tax per rate
         .bind(t.tax_lines.iter().map(|tl| tl.rate_bps as i32).collect::<Vec<_>>())
         .bind(t.tax_lines.iter().map(|tl| tl.taxable_amount).collect::<Vec<_>>())
         .bind(t.tax_lines.iter().map(|tl| tl.tax_amount).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    /// The shipping address and the billing one (the shipping address unless another was given).
-    async fn write_the_addresses(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
-        let shipping = self.form.shipping_address.as_ref();
-        for (kind, address) in [("shipping", shipping), ("billing", self.form.billing_address.as_ref().or(shipping))] {
-            let Some(a) = address else { continue };
-            sqlx::query(
-                "INSERT INTO order_addresses (tenant_id, order_id, type, name, name_kana, postal_code, prefecture, prefecture_code,
-                    city, line1, line2, phone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(tx.tenant())
-            .bind(self.order)
-            .bind(kind)
-            .bind(&a.name)
-            .bind(&a.name_kana)
-            .bind(&a.postal_code)
-            .bind(&a.prefecture)
-            .bind(a.prefecture_code)
-            .bind(&a.city)
-            .bind(&a.line1)
-            .bind(&a.line2)
-            .bind(&a.phone)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The payment: pending (a bank transfer due within the store's days), or confirmed at
-    /// once when there is nothing to pay.
-    async fn write_the_payment(&self, tx: &mut Tx, due_days: i32) -> Result<(), CheckoutError> {
-        let due = (self.input.payment_method == PaymentMethod::BankTransfer && !self.free).then_some(due_days);
-        let status = if self.free { PaymentStatus::Confirmed } else { PaymentStatus::Pending };
-        sqlx::query(
-            "INSERT INTO payments (id, tenant_id, order_id, method, amount, currency, due_at, status, received_amount, confirmed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(days => $7) END,
-                     $8, CASE WHEN $9 THEN 0 END, CASE WHEN $9 THEN now() END)",
-        )
+        // the addresses
+        .bind(addresses.iter().map(|a| a.kind).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.name.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.name_kana.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.postal_code.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.prefecture.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.prefecture_code).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.city.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.line1.as_str()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.line2.as_deref()).collect::<Vec<_>>())
+        .bind(addresses.iter().map(|a| a.phone.as_deref()).collect::<Vec<_>>())
+        // the payment
         .bind(self.payment)
-        .bind(tx.tenant())
-        .bind(self.order)
-        .bind(self.input.payment_method)
-        .bind(self.totals.total)
-        .bind(self.currency)
         .bind(due)
-        .bind(status)
+        .bind(payment_status)
         .bind(self.free)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        // the shipments, the history
+        .bind(self.shipments.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(self.shipments.iter().map(|(_, vendor)| *vendor).collect::<Vec<_>>())
+        .bind(Actor::Shopper.kind())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| match &e {
+            // another cart's checkout took this key first (it waited here for that one's commit)
+            sqlx::Error::Database(d) if d.constraint() == Some("orders_idempotency_key") => {
+                CheckoutError::IdempotencyKeyReused
+            }
+            _ => e.into(),
+        })?;
+        Ok(written)
     }
 
-    /// One shipment per vendor with something to ship.
-    async fn write_the_shipments(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
-        let mut vendors: Vec<VendorId> = self.lines.iter().filter(|l| l.physical()).map(|l| l.vendor_id).collect();
-        vendors.sort();
-        vendors.dedup();
-        sqlx::query(
-            "INSERT INTO shipments (id, tenant_id, order_id, vendor_id)
-             SELECT u.id, $1, $2, u.vendor_id FROM UNNEST($3::uuid[], $4::uuid[]) AS u(id, vendor_id)",
-        )
-        .bind(tx.tenant())
-        .bind(self.order)
-        .bind(vendors.iter().map(|_| ShipmentId::new()).collect::<Vec<_>>())
-        .bind(&vendors)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    /// Where a line's units come from: its first hold's location (physical lines).
+    fn location_of(&self, l: &CartLineRow) -> Option<LocationId> {
+        if l.physical() { self.held.location_of.get(&l.id).copied() } else { None }
     }
 
-    /// The cart is ordered, and the customer's.
-    async fn mark_the_cart_ordered(&self, tx: &mut Tx) -> Result<(), CheckoutError> {
-        sqlx::query(
-            "UPDATE carts SET status = 'ordered', customer_id = coalesce(customer_id, $2), email = $3 WHERE id = $1",
-        )
-        .bind(self.cart.id)
-        .bind(self.customer)
-        .bind(&self.form.email)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    /// The order's addresses as written: the shipping one, and the billing one (the shipping
+    /// address unless another was given).
+    fn addresses(&self) -> Vec<Address> {
+        let shipping = self.form.shipping_address.as_ref();
+        [(AddressType::Shipping, shipping), (AddressType::Billing, self.form.billing_address.as_ref().or(shipping))]
+            .into_iter()
+            .filter_map(|(kind, a)| a.map(|a| Address { kind, ..a.clone() }))
+            .collect()
+    }
+
+    /// The order as `read_model::view` would read it back, built from what was just written.
+    fn as_placed(&self, written: Written, s: &CheckoutSettings) -> OrderView {
+        let (c, t) = (self.currency, &self.totals);
+        let mut items: Vec<OrderLine> = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| OrderLine {
+                id: self.line_ids[i],
+                variant_id: l.variant_id,
+                vendor_id: l.vendor_id,
+                product_title: l.product_title.clone(),
+                variant_title: l.variant_title.clone(),
+                sku: l.sku.clone(),
+                fulfillment_type: l.fulfillment_type,
+                tax_class: l.tax_class,
+                unit_price: Some(Money::new(l.price_amount, c)),
+                price_amount: l.price_amount,
+                price_currency: c,
+                quantity: l.quantity,
+                discount_amount: t.line_discounts[i],
+                discount: Some(Money::new(t.line_discounts[i], c)),
+                line_total: Some(Money::new(l.price_amount * l.quantity as i64 - t.line_discounts[i], c)),
+                shipping_fee_share: t.line_shipping_fees[i],
+                cod_fee_share: t.line_cod_fees[i],
+                commission_rate_bps: self.commission[i].0,
+                commission_base_amount: self.commission[i].1,
+                commission_amount: self.commission[i].2,
+                canceled_at: None,
+                commission: None,
+            })
+            .collect();
+        items.sort_by_key(|l| l.id);
+        let mut tax_lines = t.tax_lines.clone();
+        tax_lines.sort_by_key(|tl| std::cmp::Reverse(tl.rate_bps));
+        let method = self.input.payment_method;
+        let pending = !self.free;
+        let addresses = self.addresses();
+        let address = |kind| addresses.iter().find(|a| a.kind == kind).cloned();
+        let mut shipments: Vec<Shipment> = self
+            .shipments
+            .iter()
+            .map(|(id, vendor)| Shipment {
+                id: *id,
+                vendor_id: *vendor,
+                status: ShipmentStatus::Pending,
+                carrier: None,
+                tracking_no: None,
+                shipped_at: None,
+                delivered_at: None,
+            })
+            .collect();
+        shipments.sort_by_key(|s| s.id);
+        OrderView {
+            id: self.order,
+            store_id: self.store,
+            number: 0,
+            status: self.status,
+            email: self.form.email.clone(),
+            customer_id: Some(self.customer),
+            currency: c,
+            items,
+            subtotal: Money::new(t.subtotal, c),
+            discount: Money::new(t.discount, c),
+            promotion_code: self.promotion.as_ref().map(|p| p.code.clone()),
+            shipping_fee: Money::new(t.shipping_fee, c),
+            cod_fee: Money::new(t.cod_fee, c),
+            total: Money::new(t.total, c),
+            tax_lines,
+            payment: Payment {
+                id: self.payment,
+                method,
+                status: if pending { PaymentStatus::Pending } else { PaymentStatus::Confirmed },
+                amount: Money::new(t.total, c),
+                received: (!pending).then(|| Money::new(0, c)),
+                amount_mismatch: false,
+                due_at: written.due_at,
+                confirmed_at: written.confirmed_at,
+                refund_owed: Money::new(0, c),
+                refunded_at: None,
+                bank_account: (method == PaymentMethod::BankTransfer && pending).then(|| s.bank_account.clone()),
+            },
+            shipments,
+            shipping_address: address(AddressType::Shipping),
+            billing_address: address(AddressType::Billing),
+            delivery_date: self.input.delivery_date,
+            delivery_slot: self.input.delivery_slot.clone(),
+            placed_at: written.placed_at,
+            canceled_at: None,
+            cancel_reason: None,
+            history: None,
+            vendor_id: None,
+            contact_masked: false,
+        }
     }
 
     /// The outbox events: `order.placed`, and `payment.confirmed` for a free order.

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use db::connections::{self, CheckReport, CreateConnection, DbConnection, UpdateConnection};
+use db::routing::{self, SetRoute, StoreRoute};
+use kernel::{StoreId, TenantId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,6 +19,40 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_connection, list_connections))
         .routes(routes!(get_connection, update_connection))
         .routes(routes!(check_connection))
+        .routes(routes!(get_route, set_route))
+}
+
+/// Which database the store's data lives in (`main`: the main database).
+#[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/database", tag = "platform", security(("operator" = [])),
+    responses((status = 200, body = StoreRoute), (status = 404, body = ProblemBody, description = "store_not_found")))]
+async fn get_route(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+) -> ApiResult<Json<StoreRoute>> {
+    let mut tx = s.db.begin(tenant_id).await?;
+    tenancy::stores::get_store(&mut tx, store_id).await?;
+    tx.commit().await?;
+    Ok(Json(routing::route_of(s.db.platform(), store_id).await?))
+}
+
+/// Route a store without data yet to a database (a connection's key, or `main`). Every API
+/// process sees the change within a second. A store with products, carts or orders is moved
+/// instead. Until request routing lands, a store routed away from `main` answers 503
+/// `store_database_unavailable` (docs/ROUTING.md).
+#[utoipa::path(put, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/database", tag = "platform", security(("operator" = [])),
+    request_body = SetRoute,
+    responses((status = 200, body = StoreRoute),
+              (status = 404, body = ProblemBody, description = "store_not_found, db_connection_not_found"),
+              (status = 409, body = ProblemBody, description = "store_has_data"),
+              (status = 422, body = ProblemBody, description = "db_connection_inactive")))]
+async fn set_route(
+    _: Operator,
+    State(s): State<AppState>,
+    ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
+    ApiJson(input): ApiJson<SetRoute>,
+) -> ApiResult<Json<StoreRoute>> {
+    Ok(Json(routing::set_route(&s.db, tenant_id, store_id, input).await?))
 }
 
 /// Add a database stores can be routed to: where it is, its owner role, and where that role's

@@ -136,6 +136,7 @@ async fn create_location(
     ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
     ApiJson(input): ApiJson<CreateLocation>,
 ) -> ApiResult<(StatusCode, Json<Location>)> {
+    db::routing::require_main(&s.db, store_id).await?;
     let mut tx = s.db.begin(tenant_id).await?;
     let location = locations::create_location(&mut tx, store_id, Acting::Operator, input).await?;
     tx.commit().await?;
@@ -150,6 +151,7 @@ async fn list_locations(
     State(s): State<AppState>,
     ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
 ) -> ApiResult<Json<Vec<Location>>> {
+    db::routing::require_main(&s.db, store_id).await?;
     let mut tx = s.db.begin(tenant_id).await?;
     stores::get_store(&mut tx, store_id).await?;
     let list = locations::list_locations(&mut tx, store_id, Acting::Operator).await?;

@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Shopfront {
             RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found("no such store"))?;
         let raw = params.iter().find(|(k, _)| *k == "store").map(|(_, v)| v.to_string()).unwrap_or_default();
         match Shopfront::resolve(state, raw).await? {
-            Some(shop) => Ok(shop),
+            Some(shop) => db::routing::require_main(&state.db, shop.store_id).await.map(|_| shop).map_err(Into::into),
             None => Err(ApiError::new(StatusCode::NOT_FOUND, "store_not_found", "no such store")),
         }
     }

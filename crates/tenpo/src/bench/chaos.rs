@@ -49,6 +49,8 @@ struct Server {
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<tokio::process::Child>,
+    /// The highest peak RSS (MB) of the server's lives, read before each kill and stop.
+    peak_rss_mb: f64,
 }
 
 impl Server {
@@ -90,7 +92,15 @@ impl Server {
         }
     }
 
+    /// Remembers the running server's peak RSS (VmHWM).
+    fn note_rss(&mut self) {
+        let peak =
+            self.child.as_ref().and_then(|c| c.id()).and_then(|pid| super::peak_rss_of(&format!("/proc/{pid}/status")));
+        self.peak_rss_mb = self.peak_rss_mb.max(peak.unwrap_or(0.0));
+    }
+
     async fn kill(&mut self) -> anyhow::Result<()> {
+        self.note_rss();
         if let Some(mut child) = self.child.take() {
             child.start_kill()?; // SIGKILL
             child.wait().await?;
@@ -100,6 +110,7 @@ impl Server {
 
     /// SIGTERM, then waits for the graceful stop.
     async fn stop(&mut self) -> anyhow::Result<Option<i32>> {
+        self.note_rss();
         let Some(mut child) = self.child.take() else { return Ok(None) };
         if let Some(pid) = child.id() {
             tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
@@ -376,7 +387,14 @@ async fn chaos(
         ("TENPO_SEARCH_INDEX_DIR".into(), work.join("index").display().to_string()),
         ("TENPO_LOG".into(), std::env::var("TENPO_LOG").unwrap_or_else(|_| "warn".into())),
     ];
-    let mut server = Server { exe: std::env::current_exe()?, addr, env, log: work.join("server.log"), child: None };
+    let mut server = Server {
+        exe: std::env::current_exe()?,
+        addr,
+        env,
+        log: work.join("server.log"),
+        child: None,
+        peak_rss_mb: 0.0,
+    };
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     server.spawn()?;
     let outcome = async {
@@ -513,6 +531,12 @@ async fn load(
         },
     )
     .await
+    .map(|report| {
+        format!(
+            "{report}\nserver peak RSS {:.0} MB (VmHWM of the server process, the highest of its lives)",
+            server.peak_rss_mb
+        )
+    })
 }
 
 /// What the run measured and what it verifies against.

@@ -3,7 +3,10 @@
 //! its latency is the three calls together. Measured at concurrency 8 and at `--concurrency`
 //! (32 by default), then with every shopper using one shared promotion code (whose use count
 //! is one row). The baseline is reading a cart: one storefront call with one tenant-scoped
-//! transaction. A warm-up phase (not reported) and fresh planner statistics come first.
+//! transaction. The ceiling (local runs) is a minimal checkout's SQL sent straight through the
+//! pool at the same concurrency, with no HTTP and no domain code (`raw SQL`): the whole
+//! checkout's rate is printed as a ratio to it. A warm-up phase (not reported) and fresh
+//! planner statistics come first.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -206,9 +209,25 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
             .await?;
     phases.extend([whole, alone]);
 
+    // the ceiling: the same order's SQL, straight through the pool
+    if let Some(local) = &t.local {
+        let template = Arc::new(raw_template(&local.db, &shop.store_handle).await?);
+        let db = local.db.clone();
+        let raw = super::load::measure(&format!("raw SQL checkout (c={high})"), high, t.duration, move |n| {
+            let (db, template) = (db.clone(), template.clone());
+            async move { raw_checkout(&db, &template, n).await }
+        })
+        .await;
+        phases.push(raw);
+    }
+
     // every placed order has its number, without gaps
-    let placed: u64 =
-        warm_up.requests + phases.iter().filter(|p| p.name.starts_with("whole")).map(|p| p.requests).sum::<u64>();
+    let placed: u64 = warm_up.requests
+        + phases
+            .iter()
+            .filter(|p| p.name.starts_with("whole") || p.name.starts_with("raw SQL"))
+            .map(|p| p.requests)
+            .sum::<u64>();
     let latest = t
         .client
         .get(t.url("/admin/v1/orders?limit=100"))
@@ -227,12 +246,18 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
         "orders placed {placed} (with the warm-up's); last order number {last_number} (first is 1001: {})",
         if last_number == 1000 + placed { "no gaps" } else { "MISMATCH" }
     )];
-    for p in phases.iter().filter(|p| p.name.starts_with("whole")) {
+    let ceiling = phases.iter().find(|p| p.name.starts_with("raw SQL")).map(Phase::per_second);
+    for p in phases.iter().filter(|p| p.name.starts_with("whole") || p.name.starts_with("raw SQL")) {
         notes.push(format!(
-            "{:<44} {:>7.0} checkouts/s, p99 {:>7.1} ms",
+            "{:<44} {:>7.0} checkouts/s, p99 {:>7.1} ms{}",
             p.name,
             p.per_second(),
-            p.percentile_ms(0.99)
+            p.percentile_ms(0.99),
+            match ceiling {
+                Some(c) if !p.name.starts_with("raw SQL") =>
+                    format!(" = {:.2}x the raw-SQL checkout", p.per_second() / c.max(1e-9)),
+                _ => String::new(),
+            }
         ));
     }
     Ok(Report {
@@ -240,4 +265,157 @@ pub async fn checkout(t: &Target) -> anyhow::Result<Report> {
         phases,
         notes,
     })
+}
+
+/// What the raw-SQL checkout writes, read once from an order the warm-up placed.
+struct RawTemplate {
+    tenant: kernel::TenantId,
+    store: kernel::StoreId,
+    customer: Option<uuid::Uuid>,
+    vendor: uuid::Uuid,
+    /// (variant, location, product title, sku, price) of the store's stocked variants.
+    variants: Vec<(uuid::Uuid, uuid::Uuid, String, String, i64)>,
+    event_type: String,
+    schema_version: i32,
+    payload: Value,
+}
+
+async fn raw_template(db: &db::Db, handle: &str) -> anyhow::Result<RawTemplate> {
+    let store_ref: kernel::StoreRef = handle.parse().unwrap_or(kernel::StoreRef::Handle(handle.to_string()));
+    let (tenant, store, _) = tenancy::stores::resolve(db, &store_ref).await?.context("bench store not found")?;
+    let mut tx = db.begin(tenant).await?;
+    let (customer, vendor): (Option<uuid::Uuid>, uuid::Uuid) = sqlx::query_as(
+        "SELECT o.customer_id, i.vendor_id FROM orders o JOIN order_items i ON i.order_id = o.id
+          WHERE o.store_id = $1 ORDER BY o.placed_at DESC LIMIT 1",
+    )
+    .bind(store)
+    .fetch_one(&mut *tx)
+    .await?;
+    let variants: Vec<(uuid::Uuid, uuid::Uuid, String, String, i64)> = sqlx::query_as(
+        "SELECT v.id, s.location_id, p.title, v.sku, v.price_amount
+           FROM variants v JOIN products p ON p.id = v.product_id JOIN inventory_stocks s ON s.variant_id = v.id
+          WHERE v.store_id = $1 ORDER BY v.id",
+    )
+    .bind(store)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (event_type, schema_version, payload): (String, i32, Value) = sqlx::query_as(
+        "SELECT event_type, schema_version, payload_json FROM outbox_events
+          WHERE store_id = $1 AND event_type = 'order.placed' ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(store)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    anyhow::ensure!(variants.len() >= 2, "the raw-SQL checkout needs two stocked variants");
+    Ok(RawTemplate { tenant, store, customer, vendor, variants, event_type, schema_version, payload })
+}
+
+/// A minimal checkout's SQL straight through the pool, one round trip per statement, no HTTP
+/// and no domain code: the order, 2 lines, an address, the payment, a shipment, 2 stock rows
+/// sold, the store's order counter and the outbox row, in one transaction.
+async fn raw_checkout(db: &db::Db, t: &RawTemplate, n: u64) -> Result<(), String> {
+    let e = |e: sqlx::Error| e.to_string();
+    let order = uuid::Uuid::now_v7();
+    let mut lines = [&t.variants[n as usize % t.variants.len()], &t.variants[(n as usize + 7) % t.variants.len()]];
+    lines.sort_by_key(|l| l.0);
+    let subtotal: i64 = lines.iter().map(|l| l.4).sum();
+    let mut tx = db.begin(t.tenant).await.map_err(e)?;
+    sqlx::query(
+        "INSERT INTO orders (id, tenant_id, store_id, order_number, customer_id, email, status, currency, subtotal_amount,
+            total_amount, payment_method, token_hash, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending_payment', 'JPY', $7, $7, 'bank_transfer', $8, $9)",
+    )
+    .bind(order)
+    .bind(t.tenant)
+    .bind(t.store)
+    .bind(-(rand::random::<i64>() & i64::MAX).max(1))
+    .bind(t.customer)
+    .bind(format!("raw{n}@bench.test"))
+    .bind(subtotal)
+    .bind(order.as_bytes().to_vec())
+    .bind(format!("raw-{order}"))
+    .execute(&mut *tx)
+    .await
+    .map_err(e)?;
+    for l in lines {
+        sqlx::query(
+            "INSERT INTO order_items (tenant_id, order_id, vendor_id, variant_id, product_title, sku, fulfillment_type,
+                tax_class, price_amount, price_currency, quantity, location_id)
+             VALUES ($1, $2, $3, $4, $5, $6, 'physical', 'standard', $7, 'JPY', 1, $8)",
+        )
+        .bind(t.tenant)
+        .bind(order)
+        .bind(t.vendor)
+        .bind(l.0)
+        .bind(&l.2)
+        .bind(&l.3)
+        .bind(l.4)
+        .bind(l.1)
+        .execute(&mut *tx)
+        .await
+        .map_err(e)?;
+    }
+    sqlx::query(
+        "INSERT INTO order_addresses (tenant_id, order_id, type, name, name_kana, postal_code, prefecture, prefecture_code,
+            city, line1, phone) VALUES ($1, $2, 'shipping', '山田 花子', 'ヤマダ ハナコ', '150-0001', '東京都', 13, '渋谷区神宮前', '1-2-3', '090-1234-5678')",
+    )
+    .bind(t.tenant)
+    .bind(order)
+    .execute(&mut *tx)
+    .await
+    .map_err(e)?;
+    sqlx::query(
+        "INSERT INTO payments (tenant_id, order_id, method, amount, currency, due_at, status)
+         VALUES ($1, $2, 'bank_transfer', $3, 'JPY', now() + interval '7 days', 'pending')",
+    )
+    .bind(t.tenant)
+    .bind(order)
+    .bind(subtotal)
+    .execute(&mut *tx)
+    .await
+    .map_err(e)?;
+    sqlx::query("INSERT INTO shipments (tenant_id, order_id, vendor_id) VALUES ($1, $2, $3)")
+        .bind(t.tenant)
+        .bind(order)
+        .bind(t.vendor)
+        .execute(&mut *tx)
+        .await
+        .map_err(e)?;
+    for l in lines {
+        sqlx::query(
+            "UPDATE inventory_stocks SET stock = stock - 1, updated_at = now() WHERE variant_id = $1 AND location_id = $2",
+        )
+        .bind(l.0)
+        .bind(l.1)
+        .execute(&mut *tx)
+        .await
+        .map_err(e)?;
+    }
+    let number: i64 = sqlx::query_scalar(
+        "WITH n AS (UPDATE store_order_counters SET last_number = last_number + 1 WHERE store_id = $1 RETURNING last_number)
+         UPDATE orders SET order_number = n.last_number FROM n WHERE orders.id = $2 RETURNING orders.order_number",
+    )
+    .bind(t.store)
+    .bind(order)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(e)?;
+    let mut payload = t.payload.clone();
+    payload["order_id"] = json!(order);
+    payload["number"] = json!(number);
+    sqlx::query(
+        "INSERT INTO outbox_events (tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json, sequence,
+            schema_version) VALUES ($1, $2, 'order', $3, $4, $5, 1, $6)",
+    )
+    .bind(t.tenant)
+    .bind(t.store)
+    .bind(order.to_string())
+    .bind(&t.event_type)
+    .bind(&payload)
+    .bind(t.schema_version)
+    .execute(&mut *tx)
+    .await
+    .map_err(e)?;
+    tx.commit().await.map_err(e)
 }

@@ -1,7 +1,9 @@
 //! `tenpo bench flash-sale`: a flash sale over HTTP. One variant with N units, M shoppers each
 //! with their own cart adding one unit at concurrency C; a decision is the add-to-cart answer
 //! (201 held, 409 refused) or, after a 202, the answer found by polling. The same scenario on a
-//! variant that is not hot (one transaction per shopper on the stock row) is the baseline.
+//! variant that is not hot (one transaction per shopper on the stock row) is the baseline. The
+//! ceiling (local runs) is PostgreSQL's own: reservations inserted straight through the pool,
+//! `RAW_BATCH` per transaction on one stock row, as rows per second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,10 @@ use super::Target;
 use super::client::Connection;
 use super::load::{Phase, Report};
 use super::scenarios::{new_shop, post};
+
+/// Reservations per transaction, and clients, of the raw-SQL ceiling.
+const RAW_BATCH: usize = 100;
+const RAW_CLIENTS: usize = 4;
 
 pub struct Flash {
     pub units: i32,
@@ -174,6 +180,18 @@ pub async fn flash_sale(t: &Target, f: Flash) -> anyhow::Result<Report> {
     let shop = new_shop(t).await?;
     let handle = shop.store_handle.clone();
     let mut variants = Vec::new();
+    // a third variant with stock enough for the raw ceiling's rows
+    let raw_variant = post(
+        t,
+        "/admin/v1/products",
+        &shop.owner_token,
+        json!({ "title": "Flash sale (raw ceiling)", "status": "active",
+                "variants": [{ "sku": "RAW", "price": { "amount": 2980, "currency": "JPY" }, "inventory_quantity": 50_000_000 }] }),
+    )
+    .await?["variants"][0]["id"]
+        .as_str()
+        .context("variant id")?
+        .to_string();
     for hot in [false, true] {
         let p = post(
             t,
@@ -187,6 +205,7 @@ pub async fn flash_sale(t: &Target, f: Flash) -> anyhow::Result<Report> {
     }
     eprintln!("  creating {} carts for each phase", f.shoppers);
     let base_carts = carts(t, &handle, f.shoppers).await?;
+    let base_carts_for_raw = base_carts.clone();
     let hot_carts = carts(t, &handle, f.shoppers).await?;
     t.analyze().await?;
     let baseline = run_phase(
@@ -209,6 +228,10 @@ pub async fn flash_sale(t: &Target, f: Flash) -> anyhow::Result<Report> {
         f.concurrency,
     )
     .await?;
+    let raw = match &t.local {
+        Some(_) => Some(raw_reservations(t, &handle, &raw_variant, &base_carts_for_raw).await?),
+        None => None,
+    };
     let mut notes = Vec::new();
     for o in [&baseline, &hot] {
         notes.push(format!(
@@ -228,12 +251,83 @@ pub async fn flash_sale(t: &Target, f: Flash) -> anyhow::Result<Report> {
         hot.phase.per_second() / baseline.phase.per_second().max(1e-9),
         hot.phase.percentile_ms(0.99)
     ));
+    let mut phases = vec![baseline.phase, hot.phase];
+    if let Some(raw) = raw {
+        let rows = raw.per_second() * RAW_BATCH as f64;
+        notes.push(format!(
+            "ceiling: raw SQL, {RAW_BATCH} reservations per transaction on one stock row, {RAW_CLIENTS} clients: {rows:.0} rows/s (p99 {:.1} ms a transaction); hot decisions/s = {:.3}x it",
+            raw.percentile_ms(0.99),
+            phases[1].per_second() / rows.max(1e-9)
+        ));
+        phases.push(raw);
+    }
     Ok(Report {
         title: format!(
             "flash-sale: {} units, {} shoppers per phase, concurrency {}",
             f.units, f.shoppers, f.concurrency
         ),
-        phases: vec![baseline.phase, hot.phase],
+        phases,
         notes,
     })
+}
+
+/// The ceiling beside the hot queue: reservations written straight through the pool in
+/// batches of `RAW_BATCH` per transaction on one stock row (an insert of the batch's holds and
+/// one update of the row), no HTTP and no decisions.
+async fn raw_reservations(
+    t: &Target,
+    handle: &str,
+    variant: &str,
+    carts: &[(String, String)],
+) -> anyhow::Result<Phase> {
+    let Some(local) = &t.local else { anyhow::bail!("local runs only") };
+    let store_ref: kernel::StoreRef = handle.parse().unwrap_or(kernel::StoreRef::Handle(handle.to_string()));
+    let (tenant, store, _) = tenancy::stores::resolve(&local.db, &store_ref).await?.context("bench store not found")?;
+    let variant: uuid::Uuid = variant.parse()?;
+    let cart_ids: Arc<Vec<uuid::Uuid>> = Arc::new(carts.iter().filter_map(|(c, _)| c.parse().ok()).collect());
+    let mut tx = local.db.begin(tenant).await?;
+    let (stock_id, location): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT id, location_id FROM inventory_stocks WHERE variant_id = $1 LIMIT 1")
+            .bind(variant)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let db = local.db.clone();
+    let phase = super::load::measure(
+        &format!("raw SQL: {RAW_BATCH} reservations/tx, one row"),
+        RAW_CLIENTS,
+        t.duration,
+        move |n| {
+            let (db, carts) = (db.clone(), cart_ids.clone());
+            async move {
+                let e = |e: sqlx::Error| e.to_string();
+                let batch: Vec<uuid::Uuid> =
+                    (0..RAW_BATCH).map(|i| carts[(n as usize * RAW_BATCH + i) % carts.len()]).collect();
+                let mut tx = db.begin(tenant).await.map_err(e)?;
+                sqlx::query(
+                    "INSERT INTO inventory_reservations (tenant_id, store_id, cart_id, variant_id, location_id, stock_id,
+                        quantity, expires_at)
+                     SELECT $1, $2, c, $3, $4, $5, 1, now() + interval '1 hour' FROM unnest($6::uuid[]) AS c",
+                )
+                .bind(tenant)
+                .bind(store)
+                .bind(variant)
+                .bind(location)
+                .bind(stock_id)
+                .bind(&batch)
+                .execute(&mut *tx)
+                .await
+                .map_err(e)?;
+                sqlx::query("UPDATE inventory_stocks SET reserved = reserved + $2, updated_at = now() WHERE id = $1")
+                    .bind(stock_id)
+                    .bind(RAW_BATCH as i32)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(e)?;
+                tx.commit().await.map_err(e)
+            }
+        },
+    )
+    .await;
+    Ok(phase)
 }

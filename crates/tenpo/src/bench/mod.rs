@@ -3,9 +3,10 @@
 //!
 //! Without `--url` it prepares a fresh database (cloned from the migrated template on the
 //! configured PostgreSQL, or the private cluster), starts Tenpo in-process on a free port, and
-//! drops the database afterwards. With `--url` it targets a running server and prepares its
-//! data through the operator API (pass `--operator-token`). Client and server share the
-//! machine's cores, so figures are for comparison within one run, not absolute capacity.
+//! drops the database and its search index afterwards. With `--url` it targets a running
+//! server and prepares its data through the operator API (pass `--operator-token`). Client and
+//! server share the machine's cores, so figures are for comparison within one run, not absolute
+//! capacity. Every report ends with the peak resident memory of the process serving it.
 
 mod chaos;
 mod checkout;
@@ -92,9 +93,30 @@ pub async fn run(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
     if local && args.scenario == "events" {
         events::delete_stream(&local_config).await;
     }
-    let report = result?;
+    let mut report = result?;
+    report.notes.push(match (peak_rss_mb(), local) {
+        (Some(mb), true) => format!(
+            "server peak RSS {mb:.0} MB (VmHWM of this process: the server runs in it, beside the bench's clients)"
+        ),
+        (Some(mb), false) => {
+            format!("peak RSS of the bench client {mb:.0} MB (the server's is its own process's VmHWM)")
+        }
+        (None, _) => "peak RSS: unknown (no /proc/self/status)".to_string(),
+    });
     println!("{report}");
     Ok(())
+}
+
+/// The peak resident memory of this process (VmHWM), in MB.
+pub(super) fn peak_rss_mb() -> Option<f64> {
+    peak_rss_of("/proc/self/status")
+}
+
+/// The peak resident memory (VmHWM) in a `/proc/<pid>/status` file, in MB.
+pub(super) fn peak_rss_of(status: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(status).ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 async fn start_local(
@@ -158,6 +180,10 @@ impl Target {
                 eprintln!("warning: could not drop {}: {e}", local.database);
             }
             local.cluster.shutdown().await;
+            // the run's own search index
+            if let Some(dir) = &local.config.search.index_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 
@@ -181,6 +207,24 @@ impl Target {
             conn.close().await?;
         }
         Ok(())
+    }
+
+    /// Puts back (or drops again) the trigger by which every stock change dropped the store's
+    /// cached pages before migration 202612011853, to measure before and after in one run
+    /// (local runs). Answers what it did, or `None` when it cannot.
+    pub async fn with_stock_notify(&self, on: bool) -> anyhow::Result<Option<&'static str>> {
+        use sqlx::Connection;
+        let Some(l) = &self.local else { return Ok(None) };
+        let mut conn = sqlx::PgConnection::connect_with(&l.maintenance.clone().database(&l.database)).await?;
+        let sql = if on {
+            "CREATE TRIGGER notify_catalog AFTER INSERT OR UPDATE OR DELETE ON inventory_stocks
+               FOR EACH ROW EXECUTE FUNCTION tenpo_notify_catalog()"
+        } else {
+            "DROP TRIGGER IF EXISTS notify_catalog ON inventory_stocks"
+        };
+        sqlx::query(sql).execute(&mut conn).await?;
+        conn.close().await?;
+        Ok(Some("stock NOTIFY trigger put back"))
     }
 
     /// A server on the same data with the storefront cache off (local runs only).

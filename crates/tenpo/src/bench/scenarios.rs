@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use super::load::{Report, measure, measure_gets};
 
+/// Shoppers checking out while the storefront bench reads the cached list.
+const SHOPPERS: usize = 4;
+
 type Scenario = for<'a> fn(&'a Target) -> Pin<Box<dyn Future<Output = anyhow::Result<Report>> + 'a>>;
 
 const SCENARIOS: &[(&str, Scenario)] = &[
@@ -161,8 +164,9 @@ pub fn catalog_csv(products: usize) -> String {
 }
 
 /// The storefront read path: a page of 20 products and single products, served from the
-/// read cache, revalidated (304), while the catalog changes, and with the cache off (a second
-/// server on the same database), beside the bare HTTP stack.
+/// read cache, revalidated (304), while the catalog changes, while the store takes orders (every
+/// order moves stock rows), and with the cache off (a second server on the same database),
+/// beside the bare HTTP stack.
 async fn storefront(t: &Target) -> anyhow::Result<Report> {
     let shop = new_shop(t).await?;
     let products = 100;
@@ -233,15 +237,80 @@ async fn storefront(t: &Target) -> anyhow::Result<Report> {
     phases
         .push(measure_gets("product list while prices change 10/s", addr, c, d, fixed(list.clone()), None, 200).await);
     writer.abort();
+    let mut notes = vec![
+        "Cached answers are invalidated by catalog changes at commit (LISTEN tenpo_catalog); stock changes announce nothing, and answers that show stock live at most a second (STOCK_STALENESS); all live at most TENPO_STOREFRONT_CACHE_SECS.".to_string(),
+    ];
+    // the same list while shoppers check out in this store: every order moves stock rows
+    let mut stocked = Vec::new();
+    for i in 0..10 {
+        let p = post(
+            t,
+            "/admin/v1/products",
+            &shop.owner_token,
+            json!({ "title": format!("Shopping item {i}"), "status": "active",
+                    "variants": [{ "sku": format!("SHOP{i}"), "price": { "amount": 800 + 10 * i, "currency": "JPY" },
+                                   "inventory_quantity": 1_000_000 }] }),
+        )
+        .await?;
+        stocked.push(p["variants"][0]["id"].as_str().context("variant id")?.to_string());
+    }
+    let cached_alone =
+        measure_gets("product list, 20 (cached, again)", addr, c, d, fixed(list.clone()), None, 200).await;
+    let plan = Arc::new(super::checkout::Plan::new(&handle, &stocked, 9));
+    let name = format!("  checkouts beside it (c={SHOPPERS})");
+    let (beside, shoppers) = tokio::join!(
+        measure_gets("product list while checkouts run", addr, c, d, fixed(list.clone()), None, 200),
+        super::checkout::checkouts(t, &name, plan, SHOPPERS, d)
+    );
+    let (orders, _) = shoppers?;
+    // what the checkouts' own CPU leaves to any read: /healthz under the same load
+    let plan = Arc::new(super::checkout::Plan::new(&handle, &stocked, 11));
+    let name = format!("  checkouts beside /healthz (c={SHOPPERS})");
+    let (healthz, shoppers) = tokio::join!(
+        measure_gets("GET /healthz while checkouts run", addr, c, d, fixed("/healthz".into()), None, 200),
+        super::checkout::checkouts(t, &name, plan, SHOPPERS, d)
+    );
+    shoppers?;
+    notes.push(format!(
+        "cached list while the store takes {:.0} orders/s ({SHOPPERS} shoppers, {} failed): {:.0} req/s = {:.2}x the cached list alone ({:.0} req/s, measured just before); /healthz under the same load {:.0} req/s, so the list is {:.2}x what the load leaves",
+        orders.per_second(),
+        orders.errors,
+        beside.per_second(),
+        beside.per_second() / cached_alone.per_second().max(1e-9),
+        cached_alone.per_second(),
+        healthz.per_second(),
+        beside.per_second() / healthz.per_second().max(1e-9)
+    ));
+    phases.extend([cached_alone, beside, orders, healthz]);
+    // before, in the same run: every stock change dropped the store's pages (the trigger of
+    // migration 0007, put back for this phase only)
+    if let Some(before) = t.with_stock_notify(true).await? {
+        let plan = Arc::new(super::checkout::Plan::new(&handle, &stocked, 10));
+        let name = format!("  checkouts beside it, before (c={SHOPPERS})");
+        let (beside_before, shoppers) = tokio::join!(
+            measure_gets("before: list while checkouts run", addr, c, d, fixed(list.clone()), None, 200),
+            super::checkout::checkouts(t, &name, plan, SHOPPERS, d)
+        );
+        t.with_stock_notify(false).await?;
+        let (orders_before, _) = shoppers?;
+        notes.push(format!(
+            "before (every stock change dropped the store's pages, {before}): {:.0} req/s = {:.2}x the cached list alone, at {:.0} orders/s",
+            beside_before.per_second(),
+            beside_before.per_second() / phases[phases.len() - 4].per_second().max(1e-9),
+            orders_before.per_second()
+        ));
+        phases.extend([beside_before, orders_before]);
+    }
+
     if let Some(plain) = t.uncached_addr() {
         phases.push(measure_gets("product list, 20 (cache off)", plain, c, d, fixed(list.clone()), None, 200).await);
         phases.push(measure_gets("product detail (cache off)", plain, c, d, details(), None, 200).await);
     }
     Ok(Report {
-        title: format!("storefront: store {handle}, {products} products x 3 variants, pages of {shown} ({bytes} bytes)"),
+        title: format!(
+            "storefront: store {handle}, {products} products x 3 variants, pages of {shown} ({bytes} bytes)"
+        ),
         phases,
-        notes: vec![
-            "Cached answers are invalidated by catalog and stock changes at commit (LISTEN tenpo_catalog) and live at most TENPO_STOREFRONT_CACHE_SECS.".into(),
-        ],
+        notes,
     })
 }

@@ -104,7 +104,10 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
 async fn resolve(db: &db::Db, store: &str) -> anyhow::Result<(kernel::TenantId, kernel::StoreId)> {
     let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.to_string()));
     match tenancy::stores::resolve(db, &store_ref).await? {
-        Some((tenant, id, _)) => Ok((tenant, id)),
+        Some((tenant, id, _)) => {
+            db::routing::require_main(db, id).await?;
+            Ok((tenant, id))
+        }
         None => bail!("no store {store:?}"),
     }
 }

@@ -62,6 +62,14 @@ pub async fn store(config: &Config, cmd: StoreCommand) -> anyhow::Result<()> {
                 let input = CreateStore { handle, name, default_location: Some(!no_default_location) };
                 print(&tenancy::stores::create_store(&db, TenantId(tenant), input).await?)
             }
+            StoreCommand::Route { store, to } => {
+                let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.clone()));
+                let Some((tenant, store_id, _)) = tenancy::stores::resolve(&db, &store_ref).await? else {
+                    bail!("no store {store:?}");
+                };
+                let input = db::routing::SetRoute { db_key: to };
+                print(&db::routing::set_route(&db, tenant, store_id, input).await?)
+            }
         }
     }
     .await;

@@ -63,7 +63,10 @@ pub async fn run(config: &Config, cmd: SearchCommand) -> anyhow::Result<()> {
 async fn resolve(db: &db::Db, store: &str) -> anyhow::Result<(kernel::TenantId, kernel::StoreId, String)> {
     let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.to_string()));
     match tenancy::stores::resolve(db, &store_ref).await? {
-        Some((tenant, id, _)) => Ok((tenant, id, store.to_string())),
+        Some((tenant, id, _)) => {
+            db::routing::require_main(db, id).await?;
+            Ok((tenant, id, store.to_string()))
+        }
         None => bail!("no store {store:?}"),
     }
 }

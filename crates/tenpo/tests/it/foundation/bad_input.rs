@@ -45,6 +45,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             json!({ "db_key": "d1", "kind": "dedicated", "host": "db2.internal", "port": 5432, "database": "d",
                     "username": "u", "password_secret_ref": "env:D1_PW", "status": "active" }),
         ),
+        ("PUT /platform/v1/tenants/{tenant_id}/stores/{store_id}/database", json!({ "db_key": "main" })),
         (
             "PATCH /platform/v1/databases/{db_key}",
             json!({ "host": "db3.internal", "port": 5433, "username": "u2", "password_secret_ref": "file:/run/pw", "status": "inactive" }),

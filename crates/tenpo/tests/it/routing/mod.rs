@@ -1,6 +1,7 @@
 //! Store databases on a second real PostgreSQL server (docs/ROUTING.md).
 
 mod connections;
+mod routes;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
 use sqlx::PgPool;

@@ -1,0 +1,281 @@
+//! Which database a store lives in: `store_db_routing` and the route cache (docs/ROUTING.md).
+//!
+//! Every change to a route bumps its `version` and fires `NOTIFY tenpo_routes, '<store id>'` at
+//! commit (migration 202612011916). [`Routes`] caches each store's route; a listener task drops
+//! a store's entry when its notification arrives, so every process sees a change within a
+//! second. An answer read before a change is never cached after the change was heard (a
+//! generation counter), and while the listening connection is down the cache is bypassed and
+//! emptied: a process never answers from a route whose change it could have missed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kernel::{Problem, StoreId};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use utoipa::ToSchema;
+
+use crate::connections::{self, ConnectionError, ConnectionStatus, MAIN};
+
+/// A store's route: the database its data lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StoreRoute {
+    pub store_id: StoreId,
+    /// `main` when the store has no route (the main database).
+    pub db_key: String,
+    /// Bumped by every change of the route (0: never routed).
+    pub version: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoute {
+    /// A connection's key, or `main` for the main database.
+    #[schema(example = "noisy-1")]
+    pub db_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("no such store")]
+    StoreNotFound,
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error("the database connection {0:?} is inactive")]
+    ConnectionInactive(String),
+    #[error(
+        "the store already has data (products, carts or orders) in its database: a route would leave it \
+         behind; move it instead (`tenpo store move`)"
+    )]
+    StoreHasData,
+    /// The store's route names another database. This version serves a store's data from the
+    /// main database only (request routing is the next piece, docs/ROUTING.md), so it refuses
+    /// rather than answer from a database that does not hold the store's data.
+    #[error("this store's data lives in the database {0:?}, which this server does not serve it from")]
+    NotServed(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl Problem for RouteError {
+    fn status(&self) -> u16 {
+        match self {
+            RouteError::StoreNotFound => 404,
+            RouteError::Connection(e) => e.status(),
+            RouteError::ConnectionInactive(_) => 422,
+            RouteError::StoreHasData => 409,
+            RouteError::NotServed(_) => 503,
+            RouteError::Db(_) => 500,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            RouteError::StoreNotFound => "store_not_found",
+            RouteError::Connection(e) => e.code(),
+            RouteError::ConnectionInactive(_) => "db_connection_inactive",
+            RouteError::StoreHasData => "store_has_data",
+            RouteError::NotServed(_) => STORE_DATABASE_UNAVAILABLE,
+            RouteError::Db(_) => "internal",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        matches!(self, RouteError::NotServed(_)).then_some(RETRY_AFTER_SECS)
+    }
+}
+
+/// The code of a store whose database does not serve it here (503, with `Retry-After`).
+pub const STORE_DATABASE_UNAVAILABLE: &str = "store_database_unavailable";
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// Refuses a store routed to another database than the main one: every request for a store's
+/// data passes here (staff sign-in resolution, the storefront's store, operator commands), so a
+/// routed store is never answered from the main database.
+pub async fn require_main(db: &crate::Db, store: StoreId) -> Result<(), RouteError> {
+    match db.routes().database_of(db.platform(), store).await? {
+        None => Ok(()),
+        Some(key) => Err(RouteError::NotServed(key)),
+    }
+}
+
+/// The route of a store (`main` without one).
+pub async fn route_of(control: &PgPool, store: StoreId) -> Result<StoreRoute, sqlx::Error> {
+    let row: Option<(String, i64, DateTime<Utc>)> =
+        sqlx::query_as("SELECT db_key, version, updated_at FROM store_db_routing WHERE store_id = $1")
+            .bind(store)
+            .fetch_optional(control)
+            .await?;
+    Ok(match row {
+        Some((db_key, version, at)) => StoreRoute { store_id: store, db_key, version, updated_at: Some(at) },
+        None => StoreRoute { store_id: store, db_key: MAIN.into(), version: 0, updated_at: None },
+    })
+}
+
+/// Routes a store to a connection, or back to the main database (`main`). Only a store without
+/// data may be routed: one with products, carts or orders is moved instead.
+pub async fn set_route(
+    db: &crate::Db,
+    tenant: kernel::TenantId,
+    store: StoreId,
+    input: SetRoute,
+) -> Result<StoreRoute, RouteError> {
+    let control = db.platform();
+    let current = route_of(control, store).await?;
+    let mut tx = db.begin(tenant).await?;
+    let (exists, has_data): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1),
+                EXISTS (SELECT 1 FROM products WHERE store_id = $1)
+                OR EXISTS (SELECT 1 FROM carts WHERE store_id = $1)
+                OR EXISTS (SELECT 1 FROM orders WHERE store_id = $1)",
+    )
+    .bind(store)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if !exists {
+        return Err(RouteError::StoreNotFound);
+    }
+    if input.db_key == current.db_key {
+        return Ok(current);
+    }
+    // data in the main database stays there; a store routed elsewhere has none here to check
+    if current.db_key == MAIN && has_data {
+        return Err(RouteError::StoreHasData);
+    }
+    if input.db_key == MAIN {
+        sqlx::query("DELETE FROM store_db_routing WHERE store_id = $1").bind(store).execute(control).await?;
+    } else {
+        let conn = connections::get(control, &input.db_key).await?;
+        if conn.status == ConnectionStatus::Inactive {
+            return Err(RouteError::ConnectionInactive(conn.db_key));
+        }
+        sqlx::query(
+            "INSERT INTO store_db_routing (store_id, db_key) VALUES ($1, $2)
+             ON CONFLICT (store_id) DO UPDATE SET db_key = EXCLUDED.db_key",
+        )
+        .bind(store)
+        .bind(&conn.db_key)
+        .execute(control)
+        .await?;
+    }
+    let route = route_of(control, store).await?;
+    tracing::info!(store_id = %store, db_key = %route.db_key, version = route.version, "store route changed");
+    Ok(route)
+}
+
+#[derive(Default)]
+struct Inner {
+    /// store -> its route's db_key (`None`: the main database)
+    entries: HashMap<StoreId, Option<String>>,
+    /// bumped by every notification and every clearing
+    generation: u64,
+}
+
+/// The process's route cache.
+#[derive(Default)]
+pub struct Routes {
+    inner: Mutex<Inner>,
+    listening: AtomicBool,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes").field("listening", &self.listening.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl Routes {
+    /// The store's database: `None` for the main one, else the connection's key.
+    pub async fn database_of(&self, control: &PgPool, store: StoreId) -> Result<Option<String>, sqlx::Error> {
+        let seen = {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if self.listening.load(Ordering::Acquire)
+                && let Some(hit) = inner.entries.get(&store)
+            {
+                return Ok(hit.clone());
+            }
+            inner.generation
+        };
+        let key: Option<String> = sqlx::query_scalar("SELECT db_key FROM store_db_routing WHERE store_id = $1")
+            .bind(store)
+            .fetch_optional(control)
+            .await?;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // a change heard while we read may be newer than what we read: do not keep it
+        if self.listening.load(Ordering::Acquire) && inner.generation == seen {
+            inner.entries.insert(store, key.clone());
+        }
+        Ok(key)
+    }
+
+    fn invalidate(&self, store: Option<StoreId>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.generation += 1;
+        match store {
+            Some(s) => {
+                inner.entries.remove(&s);
+            }
+            None => inner.entries.clear(),
+        }
+    }
+
+    /// Whether the listener is connected (the cache is in use).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// Listens for route changes on the control database until `shutdown` resolves.
+    /// It listens on a connection of its own, not one of `pool`'s: a small pool stays whole.
+    pub async fn listen(self: std::sync::Arc<Self>, pool: PgPool, shutdown: impl Future<Output = ()>) {
+        let options = pool.connect_options().as_ref().clone();
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        tokio::pin!(shutdown);
+        loop {
+            let connected = async {
+                let mut l = PgListener::connect_with(&pool).await?;
+                l.listen("tenpo_routes").await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let mut listener = tokio::select! {
+                l = connected => match l {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the route cache cannot listen; reading every route");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                            _ = &mut shutdown => return,
+                        }
+                    }
+                },
+                _ = &mut shutdown => return,
+            };
+            // what was cached before we listened may have changed unheard
+            self.invalidate(None);
+            self.listening.store(true, Ordering::Release);
+            loop {
+                tokio::select! {
+                    n = listener.try_recv() => match n {
+                        Ok(Some(n)) => self.invalidate(n.payload().parse::<StoreId>().ok()),
+                        Ok(None) | Err(_) => {
+                            self.listening.store(false, Ordering::Release);
+                            self.invalidate(None);
+                            tracing::debug!("the route cache lost its listening connection; bypassing it");
+                            break;
+                        }
+                    },
+                    _ = &mut shutdown => {
+                        self.listening.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Routes: a store routed to another database is never answered from the main one, and a route
+//! change reaches every API process within a second (NOTIFY on the control database).
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{APP_PASSWORD, OnSecond};
+use crate::catalog::active_product;
+use crate::support::TestApp;
+use crate::support::process::{Served, free_port, tenpo};
+
+/// Polls `base` + `path` until it answers `status`; how long that took.
+async fn until_status(client: &reqwest::Client, base: &str, path: &str, status: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        let res = client.get(format!("{base}{path}")).send().await.unwrap();
+        if res.status().as_u16() == status {
+            if status == 503 {
+                assert_eq!(res.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["code"], "store_database_unavailable", "{body}");
+            }
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{base}{path} never answered {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_store_is_never_served_from_main() {
+    let app = TestApp::spawn_with(|c, o| {
+        o.worker = false;
+        c.database.app_password = Some(APP_PASSWORD.into());
+    })
+    .await;
+    let second = OnSecond::create(true).await;
+    let secret = second.password_file();
+    app.op(
+        Method::POST,
+        "/platform/v1/databases",
+        Some(json!({ "db_key": "second", "kind": "dedicated", "host": second.host(), "database": second.name(),
+                     "username": "tenpo", "password_secret_ref": format!("file:{}", secret.display()) })),
+    )
+    .await
+    .expect(201);
+    let other = Served::start(&app, free_port(), &[("TENPO_APP_DB_PASSWORD", APP_PASSWORD)]).await;
+
+    let shared = app.shop().await;
+    let product = active_product(&app, &shared, "Tea", &[("TEA", 1000, 10)]).await;
+    let routed = app.store_in(&shared.tenant_id, &format!("{}-b", shared.handle)).await;
+    let products = |handle: &str| format!("/store/v1/stores/{handle}/products");
+    let bases = [app.base.clone(), other.base.clone()];
+    for base in &bases {
+        until_status(&app.client, base, &products(&routed.handle), 200).await;
+    }
+
+    // a store with data is moved, not routed
+    let path =
+        |s: &crate::support::Shop| format!("/platform/v1/tenants/{}/stores/{}/database", s.tenant_id, s.store_id);
+    app.op(Method::PUT, &path(&shared), Some(json!({ "db_key": "second" })))
+        .await
+        .expect_problem(409, "store_has_data");
+    app.op(Method::PUT, &path(&routed), Some(json!({ "db_key": "nope" })))
+        .await
+        .expect_problem(404, "db_connection_not_found");
+    assert_eq!(app.op(Method::GET, &path(&routed), None).await.expect(200)["db_key"], "main");
+
+    let route = app.op(Method::PUT, &path(&routed), Some(json!({ "db_key": "second" }))).await.expect(200);
+    assert_eq!(route["db_key"], "second");
+    let first_version = route["version"].as_i64().unwrap();
+    let mut seen = Vec::new();
+    for base in &bases {
+        seen.push(until_status(&app.client, base, &products(&routed.handle), 503).await);
+    }
+    assert!(seen.iter().all(|d| *d < Duration::from_secs(1)), "the route change took {seen:?} to be seen");
+    eprintln!("route to second seen by the two processes after {seen:?}");
+    // staff of the routed store are not answered from the main database either
+    for base in &bases {
+        let res =
+            app.client.get(format!("{base}/admin/v1/store")).bearer_auth(&routed.owner_token).send().await.unwrap();
+        assert_eq!(res.status(), 503);
+    }
+    // the store left in the shared database is unaffected
+    for base in &bases {
+        let list = app.client.get(format!("{base}{}", products(&shared.handle))).send().await.unwrap();
+        assert_eq!(list.status(), 200);
+        let body: Value = list.json().await.unwrap();
+        assert_eq!(body["items"][0]["id"], product["id"], "{body}");
+    }
+
+    // back to the main database, with the CLI: served again by both, the version moved on
+    let out = tenpo(&app)
+        .args(["store", "route", "--store", &routed.handle, "--to", "main"])
+        .env("TENPO_APP_DB_PASSWORD", APP_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["db_key"], "main");
+    let mut seen = Vec::new();
+    for base in &bases {
+        seen.push(until_status(&app.client, base, &products(&routed.handle), 200).await);
+    }
+    assert!(seen.iter().all(|d| *d < Duration::from_secs(1)), "the route change took {seen:?} to be seen");
+    let again = app.op(Method::PUT, &path(&routed), Some(json!({ "db_key": "second" }))).await.expect(200);
+    assert!(again["version"].as_i64().unwrap() > first_version, "{again}");
+    for base in &bases {
+        until_status(&app.client, base, &products(&routed.handle), 503).await;
+    }
+    other.kill();
+    let _ = std::fs::remove_file(secret);
+}
+
+/// The cache is really a cache: with the notification trigger off, a change behind its back is
+/// not seen; with it on, the same change is seen at once.
+#[tokio::test]
+async fn the_route_cache_answers_from_memory_until_the_notification_drops_the_entry() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let store: kernel::StoreId = shop.store_id.parse().unwrap();
+    let started = Instant::now();
+    while !app.db.routes().is_listening() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the route cache never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query(
+        "INSERT INTO db_connections (db_key, kind, host, port, database_name, username, password_secret_ref)
+         VALUES ('elsewhere', 'dedicated', 'db2.internal', 5432, 'd', 'u', '')",
+    )
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let of = || app.db.routes().database_of(app.db.platform(), store);
+    assert_eq!(of().await.unwrap(), None);
+
+    sqlx::query("ALTER TABLE store_db_routing DISABLE TRIGGER route_notify").execute(&app.owner).await.unwrap();
+    sqlx::query("INSERT INTO store_db_routing (store_id, db_key) VALUES ($1, 'elsewhere')")
+        .bind(store)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(of().await.unwrap(), None, "answered from memory");
+    sqlx::query("ALTER TABLE store_db_routing ENABLE TRIGGER route_notify").execute(&app.owner).await.unwrap();
+
+    sqlx::query("UPDATE store_db_routing SET db_key = 'elsewhere' WHERE store_id = $1")
+        .bind(store)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let changed = Instant::now();
+    while of().await.unwrap().is_none() {
+        assert!(changed.elapsed() < Duration::from_secs(1), "the notification did not drop the entry");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("route change seen after {:?}", changed.elapsed());
+    app.call(Method::GET, &format!("/store/v1/stores/{}/products", shop.handle), None, None)
+        .await
+        .expect_problem(503, "store_database_unavailable");
+}
