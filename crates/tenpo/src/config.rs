@@ -703,6 +703,7 @@ impl Config {
             auth: self.http_settings().auth,
             secure_cookies: self.http.console_secure_cookies,
             trust_forwarded_for: self.http.trust_forwarded_for,
+            webhooks: self.webhooks.clone(),
         }
     }
 

@@ -22,7 +22,7 @@ use tenancy::locations::Location;
 
 use super::{parse_id, query, query_without};
 use crate::error::Failure;
-use crate::form::{self, Fields};
+use crate::form::{self, Fields, Reading};
 use crate::i18n::Lang;
 use crate::layout::{self, csrf, field_error, notice, problem};
 use crate::session::{Posted, PostedParts, Signed};
@@ -259,19 +259,6 @@ fn id_of<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, Fiel
         return Ok(None);
     }
     raw.parse().map(Some).map_err(|_| FieldError::new(field, "invalid", "must be a UUID (as returned by the API)"))
-}
-
-/// Collects the field errors of reading a form, to report them all at once.
-#[derive(Default)]
-struct Reading(Vec<FieldError>);
-
-impl Reading {
-    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
-    }
-    fn done(self) -> Result<(), Failure> {
-        if self.0.is_empty() { Ok(()) } else { Err(Failure::invalid(self.0)) }
-    }
 }
 
 /// A variant as typed in the fields `{prefix}sku`, `{prefix}price`, ... (`prefix` is
