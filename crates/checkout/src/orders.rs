@@ -57,6 +57,8 @@ pub struct OrderFilter {
     /// Only bank transfers past their payment due date and still not received (true), or
     /// none of those (false).
     pub overdue: Option<bool>,
+    /// The customer's orders (a merged duplicate's orders are the survivor's).
+    pub customer_id: Option<kernel::CustomerId>,
 }
 
 fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a OrderFilter, by: Acting<'_>) {
@@ -79,6 +81,9 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
     if let Some(n) = q.number {
         qb.push(" AND o.order_number = ").push_bind(n);
     }
+    if let Some(c) = q.customer_id {
+        qb.push(" AND o.customer_id = ").push_bind(c);
+    }
     if let Some(e) = &q.email {
         // as checkout stored it; a string that is no email matches nothing
         let e = customers::identity::normalize_email(e).unwrap_or_else(|_| e.trim().to_lowercase());
@@ -86,14 +91,10 @@ fn filters<'a>(qb: &mut QueryBuilder<'a, Postgres>, store: StoreId, q: &'a Order
     }
     if let Some(n) = q.name.as_deref().map(kernel::jp::fold_name).filter(|n| !n.is_empty()) {
         let pattern = format!("%{}%", n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id
-                 AND (translate(normalize(a.name, NFKC), ' ', '') ILIKE ",
-        )
-        .push_bind(pattern.clone())
-        .push(" OR translate(normalize(a.name_kana, NFKC), ' ', '') ILIKE ")
-        .push_bind(pattern)
-        .push("))");
+        // name_folded: the name and its kana, NFKC, spaces removed (a stored column)
+        qb.push(" AND EXISTS (SELECT 1 FROM order_addresses a WHERE a.order_id = o.id AND a.name_folded ILIKE ")
+            .push_bind(pattern)
+            .push(")");
     }
     if let Some(p) = q.phone.as_deref().filter(|p| !p.trim().is_empty()) {
         // as checkout stored it; a string that is no phone number matches nothing

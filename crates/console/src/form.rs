@@ -49,6 +49,25 @@ impl Fields {
     }
 }
 
+/// Collects the field errors of reading a form's text into the domain's types, to report them
+/// all at once (before the domain is called).
+#[derive(Default)]
+pub struct Reading(Vec<FieldError>);
+
+impl Reading {
+    pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
+    pub fn done(self) -> Result<(), Failure> {
+        if self.0.is_empty() { Ok(()) } else { Err(Failure::invalid(self.0)) }
+    }
+}
+
 /// One part of a `multipart/form-data` body: a text field or an uploaded file.
 #[derive(Debug, Clone)]
 pub struct Part {

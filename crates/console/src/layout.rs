@@ -20,11 +20,22 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("/promotions", "プロモーション", "Promotions", Permission::PromotionsRead),
     ("/settings", "設定", "Settings", Permission::SettingsRead),
     ("/staff", "スタッフ", "Staff", Permission::StaffRead),
+    ("/webhooks", "Webhook", "Webhooks", Permission::WebhooksManage),
 ];
 
 /// Sections that exist yet (the navigation shows no dead links).
 fn built(path: &str) -> bool {
-    matches!(path, "/" | "/orders" | "/products" | "/inventory")
+    matches!(
+        path,
+        "/" | "/orders"
+            | "/products"
+            | "/inventory"
+            | "/customers"
+            | "/settings"
+            | "/staff"
+            | "/promotions"
+            | "/webhooks"
+    )
 }
 
 /// A signed-in page: `section` is the NAV path it belongs to.
@@ -119,6 +130,14 @@ pub fn notice(l: Lang, key: Option<&str>) -> Markup {
         Some("saved") => Some(l.t("保存しました。", "Saved.")),
         Some("created") => Some(l.t("作成しました。", "Created.")),
         Some("deleted") => Some(l.t("削除しました。", "Deleted.")),
+        Some("pinged") => {
+            Some(l.t("pingを送りました。配信履歴に表示されます。", "Ping sent: it appears in the delivery log."))
+        }
+        Some("resent") => Some(l.t("再送を予約しました。", "Queued to be sent again.")),
+        Some("closed") => Some(l.t("明細を締めました。", "Statement closed.")),
+        Some("paid") => Some(l.t("支払を記録しました。", "Payout recorded.")),
+        Some("revoked") => Some(l.t("セッションを終了しました。", "Sessions ended.")),
+        Some("merged") => Some(l.t("顧客を統合しました。", "Customers merged.")),
         Some("stock") => Some(l.t("在庫を更新しました。", "Stock updated.")),
         Some("adjusted") => Some(l.t("在庫を調整しました。", "Stock adjusted.")),
         _ => None,

@@ -42,6 +42,8 @@ pub struct ConsoleSettings {
     /// Read the client address from X-Forwarded-For (behind a trusted proxy only), for the
     /// sign-in throttle.
     pub trust_forwarded_for: bool,
+    /// The webhook settings: the console adds and changes endpoints with the API's URL checks.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 #[derive(Clone)]

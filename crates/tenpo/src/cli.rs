@@ -113,6 +113,10 @@ pub enum CatalogCommand {
         /// Import the good products and report the rows skipped.
         #[arg(long)]
         partial: bool,
+        /// The tax class of variants whose Variant Tax Class is empty (a Shopify file has
+        /// none): standard (default) or reduced. Food-like types at standard are warned about.
+        #[arg(long, value_parser = ["standard", "reduced"])]
+        tax_class: Option<String>,
     },
     /// Export a store's catalog as a product CSV.
     Export {
@@ -438,8 +442,8 @@ pub enum StatementCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search`, `checkout`, `events` or
-    /// `chaos` (see the README).
+    /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search`, `checkout`, `events`,
+    /// `console` or `chaos` (see the README).
     pub scenario: String,
     /// Target a running server instead of starting one on a fresh database.
     #[arg(long)]

@@ -30,9 +30,14 @@ async fn home(State(state): State<Console>, s: Signed) -> Result<Response, Failu
     } else {
         None
     };
+    // a mall's vendors and their statements are a page of their own
+    let is_mall = tenancy::vendors::house_vendor(&mut tx).await?.is_none();
     tx.commit().await?;
     let body = html! {
         h1 { (store.name) }
+        @if is_mall && s.ctx.allows(Permission::CatalogRead) {
+            p.mall { a href={ (BASE) "/vendors" } { (l.t("出店者と支払明細書 →", "Vendors and statements →")) } }
+        }
         @if let Some(w) = work {
             h2 { (l.t("今日の仕事", "Today's work")) }
             div.cards {

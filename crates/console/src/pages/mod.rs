@@ -3,10 +3,16 @@
 //! calls the domain service the admin API calls for the same thing.
 
 mod auth;
+mod customers;
 mod home;
 mod inventory;
+mod mall;
 mod orders;
 mod products;
+mod promotions;
+mod settings;
+mod staff;
+mod webhooks;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -22,6 +28,12 @@ pub fn routes() -> Router<Console> {
         .merge(orders::routes())
         .merge(products::routes())
         .merge(inventory::routes())
+        .merge(customers::routes())
+        .merge(settings::routes())
+        .merge(staff::routes())
+        .merge(promotions::routes())
+        .merge(webhooks::routes())
+        .merge(mall::routes())
 }
 
 pub async fn not_found() -> Response {

@@ -22,7 +22,7 @@ use tenancy::locations::Location;
 
 use super::{parse_id, query, query_without};
 use crate::error::Failure;
-use crate::form::{self, Fields};
+use crate::form::{self, Fields, Reading};
 use crate::i18n::Lang;
 use crate::layout::{self, csrf, field_error, notice, problem};
 use crate::session::{Posted, PostedParts, Signed};
@@ -183,9 +183,12 @@ fn price_range(l: Lang, variants: &[Variant]) -> String {
     }
 }
 
-async fn export(State(state): State<Console>, s: Signed) -> Result<Response, Failure> {
+async fn export(State(state): State<Console>, s: Signed, headers: axum::http::HeaderMap) -> Result<Response, Failure> {
+    // Image Src absolute on this request's host (catalog::csv::media_base)
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = catalog::csv::media_base(None, host);
     let mut tx = state.db.begin(s.ctx.tenant_id).await?;
-    let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx)).await?;
+    let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &base).await?;
     tx.commit().await?;
     Ok((
         [
@@ -256,19 +259,6 @@ fn id_of<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, Fiel
         return Ok(None);
     }
     raw.parse().map(Some).map_err(|_| FieldError::new(field, "invalid", "must be a UUID (as returned by the API)"))
-}
-
-/// Collects the field errors of reading a form, to report them all at once.
-#[derive(Default)]
-struct Reading(Vec<FieldError>);
-
-impl Reading {
-    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
-    }
-    fn done(self) -> Result<(), Failure> {
-        if self.0.is_empty() { Ok(()) } else { Err(Failure::invalid(self.0)) }
-    }
 }
 
 /// A variant as typed in the fields `{prefix}sku`, `{prefix}price`, ... (`prefix` is
@@ -569,6 +559,8 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
             .enumerate()
             .filter_map(|(i, id)| r.take(id_of::<LocationId>(&format!("location_ids[{i}]"), id)).flatten())
             .collect(),
+        seo_title: None,
+        seo_description: None,
     };
     let mut tx = state.db.begin(s.ctx.tenant_id).await?;
     let result = match r.done() {
@@ -944,6 +936,9 @@ async fn update(State(state): State<Console>, Path(id): Path<String>, posted: Po
             product_type: Some(f.get("product_type").to_string()),
             tags: Some(tags_of(f.get("tags"))),
             options: Some(options_of(f)),
+            // the SEO texts are the API's and the CSV's for now; the form leaves them as they are
+            seo_title: None,
+            seo_description: None,
         };
         let locations: Vec<LocationId> = f
             .all("location_ids")

@@ -6,6 +6,7 @@ mod carts;
 mod checkout;
 mod databases;
 mod downloads;
+mod media;
 mod platform;
 mod search;
 pub(crate) mod storefront;
@@ -94,6 +95,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(account::router())
         .merge(downloads::router())
+        .merge(media::router())
 }
 
 /// Routes that stream large request bodies: served with their own timeout and no body limit.

@@ -11,6 +11,7 @@
 mod chaos;
 mod checkout;
 mod client;
+mod console;
 mod events;
 mod flash;
 mod load;

@@ -24,6 +24,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("search", |t| Box::pin(super::search::search(t))),
     ("checkout", |t| Box::pin(super::checkout::checkout(t))),
     ("events", |t| Box::pin(super::events::events(t))),
+    ("console", |t| Box::pin(super::console::console(t))),
 ];
 
 /// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.

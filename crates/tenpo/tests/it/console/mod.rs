@@ -1,9 +1,13 @@
 //! The admin console (docs/CONSOLE.md): pages driven in a real headless Chromium, and its
 //! sessions and CSRF checked over plain HTTP.
 
+mod customers;
+mod mall;
 mod orders;
 mod products;
 mod security;
+mod staff;
+mod webhooks;
 
 use std::collections::BTreeMap;
 
