@@ -9,6 +9,10 @@ pub enum CatalogError {
     ProductNotFound,
     #[error("no such variant")]
     VariantNotFound,
+    #[error("no such image of this product")]
+    ImageNotFound,
+    #[error("a product has at most {limit} images")]
+    TooManyImages { limit: i64 },
     #[error("no such store")]
     StoreNotFound,
     #[error("another product of this store has the handle {0:?}")]
@@ -45,9 +49,14 @@ impl Problem for CatalogError {
     fn status(&self) -> u16 {
         use CatalogError::*;
         match self {
-            ProductNotFound | VariantNotFound | StoreNotFound => 404,
+            ProductNotFound | VariantNotFound | ImageNotFound | StoreNotFound => 404,
             HandleTaken(_) | SkuTaken(_) | VariantOptionsTaken | IllegalStatusTransition { .. } => 409,
-            NotPublishable | CurrencyMismatch { .. } | OptionsRequired | ImportRejected(_) | UnreadableCsv(_) => 422,
+            NotPublishable
+            | TooManyImages { .. }
+            | CurrencyMismatch { .. }
+            | OptionsRequired
+            | ImportRejected(_)
+            | UnreadableCsv(_) => 422,
             Validation(e) => e.status(),
             Permission(e) => e.status(),
             Page(e) => e.status(),
@@ -61,6 +70,8 @@ impl Problem for CatalogError {
         match self {
             ProductNotFound => "product_not_found",
             VariantNotFound => "variant_not_found",
+            ImageNotFound => "image_not_found",
+            TooManyImages { .. } => "too_many_images",
             StoreNotFound => "store_not_found",
             HandleTaken(_) => "handle_taken",
             SkuTaken(_) => "sku_taken",

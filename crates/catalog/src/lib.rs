@@ -4,6 +4,8 @@
 //!   only), admin list with filters and cursor pagination, bulk status changes;
 //! * [`variant`]: variants with SKU, price, compare-at price, tax class, fulfilment type;
 //! * [`locations`]: which locations carry a product;
+//! * [`image`]: product images: order, alt text, a variant's image, renditions (bytes: the
+//!   `images` crate);
 //! * [`digital`]: download link lifetime and limits, product over store;
 //! * [`storefront`]: the public read model with availability;
 //! * [`csv`]: import and export in Shopify's product CSV layout.
@@ -13,6 +15,7 @@ pub mod digital;
 pub mod error;
 pub mod event;
 pub mod handle;
+pub mod image;
 pub mod locations;
 pub mod product;
 pub mod storefront;

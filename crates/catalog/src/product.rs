@@ -70,6 +70,12 @@ pub struct Product {
     /// Option names in order (e.g. ["Size", "Colour"]); each variant has one value per option.
     pub options: Vec<String>,
     pub variants: Vec<Variant>,
+    /// In position order; the first is the main image.
+    pub images: Vec<crate::image::ProductImage>,
+    /// The page title search engines show (CSV `SEO Title`); the title when unset.
+    pub seo_title: Option<String>,
+    /// The description search engines show (CSV `SEO Description`).
+    pub seo_description: Option<String>,
     /// Locations that carry the product; empty means every location of the store.
     pub location_ids: Vec<LocationId>,
     pub published_at: Option<DateTime<Utc>>,
@@ -90,12 +96,14 @@ struct ProductRow {
     status: ProductStatus,
     product_type: String,
     tags: Vec<String>,
+    seo_title: Option<String>,
+    seo_description: Option<String>,
     published_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, store_id, vendor_id, handle, title, description, status, product_type, tags, published_at, created_at, updated_at";
+const COLUMNS: &str = "id, store_id, vendor_id, handle, title, description, status, product_type, tags, seo_title, seo_description, published_at, created_at, updated_at";
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +127,10 @@ pub struct CreateProduct {
     pub options: Vec<String>,
     #[serde(default)]
     pub variants: Vec<CreateVariant>,
+    /// Up to 255 characters; the title is used when omitted.
+    pub seo_title: Option<String>,
+    /// Up to 1000 characters.
+    pub seo_description: Option<String>,
     /// Omit (or leave empty) for every location of the store.
     #[serde(default)]
     pub location_ids: Vec<LocationId>,
@@ -136,6 +148,27 @@ pub struct UpdateProduct {
     pub tags: Option<Vec<String>>,
     /// Renames options; the number of options cannot change once variants exist.
     pub options: Option<Vec<String>>,
+    /// `null` or `""` clears it.
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub seo_title: Option<Option<String>>,
+    /// `null` or `""` clears it.
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub seo_description: Option<Option<String>>,
+}
+
+/// Checks the SEO texts: trimmed, empty means none.
+fn check_seo(v: &mut Validator, title: Option<&str>, description: Option<&str>) -> (Option<String>, Option<String>) {
+    let title = title.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    let description = description.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    if title.as_deref().is_some_and(|t| t.chars().count() > 255) {
+        v.push("seo_title", "too_long", "must be at most 255 characters");
+    }
+    if description.as_deref().is_some_and(|t| t.chars().count() > 1000) {
+        v.push("seo_description", "too_long", "must be at most 1000 characters");
+    }
+    (title, description)
 }
 
 /// Filters and order of the admin product list.
@@ -263,6 +296,7 @@ pub async fn create_product(
         options: input.options.iter().map(|o| o.trim().to_string()).collect(),
     };
     check_text_fields(&mut v, &fields.description, &fields.product_type, &fields.tags, &fields.options);
+    let (seo_title, seo_description) = check_seo(&mut v, input.seo_title.as_deref(), input.seo_description.as_deref());
     if input.variants.len() > 100 {
         v.push("variants", "too_long", "at most 100 variants per product");
     }
@@ -288,8 +322,9 @@ pub async fn create_product(
         None => available_handle(tx, store, &handle::from_title(&fields.title)).await?,
     };
     sqlx::query(
-        "INSERT INTO products (id, tenant_id, store_id, vendor_id, handle, title, description, status, product_type, tags, published_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $8 = 'active' THEN now() END)",
+        "INSERT INTO products (id, tenant_id, store_id, vendor_id, handle, title, description, status, product_type, tags, published_at,
+            seo_title, seo_description)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $8 = 'active' THEN now() END, $11, $12)",
     )
     .bind(id)
     .bind(tx.tenant())
@@ -301,6 +336,8 @@ pub async fn create_product(
     .bind(status)
     .bind(&fields.product_type)
     .bind(&fields.tags)
+    .bind(seo_title)
+    .bind(seo_description)
     .execute(&mut **tx)
     .await
     .map_err(|e| from_constraint(e, &handle, ""))?;
@@ -370,6 +407,7 @@ pub async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<
     .fetch_all(&mut **tx)
     .await?;
     let mut variants = variant::load_for(tx, ids).await?;
+    let mut images = crate::image::for_products(tx, ids).await?;
     let mut by_id: std::collections::HashMap<ProductId, Product> = rows
         .into_iter()
         .map(|r| {
@@ -385,6 +423,9 @@ pub async fn load(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<
                 tags: r.tags,
                 options: r.options,
                 variants: variants.remove(&r.id).unwrap_or_default(),
+                images: images.remove(&r.id).unwrap_or_default(),
+                seo_title: r.seo_title,
+                seo_description: r.seo_description,
                 location_ids: r.location_ids,
                 published_at: r.published_at,
                 created_at: r.created_at,
@@ -554,6 +595,11 @@ pub async fn update_product(
         tags.as_deref().unwrap_or(&[]),
         options.as_deref().unwrap_or(&[]),
     );
+    let (seo_title, seo_description) = check_seo(
+        &mut v,
+        input.seo_title.as_ref().map(|t| t.as_deref().unwrap_or("")),
+        input.seo_description.as_ref().map(|t| t.as_deref().unwrap_or("")),
+    );
     if let Some(o) = &options {
         let has_variants: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM variants WHERE product_id = $1 AND deleted_at IS NULL)")
@@ -585,6 +631,8 @@ pub async fn update_product(
            product_type = coalesce($5, product_type),
            tags = coalesce($6, tags),
            status = coalesce($7, status),
+           seo_title = CASE WHEN $8 THEN $9 ELSE seo_title END,
+           seo_description = CASE WHEN $10 THEN $11 ELSE seo_description END,
            published_at = CASE WHEN coalesce($7, status) = 'active' THEN coalesce(published_at, now()) ELSE published_at END
          WHERE id = $1",
     )
@@ -595,6 +643,10 @@ pub async fn update_product(
     .bind(input.product_type.map(|t| t.trim().to_string()))
     .bind(tags)
     .bind(input.status)
+    .bind(input.seo_title.is_some())
+    .bind(seo_title)
+    .bind(input.seo_description.is_some())
+    .bind(seo_description)
     .execute(&mut **tx)
     .await
     .map_err(|e| from_constraint(e, &handle_for_error, ""))?;

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use db::Tx;
-use kernel::{Money, Page, PageRequest, ProductId, StoreId, VariantId};
+use kernel::{ImageId, Money, Page, PageRequest, ProductId, StoreId, VariantId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::CatalogError;
+use crate::image::Rendition;
 use crate::product::{self, Product};
 use crate::variant::{FulfillmentType, TaxClass, VariantStatus};
 
@@ -38,6 +39,22 @@ pub struct StorefrontVariant {
     /// Units available, when the store shows stock numbers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available_quantity: Option<i32>,
+    /// The product image showing this variant (an id in the product's `images`).
+    pub image_id: Option<ImageId>,
+}
+
+/// A product image for shoppers: the original and its narrower renditions, each with its
+/// size, so a page can choose (`srcset`) and reserve the space before it loads. URLs are paths
+/// on the API's origin (`/media/...`), cacheable for ever.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StorefrontImage {
+    pub id: ImageId,
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+    pub alt: String,
+    /// Narrowest first; empty until they are made (or when the original is narrower).
+    pub renditions: Vec<Rendition>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,6 +68,12 @@ pub struct StorefrontProduct {
     pub tags: Vec<String>,
     pub options: Vec<String>,
     pub variants: Vec<StorefrontVariant>,
+    /// In order; the first is the main image.
+    pub images: Vec<StorefrontImage>,
+    /// For the page's `<title>`: the SEO title, else the title.
+    pub seo_title: String,
+    /// For `<meta name="description">`, when set.
+    pub seo_description: Option<String>,
     /// Lowest and highest variant price.
     pub price_min: Money,
     pub price_max: Money,
@@ -139,6 +162,7 @@ async fn shape(tx: &mut Tx, store: StoreId, products: Vec<Product>) -> Result<Ve
                     price: v.price,
                     compare_at_price: v.compare_at_price,
                     tax_class: v.tax_class,
+                    image_id: v.image_id,
                 }
             })
             .collect();
@@ -155,9 +179,32 @@ async fn shape(tx: &mut Tx, store: StoreId, products: Vec<Product>) -> Result<Ve
         } else {
             Availability::SoldOut
         };
+        let images: Vec<StorefrontImage> = p
+            .images
+            .into_iter()
+            .filter(|i| i.is_visible())
+            .filter_map(|i| {
+                Some(StorefrontImage {
+                    id: i.id,
+                    url: i.url?,
+                    width: i.width?,
+                    height: i.height?,
+                    alt: i.alt,
+                    renditions: i.renditions,
+                })
+            })
+            .collect();
+        let shown: std::collections::HashSet<ImageId> = images.iter().map(|i| i.id).collect();
+        let mut variants = variants;
+        for v in &mut variants {
+            v.image_id = v.image_id.filter(|i| shown.contains(i));
+        }
         out.push(StorefrontProduct {
             id: p.id,
             handle: p.handle,
+            images,
+            seo_title: p.seo_title.unwrap_or_else(|| p.title.clone()),
+            seo_description: p.seo_description,
             title: p.title,
             description: p.description,
             vendor: vendors.get(&p.vendor_id).cloned().unwrap_or_default(),

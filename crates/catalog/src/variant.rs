@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::access::{Acting, Permission};
-use kernel::{AssetId, Currency, Money, ProductId, StoreId, Validator, VariantId};
+use kernel::{AssetId, Currency, ImageId, Money, ProductId, StoreId, Validator, VariantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -74,6 +74,8 @@ pub struct Variant {
     pub hot_limit_per_customer: Option<i32>,
     /// The file a digital variant sells.
     pub digital_asset_id: Option<AssetId>,
+    /// The product image showing this variant (one of `images` of its product).
+    pub image_id: Option<ImageId>,
     pub weight_grams: Option<i32>,
     pub barcode: Option<String>,
     pub status: VariantStatus,
@@ -100,6 +102,7 @@ struct VariantRow {
     is_hot: bool,
     hot_limit_per_customer: Option<i32>,
     digital_asset_id: Option<AssetId>,
+    image_id: Option<ImageId>,
     weight_grams: Option<i32>,
     barcode: Option<String>,
     status: VariantStatus,
@@ -110,7 +113,7 @@ struct VariantRow {
 
 const COLUMNS: &str =
     "id, product_id, sku, title, option1, option2, option3, fulfillment_type, price_amount, price_currency,
-    compare_at_amount, compare_at_currency, tax_class, is_hot, hot_limit_per_customer, digital_asset_id, weight_grams,
+    compare_at_amount, compare_at_currency, tax_class, is_hot, hot_limit_per_customer, digital_asset_id, image_id, weight_grams,
     barcode, status, position, created_at, updated_at";
 
 impl CreateVariant {
@@ -149,6 +152,7 @@ impl From<VariantRow> for Variant {
             is_hot: r.is_hot,
             hot_limit_per_customer: r.hot_limit_per_customer,
             digital_asset_id: r.digital_asset_id,
+            image_id: r.image_id,
             weight_grams: r.weight_grams,
             barcode: r.barcode,
             status: r.status,
@@ -203,6 +207,10 @@ pub struct UpdateVariant {
     #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<AssetId>)]
     pub digital_asset_id: Option<Option<AssetId>>,
+    /// One of the product's images; `null` for none.
+    #[serde(default, deserialize_with = "kernel::validate::nullable")]
+    #[schema(value_type = Option<ImageId>)]
+    pub image_id: Option<Option<ImageId>>,
     #[serde(default, deserialize_with = "kernel::validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub weight_grams: Option<Option<i32>>,
@@ -526,6 +534,9 @@ pub async fn update_variant(
         return Err(CatalogError::CurrencyMismatch { expected: tenant_currency, given: price.currency });
     }
     check_asset(tx, store, asset, "digital_asset_id").await?;
+    if let Some(Some(image)) = input.image_id {
+        crate::image::check_belongs(tx, product, image, "image_id").await?;
+    }
     if input.status == Some(VariantStatus::Archived) && product_status == crate::product::ProductStatus::Active {
         let others: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM variants WHERE product_id = $1 AND id <> $2 AND status = 'active' AND deleted_at IS NULL",
@@ -556,7 +567,8 @@ pub async fn update_variant(
            weight_grams = CASE WHEN $18 THEN $19 ELSE weight_grams END,
            barcode = CASE WHEN $20 THEN $21 ELSE barcode END,
            status = coalesce($22, status),
-           position = coalesce($23, position)
+           position = coalesce($23, position),
+           image_id = CASE WHEN $24 THEN $25 ELSE image_id END
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -582,6 +594,8 @@ pub async fn update_variant(
     .bind(barcode.flatten())
     .bind(input.status)
     .bind(input.position)
+    .bind(input.image_id.is_some())
+    .bind(input.image_id.flatten())
     .fetch_one(&mut **tx)
     .await
     .map_err(|e| from_constraint(e, "", &sku_for_error))?;

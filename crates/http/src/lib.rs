@@ -59,6 +59,11 @@ pub struct HttpSettings {
     pub shopper_session_ttl: Duration,
     /// Which webhook URLs staff may save, the default rotation overlap.
     pub webhooks: webhooks::WebhookSettings,
+    /// The largest product image accepted (`images.max_bytes`).
+    pub image_max_bytes: u64,
+    /// The origin put before `/media/...` in exported `Image Src` (`images.public_url`); the
+    /// request's host when unset.
+    pub image_public_url: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +80,8 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             shopper_session_ttl: Duration::from_secs(30 * 86_400),
             webhooks: webhooks::WebhookSettings::default(),
+            image_max_bytes: images::ImageSettings::default().max_bytes,
+            image_public_url: None,
         }
     }
 }

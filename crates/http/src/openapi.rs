@@ -46,6 +46,7 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("product_id", Kind::Uuid, "product id"),
     ("variant_id", Kind::Uuid, "variant id"),
     ("asset_id", Kind::Uuid, "digital asset id"),
+    ("image_id", Kind::Uuid, "product image id"),
     ("customer_id", Kind::Uuid, "customer id"),
     ("address_id", Kind::Uuid, "address id"),
     ("order_id", Kind::Uuid, "order id"),

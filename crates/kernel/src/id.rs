@@ -79,6 +79,7 @@ define_id!(SessionId);
 define_id!(ProductId);
 define_id!(VariantId);
 define_id!(AssetId);
+define_id!(ImageId);
 define_id!(StockId);
 define_id!(ReservationId);
 define_id!(ReservationRequestId);

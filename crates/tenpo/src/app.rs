@@ -138,6 +138,17 @@ pub async fn start(
     load_postal(db).await?;
     // one index handle for the API and the worker of this process
     let search = open_search(config, parts.worker).await?;
+    // digital goods and product images; the worker makes images' renditions
+    let storage = storage::Storage::from_settings(&config.storage, &config.data_dir)
+        .context("cannot set up file storage for digital goods and images ([storage])")?;
+    let images = if parts.worker {
+        Some(
+            images::worker::ImageWorker::new(db.clone(), storage.clone(), config.images.clone())
+                .map_err(|e| anyhow::anyhow!("[images]: {e}"))?,
+        )
+    } else {
+        None
+    };
     let http = if parts.http {
         let listener = match listener {
             Some(l) => l,
@@ -145,9 +156,7 @@ pub async fn start(
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?,
         };
-        let storage = storage::Storage::from_settings(&config.storage, &config.data_dir)
-            .context("cannot set up file storage for digital goods ([storage])")?;
-        Some((listener.local_addr()?, listener, storage))
+        Some((listener.local_addr()?, listener, storage.clone()))
     } else {
         None
     };
@@ -201,6 +210,9 @@ pub async fn start(
             config.search_sync_settings(),
             shutdown.clone(),
         ));
+        if let Some(images) = images {
+            worker_tasks.spawn(images.run(shutdown.clone()));
+        }
         match mail::sender::Sender::new(db.clone(), config.mail.clone()) {
             Ok(sender) => {
                 worker_tasks.spawn(sender.run(shutdown.clone()));

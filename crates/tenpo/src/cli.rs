@@ -123,6 +123,10 @@ pub enum CatalogCommand {
         /// Import the good products and report the rows skipped.
         #[arg(long)]
         partial: bool,
+        /// The tax class of variants whose Variant Tax Class is empty (a Shopify file has
+        /// none): standard (default) or reduced. Food-like types at standard are warned about.
+        #[arg(long, value_parser = ["standard", "reduced"])]
+        tax_class: Option<String>,
     },
     /// Export a store's catalog as a product CSV.
     Export {

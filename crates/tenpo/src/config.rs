@@ -30,6 +30,8 @@ pub struct Config {
     pub webhooks: webhooks::WebhookSettings,
     /// Events to NATS JetStream (docs/NATS.md); off until a URL is set.
     pub nats: nats::NatsSettings,
+    /// Product images: size limit, the rendition worker, the Image Src downloader (docs/CATALOG.md).
+    pub images: images::ImageSettings,
     pub log: LogConfig,
 }
 
@@ -148,6 +150,7 @@ impl Default for Config {
             mail: mail::MailSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
             nats: nats::NatsSettings::default(),
+            images: images::ImageSettings::default(),
             log: LogConfig::default(),
         }
     }
@@ -292,6 +295,9 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_SMTP_USERNAME",
     "TENPO_SMTP_PASSWORD",
     "TENPO_MAIL_FROM",
+    "TENPO_IMAGES_MAX_BYTES",
+    "TENPO_IMAGES_PUBLIC_URL",
+    "TENPO_IMAGES_FETCH_ALLOW_HOSTS",
     "TENPO_WEBHOOKS_ALLOW_PRIVATE_TARGETS",
     "TENPO_WEBHOOKS_RETRY_SCHEDULE",
     "TENPO_WEBHOOKS_ROTATION_OVERLAP_SECS",
@@ -470,6 +476,16 @@ impl Config {
         }
         self.apply_webhooks_env(&get)?;
         self.apply_nats_env(&get)?;
+        if let Some(v) = get("TENPO_IMAGES_MAX_BYTES") {
+            self.images.max_bytes = parse("TENPO_IMAGES_MAX_BYTES", v)?;
+        }
+        if let Some(v) = get("TENPO_IMAGES_PUBLIC_URL") {
+            self.images.public_url = Some(v.trim_end_matches('/').to_string()).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("TENPO_IMAGES_FETCH_ALLOW_HOSTS") {
+            self.images.fetch.allow_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_string).collect();
+        }
         if let Some(v) = get("TENPO_LOG") {
             self.log.level = v;
         }
@@ -633,6 +649,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("http.cors_origins (TENPO_CORS_ORIGINS): {e}"))?;
         self.mail.validate().map_err(|e| anyhow::anyhow!("[mail]: {e}"))?;
         self.webhooks.validate().map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+        self.images.validate().map_err(|e| anyhow::anyhow!("[images]: {e}"))?;
         if self.nats.url.is_some() {
             self.nats.validate().map_err(|e| anyhow::anyhow!("[nats]: {e}"))?;
         }
@@ -668,6 +685,8 @@ impl Config {
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
             shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
             webhooks: self.webhooks.clone(),
+            image_max_bytes: self.images.max_bytes,
+            image_public_url: self.images.public_url.clone(),
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

@@ -1,5 +1,10 @@
 //! Exporting a store's catalog in the Shopify product CSV layout (UTF-8, with the columns in
 //! [`super::COLUMNS`]). Importing the file into an empty store reproduces the catalog.
+//!
+//! Images as Shopify writes them: image N (by position) on the product's row N, on extra
+//! image-only rows when there are more images than variants; `Image Src` is the original's
+//! URL (`media_base` + `/media/...`, or the URL an imported image is still to be fetched
+//! from), `Variant Image` the URL of the variant's image.
 
 use std::collections::HashMap;
 
@@ -11,7 +16,25 @@ use crate::CatalogError;
 use crate::product::{self, ProductStatus};
 use crate::variant::{FulfillmentType, TaxClass};
 
-pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<String, CatalogError> {
+/// The origin an export's image paths get: the configured public URL, else the request's
+/// `Host` (over http; a name, an address and a port only), else nothing (relative paths).
+pub fn media_base(public_url: Option<&str>, host: Option<&str>) -> String {
+    match (public_url, host) {
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, Some(h))
+            if !h.is_empty()
+                && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) =>
+        {
+            format!("http://{h}")
+        }
+        _ => String::new(),
+    }
+}
+
+/// `media_base` is put before image paths (`/media/...`) to make `Image Src` absolute, such as
+/// `https://api.example.com`; empty leaves them relative.
+pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>, media_base: &str) -> Result<String, CatalogError> {
+    let media_base = media_base.trim_end_matches('/');
     by.require(Permission::CatalogRead)?;
     by.require(Permission::DataExport)?;
     let ids: Vec<ProductId> = sqlx::query_scalar(
@@ -49,6 +72,19 @@ pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<Strin
                 ProductStatus::Archived => "archived",
             };
             let options: Vec<String> = if p.options.is_empty() { vec!["Title".into()] } else { p.options.clone() };
+            let src = |img: &crate::image::ProductImage| -> String {
+                match (&img.url, &img.source_url) {
+                    (Some(url), _) => format!("{media_base}{url}"),
+                    (None, Some(source)) => source.clone(),
+                    (None, None) => String::new(),
+                }
+            };
+            let image_cols = |n: usize| -> Vec<String> {
+                match p.images.get(n) {
+                    Some(img) => vec![src(img), (n + 1).to_string(), img.alt.clone()],
+                    None => vec![String::new(), String::new(), String::new()],
+                }
+            };
             for (i, v) in p.variants.iter().enumerate() {
                 let first = i == 0;
                 let product_field = |s: &str| if first { s.to_string() } else { String::new() };
@@ -64,7 +100,9 @@ pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<Strin
                 let (o2n, o2v) = option(1);
                 let (o3n, o3v) = option(2);
                 let physical = v.fulfillment_type == FulfillmentType::Physical;
-                let row = vec![
+                let variant_image =
+                    v.image_id.and_then(|id| p.images.iter().find(|img| img.id == id)).map(&src).unwrap_or_default();
+                let mut row = vec![
                     p.handle.clone(),
                     product_field(&p.title),
                     product_field(&p.description),
@@ -98,6 +136,20 @@ pub async fn export(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<Strin
                     .into(),
                     if v.is_hot { "TRUE" } else { "FALSE" }.into(),
                 ];
+                row.extend(image_cols(i));
+                row.push(variant_image);
+                row.push(product_field(p.seo_title.as_deref().unwrap_or("")));
+                row.push(product_field(p.seo_description.as_deref().unwrap_or("")));
+                write(&mut out, row)?;
+            }
+            // images beyond the variant rows: image-only rows
+            for n in p.variants.len()..p.images.len() {
+                let mut row = vec![String::new(); super::COLUMNS.len()];
+                row[0] = p.handle.clone();
+                let at = super::COLUMNS.iter().position(|c| *c == "Image Src").expect("Image Src is a column");
+                for (k, value) in image_cols(n).into_iter().enumerate() {
+                    row[at + k] = value;
+                }
                 write(&mut out, row)?;
             }
         }

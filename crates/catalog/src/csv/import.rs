@@ -11,11 +11,12 @@ use std::collections::{HashMap, HashSet};
 
 use db::Tx;
 use kernel::access::{Acting, Permission};
-use kernel::{Currency, FieldError, Money, ProductId, StoreId, Validator, VendorId};
+use kernel::{Currency, FieldError, ImageId, Money, ProductId, StoreId, Validator, VendorId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::decode::{Encoding, decode};
+use crate::image::{NewImage, Source, UpdateImage};
 use crate::product::{CreateProduct, ProductStatus, UpdateProduct};
 use crate::variant::{self, CreateVariant, FulfillmentType, TaxClass, UpdateVariant};
 use crate::{CatalogError, handle};
@@ -42,6 +43,22 @@ pub struct ImportReport {
     pub variants_updated: usize,
     /// Partial mode: rows that were not imported, with why (`field` is "line N: Column").
     pub skipped: Vec<FieldError>,
+    /// What was imported differently from the file, or not at all: one per dropped column
+    /// (`field` is the column, code `column_dropped`), and products whose type looks like food
+    /// but are taxed at the standard rate (`field` "line N: Variant Tax Class", code
+    /// `standard_rate_food`).
+    pub warnings: Vec<FieldError>,
+    /// New images whose `Image Src` the image worker fetches (then makes their renditions).
+    pub images_queued: usize,
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    pub mode: ImportMode,
+    /// The tax class of variants whose `Variant Tax Class` is empty (a Shopify file has none);
+    /// `standard` when not given.
+    pub tax_class: Option<TaxClass>,
 }
 
 struct Columns(HashMap<String, usize>);
@@ -49,6 +66,10 @@ struct Columns(HashMap<String, usize>);
 impl Columns {
     fn get<'r>(&self, rec: &'r csv::StringRecord, name: &str) -> &'r str {
         self.0.get(&name.to_ascii_lowercase()).and_then(|i| rec.get(*i)).map(str::trim).unwrap_or("")
+    }
+    /// A column's value when the file has the column (`Some(None)` when it is empty there).
+    fn optional(&self, rec: &csv::StringRecord, name: &str) -> Option<Option<String>> {
+        self.has(name).then(|| Some(self.get(rec, name).to_string()).filter(|v| !v.is_empty()))
     }
     fn has(&self, name: &str) -> bool {
         self.0.contains_key(&name.to_ascii_lowercase())
@@ -59,6 +80,15 @@ impl Columns {
 struct VariantDraft {
     input: CreateVariant,
     quantity: Option<i32>,
+    /// `Variant Image`: the Image Src of the image showing this variant.
+    image_src: Option<String>,
+}
+
+#[derive(Debug)]
+struct ImageDraft {
+    src: String,
+    position: Option<i32>,
+    alt: String,
 }
 
 #[derive(Debug)]
@@ -70,11 +100,167 @@ struct ProductDraft {
     vendor: String,
     product_type: String,
     tags: Vec<String>,
+    /// `None` when the file has no such column (an update then keeps the product's).
+    seo_title: Option<Option<String>>,
+    seo_description: Option<Option<String>>,
     status: ProductStatus,
     options: Vec<String>,
     variants: Vec<VariantDraft>,
+    images: Vec<ImageDraft>,
     errors: Vec<FieldError>,
     lines: Vec<u64>,
+}
+
+/// Whether an `Image Src` is a URL the image worker can try (the address rule, no private
+/// hosts, is applied when it is fetched).
+fn check_image_src(src: &str) -> Result<(), &'static str> {
+    let lower = src.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err("an image URL starts with https://");
+    }
+    if src.len() > 2048 {
+        return Err("at most 2048 characters");
+    }
+    if src.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a URL has no spaces");
+    }
+    Ok(())
+}
+
+/// The image columns of a row (any row of a product: variant rows and image-only rows).
+fn read_image(draft: &mut ProductDraft, line: u64, cols: &Columns, rec: &csv::StringRecord) {
+    let src = cols.get(rec, "Image Src");
+    if src.is_empty() {
+        return;
+    }
+    if let Err(why) = check_image_src(src) {
+        draft.errors.push(err(line, "Image Src", "invalid", why));
+        return;
+    }
+    let position = match cols.get(rec, "Image Position") {
+        "" => None,
+        p => match p.parse::<i32>() {
+            Ok(n) if (1..=250).contains(&n) => Some(n),
+            _ => {
+                draft.errors.push(err(line, "Image Position", "invalid", "a whole number from 1"));
+                None
+            }
+        },
+    };
+    let alt = cols.get(rec, "Image Alt Text").to_string();
+    if alt.chars().count() > 512 {
+        draft.errors.push(err(line, "Image Alt Text", "too_long", "at most 512 characters"));
+    }
+    if !draft.images.iter().any(|i| i.src == src) {
+        draft.images.push(ImageDraft { src: src.to_string(), position, alt });
+    }
+}
+
+/// Words of product types and tags that mean food or drink taxed at the reduced 8% (alcohol
+/// is not: it is taxed at 10%).
+const FOOD_WORDS: &[&str] = &[
+    "food",
+    "grocery",
+    "groceries",
+    "tea",
+    "coffee",
+    "snack",
+    "sweets",
+    "candy",
+    "chocolate",
+    "drink",
+    "beverage",
+    "juice",
+    "rice",
+    "noodle",
+    "fruit",
+    "vegetable",
+    "meat",
+    "seafood",
+    "spice",
+    "seasoning",
+    "sauce",
+    "honey",
+    "jam",
+    "bakery",
+    "confectionery",
+    "食品",
+    "食料",
+    "茶",
+    "コーヒー",
+    "珈琲",
+    "菓子",
+    "スイーツ",
+    "チョコ",
+    "飲料",
+    "飲み物",
+    "ジュース",
+    "麺",
+    "そば",
+    "うどん",
+    "果物",
+    "フルーツ",
+    "野菜",
+    "精肉",
+    "鮮魚",
+    "海産",
+    "調味料",
+    "味噌",
+    "醤油",
+    "蜂蜜",
+    "はちみつ",
+    "ジャム",
+    "米穀",
+];
+const ALCOHOL_WORDS: &[&str] = &[
+    "alcohol",
+    "wine",
+    "beer",
+    "sake",
+    "whisky",
+    "whiskey",
+    "liquor",
+    "spirits",
+    "酒",
+    "ワイン",
+    "ビール",
+    "焼酎",
+    "ウイスキー",
+];
+
+/// Whether a product type or tag reads like food or drink (not alcohol).
+pub fn looks_like_food(product_type: &str, tags: &[String]) -> bool {
+    let texts: Vec<String> =
+        std::iter::once(product_type.to_string()).chain(tags.iter().cloned()).map(|t| t.to_lowercase()).collect();
+    let has = |words: &[&str]| {
+        texts.iter().any(|t| {
+            words.iter().any(|w| {
+                if w.is_ascii() {
+                    t.split(|c: char| !c.is_alphanumeric()).any(|part| part == *w || part == format!("{w}s"))
+                } else {
+                    t.contains(w)
+                }
+            })
+        })
+    };
+    has(FOOD_WORDS) && !has(ALCOHOL_WORDS)
+}
+
+/// Why a column Tenpo does not read is dropped.
+fn drop_reason(column: &str) -> &'static str {
+    let c = column.to_ascii_lowercase();
+    match c.as_str() {
+        "product category" => "Shopify's product taxonomy has no counterpart in Tenpo",
+        "gift card" => "Tenpo sells no gift cards",
+        "cost per item" => "Tenpo does not keep costs",
+        "variant tax code" => "tax codes are not used; Variant Tax Class (or the tax_class default) sets the rate",
+        "variant image" | "image src" => "read",
+        _ if c.starts_with("option") && c.ends_with("linked to") => "options linked to metafields are not supported",
+        _ if c.starts_with("google shopping") => "Google Shopping fields are not kept",
+        _ if c.contains("metafields") => "metafields are not kept",
+        _ if c.contains(" / ") => "market-specific values are not kept; Tenpo sells in the tenant's currency",
+        _ => "Tenpo has no such field",
+    }
 }
 
 fn err(line: u64, column: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -104,7 +290,11 @@ fn column_of(field: &str) -> &'static str {
     }
 }
 
-fn read_drafts(text: &str, currency: Currency) -> Result<(Vec<ProductDraft>, usize), CatalogError> {
+fn read_drafts(
+    text: &str,
+    currency: Currency,
+    tax_class: TaxClass,
+) -> Result<(Vec<ProductDraft>, usize, Vec<FieldError>), CatalogError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::None).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| CatalogError::UnreadableCsv(e.to_string()))?.clone();
     let cols = Columns(headers.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect());
@@ -113,12 +303,29 @@ fn read_drafts(text: &str, currency: Currency) -> Result<(Vec<ProductDraft>, usi
             "the header has no Handle column (Shopify product CSV layout expected)".into(),
         ));
     }
+    let read: HashSet<String> = super::COLUMNS.iter().map(|c| c.to_ascii_lowercase()).collect();
+    // the columns Tenpo drops, with how many rows have a value there
+    let mut dropped: Vec<(usize, String, usize)> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.trim().is_empty() && !read.contains(&h.trim().to_ascii_lowercase()))
+        .map(|(i, h)| (i, h.trim().to_string(), 0))
+        .collect();
+    let mut oversell = 0;
     let mut drafts: Vec<ProductDraft> = Vec::new();
     let mut by_handle: HashMap<String, usize> = HashMap::new();
     let mut rows = 0;
     for record in reader.records() {
         let rec = record.map_err(|e| CatalogError::UnreadableCsv(e.to_string()))?;
         rows += 1;
+        for (i, _, n) in dropped.iter_mut() {
+            if rec.get(*i).is_some_and(|v| !v.trim().is_empty()) {
+                *n += 1;
+            }
+        }
+        if cols.get(&rec, "Variant Inventory Policy").eq_ignore_ascii_case("continue") {
+            oversell += 1;
+        }
         let line = rec.position().map(|p| p.line()).unwrap_or(rows as u64 + 1);
         let raw_handle = cols.get(&rec, "Handle");
         let h = handle::normalize(raw_handle);
@@ -143,14 +350,45 @@ fn read_drafts(text: &str, currency: Currency) -> Result<(Vec<ProductDraft>, usi
         };
         let draft = &mut drafts[index];
         draft.lines.push(line);
+        read_image(draft, line, &cols, &rec);
         let has_variant =
             ["Variant SKU", "Variant Price", "Option1 Value"].iter().any(|c| !cols.get(&rec, c).is_empty());
         if !has_variant {
             continue; // an image-only row
         }
-        read_variant(draft, line, &cols, &rec, currency);
+        read_variant(draft, line, &cols, &rec, currency, tax_class);
     }
-    Ok((drafts, rows))
+    // a Variant Image that no row gave as Image Src is one more image of the product
+    for d in &mut drafts {
+        let extra: Vec<String> = d
+            .variants
+            .iter()
+            .filter_map(|v| v.image_src.clone())
+            .filter(|src| !d.images.iter().any(|i| &i.src == src))
+            .collect();
+        for src in extra {
+            if !d.images.iter().any(|i| i.src == src) {
+                d.images.push(ImageDraft { src, position: None, alt: String::new() });
+            }
+        }
+    }
+    let mut warnings: Vec<FieldError> = dropped
+        .into_iter()
+        .map(|(_, name, n)| {
+            let reason = drop_reason(&name);
+            FieldError::new(name, "column_dropped", format!("not imported: {reason} ({n} rows have a value)"))
+        })
+        .collect();
+    if oversell > 0 {
+        warnings.push(FieldError::new(
+            "Variant Inventory Policy",
+            "column_dropped",
+            format!(
+                "{oversell} rows say continue (sell when out of stock): Tenpo never oversells, so stock limits them"
+            ),
+        ));
+    }
+    Ok((drafts, rows, warnings))
 }
 
 fn new_draft(line: u64, handle: String, cols: &Columns, rec: &csv::StringRecord) -> ProductDraft {
@@ -194,15 +432,25 @@ fn new_draft(line: u64, handle: String, cols: &Columns, rec: &csv::StringRecord)
         vendor: cols.get(rec, "Vendor").to_string(),
         product_type: cols.get(rec, "Type").to_string(),
         tags: cols.get(rec, "Tags").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        seo_title: cols.optional(rec, "SEO Title"),
+        seo_description: cols.optional(rec, "SEO Description"),
         status,
         options,
         variants: Vec::new(),
+        images: Vec::new(),
         errors,
         lines: Vec::new(),
     }
 }
 
-fn read_variant(draft: &mut ProductDraft, line: u64, cols: &Columns, rec: &csv::StringRecord, currency: Currency) {
+fn read_variant(
+    draft: &mut ProductDraft,
+    line: u64,
+    cols: &Columns,
+    rec: &csv::StringRecord,
+    currency: Currency,
+    default_tax: TaxClass,
+) {
     let mut option_values = Vec::new();
     for n in 1..=draft.options.len() {
         option_values.push(cols.get(rec, &format!("Option{n} Value")).to_string());
@@ -254,7 +502,8 @@ fn read_variant(draft: &mut ProductDraft, line: u64, cols: &Columns, rec: &csv::
         },
     };
     let tax_class = match cols.get(rec, "Variant Tax Class").to_ascii_lowercase().as_str() {
-        "" | "standard" => TaxClass::Standard,
+        "" => default_tax,
+        "standard" => TaxClass::Standard,
         "reduced" => TaxClass::Reduced,
         other => {
             draft.errors.push(err(
@@ -327,7 +576,13 @@ fn read_variant(draft: &mut ProductDraft, line: u64, cols: &Columns, rec: &csv::
     if draft.options.is_empty() && !draft.variants.is_empty() {
         draft.errors.push(err(line, "Option1 Name", "required", "a product with several variants needs option names"));
     }
-    draft.variants.push(VariantDraft { input, quantity });
+    let image_src = Some(cols.get(rec, "Variant Image").to_string()).filter(|s| !s.is_empty());
+    if let Some(src) = &image_src
+        && let Err(why) = check_image_src(src)
+    {
+        draft.errors.push(err(line, "Variant Image", "invalid", why));
+    }
+    draft.variants.push(VariantDraft { input, quantity, image_src });
 }
 
 /// Imports a catalog CSV into a store. `progress(done, total)` is called after each product.
@@ -339,10 +594,38 @@ pub async fn import(
     mode: ImportMode,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<ImportReport, CatalogError> {
+    import_with(tx, store, by, bytes, ImportOptions { mode, tax_class: None }, progress).await
+}
+
+/// [`import`] with its options (the default tax class).
+pub async fn import_with(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    bytes: &[u8],
+    options: ImportOptions,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<ImportReport, CatalogError> {
+    let mode = options.mode;
     by.require(Permission::CatalogWrite)?;
     let decoded = decode(bytes).map_err(CatalogError::UnreadableCsv)?;
     let currency = crate::tenant_currency(tx).await?;
-    let (mut drafts, rows) = read_drafts(&decoded.text, currency)?;
+    let default_tax = options.tax_class.unwrap_or(TaxClass::Standard);
+    let (mut drafts, rows, mut warnings) = read_drafts(&decoded.text, currency, default_tax)?;
+    for d in &drafts {
+        let standard = d.variants.iter().any(|v| v.input.tax_class == Some(TaxClass::Standard));
+        if standard && looks_like_food(&d.product_type, &d.tags) {
+            warnings.push(err(
+                d.line,
+                "Variant Tax Class",
+                "standard_rate_food",
+                format!(
+                    "{:?} (type {:?}) looks like food or drink, taxed at the reduced 8%, but is imported at the standard 10%; give Variant Tax Class reduced, or import with tax_class=reduced",
+                    d.handle, d.product_type
+                ),
+            ));
+        }
+    }
     let vendors: HashMap<String, VendorId> =
         sqlx::query_as::<_, (String, VendorId)>("SELECT lower(name), id FROM vendors WHERE status = 'active'")
             .fetch_all(&mut **tx)
@@ -365,7 +648,7 @@ pub async fn import(
             d.errors.push(err(d.line, "Vendor", "required", "a mall product needs its vendor"));
         }
     }
-    let mut report = ImportReport { encoding: Some(decoded.encoding), rows, ..Default::default() };
+    let mut report = ImportReport { encoding: Some(decoded.encoding), rows, warnings, ..Default::default() };
     let bad: Vec<FieldError> = drafts.iter().flat_map(|d| d.errors.iter().cloned()).collect();
     if !bad.is_empty() && mode == ImportMode::AllOrNothing {
         return Err(CatalogError::ImportRejected(bad));
@@ -407,7 +690,7 @@ async fn apply(
     tx: &mut Tx,
     store: StoreId,
     by: Acting<'_>,
-    d: ProductDraft,
+    mut d: ProductDraft,
     vendor: Option<VendorId>,
     report: &mut ImportReport,
 ) -> Result<(), CatalogError> {
@@ -418,6 +701,9 @@ async fn apply(
             .fetch_optional(&mut **tx)
             .await?;
     let quantities: Vec<(String, Option<i32>)> = d.variants.iter().map(|v| (v.input.sku.clone(), v.quantity)).collect();
+    let variant_images: Vec<(String, String)> =
+        d.variants.iter().filter_map(|v| v.image_src.clone().map(|src| (v.input.sku.clone(), src))).collect();
+    let mut image_drafts = std::mem::take(&mut d.images);
     let product = match existing {
         None => {
             let p = crate::product::create_product(
@@ -435,6 +721,8 @@ async fn apply(
                     options: d.options,
                     variants: d.variants.into_iter().map(|v| v.input).collect(),
                     location_ids: Vec::new(),
+                    seo_title: d.seo_title.flatten(),
+                    seo_description: d.seo_description.flatten(),
                 },
             )
             .await?;
@@ -457,6 +745,8 @@ async fn apply(
                     product_type: Some(d.product_type),
                     tags: Some(d.tags),
                     options: Some(d.options),
+                    seo_title: d.seo_title,
+                    seo_description: d.seo_description,
                     ..Default::default()
                 },
             )
@@ -495,6 +785,42 @@ async fn apply(
             p
         }
     };
+    // images: in Image Position order (rows without one after, in file order); an image the
+    // product has already (imported from this URL, or exported from this store) is kept
+    image_drafts.sort_by_key(|i| i.position.unwrap_or(i32::MAX));
+    let existing = crate::image::for_products(tx, &[product.id]).await?.remove(&product.id).unwrap_or_default();
+    let mut by_src: HashMap<String, ImageId> = HashMap::new();
+    for img in image_drafts {
+        let known = existing.iter().find(|e| {
+            e.source_url.as_deref() == Some(img.src.as_str()) || e.url.as_deref().is_some_and(|u| img.src.ends_with(u))
+        });
+        let id = match known {
+            Some(e) => {
+                if e.alt != img.alt {
+                    let change = UpdateImage { alt: Some(img.alt.clone()), position: None };
+                    crate::image::update(tx, store, by, product.id, e.id, change).await?;
+                }
+                e.id
+            }
+            None => {
+                let id = ImageId::new();
+                let new = NewImage { alt: img.alt.clone(), position: None };
+                crate::image::add(tx, store, by, product.id, id, new, Source::Remote(img.src.clone())).await?;
+                report.images_queued += 1;
+                id
+            }
+        };
+        by_src.insert(img.src, id);
+    }
+    for (sku, src) in variant_images {
+        let (Some(v), Some(image)) = (product.variants.iter().find(|v| v.sku == sku), by_src.get(&src)) else {
+            continue;
+        };
+        if v.image_id != Some(*image) {
+            let change = UpdateVariant { image_id: Some(Some(*image)), ..Default::default() };
+            variant::update_variant(tx, store, by, product.id, v.id, change).await?;
+        }
+    }
     for (sku, qty) in quantities {
         let (Some(qty), Some(v)) = (qty, product.variants.iter().find(|v| v.sku == sku)) else { continue };
         if v.fulfillment_type == FulfillmentType::Digital {
@@ -523,7 +849,7 @@ mod tests {
                    tee,T-shirt,Size,S,TEE-S,1000,\n\
                    tee,,,M,TEE-M,1000,1200\n\
                    mug,Mug,Title,Default Title,MUG,abc,\n";
-        let (drafts, rows) = read_drafts(csv, Currency::JPY).unwrap();
+        let (drafts, rows, _) = read_drafts(csv, Currency::JPY, TaxClass::Standard).unwrap();
         assert_eq!(rows, 3);
         assert_eq!(drafts.len(), 2);
         assert_eq!(drafts[0].variants.len(), 2);
@@ -533,9 +859,42 @@ mod tests {
     }
 
     #[test]
+    fn images_variant_images_and_dropped_columns() {
+        let csv = "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Variant Price,Image Src,Image Position,Image Alt Text,Variant Image,Gift Card,Cost per item\n\
+                   tee,T,Size,S,S1,100,https://cdn.test/a.jpg,1,front,,FALSE,\n\
+                   tee,,,M,M1,100,https://cdn.test/b.jpg,2,,https://cdn.test/c.jpg,,\n\
+                   tee,,,,,,https://cdn.test/b.jpg,2,,,,\n\
+                   tee,,,,,,ftp://x/y.jpg,3,,,,\n";
+        let (drafts, _, warnings) = read_drafts(csv, Currency::JPY, TaxClass::Reduced).unwrap();
+        let d = &drafts[0];
+        let srcs: Vec<&str> = d.images.iter().map(|i| i.src.as_str()).collect();
+        assert_eq!(srcs, ["https://cdn.test/a.jpg", "https://cdn.test/b.jpg", "https://cdn.test/c.jpg"]);
+        assert_eq!(d.images[0].alt, "front");
+        assert_eq!(d.variants[1].image_src.as_deref(), Some("https://cdn.test/c.jpg"));
+        assert_eq!(d.variants[0].input.tax_class, Some(TaxClass::Reduced), "the default tax class");
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].field, "line 5: Image Src");
+        let dropped: Vec<(&str, &str)> = warnings.iter().map(|w| (w.field.as_str(), w.message.as_str())).collect();
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert_eq!(dropped[0].0, "Gift Card");
+        assert!(dropped[0].1.contains("1 rows"), "{dropped:?}");
+        assert!(dropped[1].1.contains("costs"), "{dropped:?}");
+    }
+
+    #[test]
+    fn food_types_are_recognised_and_alcohol_is_not_food() {
+        assert!(looks_like_food("Tea", &[]));
+        assert!(looks_like_food("", &["緑茶".into()]));
+        assert!(looks_like_food("食品", &[]));
+        assert!(!looks_like_food("日本酒", &["sake".into()]));
+        assert!(!looks_like_food("T-shirt", &["cotton".into()]));
+        assert!(!looks_like_food("Steam cleaner", &[]), "words, not letters: tea is not in steam");
+    }
+
+    #[test]
     fn compare_at_below_price_names_its_line_and_column() {
         let csv = "Handle,Title,Variant SKU,Variant Price,Variant Compare At Price\nx,X,X1,1000,900\n";
-        let (drafts, _) = read_drafts(csv, Currency::JPY).unwrap();
+        let (drafts, _, _) = read_drafts(csv, Currency::JPY, TaxClass::Standard).unwrap();
         assert_eq!(drafts[0].errors[0].field, "line 2: Variant Compare At Price");
     }
 }

@@ -183,9 +183,12 @@ fn price_range(l: Lang, variants: &[Variant]) -> String {
     }
 }
 
-async fn export(State(state): State<Console>, s: Signed) -> Result<Response, Failure> {
+async fn export(State(state): State<Console>, s: Signed, headers: axum::http::HeaderMap) -> Result<Response, Failure> {
+    // Image Src absolute on this request's host (catalog::csv::media_base)
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = catalog::csv::media_base(None, host);
     let mut tx = state.db.begin(s.ctx.tenant_id).await?;
-    let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx)).await?;
+    let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &base).await?;
     tx.commit().await?;
     Ok((
         [
@@ -556,6 +559,8 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
             .enumerate()
             .filter_map(|(i, id)| r.take(id_of::<LocationId>(&format!("location_ids[{i}]"), id)).flatten())
             .collect(),
+        seo_title: None,
+        seo_description: None,
     };
     let mut tx = state.db.begin(s.ctx.tenant_id).await?;
     let result = match r.done() {
@@ -931,6 +936,9 @@ async fn update(State(state): State<Console>, Path(id): Path<String>, posted: Po
             product_type: Some(f.get("product_type").to_string()),
             tags: Some(tags_of(f.get("tags"))),
             options: Some(options_of(f)),
+            // the SEO texts are the API's and the CSV's for now; the form leaves them as they are
+            seo_title: None,
+            seo_description: None,
         };
         let locations: Vec<LocationId> = f
             .all("location_ids")

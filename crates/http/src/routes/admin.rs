@@ -4,6 +4,7 @@
 mod auth;
 mod customers;
 mod digital;
+mod images;
 mod inventory;
 mod mall;
 mod orders;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(store::router())
         .merge(customers::router())
         .merge(products::router())
+        .merge(images::router())
         .merge(inventory::router())
         .merge(orders::router())
         .merge(digital::router())
@@ -31,5 +33,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub fn uploads() -> OpenApiRouter<AppState> {
-    digital::uploads()
+    digital::uploads().merge(images::uploads())
 }

@@ -6,6 +6,7 @@ mod carts;
 mod checkout;
 mod databases;
 mod downloads;
+mod media;
 mod platform;
 pub(crate) mod postal;
 mod search;
@@ -96,6 +97,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(checkout::router())
         .merge(account::router())
         .merge(downloads::router())
+        .merge(media::router())
 }
 
 /// Routes that stream large request bodies: served with their own timeout and no body limit.

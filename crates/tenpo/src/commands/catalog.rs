@@ -14,7 +14,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
     let (databases, db) = app::open_database(config).await?;
     let result = async {
         match cmd {
-            CatalogCommand::Import { file, store, partial } => {
+            CatalogCommand::Import { file, store, partial, tax_class } => {
                 let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
                 let (tenant, store_id) = resolve(&db, &store).await?;
                 let bar = ProgressBar::new(0);
@@ -24,13 +24,21 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                         .progress_chars("=> "),
                 );
                 let mode = if partial { ImportMode::Partial } else { ImportMode::AllOrNothing };
+                let tax_class = match tax_class.as_deref() {
+                    Some("reduced") => Some(catalog::variant::TaxClass::Reduced),
+                    Some(_) => Some(catalog::variant::TaxClass::Standard),
+                    None => None,
+                };
+                let options = catalog::csv::ImportOptions { mode, tax_class };
                 let mut tx = db.begin(tenant).await?;
                 let progress_bar = bar.clone();
                 let mut progress = move |done: usize, total: usize| {
                     progress_bar.set_length(total as u64);
                     progress_bar.set_position(done as u64);
                 };
-                match catalog::csv::import(&mut tx, store_id, Acting::Operator, &bytes, mode, &mut progress).await {
+                match catalog::csv::import_with(&mut tx, store_id, Acting::Operator, &bytes, options, &mut progress)
+                    .await
+                {
                     Ok(report) => {
                         bar.set_message("committing");
                         tx.commit().await?;
@@ -44,6 +52,15 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                             report.variants_created,
                             report.variants_updated
                         );
+                        if report.images_queued > 0 {
+                            println!(
+                                "{} images to fetch (the worker fetches them and makes their renditions)",
+                                report.images_queued
+                            );
+                        }
+                        for w in &report.warnings {
+                            println!("warning: {}: {}", w.field, w.message);
+                        }
                         if !report.skipped.is_empty() {
                             println!("skipped {} rows:", report.skipped.len());
                             for e in &report.skipped {
@@ -64,7 +81,8 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
             CatalogCommand::Export { store, out } => {
                 let (tenant, store_id) = resolve(&db, &store).await?;
                 let mut tx = db.begin(tenant).await?;
-                let csv = catalog::csv::export(&mut tx, store_id, Acting::Operator).await?;
+                let base = config.images.public_url.clone().unwrap_or_default();
+                let csv = catalog::csv::export(&mut tx, store_id, Acting::Operator, &base).await?;
                 tx.commit().await?;
                 match out {
                     Some(path) => {

@@ -327,10 +327,16 @@ struct ImportParams {
     /// `all_or_nothing` (default) or `partial`.
     #[param(inline)]
     mode: Option<ImportMode>,
+    /// The tax class of variants whose `Variant Tax Class` is empty (a Shopify file has none):
+    /// `standard` (default) or `reduced`. Food-like product types at the standard rate are
+    /// reported in `warnings`.
+    #[param(inline)]
+    tax_class: Option<catalog::variant::TaxClass>,
 }
 
 /// Import products from a CSV in Shopify's product layout (UTF-8 or Shift_JIS). All or
-/// nothing unless `mode=partial`; errors name the line and column.
+/// nothing unless `mode=partial`; errors name the line and column. Image Src URLs are fetched
+/// in the background (`images_queued`); every column not imported is named in `warnings`.
 #[utoipa::path(post, path = "/admin/v1/products/import", tag = "catalog", security(("staff" = [])), params(ImportParams),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 422, body = ProblemBody, description = "import_rejected, unreadable_csv")))]
@@ -351,25 +357,26 @@ async fn import_products(
         ));
     }
     let mut tx = s.db.begin(ctx.tenant_id).await?;
-    let report = catalog::csv::import(
-        &mut tx,
-        ctx.store_id,
-        Acting::Staff(&ctx),
-        &body,
-        params.mode.unwrap_or_default(),
-        &mut |_, _| {},
-    )
-    .await?;
+    let options = catalog::csv::ImportOptions { mode: params.mode.unwrap_or_default(), tax_class: params.tax_class };
+    let report =
+        catalog::csv::import_with(&mut tx, ctx.store_id, Acting::Staff(&ctx), &body, options, &mut |_, _| {}).await?;
     tx.commit().await?;
     Ok(Json(report))
 }
 
-/// The store's catalog as a CSV in Shopify's product layout.
+/// The store's catalog as a CSV in Shopify's product layout, images included (`Image Src`
+/// absolute: `images.public_url`, or this request's host).
 #[utoipa::path(get, path = "/admin/v1/products/export", tag = "catalog", security(("staff" = [])),
     responses((status = 200, content_type = "text/csv", body = String)))]
-async fn export_products(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Response> {
+async fn export_products(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let base = catalog::csv::media_base(s.settings.image_public_url.as_deref(), host);
     let mut tx = s.db.begin(ctx.tenant_id).await?;
-    let csv = catalog::csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
+    let csv = catalog::csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &base).await?;
     tx.commit().await?;
     Ok((
         [

@@ -1,4 +1,6 @@
 mod csv;
+mod csv_images;
+pub mod images;
 mod products;
 mod storefront;
 

@@ -168,3 +168,99 @@ async fn a_cod_order_gets_the_confirmation_only() {
     has(confirmation, &[&order["number"].as_i64().unwrap().to_string(), "代引手数料: 330円", "3,290円", "代金引換"]);
     assert!(with_subject(&mails, "お振込").is_empty());
 }
+
+/// A real `tenpo worker` process sends the order confirmation and is killed (SIGKILL) as soon
+/// as the send is recorded. The event is then handed out again, as a relay that died before
+/// marking it leaves it (processing, its lease passed), with the mail consumer's record of it
+/// gone, and a second worker process takes it: the SMTP server still holds the one message.
+#[tokio::test]
+async fn a_worker_killed_after_the_send_was_recorded_does_not_send_it_again() {
+    let smtp = Smtp::start().await;
+    // the API in-process; the relay and the sender only in the child processes
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let t = super::tea_shop(&app).await;
+    let shop = &t.shop;
+    let cart = cart_with(&app, shop, &[(&t.tea, 1)]).await;
+    let body = json!({ "email": "jiro@example.jp", "shipping_address": address("東京都"), "payment_method": "cod" });
+    let placed: Value = checkout(&app, shop, &cart, body, None).await.expect(201);
+    let order = placed["order"]["id"].as_str().unwrap().to_string();
+    let port = smtp.port.to_string();
+    let env = [
+        ("TENPO_SMTP_HOST", "127.0.0.1"),
+        ("TENPO_SMTP_PORT", port.as_str()),
+        ("TENPO_SMTP_TLS", "none"),
+        ("TENPO_MAIL_FROM", "shop@tenpo.test"),
+    ];
+    let start_worker = || {
+        let mut cmd = crate::support::process::tenpo(&app);
+        cmd.arg("worker").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("tenpo worker")
+    };
+    let sent = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM email_messages WHERE to_address = 'jiro@example.jp' AND status = 'sent'",
+        )
+        .fetch_one(&app.owner)
+        .await
+        .unwrap()
+    };
+
+    let mut first = start_worker();
+    let mut waited = 0;
+    while sent().await == 0 {
+        assert!(first.try_wait().unwrap().is_none(), "the worker exited");
+        assert!(waited < 1200, "the confirmation was not sent within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(smtp.messages().len(), 1, "{:#?}", smtp.messages());
+
+    // the event again, as a relay killed before marking it published leaves it
+    let event: uuid::Uuid = sqlx::query_scalar(
+        "UPDATE outbox_events SET status = 'processing', locked_until = now() - interval '1 second'
+          WHERE event_type = 'order.placed' AND aggregate_id::text = $1 RETURNING id",
+    )
+    .bind(&order)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    // and the mail consumer runs on it again, as if its record of the event were lost: the
+    // message's dedupe key (event and recipient) records nothing new
+    sqlx::query("DELETE FROM processed_events WHERE consumer = 'checkout.mails' AND event_id = $1")
+        .bind(event)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let mut second = start_worker();
+    let mut waited = 0;
+    loop {
+        let status: String = sqlx::query_scalar("SELECT status FROM outbox_events WHERE id = $1")
+            .bind(event)
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
+        if status == "published" {
+            break;
+        }
+        assert!(waited < 1200, "the event was not handed out again within 60 s ({status})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // several of the sender's polls (every second)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "sent once: {mails:#?}");
+    one(&mails, "ご注文ありがとうございます");
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM email_messages WHERE to_address = 'jiro@example.jp'")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1, "recorded once");
+}

@@ -88,6 +88,7 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             "tax_class": "reduced", "is_hot": false, "hot_limit_per_customer": 2, "weight_grams": 10, "barcode": "4901234567894",
             "inventory_quantity": 3 }),
         ),
+        ("PATCH /admin/v1/products/{product_id}/images/{image_id}", json!({ "alt": "正面", "position": 1 })),
         (
             "PATCH /admin/v1/products/{product_id}/variants/{variant_id}",
             json!({ "sku": "S3", "title": "L", "option_values": ["XL"],
@@ -458,6 +459,7 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         // well-formed ids of nothing: bad bodies are refused before any lookup
         ("delivery_id", "0190a0a0-0000-7000-8000-000000000002".to_string()),
         ("asset_id", "0190a0a0-0000-7000-8000-000000000003".to_string()),
+        ("image_id", "0190a0a0-0000-7000-8000-000000000006".to_string()),
         ("statement_id", "0190a0a0-0000-7000-8000-000000000004".to_string()),
         ("webhook_id", webhook["id"].as_str().unwrap().to_string()),
         ("webhook_delivery_id", "0190a0a0-0000-7000-8000-000000000005".to_string()),

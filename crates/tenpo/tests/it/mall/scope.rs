@@ -93,6 +93,8 @@ async fn world(app: &TestApp) -> World {
         .as_str()
         .unwrap()
         .to_string();
+    // an image of B's product, settled (ready) before B's rows are taken
+    let image = b_image(app, &b, &b_product.id).await;
     let customer = app
         .post("/admin/v1/customers", &shop.owner_token, json!({ "email": "mall-customer@example.jp", "name": "客" }))
         .await
@@ -138,6 +140,7 @@ async fn world(app: &TestApp) -> World {
         m.insert("address_id", address["id"].as_str().unwrap().into());
         m.insert("promotion_id", promotion["id"].as_str().unwrap().into());
         m.insert("asset_id", asset.clone());
+        m.insert("image_id", image.clone());
         m.insert("location_id", b.location_id.clone());
         m.insert("staff_id", b.staff.id.clone());
         m.insert("vendor_id", b.id.clone());
@@ -177,6 +180,8 @@ async fn world(app: &TestApp) -> World {
         b_only_delivery,
         shared_delivery,
         asset,
+        image,
+        "Bの画像".into(),
         b_statement.clone(),
     ]
     .into();
@@ -226,6 +231,9 @@ async fn b_rows(app: &TestApp, w: &World) -> Vec<String> {
                ON p.id = v.product_id WHERE p.vendor_id = '{vendor}')"
         ),
     ];
+    let queries = queries.into_iter().chain([format!(
+        "SELECT t::text FROM product_images t WHERE product_id IN (SELECT id FROM products WHERE vendor_id = '{vendor}')"
+    )]);
     let mut out = Vec::new();
     for q in queries {
         let rows: Vec<String> = sqlx::query_scalar(&format!("{q} ORDER BY 1")).fetch_all(&app.owner).await.unwrap();
@@ -558,4 +566,26 @@ async fn escalation_by_a_vendor_admin_is_refused() {
     app.post("/admin/v1/staff", &single.owner_token, staff(Some(house), "staff"))
         .await
         .expect_problem(422, "validation_failed");
+}
+
+/// Uploads an image of B's product as B's staff and waits until the worker has settled it.
+async fn b_image(app: &TestApp, b: &Vendor, product: &str) -> String {
+    let png = images::pixels::sample(images::pixels::Format::Png, 120, 90);
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/v1/products/{product}/images?alt=B%E3%81%AE%E7%94%BB%E5%83%8F")))
+        .bearer_auth(&b.owner.token)
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    let image = TestApp::read(res).await.expect(201)["id"].as_str().unwrap().to_string();
+    for _ in 0..300 {
+        let list = app.get(&format!("/admin/v1/products/{product}/images"), &b.owner.token).await.expect(200);
+        if list[0]["status"] == "ready" {
+            return image;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("B's image was not settled");
 }

@@ -4,7 +4,8 @@ mod connections;
 mod routes;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
-use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
 
 /// The runtime role's password on every server of these tests (the second one requires one).
 pub const APP_PASSWORD: &str = "runtime-role-pw-for-tests";
@@ -19,6 +20,7 @@ impl OnSecond {
     /// A fresh database on the second server: migrated (`migrated`) or empty.
     pub async fn create(migrated: bool) -> OnSecond {
         let server = second_server().await.expect("second PostgreSQL server");
+        runtime_role_with_password(&server).await;
         let database =
             if migrated { TestDatabase::create_on(server).await } else { TestDatabase::empty_on(server).await }
                 .expect("database on the second server");
@@ -74,4 +76,32 @@ pub async fn tables_containing(pool: &PgPool, needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// The runtime role exists on the second server with [`APP_PASSWORD`], as it does once any
+/// database there has been migrated with that password. Roles are server-wide and the server is
+/// shared by every test: without this, whether a test could sign in as the runtime role depended
+/// on which test had reached the server first (the template build creates the role without one).
+async fn runtime_role_with_password(server: &PgConnectOptions) {
+    let mut conn = PgConnection::connect_with(server).await.expect("second server");
+    let sql = format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenpo_app') THEN
+             CREATE ROLE tenpo_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
+           END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$;
+         ALTER ROLE tenpo_app PASSWORD '{APP_PASSWORD}'"
+    );
+    // tests starting at once change the same role row
+    for attempt in 1..=20u64 {
+        match sqlx::raw_sql(&sql).execute(&mut conn).await {
+            Ok(_) => break,
+            Err(e) if attempt < 20 && e.to_string().contains("concurrently") => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await
+            }
+            Err(e) => panic!("the runtime role on the second server: {e}"),
+        }
+    }
+    conn.close().await.ok();
 }
