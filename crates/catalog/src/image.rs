@@ -488,6 +488,7 @@ pub struct StoredRendition {
 /// Records an image's renditions (once: a width recorded before is kept) and marks it ready.
 /// Records `product.updated`, so caches and the search index see the new URLs.
 pub async fn record_renditions(tx: &mut Tx, job: &Job, renditions: &[StoredRendition]) -> Result<(), CatalogError> {
+    lock_product(tx, job).await?;
     for r in renditions {
         sqlx::query(
             "INSERT INTO product_image_renditions (tenant_id, image_id, width, height, object_key, size_bytes)
@@ -515,6 +516,14 @@ pub async fn record_renditions(tx: &mut Tx, job: &Job, renditions: &[StoredRendi
     Ok(())
 }
 
+/// Locks the image's product before its image row, in the order every staff write on a
+/// product's images takes them (`product::lock`, then `product_images`): the other order
+/// deadlocks with a staff member reordering the images while the worker records them.
+async fn lock_product(tx: &mut Tx, job: &Job) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE").bind(job.product_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Records a failed attempt: tried again after `retry_in`, or, when `give_up`, marked failed.
 pub async fn record_failure(
     tx: &mut Tx,
@@ -524,6 +533,7 @@ pub async fn record_failure(
     give_up: bool,
 ) -> Result<(), CatalogError> {
     let error: String = error.chars().take(1000).collect();
+    lock_product(tx, job).await?;
     sqlx::query(
         "UPDATE product_images SET status = CASE WHEN $3 THEN 'failed' ELSE status END, last_error = $2,
             locked_until = NULL, available_at = now() + make_interval(secs => $4), updated_at = now()
