@@ -33,6 +33,8 @@ pub enum CheckoutError {
     PricesChanged,
     #[error("{0}")]
     PaymentMethodUnavailable(&'static str),
+    #[error("bank transfer needs a complete bank account first (missing: {})", .0.join(", "))]
+    BankAccountIncomplete(Vec<&'static str>),
     #[error("no such shipment in this order")]
     ShipmentNotFound,
     #[error("this order is not paid by bank transfer")]
@@ -84,7 +86,7 @@ impl Problem for CheckoutError {
         use CheckoutError::*;
         match self {
             CartNotFound | VariantNotFound | ItemNotFound | RequestNotFound | PromotionNotFound | OrderNotFound => 404,
-            EmptyCart | PaymentMethodUnavailable(_) | WrongPaymentMethod => 422,
+            EmptyCart | PaymentMethodUnavailable(_) | WrongPaymentMethod | BankAccountIncomplete(_) => 422,
             ShipmentNotFound | LineNotFound => 404,
             LineCanceled | LineDelivered => 409,
             PaymentNotPending
@@ -125,6 +127,7 @@ impl Problem for CheckoutError {
             HoldLapsed => "hold_lapsed",
             PricesChanged => "prices_changed",
             PaymentMethodUnavailable(_) => "payment_method_unavailable",
+            BankAccountIncomplete(_) => "bank_account_incomplete",
             ShipmentNotFound => "shipment_not_found",
             WrongPaymentMethod => "wrong_payment_method",
             PaymentNotPending => "payment_not_pending",
@@ -148,6 +151,10 @@ impl Problem for CheckoutError {
     fn fields(&self) -> Vec<FieldError> {
         match self {
             CheckoutError::Validation(e) => e.fields(),
+            CheckoutError::BankAccountIncomplete(missing) => missing
+                .iter()
+                .map(|f| FieldError::new(&format!("bank_account.{f}"), "required", "needed to offer bank transfer"))
+                .collect(),
             _ => Vec::new(),
         }
     }

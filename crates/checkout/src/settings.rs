@@ -52,7 +52,11 @@ pub struct DeliverySlot {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CheckoutSettings {
     pub currency: Currency,
+    /// The store wants to take bank transfers; they are offered only once the bank account is
+    /// complete (`bank_transfer_offered`).
     pub bank_transfer_enabled: bool,
+    /// Whether shoppers are offered bank transfer now: enabled, with a complete account.
+    pub bank_transfer_offered: bool,
     /// Days a bank-transfer order waits for payment before it is canceled.
     pub bank_transfer_due_days: i32,
     pub bank_account: BankAccount,
@@ -131,6 +135,7 @@ pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, Check
     Ok(CheckoutSettings {
         currency: c,
         bank_transfer_enabled: r.bank_transfer_enabled,
+        bank_transfer_offered: r.bank_transfer_enabled && r.bank_account.0.is_complete(),
         bank_transfer_due_days: r.bank_transfer_due_days,
         bank_account: r.bank_account.0,
         cod_enabled: r.cod_enabled,
@@ -162,6 +167,22 @@ impl CheckoutSettings {
 pub async fn get(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<CheckoutSettings, CheckoutError> {
     by.require(Permission::SettingsRead)?;
     load(tx, store).await
+}
+
+/// Staff turning bank transfer on, or replacing the account while it is on, must leave a
+/// complete account: shoppers are never told to pay into nothing. (A store that was created
+/// enabled without an account simply does not offer it until the account is set.)
+fn check_bank_transfer_can_be_offered(
+    current: &CheckoutSettings,
+    input: &UpdateCheckoutSettings,
+) -> Result<(), CheckoutError> {
+    let enabled = input.bank_transfer_enabled.unwrap_or(current.bank_transfer_enabled);
+    let touched = input.bank_transfer_enabled == Some(true) || input.bank_account.is_some();
+    let account = input.bank_account.as_ref().unwrap_or(&current.bank_account);
+    match account.missing() {
+        missing if enabled && touched && !missing.is_empty() => Err(CheckoutError::BankAccountIncomplete(missing)),
+        _ => Ok(()),
+    }
 }
 
 fn money(v: &mut Validator, field: &str, m: &Money, currency: Currency) -> i64 {
@@ -253,6 +274,7 @@ pub async fn update(
         }
     }
     v.into_result()?;
+    check_bank_transfer_can_be_offered(&current, &input)?;
     sqlx::query(
         "UPDATE store_settings SET
            bank_transfer_enabled = coalesce($2, bank_transfer_enabled),

@@ -147,6 +147,29 @@ impl BankAccount {
     pub fn is_empty(&self) -> bool {
         *self == BankAccount::default()
     }
+
+    /// The fields a shopper needs to pay into the account that are still missing: bank,
+    /// branch, type (普通/当座), number and the holder's name in kana. Empty when complete.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        for (field, value) in [
+            ("bank_name", &self.bank_name),
+            ("branch_name", &self.branch_name),
+            ("account_type", &self.account_type),
+            ("account_number", &self.account_number),
+            ("account_holder_kana", &self.account_holder_kana),
+        ] {
+            if value.trim().is_empty() {
+                missing.push(field);
+            }
+        }
+        missing
+    }
+
+    /// All five fields are there: shoppers can be told where to pay.
+    pub fn is_complete(&self) -> bool {
+        self.missing().is_empty()
+    }
 }
 
 /// Normalises a phone number to E.164. Domestic Japanese numbers (0 + 9 or 10 digits) become

@@ -43,7 +43,7 @@ pub struct Quote {
 }
 
 /// The one rule of which payment methods a cart may use, and what each costs:
-/// * bank transfer, when the store offers it;
+/// * bank transfer, when the store enabled it and its bank account is complete;
 /// * cash on delivery, when the store offers it, something is delivered, a COD fee tier covers
 ///   the total and the total is within the store's COD limit.
 pub fn quote(
@@ -56,7 +56,13 @@ pub fn quote(
     match method {
         PaymentMethod::BankTransfer => Quote {
             totals: totals::compute(lines, discount, shipping, None),
-            unavailable: (!s.bank_transfer_enabled).then_some("bank transfer is not offered by this store"),
+            unavailable: if !s.bank_transfer_enabled {
+                Some("bank transfer is not offered by this store")
+            } else if !s.bank_transfer_offered {
+                Some("this store has not set the bank account to pay into yet")
+            } else {
+                None
+            },
         },
         PaymentMethod::Cod => {
             let rules = CodRules { tiers: s.cod_fee_tiers.iter().map(|t| (t.up_to.amount, t.fee.amount)).collect() };

@@ -1,4 +1,5 @@
 mod flows;
+mod japan;
 mod mails;
 mod promotions;
 mod races;

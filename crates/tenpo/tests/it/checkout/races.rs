@@ -27,6 +27,7 @@ async fn lapse_holds(app: &TestApp) {
 async fn fifty_checkouts_for_the_last_ten_units_place_ten_orders() {
     let app = Arc::new(TestApp::spawn_with(|_, o| o.worker = false).await);
     let shop = Arc::new(app.shop().await);
+    app.with_bank_account(&shop).await;
     let variant = stocked_variant(&app, &shop, 10, false, None).await;
     // fifty carts each hold one unit in turn; every hold lapses, so checkout must reserve again
     let mut carts = Vec::new();
@@ -67,6 +68,7 @@ async fn fifty_checkouts_for_the_last_ten_units_place_ten_orders() {
 async fn a_code_limited_to_five_uses_is_used_five_times_by_twenty_checkouts() {
     let app = Arc::new(TestApp::spawn_with(|_, o| o.worker = false).await);
     let shop = Arc::new(app.shop().await);
+    app.with_bank_account(&shop).await;
     let variant = stocked_variant(&app, &shop, 100, false, None).await;
     let promo = app
         .post(
@@ -109,6 +111,7 @@ async fn a_code_limited_to_five_uses_is_used_five_times_by_twenty_checkouts() {
 async fn a_checkout_retried_ten_times_at_once_with_one_key_places_one_order() {
     let app = Arc::new(TestApp::spawn_with(|_, o| o.worker = false).await);
     let shop = Arc::new(app.shop().await);
+    app.with_bank_account(&shop).await;
     let variant = stocked_variant(&app, &shop, 10, false, None).await;
     let cart = Arc::new(new_cart(&app, &shop).await);
     add(&app, &shop, &cart, &variant, 2, None).await.expect(201);
@@ -175,6 +178,7 @@ async fn a_checkout_retried_ten_times_at_once_with_one_key_places_one_order() {
 async fn a_flash_sale_ends_with_exactly_one_order_per_granted_shopper() {
     let app = Arc::new(TestApp::spawn().await);
     let shop = Arc::new(app.shop().await);
+    app.with_bank_account(&shop).await;
     let variant = Arc::new(stocked_variant(&app, &shop, 100, true, None).await);
     let mut carts = Vec::new();
     for _ in 0..300 {

@@ -73,6 +73,13 @@ impl TestApp {
         }
     }
 
+    /// Gives the shop a complete bank account, so it offers bank transfer.
+    pub async fn with_bank_account(&self, shop: &Shop) {
+        self.patch("/admin/v1/store/checkout-settings", &shop.owner_token, json!({ "bank_account": bank_account() }))
+            .await
+            .expect(200);
+    }
+
     /// Signs in; panics unless it works.
     pub async fn login(&self, store: &str, login: &str, password: &str) -> String {
         let body = self
@@ -97,4 +104,10 @@ impl TestApp {
         let token = self.login(&shop.handle, &email, PASSWORD).await;
         (member, token)
     }
+}
+
+/// A complete bank account (振込先).
+pub fn bank_account() -> Value {
+    json!({ "bank_name": "テスト銀行", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567",
+            "account_holder_kana": "テンポ" })
 }
