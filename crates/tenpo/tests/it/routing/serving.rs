@@ -9,9 +9,12 @@ use futures::future::join_all;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{APP_PASSWORD, OnSecond};
+use db::testing::SECOND_SERVER_PASSWORD;
+
+use super::{APP_PASSWORD, OnSecond, tables_containing};
 use crate::catalog::active_product;
 use crate::checkout::{address, cart_with, checkout, tea_shop_in};
+use crate::digital::{confirm_payment, deliveries_until, download_url, first_delivery, place, upload};
 use crate::inventory::{add, decided, new_cart, stocked_variant};
 use crate::support::{Shop, TestApp};
 
@@ -173,5 +176,74 @@ async fn a_flash_sale_on_a_routed_store_grants_exactly_its_units() {
         assert!(started.elapsed() < Duration::from_secs(20), "{pending} events of the routed store never relayed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = std::fs::remove_file(secret);
+}
+
+#[tokio::test]
+async fn a_routed_stores_digital_goods_are_delivered_and_downloaded_from_its_database() {
+    let (app, second, secret) = app_with_second(true).await;
+    let shop = app.shop().await;
+    route(&app, &shop, "second").await;
+    let t = tea_shop_in(&app, shop.clone()).await;
+    let product: uuid::Uuid = sqlx::query_scalar("SELECT product_id FROM variants WHERE id = $1::uuid")
+        .bind(&t.guide)
+        .fetch_one(&second.owner)
+        .await
+        .unwrap();
+    let file = b"%PDF-1.4 routed guide".to_vec();
+    upload(&app, &shop, &product.to_string(), &t.guide, &file, "guide.pdf", Some("application/pdf")).await.expect(201);
+    let (order, placed) = place(&app, &shop, &[(&t.guide, 1)]).await;
+    confirm_payment(&app, &shop, &order, &placed["total"]).await;
+    // the delivery is made by the relay of the store's database
+    deliveries_until(&app, &shop, &order, |d| d.len() == 1).await;
+    let delivery = first_delivery(&app, &shop, &order).await;
+    let (url, _) = download_url(&app, &shop, &order, &delivery).await;
+    let got = app.client.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), file);
+    let deliveries = |pool: &sqlx::PgPool| {
+        let (pool, sql) =
+            (pool.clone(), format!("SELECT count(*) FROM digital_deliveries WHERE order_id = '{}'", order.id));
+        async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!((deliveries(&app.owner).await, deliveries(&second.owner).await), (0, 1));
+    let downloaded: i32 = sqlx::query_scalar("SELECT downloaded_count FROM digital_deliveries WHERE id = $1::uuid")
+        .bind(&delivery)
+        .fetch_one(&second.owner)
+        .await
+        .unwrap();
+    assert_eq!(downloaded, 1);
+    // the connection's password is in no table of either database
+    for pool in [&app.owner, &second.owner] {
+        assert!(tables_containing(pool, SECOND_SERVER_PASSWORD).await.is_empty());
+    }
+    let _ = std::fs::remove_file(secret);
+}
+
+#[tokio::test]
+async fn a_route_to_a_database_that_is_not_ready_is_refused_and_the_store_stays_served_from_main() {
+    let (app, second, secret) = app_with_second(false).await;
+    let lagging = OnSecond::create(false).await;
+    let shop = app.shop().await;
+    let add = |key: &str, host: String, port: u16, database: String, status: &str| {
+        json!({ "db_key": key, "kind": "shared", "host": host, "port": port, "database": database,
+                "username": "tenpo", "password_secret_ref": format!("file:{}", secret.display()), "status": status })
+    };
+    for body in [
+        add("off", second.host(), 5432, second.name().to_string(), "inactive"),
+        add("nowhere", "127.0.0.1".into(), 9, "nothing".into(), "active"),
+        add("behind", lagging.host(), 5432, lagging.name().to_string(), "active"),
+    ] {
+        app.op(Method::POST, "/platform/v1/databases", Some(body)).await.expect(201);
+    }
+    let path = format!("/platform/v1/tenants/{}/stores/{}/database", shop.tenant_id, shop.store_id);
+    for (key, why) in [("off", "inactive"), ("nowhere", ""), ("behind", "migrat")] {
+        let body =
+            app.op(Method::PUT, &path, Some(json!({ "db_key": key }))).await.expect_problem(409, "database_not_ready");
+        assert!(body["detail"].as_str().unwrap().contains(why), "{key}: {body}");
+    }
+    assert_eq!(app.op(Method::GET, &path, None).await.expect(200)["db_key"], "main");
+    active_product(&app, &shop, "Still here", &[("S", 100, 1)]).await;
+    assert_eq!(count(&app.owner, "products", &shop.store_id).await, 1);
     let _ = std::fs::remove_file(secret);
 }
