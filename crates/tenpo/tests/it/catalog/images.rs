@@ -182,6 +182,49 @@ async fn images_are_uploaded_by_content_ordered_and_shown_with_their_sizes() {
     assert_eq!(fetch(&app, "/media/t/x/assets/y").await.0, 404);
 }
 
+/// Staff reordering a product's images while the worker records their renditions: both lock the
+/// product before its images, so neither deadlocks the other and every image becomes ready (the
+/// other order left an image pending under its lease).
+#[tokio::test]
+async fn images_reordered_while_the_worker_records_them_all_become_ready() {
+    let app = TestApp::spawn().await;
+    let shop = app.shop().await;
+    let product = active_product(&app, &shop, "Tea", &[("TEA", 500, 1)]).await;
+    let pid = product["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let img = upload(&app, &shop, &pid, "", "image/png", pixels::sample(Format::Png, 700, 500)).await.expect(201);
+        ids.push(img["id"].as_str().unwrap().to_string());
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let reorder = {
+        let (client, url, token, stop) = (app.client.clone(), app.url(""), shop.owner_token.clone(), stop.clone());
+        let (pid, ids) = (pid.clone(), ids.clone());
+        tokio::spawn(async move {
+            let mut moves = 0;
+            while !stop.is_cancelled() {
+                let id = &ids[moves % ids.len()];
+                let res = client
+                    .patch(format!("{url}/admin/v1/products/{pid}/images/{id}"))
+                    .bearer_auth(&token)
+                    .json(&json!({ "position": 1 }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap());
+                moves += 1;
+            }
+            moves
+        })
+    };
+    let ready = wait_ready(&app, &shop, &pid).await;
+    stop.cancel();
+    let moves = reorder.await.unwrap();
+    assert!(moves > 0);
+    assert_eq!(ready.len(), 6);
+    assert!(ready.iter().all(|i| i["renditions"].as_array().unwrap().len() == 2), "{ready:?}");
+}
+
 #[tokio::test]
 async fn svg_programs_and_oversized_files_are_refused_and_change_nothing() {
     let app = TestApp::spawn_with(|c, _| c.images.max_bytes = 200_000).await;
