@@ -86,7 +86,8 @@ pub async fn new_shop(t: &Target) -> anyhow::Result<Shop> {
     // bank transfer is offered only with an account to pay into
     let account = json!({ "bank_account": { "bank_name": "ベンチ銀行", "branch_name": "本店", "account_type": "futsu",
                                             "account_number": "1234567", "account_holder_kana": "ベンチ" } });
-    let res = t.client.patch(t.url("/admin/v1/store/checkout-settings")).bearer_auth(&token).json(&account).send().await?;
+    let res =
+        t.client.patch(t.url("/admin/v1/store/checkout-settings")).bearer_auth(&token).json(&account).send().await?;
     anyhow::ensure!(res.status().is_success(), "bank account: {}", res.status());
     Ok(Shop { tenant_id: tenant_id.parse()?, store_handle: handle, owner_token: token })
 }

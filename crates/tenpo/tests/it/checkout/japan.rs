@@ -38,7 +38,8 @@ async fn bank_transfer_is_offered_only_once_the_bank_account_is_complete() {
         .patch("/admin/v1/store/checkout-settings", &shop.owner_token, json!({ "bank_account": half }))
         .await
         .expect_problem(422, "bank_account_incomplete");
-    let fields: Vec<&str> = refused["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        refused["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["bank_account.account_number", "bank_account.account_holder_kana"]);
     // turning it off needs no account; other settings save as before
     app.patch("/admin/v1/store/checkout-settings", &shop.owner_token, json!({ "bank_transfer_enabled": false }))
