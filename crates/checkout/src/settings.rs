@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::CheckoutError;
+pub use crate::totals::CodFeeBasis;
 
 /// Where shoppers send a bank transfer (振込先).
 pub use kernel::jp::BankAccount;
@@ -35,7 +36,8 @@ pub struct PrefectureFeeInput {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodTier {
-    /// The tier applies to totals (before the fee) up to this amount.
+    /// The tier applies up to this amount: the total before the fee, or the amount collected
+    /// with the fee (`cod_fee_basis`).
     pub up_to: Money,
     pub fee: Money,
 }
@@ -64,6 +66,9 @@ pub struct CheckoutSettings {
     /// Cash on delivery is offered for totals up to this amount.
     pub cod_limit: Money,
     pub cod_fee_tiers: Vec<CodTier>,
+    /// What a tier's bound is compared with: `subtotal` (the total before the fee, the default)
+    /// or `collected` (the amount collected, fee included, as carriers tier it).
+    pub cod_fee_basis: CodFeeBasis,
     pub shipping_flat_fee: Money,
     pub free_shipping_threshold: Option<Money>,
     pub prefecture_fees: Vec<PrefectureFee>,
@@ -81,6 +86,7 @@ pub struct UpdateCheckoutSettings {
     pub cod_limit: Option<Money>,
     /// Replaces the tiers.
     pub cod_fee_tiers: Option<Vec<CodTier>>,
+    pub cod_fee_basis: Option<CodFeeBasis>,
     pub shipping_flat_fee: Option<Money>,
     /// `null` turns free shipping off.
     #[serde(default, deserialize_with = "kernel::validate::nullable")]
@@ -100,6 +106,7 @@ struct Row {
     bank_account: sqlx::types::Json<BankAccount>,
     cod_enabled: bool,
     cod_limit_amount: i64,
+    cod_fee_basis: CodFeeBasis,
     shipping_flat_fee_amount: i64,
     free_shipping_threshold_amount: Option<i64>,
     updated_at: DateTime<Utc>,
@@ -115,7 +122,7 @@ struct Row {
 pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, CheckoutError> {
     let r: Row = sqlx::query_as(
         "SELECT currency, bank_transfer_enabled, bank_transfer_due_days, bank_account, cod_enabled, cod_limit_amount,
-                shipping_flat_fee_amount, free_shipping_threshold_amount, updated_at,
+                cod_fee_basis, shipping_flat_fee_amount, free_shipping_threshold_amount, updated_at,
                 ARRAY(SELECT up_to_amount FROM store_cod_fee_tiers t WHERE t.store_id = s.store_id ORDER BY up_to_amount) AS tier_up_to,
                 ARRAY(SELECT fee_amount FROM store_cod_fee_tiers t WHERE t.store_id = s.store_id ORDER BY up_to_amount) AS tier_fee,
                 ARRAY(SELECT prefecture_code FROM store_shipping_rates r WHERE r.store_id = s.store_id ORDER BY prefecture_code) AS fee_prefecture,
@@ -144,6 +151,7 @@ pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, Check
             .into_iter()
             .map(|(u, f)| CodTier { up_to: Money::new(u, c), fee: Money::new(f, c) })
             .collect(),
+        cod_fee_basis: r.cod_fee_basis,
         shipping_flat_fee: Money::new(r.shipping_flat_fee_amount, c),
         free_shipping_threshold: r.free_shipping_threshold_amount.map(|a| Money::new(a, c)),
         prefecture_fees: fees
@@ -158,6 +166,14 @@ pub async fn load(tx: &mut Tx, store: StoreId) -> Result<CheckoutSettings, Check
 }
 
 impl CheckoutSettings {
+    /// The store's COD fee tiers as the order arithmetic uses them.
+    pub fn cod_rules(&self) -> crate::totals::CodRules {
+        crate::totals::CodRules {
+            tiers: self.cod_fee_tiers.iter().map(|t| (t.up_to.amount, t.fee.amount)).collect(),
+            basis: self.cod_fee_basis,
+        }
+    }
+
     /// The shipping fee a store set for a prefecture, if any.
     pub fn prefecture_fee(&self, code: u8) -> Option<i64> {
         self.prefecture_fees.iter().find(|f| f.prefecture.code == code).map(|f| f.fee.amount)
@@ -283,7 +299,8 @@ pub async fn update(
            cod_enabled = coalesce($5, cod_enabled),
            cod_limit_amount = coalesce($6, cod_limit_amount),
            shipping_flat_fee_amount = coalesce($7, shipping_flat_fee_amount),
-           free_shipping_threshold_amount = CASE WHEN $8 THEN $9 ELSE free_shipping_threshold_amount END
+           free_shipping_threshold_amount = CASE WHEN $8 THEN $9 ELSE free_shipping_threshold_amount END,
+           cod_fee_basis = coalesce($10, cod_fee_basis)
          WHERE store_id = $1",
     )
     .bind(store)
@@ -295,6 +312,7 @@ pub async fn update(
     .bind(flat)
     .bind(free.is_some())
     .bind(free.flatten())
+    .bind(input.cod_fee_basis)
     .execute(&mut **tx)
     .await?;
     if input.cod_fee_tiers.is_some() {

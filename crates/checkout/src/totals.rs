@@ -10,12 +10,15 @@
 //!   line) — so each rate's share is exact and adds up to the discount;
 //! * shipping: none when nothing is shipped; free when the goods after discount reach the free
 //!   shipping threshold; else the prefecture's fee if the store set one, else the flat fee;
-//! * the COD fee is that of the first tier whose bound covers the total before the fee;
+//! * the COD fee is that of the first tier whose bound covers the total before the fee
+//!   ([`CodFeeBasis::Subtotal`], the default), or, the carriers' way, the amount collected: the
+//!   lowest tier whose bound covers the total plus that tier's own fee
+//!   ([`CodFeeBasis::Collected`]; one pass over the tiers, no loop that can oscillate);
 //! * consumption tax per rate is computed once per order, on the tax-inclusive amount of that
 //!   rate after discount, as `amount × rate / (1 + rate)` rounded down (the qualified-invoice
 //!   rule); shipping and the COD fee are taxed at the standard 10%.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Consumption tax rates in basis points.
@@ -54,8 +57,21 @@ pub struct ShippingRules {
 
 #[derive(Debug, Clone, Default)]
 pub struct CodRules {
-    /// (up to this total, fee), ascending.
+    /// (up to this amount, fee), ascending.
     pub tiers: Vec<(i64, i64)>,
+    pub basis: CodFeeBasis,
+}
+
+/// What a COD fee tier's bound is compared with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CodFeeBasis {
+    /// The total before the fee (goods after discount plus shipping).
+    #[default]
+    Subtotal,
+    /// The amount the carrier collects: that total plus the fee, as Yamato and Sagawa tier it.
+    Collected,
 }
 
 /// Tax of one rate.
@@ -145,12 +161,18 @@ pub fn shipping_fee(lines: &[Line], goods_after_discount: i64, rules: &ShippingR
     rules.prefecture_fee.unwrap_or(rules.flat_fee)
 }
 
-/// The COD fee for a total (before the fee), or `None` when no tier covers it.
+/// The COD fee for a total (before the fee), or `None` when no tier covers it. On the
+/// collected basis it is the lowest tier whose bound covers the total plus that tier's fee: each
+/// tier is tried once, in ascending order, so the answer cannot flip between two tiers.
 pub fn cod_fee(total_before_fee: i64, rules: &CodRules) -> Option<i64> {
     if rules.tiers.is_empty() {
         return Some(0);
     }
-    rules.tiers.iter().find(|(up_to, _)| total_before_fee <= *up_to).map(|(_, fee)| *fee)
+    let covers = |&&(up_to, fee): &&(i64, i64)| match rules.basis {
+        CodFeeBasis::Subtotal => total_before_fee <= up_to,
+        CodFeeBasis::Collected => total_before_fee + fee <= up_to,
+    };
+    rules.tiers.iter().find(covers).map(|(_, fee)| *fee)
 }
 
 /// The tax contained in a tax-inclusive amount at a rate, rounded down.
@@ -261,7 +283,7 @@ mod tests {
 
     #[test]
     fn cod_fee_tiers_follow_the_total_before_the_fee() {
-        let tiers = CodRules { tiers: vec![(10_000, 330), (30_000, 440), (100_000, 660)] };
+        let tiers = CodRules { tiers: vec![(10_000, 330), (30_000, 440), (100_000, 660)], ..CodRules::default() };
         let lines = [line(9_200, 1, STANDARD_BPS)];
         let rules = ShippingRules { flat_fee: 800, free_threshold: None, prefecture_fee: None };
         // 9,200 + 800 shipping = 10,000: the first tier (up to 10,000) applies
@@ -274,6 +296,39 @@ mod tests {
         assert_eq!(t.tax_lines, vec![TaxLine { rate_bps: 1000, taxable_amount: 10_441, tax_amount: 949 }]);
         // above every tier: no fee can be charged (COD is not offered)
         assert_eq!(cod_fee(100_001, &tiers), None);
+    }
+
+    #[test]
+    fn cod_fee_tiers_on_the_amount_collected_match_yamatos_table_at_each_boundary() {
+        // Yamato 宅急便コレクト, tax included: collected up to 10,000 -> 330; 30,000 -> 440;
+        // 100,000 -> 660; 300,000 -> 1,100 (docs/JAPAN.md)
+        let yamato = CodRules {
+            tiers: vec![(10_000, 330), (30_000, 440), (100_000, 660), (300_000, 1_100)],
+            basis: CodFeeBasis::Collected,
+        };
+        let subtotal = CodRules { basis: CodFeeBasis::Subtotal, ..yamato.clone() };
+        // (total before the fee, fee on the collected amount, what is collected)
+        for (before, fee, collected) in [
+            (1, 330, 331),
+            (9_670, 330, 10_000),   // 9,670 + 330 = 10,000: still the first tier
+            (9_671, 440, 10_111),   // 10,001 with 330 is over; 9,671 + 440 fits 30,000
+            (10_000, 440, 10_440),  // on the subtotal basis this would be 330
+            (29_560, 440, 30_000),  // 29,560 + 440 = 30,000
+            (29_561, 660, 30_221),  // 30,001 with 440 is over
+            (99_340, 660, 100_000), // 99,340 + 660 = 100,000
+            (99_341, 1_100, 100_441),
+            (298_900, 1_100, 300_000), // 298,900 + 1,100 = 300,000: the last tier's edge
+        ] {
+            assert_eq!(cod_fee(before, &yamato), Some(fee), "before {before}");
+            assert_eq!(before + fee, collected);
+        }
+        // 298,901 + 1,100 = 300,001: no tier covers it, COD cannot be offered
+        assert_eq!(cod_fee(298_901, &yamato), None);
+        // the default basis is today's: the total before the fee
+        assert_eq!((cod_fee(10_000, &subtotal), cod_fee(298_901, &subtotal)), (Some(330), Some(1_100)));
+        // through the totals: 9,671 of goods, no shipping, COD collects 10,111
+        let t = compute(&[line(9_671, 1, STANDARD_BPS)], None, &ShippingRules::default(), Some(&yamato));
+        assert_eq!((t.cod_fee, t.total), (440, 10_111));
     }
 
     #[test]

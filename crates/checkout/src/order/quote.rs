@@ -14,7 +14,7 @@ use crate::CheckoutError;
 use crate::cart::{self, CartKey};
 use crate::promotions;
 use crate::settings::{self, CheckoutSettings};
-use crate::totals::{self, CodRules, Discount, Line, ShippingRules, TaxLine, Totals};
+use crate::totals::{self, Discount, Line, ShippingRules, TaxLine, Totals};
 
 /// A cart line as the order arithmetic sees it.
 pub fn line(unit_price: i64, quantity: i32, tax: TaxClass, fulfillment: FulfillmentType) -> Line {
@@ -45,7 +45,8 @@ pub struct Quote {
 /// The one rule of which payment methods a cart may use, and what each costs:
 /// * bank transfer, when the store enabled it and its bank account is complete;
 /// * cash on delivery, when the store offers it, something is delivered, a COD fee tier covers
-///   the total and the total is within the store's COD limit.
+///   the total (before the fee, or with it: `cod_fee_basis`) and the total is within the store's
+///   COD limit.
 pub fn quote(
     method: PaymentMethod,
     lines: &[Line],
@@ -65,7 +66,7 @@ pub fn quote(
             },
         },
         PaymentMethod::Cod => {
-            let rules = CodRules { tiers: s.cod_fee_tiers.iter().map(|t| (t.up_to.amount, t.fee.amount)).collect() };
+            let rules = s.cod_rules();
             let t = totals::compute(lines, discount, shipping, Some(&rules));
             let unavailable = if !s.cod_enabled {
                 Some("cash on delivery is not offered by this store")

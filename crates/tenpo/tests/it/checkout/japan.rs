@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{address, cart_call, cart_with, checkout};
+use super::{address, cart_call, cart_with, checkout, yen};
 use crate::inventory::stocked_variant;
 use crate::support::TestApp;
 use crate::support::fixtures::bank_account;
@@ -60,4 +60,75 @@ async fn bank_transfer_is_offered_only_once_the_bank_account_is_complete() {
     assert_eq!(options["payment_methods"][0]["available"], true);
     let placed = checkout(&app, &shop, &cart, body, None).await.expect(201);
     assert_eq!(placed["order"]["payment"]["bank_account"]["account_number"], "1234567");
+}
+
+/// A product of one physical variant at `price` yen, 10 in stock; answers the variant id.
+async fn priced_variant(app: &TestApp, shop: &crate::support::Shop, price: i64) -> String {
+    let p = app
+        .post(
+            "/admin/v1/products",
+            &shop.owner_token,
+            json!({ "title": format!("Item {price}"), "status": "active",
+                    "variants": [{ "sku": "ITEM", "price": yen(price), "inventory_quantity": 10 }] }),
+        )
+        .await
+        .expect(201);
+    p["variants"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn cod_fee_tiers_on_the_amount_collected_follow_yamatos_table() {
+    let app = TestApp::spawn().await;
+    let shop = app.shop().await;
+    // Yamato 宅急便コレクト's fees, tax included; no shipping fee, so the total is the goods
+    let seen = app
+        .patch(
+            "/admin/v1/store/checkout-settings",
+            &shop.owner_token,
+            json!({ "cod_enabled": true, "cod_limit": yen(300_000), "cod_fee_basis": "collected",
+                    "cod_fee_tiers": [{ "up_to": yen(10_000), "fee": yen(330) }, { "up_to": yen(30_000), "fee": yen(440) },
+                                      { "up_to": yen(100_000), "fee": yen(660) }, { "up_to": yen(300_000), "fee": yen(1_100) }] }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(seen["cod_fee_basis"], "collected");
+    let cod_of = |options: &serde_json::Value| options["payment_methods"][1].clone();
+    // (goods, fee, collected): each side of each boundary, hand-computed
+    for (price, fee, total) in
+        [(9_670, 330, 10_000), (9_671, 440, 10_111), (29_561, 660, 30_221), (298_900, 1_100, 300_000)]
+    {
+        let variant = priced_variant(&app, &shop, price).await;
+        let cart = cart_with(&app, &shop, &[(&variant, 1)]).await;
+        let options = cart_call(&app, Method::GET, &shop, &cart, "/checkout-options", None).await.expect(200);
+        let cod = cod_of(&options);
+        assert_eq!(
+            (&cod["available"], &cod["cod_fee"], &cod["total"]),
+            (&json!(true), &yen(fee), &yen(total)),
+            "{price}"
+        );
+        if price == 9_671 {
+            // placing charges what the options showed
+            let body =
+                json!({ "email": "hanako@example.jp", "shipping_address": address("東京都"), "payment_method": "cod" });
+            let placed = checkout(&app, &shop, &cart, body, None).await.expect(201);
+            assert_eq!((&placed["order"]["cod_fee"], &placed["order"]["total"]), (&yen(440), &yen(10_111)));
+        }
+    }
+    // 298,901 + 1,100 is over the last tier: COD is not offered
+    let variant = priced_variant(&app, &shop, 298_901).await;
+    let cart = cart_with(&app, &shop, &[(&variant, 1)]).await;
+    let options = cart_call(&app, Method::GET, &shop, &cart, "/checkout-options", None).await.expect(200);
+    assert_eq!(cod_of(&options)["available"], false);
+    // back on the default basis, the tier follows the total before the fee: 9,671 pays 330
+    app.patch("/admin/v1/store/checkout-settings", &shop.owner_token, json!({ "cod_fee_basis": "subtotal" }))
+        .await
+        .expect(200);
+    let variant = priced_variant(&app, &shop, 9_671).await;
+    let cart = cart_with(&app, &shop, &[(&variant, 1)]).await;
+    let options = cart_call(&app, Method::GET, &shop, &cart, "/checkout-options", None).await.expect(200);
+    assert_eq!(cod_of(&options)["cod_fee"], yen(330));
+    // a basis that is neither is refused
+    app.patch("/admin/v1/store/checkout-settings", &shop.owner_token, json!({ "cod_fee_basis": "total" }))
+        .await
+        .expect(422);
 }
