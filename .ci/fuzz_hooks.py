@@ -15,7 +15,6 @@ forever.
 
 import json
 import os
-import re
 import secrets
 import threading
 import urllib.error
@@ -76,18 +75,3 @@ class TenpoAuth:
         case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {data}"
 
-
-_ROUTE = re.compile(r"^/platform/v1/tenants/[^/]+/stores/[^/]+/database$")
-_DB_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
-
-
-@schemathesis.hook
-def before_call(context, case, **kwargs):
-    """Store routes set by the fuzzer stay on `main`. The fuzzer's own connections point at made-up
-    hosts, and a store routed to a database this server does not serve it from answers every
-    request 503 `store_database_unavailable` (docs/ROUTING.md), as it should: the 5xx gate would
-    count them all. A well-formed key becomes `main`; a malformed one is sent as made, so the
-    route's validation is still fuzzed."""
-    if case.method.upper() == "PUT" and _ROUTE.match(case.formatted_path) and isinstance(case.body, dict):
-        if isinstance(case.body.get("db_key"), str) and _DB_KEY.match(case.body["db_key"]):
-            case.body["db_key"] = "main"

@@ -455,6 +455,16 @@ impl Registry {
         pool
     }
 
+    /// The pool already opened for this key, without asking the control database.
+    pub fn cached(&self, key: &str) -> Option<PgPool> {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner()).get(key).map(|e| e.pool.clone())
+    }
+
+    /// The keys of the pools opened so far.
+    pub fn open_keys(&self) -> Vec<String> {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
     /// Closes and forgets the pool of a connection taken out of use.
     pub fn forget(&self, key: &str) {
         let old = self.pools.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
@@ -506,6 +516,10 @@ pub fn expected_version() -> i64 {
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a request waits for a store database with no open connection to answer before it is
+/// refused as unavailable.
+pub const REACH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Asks a pool for its schema version, within two seconds.
 pub async fn health_of(db_key: &str, pool: &PgPool) -> DbHealth {

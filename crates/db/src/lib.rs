@@ -19,6 +19,7 @@ pub mod connect;
 pub mod connections;
 pub mod error;
 pub mod migrate;
+pub mod mirror;
 pub mod routing;
 pub mod testing;
 
@@ -36,7 +37,12 @@ pub use sqlx;
 /// The runtime database: a pool connected as the non-owner application role.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// The pool this handle opens transactions on: the main database's, or a store database's.
     pool: PgPool,
+    /// The main (control) database's pool, the same for every handle of the process.
+    control: PgPool,
+    /// Which database `pool` reaches: `None` for the main one, else the connection's key.
+    key: Option<Arc<str>>,
     /// The runtime pools of the operator's other databases, shared by every clone.
     connections: Arc<connections::Registry>,
     /// The route cache of the stores (`store_db_routing`), shared by every clone.
@@ -50,7 +56,82 @@ impl Db {
 
     /// With the settings the pools of the other databases are opened with.
     pub fn with_connections(pool: PgPool, settings: connections::RuntimeSettings) -> Self {
-        Db { pool, connections: Arc::new(connections::Registry::new(settings)), routes: Default::default() }
+        Db {
+            control: pool.clone(),
+            pool,
+            key: None,
+            connections: Arc::new(connections::Registry::new(settings)),
+            routes: Default::default(),
+        }
+    }
+
+    /// The database a store's data lives in (docs/ROUTING.md): the main one when the store has
+    /// no route, else its connection's runtime pool, through the route cache. A route to an
+    /// inactive or unreachable database is refused with 503 `store_database_unavailable`; it
+    /// never falls back to the main database, which does not hold the store's data.
+    pub async fn store(&self, store: kernel::StoreId) -> Result<Db, routing::RouteError> {
+        let key = self.routes.database_of(&self.control, store).await?;
+        self.database(key.as_deref()).await
+    }
+
+    /// The database of a connection's key (`None` or `main`: the main database).
+    pub async fn database(&self, key: Option<&str>) -> Result<Db, routing::RouteError> {
+        let Some(key) = key.filter(|k| *k != connections::MAIN) else {
+            return Ok(self.control());
+        };
+        let pool = match self.connections.cached(key) {
+            Some(pool) => pool,
+            None => {
+                let row = match connections::get(&self.control, key).await {
+                    Ok(row) => row,
+                    Err(connections::ConnectionError::NotFound) => {
+                        return Err(routing::RouteError::Unavailable(key.into()));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if row.status == connections::ConnectionStatus::Inactive {
+                    return Err(routing::RouteError::Unavailable(key.into()));
+                }
+                self.connections.pool(&row)
+            }
+        };
+        // a pool holding no connection (new, or idle long enough to close them all) is asked
+        // for one now: an unreachable database answers 503 here, not 500 in the middle of a use case
+        if pool.size() == 0 {
+            let reached = tokio::time::timeout(connections::REACH_TIMEOUT, pool.acquire()).await;
+            if !matches!(reached, Ok(Ok(_))) {
+                tracing::warn!(db_key = %key, "store database unreachable");
+                return Err(routing::RouteError::Unavailable(key.into()));
+            }
+        }
+        Ok(Db {
+            pool,
+            control: self.control.clone(),
+            key: Some(key.into()),
+            connections: self.connections.clone(),
+            routes: self.routes.clone(),
+        })
+    }
+
+    /// The main (control) database: tenants, stores, staff, sessions, routes, connections.
+    pub fn control(&self) -> Db {
+        Db {
+            pool: self.control.clone(),
+            control: self.control.clone(),
+            key: None,
+            connections: self.connections.clone(),
+            routes: self.routes.clone(),
+        }
+    }
+
+    /// The key of the database this handle reaches (`main` for the main one).
+    pub fn db_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(connections::MAIN)
+    }
+
+    /// Whether this handle reaches the main database.
+    pub fn is_main(&self) -> bool {
+        self.key.is_none()
     }
 
     /// The route cache: which database each store lives in (docs/ROUTING.md).
@@ -66,8 +147,8 @@ impl Db {
     /// The health of the main database (`main`) and of every connection, checked at once.
     pub async fn health(&self) -> Vec<connections::DbHealth> {
         let (main, others) = tokio::join!(
-            connections::health_of(connections::MAIN, &self.pool),
-            connections::health_all(&self.pool, &self.connections)
+            connections::health_of(connections::MAIN, &self.control),
+            connections::health_all(&self.control, &self.connections)
         );
         let mut all = vec![main];
         match others {
@@ -110,8 +191,11 @@ impl Db {
     /// (a connection answers to the runtime that opened it). Call it on that runtime.
     pub fn own_pool(&self, max_connections: u32) -> Db {
         let options = self.pool.connect_options().as_ref().clone();
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options);
         Db {
-            pool: sqlx::postgres::PgPoolOptions::new().max_connections(max_connections).connect_lazy_with(options),
+            control: if self.key.is_none() { pool.clone() } else { self.control.clone() },
+            pool,
+            key: self.key.clone(),
             connections: self.connections.clone(),
             routes: self.routes.clone(),
         }
@@ -123,6 +207,7 @@ impl Db {
 
     pub async fn close(&self) {
         self.connections.close_all().await;
+        self.control.close().await;
         self.pool.close().await
     }
 }

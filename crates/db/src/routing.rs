@@ -47,18 +47,19 @@ pub enum RouteError {
     StoreNotFound,
     #[error(transparent)]
     Connection(#[from] ConnectionError),
-    #[error("the database connection {0:?} is inactive")]
-    ConnectionInactive(String),
     #[error(
         "the store already has data (products, carts or orders) in its database: a route would leave it \
          behind; move it instead (`tenpo store move`)"
     )]
     StoreHasData,
-    /// The store's route names another database. This version serves a store's data from the
-    /// main database only (request routing is the next piece, docs/ROUTING.md), so it refuses
-    /// rather than answer from a database that does not hold the store's data.
-    #[error("this store's data lives in the database {0:?}, which this server does not serve it from")]
-    NotServed(String),
+    /// The store's database is taken out of use, gone from `db_connections`, or does not answer:
+    /// the store is not served (and never from the main database, which lacks its data).
+    #[error("this store's database {0:?} is not available now; retry later")]
+    Unavailable(String),
+    /// A route may only name a database that is active, answers and carries this binary's
+    /// migrations.
+    #[error("the database {key:?} is not ready for stores: {why}")]
+    NotReady { key: String, why: String },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -68,9 +69,9 @@ impl Problem for RouteError {
         match self {
             RouteError::StoreNotFound => 404,
             RouteError::Connection(e) => e.status(),
-            RouteError::ConnectionInactive(_) => 422,
             RouteError::StoreHasData => 409,
-            RouteError::NotServed(_) => 503,
+            RouteError::Unavailable(_) => 503,
+            RouteError::NotReady { .. } => 409,
             RouteError::Db(_) => 500,
         }
     }
@@ -79,31 +80,21 @@ impl Problem for RouteError {
         match self {
             RouteError::StoreNotFound => "store_not_found",
             RouteError::Connection(e) => e.code(),
-            RouteError::ConnectionInactive(_) => "db_connection_inactive",
             RouteError::StoreHasData => "store_has_data",
-            RouteError::NotServed(_) => STORE_DATABASE_UNAVAILABLE,
+            RouteError::Unavailable(_) => STORE_DATABASE_UNAVAILABLE,
+            RouteError::NotReady { .. } => "database_not_ready",
             RouteError::Db(_) => "internal",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
-        matches!(self, RouteError::NotServed(_)).then_some(RETRY_AFTER_SECS)
+        matches!(self, RouteError::Unavailable(_)).then_some(RETRY_AFTER_SECS)
     }
 }
 
 /// The code of a store whose database does not serve it here (503, with `Retry-After`).
 pub const STORE_DATABASE_UNAVAILABLE: &str = "store_database_unavailable";
 const RETRY_AFTER_SECS: u64 = 5;
-
-/// Refuses a store routed to another database than the main one: every request for a store's
-/// data passes here (staff sign-in resolution, the storefront's store, operator commands), so a
-/// routed store is never answered from the main database.
-pub async fn require_main(db: &crate::Db, store: StoreId) -> Result<(), RouteError> {
-    match db.routes().database_of(db.platform(), store).await? {
-        None => Ok(()),
-        Some(key) => Err(RouteError::NotServed(key)),
-    }
-}
 
 /// The route of a store (`main` without one).
 pub async fn route_of(control: &PgPool, store: StoreId) -> Result<StoreRoute, sqlx::Error> {
@@ -119,25 +110,23 @@ pub async fn route_of(control: &PgPool, store: StoreId) -> Result<StoreRoute, sq
 }
 
 /// Routes a store to a connection, or back to the main database (`main`). Only a store without
-/// data may be routed: one with products, carts or orders is moved instead.
+/// data may be routed: one with products, carts or orders is moved instead. The target must be
+/// ready: active, answering, and at this binary's migrations (409 `database_not_ready`).
+/// The store's control rows (tenant, vendors, the store) and its setup rows (settings,
+/// counters, locations) are copied there before the route changes.
 pub async fn set_route(
     db: &crate::Db,
     tenant: kernel::TenantId,
     store: StoreId,
     input: SetRoute,
 ) -> Result<StoreRoute, RouteError> {
-    let control = db.platform();
-    let current = route_of(control, store).await?;
-    let mut tx = db.begin(tenant).await?;
-    let (exists, has_data): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1),
-                EXISTS (SELECT 1 FROM products WHERE store_id = $1)
-                OR EXISTS (SELECT 1 FROM carts WHERE store_id = $1)
-                OR EXISTS (SELECT 1 FROM orders WHERE store_id = $1)",
-    )
-    .bind(store)
-    .fetch_one(&mut *tx)
-    .await?;
+    let control = db.control();
+    let current = route_of(control.platform(), store).await?;
+    let mut tx = control.begin(tenant).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1)")
+        .bind(store)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     if !exists {
         return Err(RouteError::StoreNotFound);
@@ -145,27 +134,61 @@ pub async fn set_route(
     if input.db_key == current.db_key {
         return Ok(current);
     }
-    // data in the main database stays there; a store routed elsewhere has none here to check
-    if current.db_key == MAIN && has_data {
+    let target = if input.db_key == MAIN {
+        control.clone()
+    } else {
+        let conn = connections::get(control.platform(), &input.db_key).await?;
+        if conn.status == ConnectionStatus::Inactive {
+            return Err(RouteError::NotReady { key: conn.db_key, why: "it is inactive".into() });
+        }
+        let health = connections::health_of(&conn.db_key, &control.connections().pool(&conn)).await;
+        match health.status {
+            connections::HealthStatus::Ok => {}
+            _ => {
+                let why = health.error.unwrap_or_else(|| "it does not answer".into());
+                return Err(RouteError::NotReady { key: conn.db_key, why });
+            }
+        }
+        control.database(Some(&conn.db_key)).await.map_err(|e| match e {
+            RouteError::Unavailable(key) => RouteError::NotReady { key, why: "it does not answer".into() },
+            other => other,
+        })?
+    };
+    // the data lives where the current route points: a store with data there is moved, not routed
+    let source = control.database(Some(&current.db_key)).await?;
+    let mut tx = source.begin(tenant).await?;
+    let has_data: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM products WHERE store_id = $1)
+                OR EXISTS (SELECT 1 FROM carts WHERE store_id = $1)
+                OR EXISTS (SELECT 1 FROM orders WHERE store_id = $1)",
+    )
+    .bind(store)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if has_data {
         return Err(RouteError::StoreHasData);
     }
+    if !target.is_main() {
+        // the rows its data points at, before any request can reach it there
+        crate::mirror::mirror_into(&control, &target, tenant).await?;
+    }
+    crate::mirror::copy_setup(&source, &target, tenant, store).await?;
     if input.db_key == MAIN {
-        sqlx::query("DELETE FROM store_db_routing WHERE store_id = $1").bind(store).execute(control).await?;
+        sqlx::query("DELETE FROM store_db_routing WHERE store_id = $1").bind(store).execute(control.platform()).await?;
     } else {
-        let conn = connections::get(control, &input.db_key).await?;
-        if conn.status == ConnectionStatus::Inactive {
-            return Err(RouteError::ConnectionInactive(conn.db_key));
-        }
         sqlx::query(
             "INSERT INTO store_db_routing (store_id, db_key) VALUES ($1, $2)
              ON CONFLICT (store_id) DO UPDATE SET db_key = EXCLUDED.db_key",
         )
         .bind(store)
-        .bind(&conn.db_key)
-        .execute(control)
+        .bind(&input.db_key)
+        .execute(control.platform())
         .await?;
+        // the stores routed there now include this one
+        crate::mirror::mirror_into(&control, &target, tenant).await?;
     }
-    let route = route_of(control, store).await?;
+    let route = route_of(control.platform(), store).await?;
     tracing::info!(store_id = %store, db_key = %route.db_key, version = route.version, "store route changed");
     Ok(route)
 }

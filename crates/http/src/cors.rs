@@ -66,13 +66,13 @@ async fn allowed(state: &AppState, origin: &HeaderValue, path: &str) -> bool {
 }
 
 /// The store's own list, from the read cache when it has it.
-async fn store_origins(state: &AppState, store: &str) -> Result<Vec<String>, sqlx::Error> {
+async fn store_origins(state: &AppState, store: &str) -> Result<Vec<String>, db::routing::RouteError> {
     let Some(shop) = Shopfront::resolve(state, store.to_string()).await? else { return Ok(Vec::new()) };
     if let Some(hit) = state.cache.get(shop.store_id, "cors") {
         return Ok(serde_json::from_slice(&hit.body).unwrap_or_default());
     }
     let generation = state.cache.generation(shop.store_id);
-    let mut tx = state.db.begin(shop.tenant_id).await?;
+    let mut tx = state.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let list = tenancy::settings::cors_origins(&mut tx, shop.store_id).await?;
     tx.commit().await?;
     state.cache.put(

@@ -105,12 +105,49 @@ pub struct Inner {
     /// The admin console's pages, nested at `/console` (built by the composition root from the
     /// `console` crate, so this crate does not depend on it).
     pub console: Option<Router>,
+    /// The hot-item queues of the store databases (docs/ROUTING.md), opened on first use.
+    hot_of_databases: std::sync::Mutex<std::collections::HashMap<String, Arc<checkout::hot::HotQueue>>>,
+    /// Stops those queues when the state goes away.
+    hot_stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.hot_stop.cancel();
+    }
 }
 
 impl AppState {
     pub fn new(db: Db, settings: HttpSettings, hot: Arc<checkout::hot::HotQueue>) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.storefront_cache_ttl));
-        AppState(Arc::new(Inner { db, settings, cache, hot, search: None, storage: None, console: None }))
+        AppState(Arc::new(Inner {
+            db,
+            settings,
+            cache,
+            hot,
+            search: None,
+            storage: None,
+            console: None,
+            hot_of_databases: Default::default(),
+            hot_stop: Default::default(),
+        }))
+    }
+
+    /// The hot-item queue of the database `db` reaches: the main one's, or a store database's
+    /// (started on first use; its requests are recorded and decided there).
+    pub fn hot_of(&self, db: &Db) -> Arc<checkout::hot::HotQueue> {
+        if db.is_main() {
+            return self.hot.clone();
+        }
+        let mut queues = self.hot_of_databases.lock().unwrap_or_else(|p| p.into_inner());
+        queues
+            .entry(db.db_key().to_string())
+            .or_insert_with(|| {
+                let queue = checkout::hot::HotQueue::new(db.clone());
+                queue.spawn(self.hot_stop.clone());
+                queue
+            })
+            .clone()
     }
 
     /// Adds the search index; call before the state is cloned.

@@ -200,7 +200,6 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<StaffContext, AuthErro
     .fetch_optional(db.platform())
     .await?;
     let (session_id, tenant_id, store_id, staff_id, role, vendor_id) = row.ok_or(AuthError::InvalidToken)?;
-    db::routing::require_main(db, store_id).await?;
     Ok(StaffContext { tenant_id, store_id, staff_id, session_id, role, vendor_id })
 }
 

@@ -128,5 +128,7 @@ pub async fn update_tenant(db: &Db, id: TenantId, input: UpdateTenant) -> Result
     .ok_or(TenancyError::TenantNotFound)?;
     events::record(&mut tx, events::NewEvent::of(&crate::event::TenantUpdated(tenant.clone()))).await?;
     tx.commit().await?;
+    // the copies in the databases of its routed stores (docs/ROUTING.md)
+    db::mirror::refresh_tenant_or_warn(db, id).await;
     Ok(tenant)
 }

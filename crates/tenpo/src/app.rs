@@ -194,7 +194,30 @@ pub async fn start(
         tracing::info!(addr = %local, "HTTP API listening");
     }
     if parts.worker {
-        let mut worker = worker(db, config, &search).with_hot_queue(hot.clone());
+        let mut worker = worker(db, config, &search).with_hot_queue(hot.clone()).with_per_database({
+            // what runs for the main database below runs for each store database too
+            let (search, storage, config) = (search.clone(), storage.clone(), config.clone());
+            std::sync::Arc::new(move |db: Db, stop: CancellationToken| {
+                let mut tasks: Vec<worker::BoxTask> = Vec::new();
+                if db.is_main() {
+                    return tasks;
+                }
+                tasks.push(Box::pin(search::sync::run(
+                    db.clone(),
+                    search.clone(),
+                    config.search_sync_settings(),
+                    stop.clone(),
+                )));
+                match images::worker::ImageWorker::new(db.clone(), storage.clone(), config.images.clone()) {
+                    Ok(images) => tasks.push(Box::pin(images.run(stop.clone()))),
+                    Err(e) => tracing::error!(db_key = db.db_key(), "[images]: {e}"),
+                }
+                if let Ok(sender) = mail::sender::Sender::new(db.clone(), config.mail.clone()) {
+                    tasks.push(Box::pin(sender.run(stop)));
+                }
+                tasks
+            })
+        });
         if let Some(publisher) = &nats {
             // the relay queues every event for NATS; the publisher sends them, apart from it
             worker = worker.with_consumer(std::sync::Arc::new(nats::Enqueue::new(publisher.waker())));

@@ -43,17 +43,28 @@ impl Default for WorkerSettings {
     }
 }
 
-/// The set of background tasks of one process.
+/// Tasks a composition root adds to every database's set (image renditions, mail): called with
+/// the database's handle and the set's stop token.
+pub type PerDatabase = Arc<dyn Fn(Db, CancellationToken) -> Vec<BoxTask> + Send + Sync>;
+pub type BoxTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// How often the worker looks for store databases added to or taken out of use.
+const CONNECTIONS_EVERY: Duration = Duration::from_secs(2);
+
+/// The set of background tasks of one process: one set of tasks for the main database, and one
+/// for each active store database (docs/ROUTING.md), started and stopped as connections are
+/// added or taken out of use.
 pub struct Worker {
     db: Db,
     settings: WorkerSettings,
     consumers: Vec<Arc<dyn Consumer>>,
     hot_queue: Option<Arc<HotQueue>>,
+    per_database: Vec<PerDatabase>,
 }
 
 impl Worker {
     pub fn new(db: Db, settings: WorkerSettings) -> Self {
-        Worker { db, settings, consumers: Vec::new(), hot_queue: None }
+        Worker { db, settings, consumers: Vec::new(), hot_queue: None, per_database: Vec::new() }
     }
 
     /// Registers an outbox consumer (search index, store sync, deliveries, webhooks, ...).
@@ -69,33 +80,60 @@ impl Worker {
         self
     }
 
+    /// Tasks to run for every database, the main one included.
+    pub fn with_per_database(mut self, tasks: PerDatabase) -> Self {
+        self.per_database.push(tasks);
+        self
+    }
+
     /// Starts every task; they stop when `shutdown` fires. Await the set to wait for them.
     pub fn spawn(self, shutdown: CancellationToken) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
+        let set = Arc::new(DatabaseSet {
+            settings: self.settings,
+            consumers: self.consumers,
+            per_database: self.per_database,
+        });
+        set.spawn(&mut tasks, self.db.clone(), self.hot_queue, shutdown.clone());
+        tasks.spawn(store_databases(set, self.db, shutdown));
+        tasks
+    }
+}
+
+/// What runs for each database.
+struct DatabaseSet {
+    settings: WorkerSettings,
+    consumers: Vec<Arc<dyn Consumer>>,
+    per_database: Vec<PerDatabase>,
+}
+
+impl DatabaseSet {
+    fn spawn(&self, tasks: &mut JoinSet<()>, db: Db, hot_queue: Option<Arc<HotQueue>>, shutdown: CancellationToken) {
         let mut relay = self
             .consumers
-            .into_iter()
-            .fold(Relay::new(self.db.clone(), self.settings.relay.clone()), |r, c| r.with_consumer(c));
+            .iter()
+            .cloned()
+            .fold(Relay::new(db.clone(), self.settings.relay.clone()), |r, c| r.with_consumer(c));
         // webhooks: the relay enqueues deliveries (waking the delivery worker of this process),
         // the delivery worker sends them
-        match webhooks::deliver::DeliveryWorker::new(self.db.clone(), self.settings.webhooks.clone()) {
+        match webhooks::deliver::DeliveryWorker::new(db.clone(), self.settings.webhooks.clone()) {
             Ok(delivery) => {
                 relay = relay.with_consumer(Arc::new(webhooks::enqueue::Enqueue::new(delivery.waker())));
                 tasks.spawn(delivery.run(shutdown.clone()));
             }
             Err(why) => tracing::error!("webhooks are off: {why}"),
         }
-        tasks.spawn(webhooks::deliver::housekeeping(self.db.clone(), self.settings.webhooks.clone(), shutdown.clone()));
+        tasks.spawn(webhooks::deliver::housekeeping(db.clone(), self.settings.webhooks.clone(), shutdown.clone()));
         tasks.spawn(relay.run(shutdown.clone()));
         tasks.spawn(inventory::sweep::run(
-            self.db.clone(),
+            db.clone(),
             self.settings.sweep_every,
             self.settings.sweep_batch,
             shutdown.clone(),
         ));
         let decider = Decider {
-            db: self.db.clone(),
-            queue: self.hot_queue.clone(),
+            db: db.clone(),
+            queue: hot_queue,
             settings: self.settings.hot.clone(),
             worker: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
         };
@@ -104,11 +142,63 @@ impl Worker {
             let db = decider.db.own_pool(4);
             Decider { db, ..decider }.run(stop).await
         }));
-        tasks.spawn(checkout::jobs::run(self.db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
-        tasks.spawn(digital::expiry::run(self.db.clone(), self.settings.digital_expiry_every, shutdown.clone()));
-        tasks.spawn(mall::statements::run(self.db.clone(), self.settings.statements_every, shutdown.clone()));
-        tasks
+        tasks.spawn(checkout::jobs::run(db.clone(), self.settings.checkout_jobs_every, shutdown.clone()));
+        tasks.spawn(digital::expiry::run(db.clone(), self.settings.digital_expiry_every, shutdown.clone()));
+        tasks.spawn(mall::statements::run(db.clone(), self.settings.statements_every, shutdown.clone()));
+        for extra in &self.per_database {
+            for task in extra(db.clone(), shutdown.clone()) {
+                tasks.spawn(task);
+            }
+        }
     }
+}
+
+/// Keeps one set of tasks running for each active store database: started when a connection
+/// answers, stopped when it is taken out of use or removed.
+async fn store_databases(set: Arc<DatabaseSet>, control: Db, shutdown: CancellationToken) {
+    let mut running: std::collections::HashMap<String, CancellationToken> = Default::default();
+    let mut tasks = JoinSet::new();
+    loop {
+        match db::connections::list(control.platform()).await {
+            Ok(rows) => {
+                let active: std::collections::HashSet<String> = rows
+                    .iter()
+                    .filter(|r| r.status == db::connections::ConnectionStatus::Active)
+                    .map(|r| r.db_key.clone())
+                    .collect();
+                running.retain(|key, stop| {
+                    let keep = active.contains(key);
+                    if !keep {
+                        tracing::info!(db_key = %key, "store database taken out of use: its worker tasks stop");
+                        stop.cancel();
+                    }
+                    keep
+                });
+                for key in active {
+                    if running.contains_key(&key) {
+                        continue;
+                    }
+                    match control.database(Some(&key)).await {
+                        Ok(db) => {
+                            let stop = shutdown.child_token();
+                            set.spawn(&mut tasks, db, None, stop.clone());
+                            tracing::info!(db_key = %key, "worker tasks started for a store database");
+                            running.insert(key, stop);
+                        }
+                        // not answering now: tried again on the next round
+                        Err(e) => tracing::debug!(db_key = %key, error = %e, "store database not reached"),
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot list the store databases"),
+        }
+        while tasks.try_join_next().is_some() {}
+        tokio::select! {
+            _ = tokio::time::sleep(CONNECTIONS_EVERY) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 fn hostname() -> String {

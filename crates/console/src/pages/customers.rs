@@ -36,7 +36,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
         Ok(q) => (q, None),
         Err(e) => (CustomerSearch::default(), Some(e)),
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = customer::list_customers(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &q).await;
     tx.commit().await?;
     let page = match found {
@@ -133,7 +133,7 @@ async fn show(
 ) -> Result<Response, Failure> {
     let l = s.lang;
     let by = Acting::Staff(&s.ctx);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let c: CustomerDetail = customer::get_customer(&mut tx, s.ctx.store_id, by, id).await?;
     let placed = if s.ctx.allows(Permission::OrdersRead) {
         let filter = OrderFilter { customer_id: Some(c.id), ..Default::default() };
@@ -255,7 +255,7 @@ async fn merge_into(State(state): State<Console>, Path(id): Path<String>, posted
             .parse::<CustomerId>()
             .map_err(|_| FieldError::new("duplicate_id", "invalid", "must be a UUID (as returned by the API)")),
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match duplicate {
         Ok(duplicate_id) => {
             merge::merge_customers(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, MergeCustomers { duplicate_id })

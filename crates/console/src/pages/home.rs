@@ -18,7 +18,7 @@ pub fn routes() -> Router<Console> {
 async fn home(State(state): State<Console>, s: Signed) -> Result<Response, Failure> {
     let l = s.lang;
     let by = Acting::Staff(&s.ctx);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let store = tenancy::stores::get_store(&mut tx, s.ctx.store_id).await?;
     let work = if s.ctx.allows(Permission::OrdersRead) {
         Some(checkout::orders::work(&mut tx, s.ctx.store_id, by).await?)

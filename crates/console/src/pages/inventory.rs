@@ -55,7 +55,7 @@ async fn levels(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery
         Ok(q) => (q, None),
         Err(e) => (LevelQuery::default(), Some(e)),
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let locations = tenancy::locations::list_locations(&mut tx, s.ctx.store_id, by).await?;
     let found = movements::list_levels(&mut tx, s.ctx.store_id, by, &q).await;
     tx.commit().await?;
@@ -130,7 +130,7 @@ struct Which {
 
 async fn level(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) -> Result<Response, Failure> {
     let w: Which = query(raw.as_deref())?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let shown = load(&mut tx, &s, w.variant_id, w.location_id, w.cursor.clone()).await?;
     tx.commit().await?;
     Ok(level_page(&s, &shown, w.done.as_deref(), None, &Fields::default()))
@@ -258,7 +258,7 @@ async fn adjust(State(state): State<Console>, posted: Posted) -> Result<Response
     let mut errors: Vec<FieldError> = Vec::new();
     let delta = form::int("delta", f.get("delta")).map_err(|e| errors.push(e)).ok();
     let reason = parse_reason("reason", f.get("reason")).map_err(|e| errors.push(e)).ok();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match (delta, reason) {
         (Some(delta), Some(reason)) if errors.is_empty() => {
             let input = AdjustStock { variant_id, location_id, delta, reason, note: f.opt("note") };
@@ -276,7 +276,7 @@ async fn adjust(State(state): State<Console>, posted: Posted) -> Result<Response
         }
         Err(failure) if failure.is_form_error() => {
             tx.rollback().await?;
-            let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
             let shown = load(&mut tx, &s, variant_id, location_id, None).await?;
             tx.commit().await?;
             Ok(level_page(&s, &shown, None, Some(&failure), &f))

@@ -51,7 +51,7 @@ struct Done {
 async fn vendors(State(state): State<Console>, s: Signed) -> Result<Response, Failure> {
     let l = s.lang;
     let by = Acting::Staff(&s.ctx);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = tenancy::vendors::list_vendors(&mut tx, by, &PageRequest { limit: Some(200), cursor: None }).await?;
     tx.commit().await?;
     let statements = s.ctx.allows(Permission::StatementsRead);
@@ -139,7 +139,7 @@ async fn open_statement(
 ) -> Result<Response, Failure> {
     let l = s.lang;
     let vendor: VendorId = parse_id(&vendor)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let st = statements::open(&mut tx, Acting::Staff(&s.ctx), vendor).await?;
     tx.commit().await?;
     let body = html! {
@@ -159,7 +159,7 @@ async fn open_statement(
 async fn close(State(state): State<Console>, Path(vendor): Path<String>, posted: Posted) -> Result<Response, Failure> {
     let s = posted.signed;
     let vendor: VendorId = parse_id(&vendor)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let st = statements::close_now(&mut tx, Acting::Staff(&s.ctx), vendor).await?;
     tx.commit().await?;
     let to = match st.id {
@@ -173,7 +173,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
     let l = s.lang;
     let q: StatementFilter = query(raw.as_deref())?;
     let page: PageRequest = query(raw.as_deref())?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = statements::list(&mut tx, Acting::Staff(&s.ctx), &q, &page).await?;
     tx.commit().await?;
     let body = html! {
@@ -226,7 +226,7 @@ async fn statement_page(
     typed: &Fields,
 ) -> Result<Response, Failure> {
     let l = s.lang;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let st = statements::get(&mut tx, Acting::Staff(&s.ctx), id).await?;
     tx.commit().await?;
     let e = failed;
@@ -274,7 +274,7 @@ async fn csv(
     let id: StatementId = parse_id(&id)?;
     let q: CsvQuery = query(raw.as_deref())?;
     let encoding = q.encoding.unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let bytes = statements::csv(&mut tx, Acting::Staff(&s.ctx), id, encoding).await?;
     tx.commit().await?;
     let content_type = match encoding {
@@ -293,7 +293,7 @@ async fn paid(State(state): State<Console>, Path(id): Path<String>, posted: Post
     let id: StatementId = parse_id(&id)?;
     let paid_on = NaiveDate::parse_from_str(f.get("paid_on").trim(), "%Y-%m-%d")
         .map_err(|_| Failure::invalid(vec![FieldError::new("paid_on", "invalid", "must be a date (2026-12-01)")]));
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match paid_on {
         Ok(paid_on) => {
             let input = MarkPaid { paid_on, bank_reference: f.get("bank_reference").to_string() };

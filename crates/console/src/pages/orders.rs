@@ -102,7 +102,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
         Err(e) => (OrderFilter::default(), PageRequest::default(), Some(e)),
     };
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = orders::list(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &filter, &page).await;
     tx.commit().await?;
     let (rows, failed) = match (found, failed) {
@@ -246,7 +246,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
 
 async fn export(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) -> Result<Response, Failure> {
     let filter = query::<OrderFilter>(raw.as_deref())?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &filter).await?;
     tx.commit().await?;
     Ok((
@@ -279,7 +279,7 @@ async fn bulk(State(state): State<Console>, posted: Posted) -> Result<Response, 
     let by = Acting::Staff(&s.ctx);
     let mut outcomes = Vec::new();
     for id in ids {
-        let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+        let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
         let order = match orders::get(&mut tx, s.ctx.store_id, by, id).await {
             Ok(o) => o,
             Err(e) => {
@@ -376,7 +376,7 @@ async fn detail(
 ) -> Result<Response, Failure> {
     let id: OrderId = parse_id(&id)?;
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let order = orders::get(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id).await?;
     tx.commit().await?;
     Ok(order_page(&s, &order, done.done.as_deref(), None, &Fields::default()))
@@ -619,7 +619,7 @@ where
     let Posted { signed: s, form: fields } = posted;
     let id: OrderId = parse_id(raw_id)?;
     let by = Acting::Staff(&s.ctx);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     match run(&mut tx, s.ctx.store_id, by, id, &fields).await {
         Ok(()) => {
             tx.commit().await?;
@@ -627,7 +627,7 @@ where
         }
         Err(f) if f.is_form_error() => {
             tx.rollback().await?;
-            let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
             let order = orders::get(&mut tx, s.ctx.store_id, by, id).await?;
             tx.commit().await?;
             Ok(order_page(&s, &order, None, Some((form, &f)), &fields))

@@ -95,7 +95,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
         Err(e) => (ProductQuery::default(), Some(e)),
     };
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = product::list_products(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &q).await;
     tx.commit().await?;
     let page = match found {
@@ -187,7 +187,7 @@ async fn export(State(state): State<Console>, s: Signed, headers: axum::http::He
     // Image Src absolute on this request's host (catalog::csv::media_base)
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let base = catalog::csv::media_base(None, host);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &base).await?;
     tx.commit().await?;
     Ok((
@@ -422,7 +422,7 @@ fn product_fields(l: Lang, typed: &Fields, failed: Option<&Failure>, c: &Choices
 // A new product
 
 async fn new_form(State(state): State<Console>, s: Signed) -> Result<Response, Failure> {
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let c = choices(&mut tx, &s).await?;
     tx.commit().await?;
     Ok(new_page(&s, &c, &Fields::default(), START_ROWS, None))
@@ -530,7 +530,7 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
     let rows = row_count(&f);
     let by = Acting::Staff(&s.ctx);
     if f.get("action") == "more" {
-        let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+        let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
         let c = choices(&mut tx, &s).await?;
         tx.commit().await?;
         return Ok(new_page(&s, &c, &f, (rows + 1).min(MAX_ROWS), None));
@@ -562,7 +562,7 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
         seo_title: None,
         seo_description: None,
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match r.done() {
         Ok(()) => product::create_product(&mut tx, s.ctx.store_id, by, input).await.map_err(Failure::from),
         Err(e) => Err(e),
@@ -574,7 +574,7 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
         }
         Err(failure) if failure.is_form_error() => {
             tx.rollback().await?;
-            let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
             let c = choices(&mut tx, &s).await?;
             tx.commit().await?;
             Ok(new_page(&s, &c, &f, rows, Some(&renumber(failure, &sent_rows))))
@@ -660,7 +660,7 @@ async fn detail(
 ) -> Result<Response, Failure> {
     let id: ProductId = parse_id(&id)?;
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let loaded = load(&mut tx, &s, id).await?;
     tx.commit().await?;
     Ok(product_page(&s, &loaded, done.done.as_deref(), None, &Fields::default()))
@@ -905,7 +905,7 @@ where
 {
     let Posted { signed: s, form: fields } = posted;
     let id: ProductId = parse_id(raw_id)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     match run(&mut tx, &s, id, &fields).await {
         Ok(to) => {
             tx.commit().await?;
@@ -914,7 +914,7 @@ where
         }
         Err(f) if f.is_form_error() => {
             tx.rollback().await?;
-            let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
             let loaded = load(&mut tx, &s, id).await?;
             tx.commit().await?;
             Ok(product_page(&s, &loaded, None, Some((form, &f)), &fields))
@@ -1154,7 +1154,7 @@ async fn import(State(state): State<Console>, posted: PostedParts) -> Result<Res
         let f = Failure::invalid(vec![FieldError::new("file", "required", "choose a CSV file")]);
         return Ok(import_page(s, None, Some(&f), &mode_text));
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found =
         catalog::csv::import(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &file.data, mode, &mut |_, _| {}).await;
     match found {

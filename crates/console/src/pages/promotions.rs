@@ -60,7 +60,7 @@ async fn render(
     typed: &Fields,
 ) -> Result<Response, Failure> {
     let l = s.lang;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let codes: Vec<Promotion> = promotions::list(
         &mut tx,
         s.ctx.store_id,
@@ -197,7 +197,7 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
         usage_limit_total,
         usage_limit_per_customer,
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match r.done() {
         Ok(()) => promotions::create(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), input)
             .await
@@ -222,7 +222,7 @@ async fn toggle(State(state): State<Console>, Path(id): Path<String>, posted: Po
     let s = posted.signed;
     let id: PromotionId = parse_id(&id)?;
     let by = Acting::Staff(&s.ctx);
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let current = promotions::get(&mut tx, s.ctx.store_id, by, id).await?;
     let to =
         if current.status == PromotionStatus::Active { PromotionStatus::Inactive } else { PromotionStatus::Active };
@@ -235,7 +235,7 @@ async fn toggle(State(state): State<Console>, Path(id): Path<String>, posted: Po
 async fn delete(State(state): State<Console>, Path(id): Path<String>, posted: Posted) -> Result<Response, Failure> {
     let s = posted.signed;
     let id: PromotionId = parse_id(&id)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     promotions::delete(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("{BASE}/promotions?done=deleted")).into_response())

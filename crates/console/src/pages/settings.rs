@@ -58,7 +58,7 @@ async fn load(tx: &mut db::Tx, s: &Signed) -> Result<Loaded, Failure> {
 
 async fn page(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) -> Result<Response, Failure> {
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let loaded = load(&mut tx, &s).await?;
     tx.commit().await?;
     Ok(render(&s, &loaded, done.done.as_deref(), None))
@@ -325,7 +325,7 @@ async fn save(
     let Posted { signed: s, form: f } = posted;
     let by = Acting::Staff(&s.ctx);
     let store = s.ctx.store_id;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result: Result<(), Failure> = async {
         let mut r = Reading::default();
         let mut update = UpdateCheckoutSettings::default();
@@ -434,7 +434,7 @@ async fn save(
         }
         Err(failure) if failure.is_form_error() => {
             tx.rollback().await?;
-            let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
             let loaded = load(&mut tx, &s).await?;
             tx.commit().await?;
             Ok(render(&s, &loaded, None, Some((section.as_str(), &failure, &f))))

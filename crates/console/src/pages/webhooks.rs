@@ -68,7 +68,7 @@ async fn list_page(
     created: Option<(&Endpoint, &str)>,
 ) -> Result<Response, Failure> {
     let l = s.lang;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let endpoints = endpoint::list(&mut tx, &s.ctx, &PageRequest { limit: Some(200), cursor: None }).await?.items;
     tx.commit().await?;
     let e = failed;
@@ -127,7 +127,7 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
         description: f.opt("description"),
         enabled: None,
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     match endpoint::create(&mut tx, &s.ctx, &state.settings.webhooks, input).await.map_err(Failure::from) {
         Ok(created) => {
             tx.commit().await?;
@@ -169,7 +169,7 @@ async fn endpoint_page(
     typed: &Fields,
 ) -> Result<Response, Failure> {
     let l = s.lang;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let ep = endpoint::get(&mut tx, &s.ctx, id).await?;
     let filter = DeliveryFilter { topic: q.topic.clone(), outcome: q.outcome.clone(), from: None, to: None };
     let page = PageRequest { limit: Some(50), cursor: q.cursor.clone() };
@@ -258,7 +258,7 @@ async fn update(State(state): State<Console>, Path(id): Path<String>, posted: Po
         description: Some(f.get("description").to_string()),
         enabled: Some(f.checked("enabled")),
     };
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     match endpoint::update(&mut tx, &s.ctx, &state.settings.webhooks, id, input).await.map_err(Failure::from) {
         Ok(_) => {
             tx.commit().await?;
@@ -275,7 +275,7 @@ async fn update(State(state): State<Console>, Path(id): Path<String>, posted: Po
 async fn ping(State(state): State<Console>, Path(id): Path<String>, posted: Posted) -> Result<Response, Failure> {
     let s = posted.signed;
     let id: WebhookEndpointId = parse_id(&id)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     log::ping(&mut tx, &s.ctx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("{BASE}/webhooks/{id}?done=pinged")).into_response())
@@ -284,7 +284,7 @@ async fn ping(State(state): State<Console>, Path(id): Path<String>, posted: Post
 async fn delete(State(state): State<Console>, Path(id): Path<String>, posted: Posted) -> Result<Response, Failure> {
     let s = posted.signed;
     let id: WebhookEndpointId = parse_id(&id)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     endpoint::delete(&mut tx, &s.ctx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("{BASE}/webhooks?done=deleted")).into_response())
@@ -300,7 +300,7 @@ async fn delivery(
     let id: WebhookEndpointId = parse_id(&id)?;
     let did: WebhookDeliveryId = parse_id(&delivery_id)?;
     let done: Done = query(raw.as_deref()).unwrap_or_default();
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let d = log::get(&mut tx, &s.ctx, id, did).await?;
     tx.commit().await?;
     let body = html! {
@@ -337,7 +337,7 @@ async fn resend(
     let s = posted.signed;
     let id: WebhookEndpointId = parse_id(&id)?;
     let did: WebhookDeliveryId = parse_id(&delivery_id)?;
-    let mut tx = state.db.begin(s.ctx.tenant_id).await?;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     log::resend(&mut tx, &s.ctx, id, did).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("{BASE}/webhooks/{id}/deliveries/{did}?done=resent")).into_response())

@@ -61,7 +61,9 @@ impl FromRequestParts<AppState> for Shopper {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let shop = Shopfront::from_request_parts(parts, state).await?;
         let token = bearer(parts).ok_or(tenancy::AuthError::MissingToken)?;
-        Ok(Shopper(account::authenticate(&state.db, shop.tenant_id, shop.store_id, token).await?))
+        Ok(Shopper(
+            account::authenticate(&state.db.store(shop.store_id).await?, shop.tenant_id, shop.store_id, token).await?,
+        ))
     }
 }
 
@@ -94,7 +96,7 @@ async fn sign_up(
     shop: Shopfront,
     ApiJson(input): ApiJson<SignUp>,
 ) -> ApiResult<(StatusCode, Json<SignedUp>)> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let done = account::sign_up(&mut tx, shop.store_id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(done)))
@@ -112,9 +114,16 @@ async fn verify(
     headers: HeaderMap,
     ApiJson(input): ApiJson<VerifyEmail>,
 ) -> ApiResult<Json<SignedIn>> {
-    let signed =
-        account::verify_email(&s.db, shop.tenant_id, shop.store_id, &settings(&s), input, ip, user_agent(&headers))
-            .await?;
+    let signed = account::verify_email(
+        &s.db.store(shop.store_id).await?,
+        shop.tenant_id,
+        shop.store_id,
+        &settings(&s),
+        input,
+        ip,
+        user_agent(&headers),
+    )
+    .await?;
     Ok(Json(signed))
 }
 
@@ -126,7 +135,7 @@ async fn resend_verification(
     shop: Shopfront,
     ApiJson(input): ApiJson<EmailOnly>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     account::resend_verification(&mut tx, shop.store_id, input).await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED)
@@ -145,8 +154,16 @@ async fn sign_in(
     headers: HeaderMap,
     ApiJson(input): ApiJson<SignIn>,
 ) -> ApiResult<Json<SignedIn>> {
-    let signed =
-        account::sign_in(&s.db, shop.tenant_id, shop.store_id, &settings(&s), input, ip, user_agent(&headers)).await?;
+    let signed = account::sign_in(
+        &s.db.store(shop.store_id).await?,
+        shop.tenant_id,
+        shop.store_id,
+        &settings(&s),
+        input,
+        ip,
+        user_agent(&headers),
+    )
+    .await?;
     Ok(Json(signed))
 }
 
@@ -154,7 +171,7 @@ async fn sign_in(
 #[utoipa::path(post, path = "/store/v1/stores/{store}/account/logout", tag = "account", security(("shopper" = [])),
 responses((status = 204), (status = 401, body = ProblemBody)))]
 async fn sign_out(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     account::sign_out(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -168,7 +185,7 @@ async fn request_reset(
     shop: Shopfront,
     ApiJson(input): ApiJson<EmailOnly>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     account::request_password_reset(&mut tx, shop.store_id, input).await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED)
@@ -185,7 +202,8 @@ async fn reset_password(
     ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<ResetPassword>,
 ) -> ApiResult<StatusCode> {
-    account::reset_password(&s.db, shop.tenant_id, shop.store_id, &settings(&s), input, ip).await?;
+    account::reset_password(&s.db.store(shop.store_id).await?, shop.tenant_id, shop.store_id, &settings(&s), input, ip)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,7 +211,7 @@ async fn reset_password(
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account", tag = "account", security(("shopper" = [])),
 responses((status = 200, body = Account), (status = 401, body = ProblemBody)))]
 async fn get_account(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<Json<Account>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let a = account::get_account(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(Json(a))
@@ -208,7 +226,7 @@ async fn update_account(
     Shopper(ctx): Shopper,
     ApiJson(input): ApiJson<UpdateAccount>,
 ) -> ApiResult<Json<Account>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let a = account::update_account(&mut tx, &ctx, input).await?;
     tx.commit().await?;
     Ok(Json(a))
@@ -218,7 +236,7 @@ async fn update_account(
 #[utoipa::path(get, path = "/store/v1/stores/{store}/account/addresses", tag = "account", security(("shopper" = [])),
 responses((status = 200, body = Vec<CustomerAddress>)))]
 async fn list_addresses(State(s): State<AppState>, Shopper(ctx): Shopper) -> ApiResult<Json<Vec<CustomerAddress>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = address::list_addresses(&mut tx, ctx.store_id, Acting::System, ctx.customer_id).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -233,7 +251,7 @@ async fn create_address(
     Shopper(ctx): Shopper,
     ApiJson(input): ApiJson<CreateAddress>,
 ) -> ApiResult<(StatusCode, Json<CustomerAddress>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let saved = address::create_address(&mut tx, ctx.store_id, Acting::System, ctx.customer_id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(saved)))
@@ -248,7 +266,7 @@ async fn update_address(
     Shopper(ctx): Shopper,
     ApiJson(input): ApiJson<UpdateAddress>,
 ) -> ApiResult<Json<CustomerAddress>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let saved = address::update_address(&mut tx, ctx.store_id, Acting::System, ctx.customer_id, id, input).await?;
     tx.commit().await?;
     Ok(Json(saved))
@@ -262,7 +280,7 @@ async fn delete_address(
     ApiPath((_store, id)): ApiPath<(String, AddressId)>,
     Shopper(ctx): Shopper,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     address::delete_address(&mut tx, ctx.store_id, Acting::System, ctx.customer_id, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -277,7 +295,7 @@ async fn list_account_orders(
     Shopper(ctx): Shopper,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<OrderSummary>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
     let list = checkout::orders::for_customer(&mut tx, ctx.store_id, ctx.customer_id, &emails, &page).await?;
     tx.commit().await?;
@@ -293,7 +311,7 @@ async fn get_account_order(
     ApiPath((_store, id)): ApiPath<(String, OrderId)>,
     Shopper(ctx): Shopper,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
     let v = checkout::orders::customer_order(&mut tx, ctx.store_id, ctx.customer_id, &emails, id).await?;
     tx.commit().await?;
@@ -310,7 +328,7 @@ async fn claim_cart(
     Shopper(ctx): Shopper,
     CartSecret(secret): CartSecret,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let view = checkout::cart::bind_customer(&mut tx, ctx.store_id, &CartKey { id, secret }, ctx.customer_id).await?;
     tx.commit().await?;
     Ok(Json(view))

@@ -65,7 +65,7 @@ async fn create_cart(
     ApiJson(input): ApiJson<CreateCart>,
 ) -> ApiResult<Response> {
     let customer = shopper.map(|c| c.customer_id);
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let (status, body) = cart::create_cart(&mut tx, shop.store_id, input, customer, idem.as_deref()).await?;
     tx.commit().await?;
     Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
@@ -81,7 +81,7 @@ async fn get_cart(
     CartSecret(secret): CartSecret,
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = cart::get_cart(&mut tx, shop.store_id, &CartKey { id, secret }).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -161,9 +161,10 @@ async fn add_item(
     let wait = s.settings.hot_wait;
     let quantity = input.quantity.unwrap_or(1);
     let idem_key = idem.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
-    if s.hot.known_hot(input.variant_id) && (1..=1000).contains(&quantity) {
-        match s
-            .hot
+    let db = s.db.store(shop.store_id).await?;
+    let hot = s.hot_of(&db);
+    if hot.known_hot(input.variant_id) && (1..=1000).contains(&quantity) {
+        match hot
             .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key.clone(), wait)
             .await?
         {
@@ -172,14 +173,13 @@ async fn add_item(
             HotAnswer::Rejected => {} // the normal path answers precisely
         }
     }
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = db.begin(shop.tenant_id).await?;
     let result = items::add_item(&mut tx, shop.store_id, &key, &input, Some(&idem_key)).await?;
     tx.commit().await?;
     let Some(result) = result else {
         // a hot variant: it goes through the queue, in arrival order
-        s.hot.remember(input.variant_id, true);
-        return match s
-            .hot
+        hot.remember(input.variant_id, true);
+        return match hot
             .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key, wait)
             .await?
         {
@@ -188,9 +188,9 @@ async fn add_item(
             HotAnswer::Rejected => Err(CheckoutError::CartNotFound.into()),
         };
     };
-    s.hot.remember(input.variant_id, result.request.is_hot);
+    hot.remember(input.variant_id, result.request.is_hot);
     if result.decision == Decision::Pending {
-        return match s.hot.wait(shop.tenant_id, result.request.id, wait).await? {
+        return match hot.wait(shop.tenant_id, result.request.id, wait).await? {
             Some(record) => decided(&record),
             None => Ok(queued(&store, id, result.request.id)),
         };
@@ -210,7 +210,7 @@ async fn set_quantity(
     ApiPath((_store, id, item)): ApiPath<(String, CartId, CartItemId)>,
     ApiJson(input): ApiJson<SetQuantity>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = items::set_quantity(&mut tx, shop.store_id, &CartKey { id, secret }, item, &input).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -226,7 +226,7 @@ async fn remove_item(
     CartSecret(secret): CartSecret,
     ApiPath((_store, id, item)): ApiPath<(String, CartId, CartItemId)>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = items::remove_item(&mut tx, shop.store_id, &CartKey { id, secret }, item).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -242,7 +242,7 @@ async fn abandon_cart(
     CartSecret(secret): CartSecret,
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = cart::abandon(&mut tx, shop.store_id, &CartKey { id, secret }).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -268,7 +268,7 @@ async fn get_request(
     CartSecret(secret): CartSecret,
     ApiPath((_store, id, request)): ApiPath<(String, CartId, ReservationRequestId)>,
 ) -> ApiResult<Json<RequestState>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let r = items::get_request(&mut tx, shop.store_id, &CartKey { id, secret }, request).await?;
     tx.commit().await?;
     let status = match (r.status, r.decision()) {

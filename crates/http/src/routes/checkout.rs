@@ -42,7 +42,7 @@ async fn apply_promotion(
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
     ApiJson(input): ApiJson<ApplyCode>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = promotions::apply_to_cart(&mut tx, shop.store_id, &CartKey { id, secret }, input).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -58,7 +58,7 @@ async fn remove_promotion(
     CartSecret(secret): CartSecret,
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
 ) -> ApiResult<Json<CartView>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let view = promotions::remove_from_cart(&mut tx, shop.store_id, &CartKey { id, secret }).await?;
     tx.commit().await?;
     Ok(Json(view))
@@ -83,7 +83,7 @@ async fn checkout_options(
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
     ApiQuery(q): ApiQuery<OptionsQuery>,
 ) -> ApiResult<Json<CheckoutOptions>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let o = order::options(&mut tx, shop.store_id, &CartKey { id, secret }, q.prefecture.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(o))
@@ -108,7 +108,7 @@ async fn place_order(
     ApiJson(input): ApiJson<PlaceOrder>,
 ) -> ApiResult<Response> {
     let key = key.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let (status, body) = match order::place_order(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key).await {
         Ok(answer) => answer,
         Err(e @ CheckoutError::PricesChanged) => {
@@ -138,7 +138,7 @@ async fn get_order(
         .and_then(|v| v.to_str().ok())
         .filter(|t| t.len() <= 200)
         .ok_or(CheckoutError::OrderNotFound)?;
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let v = order::by_token(&mut tx, shop.store_id, id, token).await?;
     tx.commit().await?;
     Ok(Json(v))

@@ -38,14 +38,15 @@ async fn get_route(
 
 /// Route a store without data yet to a database (a connection's key, or `main`). Every API
 /// process sees the change within a second. A store with products, carts or orders is moved
-/// instead. Until request routing lands, a store routed away from `main` answers 503
-/// `store_database_unavailable` (docs/ROUTING.md).
+/// instead. The target must be ready (active, answering, at this binary's migrations): else
+/// 409 `database_not_ready`. The store's control rows and setup rows are copied there first, and
+/// from then on it is served from there (docs/ROUTING.md).
 #[utoipa::path(put, path = "/platform/v1/tenants/{tenant_id}/stores/{store_id}/database", tag = "platform", security(("operator" = [])),
     request_body = SetRoute,
     responses((status = 200, body = StoreRoute),
               (status = 404, body = ProblemBody, description = "store_not_found, db_connection_not_found"),
-              (status = 409, body = ProblemBody, description = "store_has_data"),
-              (status = 422, body = ProblemBody, description = "db_connection_inactive")))]
+              (status = 409, body = ProblemBody, description = "store_has_data, database_not_ready (inactive, unreachable or lagging)"),
+              (status = 503, body = ProblemBody, description = "store_database_unavailable: the database the store lives in now does not answer")))]
 async fn set_route(
     _: Operator,
     State(s): State<AppState>,

@@ -62,7 +62,7 @@ async fn list_downloads(
     OrderToken(token): OrderToken,
     ApiPath((_store, order)): ApiPath<(String, OrderId)>,
 ) -> ApiResult<Json<OrderDeliveries>> {
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let d = delivery::list_for_shopper(&mut tx, shop.store_id, order, &token).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -85,7 +85,7 @@ async fn request_download(
     ApiPath((_store, order, id)): ApiPath<(String, OrderId, DeliveryId)>,
 ) -> ApiResult<Response> {
     let storage = s.storage.as_ref().ok_or(DigitalError::StorageUnavailable)?;
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let granted = download::take(&mut tx, storage, shop.store_id, order, id, &token, key.as_deref()).await?;
     tx.commit().await?;
     let location = HeaderValue::from_str(&granted.url)

@@ -136,8 +136,7 @@ async fn create_location(
     ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
     ApiJson(input): ApiJson<CreateLocation>,
 ) -> ApiResult<(StatusCode, Json<Location>)> {
-    db::routing::require_main(&s.db, store_id).await?;
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = s.db.store(store_id).await?.begin(tenant_id).await?;
     let location = locations::create_location(&mut tx, store_id, Acting::Operator, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(location)))
@@ -151,8 +150,7 @@ async fn list_locations(
     State(s): State<AppState>,
     ApiPath((tenant_id, store_id)): ApiPath<(TenantId, StoreId)>,
 ) -> ApiResult<Json<Vec<Location>>> {
-    db::routing::require_main(&s.db, store_id).await?;
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = s.db.store(store_id).await?.begin(tenant_id).await?;
     stores::get_store(&mut tx, store_id).await?;
     let list = locations::list_locations(&mut tx, store_id, Acting::Operator).await?;
     tx.commit().await?;
@@ -203,6 +201,7 @@ async fn create_vendor(
     let mut tx = s.db.begin(tenant_id).await?;
     let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
     tx.commit().await?;
+    db::mirror::refresh_tenant_or_warn(&s.db, tenant_id).await;
     Ok((StatusCode::CREATED, Json(vendor)))
 }
 
@@ -251,6 +250,7 @@ async fn update_vendor(
     let mut tx = s.db.begin(tenant_id).await?;
     let vendor = vendors::update_vendor(&mut tx, Acting::Operator, vendor_id, input).await?;
     tx.commit().await?;
+    db::mirror::refresh_tenant_or_warn(&s.db, tenant_id).await;
     Ok(Json(vendor))
 }
 

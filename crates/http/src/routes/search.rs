@@ -32,7 +32,7 @@ async fn search_products(
     let Some(index) = &s.search else {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "search_unavailable", "search is not configured"));
     };
-    let mut tx = s.db.begin(shop.tenant_id).await?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let page = search::storefront::search(&mut tx, index, shop.store_id, &params).await?;
     tx.commit().await?;
     Ok(Json(page))

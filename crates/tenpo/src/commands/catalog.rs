@@ -30,7 +30,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                     None => None,
                 };
                 let options = catalog::csv::ImportOptions { mode, tax_class };
-                let mut tx = db.begin(tenant).await?;
+                let mut tx = db.store(store_id).await?.begin(tenant).await?;
                 let progress_bar = bar.clone();
                 let mut progress = move |done: usize, total: usize| {
                     progress_bar.set_length(total as u64);
@@ -80,7 +80,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
             }
             CatalogCommand::Export { store, out } => {
                 let (tenant, store_id) = resolve(&db, &store).await?;
-                let mut tx = db.begin(tenant).await?;
+                let mut tx = db.store(store_id).await?.begin(tenant).await?;
                 let base = config.images.public_url.clone().unwrap_or_default();
                 let csv = catalog::csv::export(&mut tx, store_id, Acting::Operator, &base).await?;
                 tx.commit().await?;
@@ -104,10 +104,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
 async fn resolve(db: &db::Db, store: &str) -> anyhow::Result<(kernel::TenantId, kernel::StoreId)> {
     let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.to_string()));
     match tenancy::stores::resolve(db, &store_ref).await? {
-        Some((tenant, id, _)) => {
-            db::routing::require_main(db, id).await?;
-            Ok((tenant, id))
-        }
+        Some((tenant, id, _)) => Ok((tenant, id)),
         None => bail!("no store {store:?}"),
     }
 }

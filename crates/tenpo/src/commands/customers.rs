@@ -41,7 +41,7 @@ pub async fn import(
     let Some((tenant, store_id, _)) = tenancy::stores::resolve(db, &store_ref).await? else {
         bail!("no store {store:?}");
     };
-    db::routing::require_main(db, store_id).await?;
+    let db = &db.store(store_id).await?;
     let bar = if show_progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{spinner} importing customers [{bar:40}] {pos}/{len} rows ({eta} left)")

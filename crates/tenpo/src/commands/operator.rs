@@ -131,6 +131,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                     CreateVendor { name, commission_rate_bps: commission_bps, registration_number, bank_account };
                 let vendor = vendors::create_vendor(&mut tx, Acting::Operator, input).await?;
                 tx.commit().await.context("commit")?;
+                db::mirror::refresh_tenant_or_warn(&db, TenantId(tenant)).await;
                 print(&vendor)
             }
             VendorCommand::Update {
@@ -157,6 +158,7 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
                 };
                 let vendor = vendors::update_vendor(&mut tx, Acting::Operator, VendorId(vendor), input).await?;
                 tx.commit().await.context("commit")?;
+                db::mirror::refresh_tenant_or_warn(&db, TenantId(tenant)).await;
                 print(&vendor)
             }
             VendorCommand::List { tenant } => {

@@ -34,8 +34,15 @@ pub async fn run(config: &Config, cmd: SearchCommand) -> anyhow::Result<()> {
                         b.set_length(total);
                         b.set_position(done);
                     };
-                    let report =
-                        search::reindex::reindex_store(&db, &search, tenant, store, &opts, &mut progress).await?;
+                    let report = search::reindex::reindex_store(
+                        &db.store(store).await?,
+                        &search,
+                        tenant,
+                        store,
+                        &opts,
+                        &mut progress,
+                    )
+                    .await?;
                     bar.finish_and_clear();
                     println!(
                         "{label}: {} products{}{} ({} backend){}",
@@ -63,10 +70,7 @@ pub async fn run(config: &Config, cmd: SearchCommand) -> anyhow::Result<()> {
 async fn resolve(db: &db::Db, store: &str) -> anyhow::Result<(kernel::TenantId, kernel::StoreId, String)> {
     let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.to_string()));
     match tenancy::stores::resolve(db, &store_ref).await? {
-        Some((tenant, id, _)) => {
-            db::routing::require_main(db, id).await?;
-            Ok((tenant, id, store.to_string()))
-        }
+        Some((tenant, id, _)) => Ok((tenant, id, store.to_string())),
         None => bail!("no store {store:?}"),
     }
 }

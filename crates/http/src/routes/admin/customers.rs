@@ -40,7 +40,7 @@ async fn list_customers(
     Staff(ctx): Staff,
     ApiQuery(query): ApiQuery<CustomerSearch>,
 ) -> ApiResult<Json<Page<CustomerSummary>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let page = customer::list_customers(&mut tx, ctx.store_id, Acting::Staff(&ctx), &query).await?;
     tx.commit().await?;
     Ok(Json(page))
@@ -56,7 +56,7 @@ async fn create_customer(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<CreateCustomer>,
 ) -> ApiResult<(StatusCode, Json<CustomerDetail>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let detail = customer::create_customer(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(detail)))
@@ -86,8 +86,15 @@ async fn import_customers(
             "send the file with Content-Type: text/csv",
         ));
     }
-    let report =
-        import::import_csv(&s.db, ctx.tenant_id, ctx.store_id, Acting::Staff(&ctx), &body, &mut |_| {}).await?;
+    let report = import::import_csv(
+        &s.db.store(ctx.store_id).await?,
+        ctx.tenant_id,
+        ctx.store_id,
+        Acting::Staff(&ctx),
+        &body,
+        &mut |_| {},
+    )
+    .await?;
     Ok(Json(report))
 }
 
@@ -100,7 +107,7 @@ async fn get_customer(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<CustomerId>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let detail = customer::get_customer(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(detail))
@@ -118,7 +125,7 @@ async fn update_customer(
     ApiPath(id): ApiPath<CustomerId>,
     ApiJson(input): ApiJson<UpdateCustomer>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let detail = customer::update_customer(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(detail))
@@ -134,7 +141,7 @@ async fn delete_customer(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<CustomerId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     customers::erase::erase_customer(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -152,7 +159,7 @@ async fn merge_customers(
     ApiPath(id): ApiPath<CustomerId>,
     ApiJson(input): ApiJson<MergeCustomers>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let detail = merge::merge_customers(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(detail))
@@ -166,7 +173,7 @@ async fn list_addresses(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<CustomerId>,
 ) -> ApiResult<Json<Vec<CustomerAddress>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = address::list_addresses(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -182,7 +189,7 @@ async fn create_address(
     ApiPath(id): ApiPath<CustomerId>,
     ApiJson(input): ApiJson<CreateAddress>,
 ) -> ApiResult<(StatusCode, Json<CustomerAddress>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let saved = address::create_address(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(saved)))
@@ -198,7 +205,7 @@ async fn update_address(
     ApiPath((id, address_id)): ApiPath<(CustomerId, AddressId)>,
     ApiJson(input): ApiJson<UpdateAddress>,
 ) -> ApiResult<Json<CustomerAddress>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let saved = address::update_address(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, address_id, input).await?;
     tx.commit().await?;
     Ok(Json(saved))
@@ -212,7 +219,7 @@ async fn delete_address(
     Staff(ctx): Staff,
     ApiPath((id, address_id)): ApiPath<(CustomerId, AddressId)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     address::delete_address(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, address_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -223,7 +230,7 @@ async fn delete_address(
 #[utoipa::path(get, path = "/admin/v1/store/customer-sync", tag = "customers", security(("staff" = [])),
     responses((status = 200, body = SyncSetting)))]
 async fn get_customer_sync(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<SyncSetting>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let setting = sync::get_sync_setting(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(setting))
@@ -237,7 +244,7 @@ async fn set_customer_sync(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<UpdateSyncSetting>,
 ) -> ApiResult<Json<SyncSetting>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let setting = sync::set_sync_setting(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(setting))

@@ -70,7 +70,7 @@ async fn upload_asset(
         content_length: text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
     };
     let asset = asset::upload(
-        &s.db,
+        &s.db.store(ctx.store_id).await?,
         storage,
         ctx.tenant_id,
         ctx.store_id,
@@ -92,7 +92,7 @@ async fn get_variant_asset(
     Staff(ctx): Staff,
     ApiPath((product_id, variant_id)): ApiPath<(ProductId, VariantId)>,
 ) -> ApiResult<Json<Asset>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let a = asset::variant_asset(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id, variant_id).await?;
     tx.commit().await?;
     Ok(Json(a))
@@ -106,7 +106,7 @@ async fn get_asset(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<AssetId>,
 ) -> ApiResult<Json<Asset>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let a = asset::get_asset(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(a))
@@ -121,7 +121,7 @@ async fn list_deliveries(
     Staff(ctx): Staff,
     ApiPath(order): ApiPath<OrderId>,
 ) -> ApiResult<Json<OrderDeliveries>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = delivery::list_for_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), order).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -137,7 +137,7 @@ async fn deliver_missing(
     Staff(ctx): Staff,
     ApiPath(order): ApiPath<OrderId>,
 ) -> ApiResult<Json<OrderDeliveries>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = delivery::deliver_missing(&mut tx, ctx.store_id, Acting::Staff(&ctx), order).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -154,7 +154,7 @@ async fn revoke_delivery(
     ApiPath((order, id)): ApiPath<(OrderId, DeliveryId)>,
     ApiJson(input): ApiJson<RevokeDelivery>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = delivery::revoke(&mut tx, ctx.store_id, Acting::Staff(&ctx), order, id, input).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -172,7 +172,7 @@ async fn extend_delivery(
     ApiPath((order, id)): ApiPath<(OrderId, DeliveryId)>,
     ApiJson(input): ApiJson<ExtendDelivery>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = delivery::extend(&mut tx, ctx.store_id, Acting::Staff(&ctx), order, id, input).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -190,7 +190,7 @@ async fn change_download_limit(
     ApiPath((order, id)): ApiPath<(OrderId, DeliveryId)>,
     ApiJson(input): ApiJson<ChangeDownloadLimit>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = delivery::change_limit(&mut tx, ctx.store_id, Acting::Staff(&ctx), order, id, input).await?;
     tx.commit().await?;
     Ok(Json(d))

@@ -67,7 +67,7 @@ async fn upload_image(
         content_length: headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
     };
     let img = images::upload::upload(
-        &s.db,
+        &s.db.store(ctx.store_id).await?,
         storage,
         s.settings.image_max_bytes,
         ctx.tenant_id,
@@ -90,7 +90,7 @@ async fn list_images(
     Staff(ctx): Staff,
     ApiPath(product_id): ApiPath<ProductId>,
 ) -> ApiResult<Json<Vec<ProductImage>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = image::list(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -107,7 +107,7 @@ async fn update_image(
     ApiPath((product_id, image_id)): ApiPath<(ProductId, ImageId)>,
     ApiJson(input): ApiJson<UpdateImage>,
 ) -> ApiResult<Json<ProductImage>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let img = image::update(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id, image_id, input).await?;
     tx.commit().await?;
     Ok(Json(img))
@@ -123,7 +123,7 @@ async fn delete_image(
     ApiPath((product_id, image_id)): ApiPath<(ProductId, ImageId)>,
 ) -> ApiResult<StatusCode> {
     images::upload::delete(
-        &s.db,
+        &s.db.store(ctx.store_id).await?,
         s.storage.as_ref(),
         ctx.tenant_id,
         ctx.store_id,

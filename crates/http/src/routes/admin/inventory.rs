@@ -25,7 +25,7 @@ async fn list_levels(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<LevelQuery>,
 ) -> ApiResult<Json<Page<LevelView>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let page = movements::list_levels(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
     Ok(Json(page))
@@ -40,7 +40,7 @@ async fn set_level(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<SetStock>,
 ) -> ApiResult<Json<StockLevel>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let level = stock::set(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(level))
@@ -55,7 +55,7 @@ async fn adjust(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<AdjustStock>,
 ) -> ApiResult<Json<StockLevel>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let level = stock::adjust(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(level))
@@ -70,7 +70,7 @@ async fn list_movements(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<MovementQuery>,
 ) -> ApiResult<Json<Page<Movement>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let page = movements::list_movements(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
     Ok(Json(page))

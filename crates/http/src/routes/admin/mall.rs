@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/admin/v1/mall/settings", tag = "mall", security(("staff" = [])),
     responses((status = 200, body = MallSettings), (status = 403, body = ProblemBody)))]
 async fn get_mall_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<MallSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let settings = mall::get_settings(&mut tx, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(settings))
@@ -42,7 +42,7 @@ async fn update_mall_settings(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<UpdateMallSettings>,
 ) -> ApiResult<Json<MallSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let settings = mall::update_settings(&mut tx, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(settings))
@@ -57,7 +57,7 @@ async fn get_product_commission(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<ProductCommission>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let c = commission::product_commission(&mut tx, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(c))
@@ -75,7 +75,7 @@ async fn set_product_commission(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(input): ApiJson<SetProductCommission>,
 ) -> ApiResult<Json<ProductCommission>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let c = commission::set_product_commission(&mut tx, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(c))

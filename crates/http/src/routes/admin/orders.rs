@@ -45,7 +45,7 @@ async fn list_orders(
     ApiQuery(q): ApiQuery<OrderFilter>,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<OrderSummary>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let page = orders::list(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q, &page).await?;
     tx.commit().await?;
     Ok(Json(page))
@@ -59,7 +59,7 @@ async fn export_orders(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<OrderFilter>,
 ) -> ApiResult<Response> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
     Ok((
@@ -80,7 +80,7 @@ async fn get_order(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<OrderId>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = orders::get(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -97,7 +97,7 @@ async fn confirm_payment(
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(input): ApiJson<ConfirmPayment>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::confirm_bank_transfer(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -113,7 +113,7 @@ async fn ship(
     ApiPath((id, shipment)): ApiPath<(OrderId, ShipmentId)>,
     ApiJson(input): ApiJson<ShipShipment>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::ship(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, shipment, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -129,7 +129,7 @@ async fn deliver(
     ApiPath((id, shipment)): ApiPath<(OrderId, ShipmentId)>,
     ApiJson(input): ApiJson<DeliverShipment>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::deliver(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, shipment, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -145,7 +145,7 @@ async fn cancel(
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(input): ApiJson<CancelOrder>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::cancel(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -164,7 +164,7 @@ async fn cancel_lines(
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(input): ApiJson<CancelLines>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::cancel_lines(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -178,7 +178,7 @@ async fn refund_paid(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<OrderId>,
 ) -> ApiResult<Json<OrderView>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = fulfillment::mark_refunded(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -192,7 +192,7 @@ async fn list_promotions(
     Staff(ctx): Staff,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Promotion>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = promotions::list(&mut tx, ctx.store_id, Acting::Staff(&ctx), &page).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -207,7 +207,7 @@ async fn create_promotion(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<CreatePromotion>,
 ) -> ApiResult<(StatusCode, Json<Promotion>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = promotions::create(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -221,7 +221,7 @@ async fn get_promotion(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<PromotionId>,
 ) -> ApiResult<Json<Promotion>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = promotions::get(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -236,7 +236,7 @@ async fn update_promotion(
     ApiPath(id): ApiPath<PromotionId>,
     ApiJson(input): ApiJson<UpdatePromotion>,
 ) -> ApiResult<Json<Promotion>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = promotions::update(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -250,7 +250,7 @@ async fn delete_promotion(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<PromotionId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     promotions::delete(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -260,7 +260,7 @@ async fn delete_promotion(
 #[utoipa::path(get, path = "/admin/v1/store/checkout-settings", tag = "orders", security(("staff" = [])),
     responses((status = 200, body = CheckoutSettings)))]
 async fn get_checkout_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<CheckoutSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = settings::get(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -275,7 +275,7 @@ async fn update_checkout_settings(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<UpdateCheckoutSettings>,
 ) -> ApiResult<Json<CheckoutSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = settings::update(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(r))

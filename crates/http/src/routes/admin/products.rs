@@ -58,7 +58,7 @@ async fn list_products(
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<ProductQuery>,
 ) -> ApiResult<Json<Page<Product>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let page = product::list_products(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
     Ok(Json(page))
@@ -73,7 +73,7 @@ async fn create_product(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<CreateProduct>,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::create_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -87,7 +87,7 @@ async fn get_product(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<Product>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::get_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -104,7 +104,7 @@ async fn update_product(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(input): ApiJson<UpdateProduct>,
 ) -> ApiResult<Json<Product>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::update_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -118,7 +118,7 @@ async fn delete_product(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     product::delete_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -132,7 +132,7 @@ async fn archive_product(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<Product>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::set_status(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, ProductStatus::Archived).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -146,7 +146,7 @@ async fn unarchive_product(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<Product>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::set_status(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, ProductStatus::Draft).await?;
     tx.commit().await?;
     Ok(Json(p))
@@ -160,7 +160,7 @@ async fn bulk_status(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<BulkStatus>,
 ) -> ApiResult<Json<BulkResult>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = product::bulk_set_status(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -174,7 +174,7 @@ async fn list_variants(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<Vec<Variant>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::get_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(p.variants))
@@ -190,7 +190,7 @@ async fn create_variant(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(input): ApiJson<CreateVariant>,
 ) -> ApiResult<(StatusCode, Json<Variant>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = variant::create_variant(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(v)))
@@ -204,7 +204,7 @@ async fn get_variant(
     Staff(ctx): Staff,
     ApiPath((product_id, variant_id)): ApiPath<(ProductId, VariantId)>,
 ) -> ApiResult<Json<Variant>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = variant::get_variant(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id, variant_id).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -219,7 +219,7 @@ async fn update_variant(
     ApiPath((product_id, variant_id)): ApiPath<(ProductId, VariantId)>,
     ApiJson(input): ApiJson<UpdateVariant>,
 ) -> ApiResult<Json<Variant>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let v = variant::update_variant(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id, variant_id, input).await?;
     tx.commit().await?;
     Ok(Json(v))
@@ -233,7 +233,7 @@ async fn delete_variant(
     Staff(ctx): Staff,
     ApiPath((product_id, variant_id)): ApiPath<(ProductId, VariantId)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     variant::delete_variant(&mut tx, ctx.store_id, Acting::Staff(&ctx), product_id, variant_id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -247,7 +247,7 @@ async fn get_product_locations(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<ProductLocations>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let p = product::get_product(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(ProductLocations { product_id: p.id, location_ids: p.location_ids }))
@@ -262,7 +262,7 @@ async fn set_product_locations(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(input): ApiJson<SetProductLocations>,
 ) -> ApiResult<Json<ProductLocations>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = catalog::locations::set_product_locations(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -276,7 +276,7 @@ async fn get_product_digital(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<ProductId>,
 ) -> ApiResult<Json<ProductDigitalSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = catalog::digital::get_product_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -291,7 +291,7 @@ async fn update_product_digital(
     ApiPath(id): ApiPath<ProductId>,
     ApiJson(input): ApiJson<UpdateProductDigitalSettings>,
 ) -> ApiResult<Json<ProductDigitalSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = catalog::digital::update_product_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -301,7 +301,7 @@ async fn update_product_digital(
 #[utoipa::path(get, path = "/admin/v1/store/digital-settings", tag = "catalog", security(("staff" = [])),
     responses((status = 200, body = StoreDigitalSettings)))]
 async fn get_store_digital(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<StoreDigitalSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = catalog::digital::get_store_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -315,7 +315,7 @@ async fn update_store_digital(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<UpdateStoreDigitalSettings>,
 ) -> ApiResult<Json<StoreDigitalSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = catalog::digital::update_store_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -356,7 +356,7 @@ async fn import_products(
             "send the file with Content-Type: text/csv",
         ));
     }
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let options = catalog::csv::ImportOptions { mode: params.mode.unwrap_or_default(), tax_class: params.tax_class };
     let report =
         catalog::csv::import_with(&mut tx, ctx.store_id, Acting::Staff(&ctx), &body, options, &mut |_, _| {}).await?;
@@ -375,7 +375,7 @@ async fn export_products(
 ) -> ApiResult<Response> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let base = catalog::csv::media_base(s.settings.image_public_url.as_deref(), host);
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &base).await?;
     tx.commit().await?;
     Ok((

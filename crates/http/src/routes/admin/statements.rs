@@ -36,7 +36,7 @@ async fn open_statement(
     Staff(ctx): Staff,
     ApiPath(vendor): ApiPath<VendorId>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let st = statements::open(&mut tx, Acting::Staff(&ctx), vendor).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -52,7 +52,7 @@ async fn close_statement(
     Staff(ctx): Staff,
     ApiPath(vendor): ApiPath<VendorId>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let st = statements::close_now(&mut tx, Acting::Staff(&ctx), vendor).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -67,7 +67,7 @@ async fn list_statements(
     ApiQuery(q): ApiQuery<StatementFilter>,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Statement>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = statements::list(&mut tx, Acting::Staff(&ctx), &q, &page).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -81,7 +81,7 @@ async fn get_statement(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<StatementId>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let st = statements::get(&mut tx, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -120,7 +120,7 @@ async fn statement_csv(
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let encoding = q.encoding.unwrap_or_default();
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let bytes = statements::csv(&mut tx, Acting::Staff(&ctx), id, encoding).await?;
     tx.commit().await?;
     Ok(csv_download(bytes, encoding))
@@ -137,7 +137,7 @@ async fn statement_paid(
     ApiPath(id): ApiPath<StatementId>,
     ApiJson(input): ApiJson<MarkPaid>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let st = statements::mark_paid(&mut tx, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(st))

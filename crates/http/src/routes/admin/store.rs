@@ -53,6 +53,7 @@ async fn update_store(
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let store = stores::update_store(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
+    db::mirror::refresh_tenant_or_warn(&s.db, ctx.tenant_id).await;
     Ok(Json(store))
 }
 
@@ -60,7 +61,7 @@ async fn update_store(
 #[utoipa::path(get, path = "/admin/v1/store/settings", tag = "store", security(("staff" = [])),
     responses((status = 200, body = StoreSettings)))]
 async fn get_settings(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<StoreSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = tenancy::settings::get_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -75,7 +76,7 @@ async fn update_settings(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<UpdateStoreSettings>,
 ) -> ApiResult<Json<StoreSettings>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = tenancy::settings::update_settings(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok(Json(r))
@@ -84,7 +85,7 @@ async fn update_settings(
 /// List the store's locations.
 #[utoipa::path(get, path = "/admin/v1/locations", tag = "store", security(("staff" = [])), responses((status = 200, body = Vec<Location>)))]
 async fn list_locations(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<Vec<Location>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = locations::list_locations(&mut tx, ctx.store_id, Acting::Staff(&ctx)).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -99,7 +100,7 @@ async fn create_location(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<CreateLocation>,
 ) -> ApiResult<(StatusCode, Json<Location>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let location = locations::create_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(location)))
@@ -113,7 +114,7 @@ async fn get_location(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<LocationId>,
 ) -> ApiResult<Json<Location>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let location = locations::get_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(location))
@@ -128,7 +129,7 @@ async fn update_location(
     ApiPath(id): ApiPath<LocationId>,
     ApiJson(input): ApiJson<UpdateLocation>,
 ) -> ApiResult<Json<Location>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let location = locations::update_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
     Ok(Json(location))
@@ -142,7 +143,7 @@ async fn delete_location(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<LocationId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     locations::delete_location(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -267,6 +268,7 @@ async fn create_vendor(
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let vendor = vendors::create_vendor(&mut tx, Acting::Staff(&ctx), input).await?;
     tx.commit().await?;
+    db::mirror::refresh_tenant_or_warn(&s.db, ctx.tenant_id).await;
     Ok((StatusCode::CREATED, Json(vendor)))
 }
 
@@ -300,5 +302,6 @@ async fn update_vendor(
     let mut tx = s.db.begin(ctx.tenant_id).await?;
     let vendor = vendors::update_vendor(&mut tx, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
+    db::mirror::refresh_tenant_or_warn(&s.db, ctx.tenant_id).await;
     Ok(Json(vendor))
 }

@@ -33,7 +33,7 @@ async fn list_webhooks(
     Staff(ctx): Staff,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Endpoint>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = endpoint::list(&mut tx, &ctx, &page).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -48,7 +48,7 @@ async fn create_webhook(
     Staff(ctx): Staff,
     ApiJson(input): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let created = endpoint::create(&mut tx, &ctx, &s.settings.webhooks, input).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -62,7 +62,7 @@ async fn get_webhook(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> ApiResult<Json<Endpoint>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let e = endpoint::get(&mut tx, &ctx, id).await?;
     tx.commit().await?;
     Ok(Json(e))
@@ -79,7 +79,7 @@ async fn update_webhook(
     ApiPath(id): ApiPath<WebhookEndpointId>,
     ApiJson(input): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<Endpoint>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let e = endpoint::update(&mut tx, &ctx, &s.settings.webhooks, id, input).await?;
     tx.commit().await?;
     Ok(Json(e))
@@ -93,7 +93,7 @@ async fn delete_webhook(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     endpoint::delete(&mut tx, &ctx, id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -110,7 +110,7 @@ async fn rotate_webhook_secret(
     ApiPath(id): ApiPath<WebhookEndpointId>,
     ApiJson(input): ApiJson<RotateSecret>,
 ) -> ApiResult<Json<EndpointWithSecret>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let e = endpoint::rotate_secret(&mut tx, &ctx, &s.settings.webhooks, id, input).await?;
     tx.commit().await?;
     Ok(Json(e))
@@ -124,7 +124,7 @@ async fn ping_webhook(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<WebhookEndpointId>,
 ) -> ApiResult<(StatusCode, Json<PingSent>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let sent = log::ping(&mut tx, &ctx, id).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(sent)))
@@ -140,7 +140,7 @@ async fn replay_webhook(
     ApiPath(id): ApiPath<WebhookEndpointId>,
     ApiJson(input): ApiJson<Replay>,
 ) -> ApiResult<(StatusCode, Json<Replayed>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let r = log::replay(&mut tx, &ctx, id, input).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(r)))
@@ -158,7 +158,7 @@ async fn list_webhook_deliveries(
     ApiQuery(filter): ApiQuery<DeliveryFilter>,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Delivery>>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let list = log::list(&mut tx, &ctx, id, &filter, &page).await?;
     tx.commit().await?;
     Ok(Json(list))
@@ -175,7 +175,7 @@ async fn get_webhook_delivery(
     Staff(ctx): Staff,
     ApiPath((id, delivery)): ApiPath<(WebhookEndpointId, WebhookDeliveryId)>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = log::get(&mut tx, &ctx, id, delivery).await?;
     tx.commit().await?;
     Ok(Json(d))
@@ -191,7 +191,7 @@ async fn resend_webhook_delivery(
     Staff(ctx): Staff,
     ApiPath((id, delivery)): ApiPath<(WebhookEndpointId, WebhookDeliveryId)>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
-    let mut tx = s.db.begin(ctx.tenant_id).await?;
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let d = log::resend(&mut tx, &ctx, id, delivery).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(d)))

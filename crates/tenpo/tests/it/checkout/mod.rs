@@ -27,6 +27,11 @@ pub struct TeaShop {
 
 pub async fn tea_shop(app: &TestApp) -> TeaShop {
     let shop = app.shop().await;
+    tea_shop_in(app, shop).await
+}
+
+/// [`tea_shop`] in a store that exists already (one routed to a store database, say).
+pub async fn tea_shop_in(app: &TestApp, shop: Shop) -> TeaShop {
     app.patch(
         "/admin/v1/store/checkout-settings",
         &shop.owner_token,

@@ -2,6 +2,7 @@
 
 mod connections;
 mod routes;
+mod serving;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
 use sqlx::postgres::PgConnectOptions;

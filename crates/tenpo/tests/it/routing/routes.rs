@@ -29,8 +29,37 @@ async fn until_status(client: &reqwest::Client, base: &str, path: &str, status: 
     }
 }
 
+/// Polls until `base` serves the store from the database `key` (the admin lists the marker
+/// endpoint written only there, [`mark`]); how long that took.
+async fn until_routed(client: &reqwest::Client, base: &str, token: &str, key: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let res = client.get(format!("{base}/admin/v1/webhooks")).bearer_auth(token).send().await.unwrap();
+        if res.status() == 200 {
+            let body: Value = res.json().await.unwrap();
+            if body["items"][0]["url"] == format!("https://{key}.test/hook").as_str() {
+                return started.elapsed();
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{base} never served the store from {key}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A webhook endpoint of the store written straight into one database: which database answers
+/// shows in the admin's list.
+async fn mark(pool: &sqlx::PgPool, shop: &crate::support::Shop, key: &str) {
+    sqlx::query(&format!(
+        "INSERT INTO webhook_endpoints (tenant_id, store_id, url, secret) VALUES ('{}', '{}', 'https://{key}.test/hook', 's')",
+        shop.tenant_id, shop.store_id
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
-async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_store_is_never_served_from_main() {
+async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_store_is_served_from_its_database() {
     let app = TestApp::spawn_with(|c, o| {
         o.worker = false;
         c.database.app_password = Some(APP_PASSWORD.into());
@@ -68,21 +97,17 @@ async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_
         .expect_problem(404, "db_connection_not_found");
     assert_eq!(app.op(Method::GET, &path(&routed), None).await.expect(200)["db_key"], "main");
 
+    mark(&app.owner, &routed, "main").await;
     let route = app.op(Method::PUT, &path(&routed), Some(json!({ "db_key": "second" }))).await.expect(200);
     assert_eq!(route["db_key"], "second");
+    mark(&second.owner, &routed, "second").await;
     let first_version = route["version"].as_i64().unwrap();
     let mut seen = Vec::new();
     for base in &bases {
-        seen.push(until_status(&app.client, base, &products(&routed.handle), 503).await);
+        seen.push(until_routed(&app.client, base, &routed.owner_token, "second").await);
     }
     assert!(seen.iter().all(|d| *d < Duration::from_secs(1)), "the route change took {seen:?} to be seen");
     eprintln!("route to second seen by the two processes after {seen:?}");
-    // staff of the routed store are not answered from the main database either
-    for base in &bases {
-        let res =
-            app.client.get(format!("{base}/admin/v1/store")).bearer_auth(&routed.owner_token).send().await.unwrap();
-        assert_eq!(res.status(), 503);
-    }
     // the store left in the shared database is unaffected
     for base in &bases {
         let list = app.client.get(format!("{base}{}", products(&shared.handle))).send().await.unwrap();
@@ -102,13 +127,13 @@ async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_
     assert_eq!(printed["db_key"], "main");
     let mut seen = Vec::new();
     for base in &bases {
-        seen.push(until_status(&app.client, base, &products(&routed.handle), 200).await);
+        seen.push(until_routed(&app.client, base, &routed.owner_token, "main").await);
     }
     assert!(seen.iter().all(|d| *d < Duration::from_secs(1)), "the route change took {seen:?} to be seen");
     let again = app.op(Method::PUT, &path(&routed), Some(json!({ "db_key": "second" }))).await.expect(200);
     assert!(again["version"].as_i64().unwrap() > first_version, "{again}");
     for base in &bases {
-        until_status(&app.client, base, &products(&routed.handle), 503).await;
+        until_routed(&app.client, base, &routed.owner_token, "second").await;
     }
     other.kill();
     let _ = std::fs::remove_file(secret);
@@ -128,7 +153,7 @@ async fn the_route_cache_answers_from_memory_until_the_notification_drops_the_en
     }
     sqlx::query(
         "INSERT INTO db_connections (db_key, kind, host, port, database_name, username, password_secret_ref)
-         VALUES ('elsewhere', 'dedicated', 'db2.internal', 5432, 'd', 'u', '')",
+         VALUES ('elsewhere', 'dedicated', '127.0.0.1', 9, 'd', 'u', '')",
     )
     .execute(&app.owner)
     .await
