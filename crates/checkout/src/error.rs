@@ -153,7 +153,7 @@ impl Problem for CheckoutError {
             CheckoutError::Validation(e) => e.fields(),
             CheckoutError::BankAccountIncomplete(missing) => missing
                 .iter()
-                .map(|f| FieldError::new(&format!("bank_account.{f}"), "required", "needed to offer bank transfer"))
+                .map(|f| FieldError::new(format!("bank_account.{f}"), "required", "needed to offer bank transfer"))
                 .collect(),
             _ => Vec::new(),
         }
