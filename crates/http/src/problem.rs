@@ -56,15 +56,21 @@ impl ApiError {
     }
 }
 
-/// The code of a 503 answered when no database connection freed up in time: the server is
-/// overloaded, not broken, and the caller should retry after `Retry-After`.
+/// The code of a 503 answered when no database connection freed up in time, or a transaction
+/// lost a lock race (deadlock, serialization failure): the server is busy, not broken, nothing
+/// was written, and the caller should retry after `Retry-After`.
 pub const OVERLOADED: &str = "overloaded";
 
-/// Whether a database pool timeout is behind the error (anywhere in its chain of sources).
-fn pool_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether a transient database condition is behind the error (anywhere in its chain of
+/// sources): no pool connection freed up in time, or PostgreSQL ended the transaction as a
+/// deadlock victim or a serialization failure. Nothing was written; the same request retried
+/// succeeds.
+fn transient(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
-        if let Some(sqlx::Error::PoolTimedOut) = err.downcast_ref::<sqlx::Error>() {
+        if let Some(db_err) = err.downcast_ref::<sqlx::Error>()
+            && (matches!(db_err, sqlx::Error::PoolTimedOut) || db::is_retryable(db_err))
+        {
             return true;
         }
         cur = err.source();
@@ -75,8 +81,8 @@ fn pool_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
 impl<E: Problem> From<E> for ApiError {
     fn from(e: E) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() && pool_timed_out(&e) {
-            tracing::warn!(error = %e, "overloaded: no database connection freed up in time");
+        if status.is_server_error() && transient(&e) {
+            tracing::warn!(error = %e, "overloaded: no database connection freed up in time, or a transaction lost a lock race");
             metrics::counter!("tenpo_http_overloaded_total").increment(1);
             let detail = "the service is busy; retry after the seconds in Retry-After";
             return ApiError {
