@@ -407,7 +407,14 @@ struct Entry {
     pool: PgPool,
     /// The row's updated_at when the pool was opened: a changed row gets a new pool.
     version: DateTime<Utc>,
+    /// When the row was last read: [`Registry::cached`] answers without reading it for
+    /// [`RECHECK_AFTER`], so a connection changed or taken out of use by another process is seen
+    /// within that time.
+    checked: std::time::Instant,
 }
+
+/// How long a pool is used without reading its connection's row again.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(5);
 
 /// The runtime pools of the connections, one per connection, opened on first use.
 pub struct Registry {
@@ -428,9 +435,10 @@ impl Registry {
     /// needs one). A connection whose row changed since gets a fresh pool; the old one closes.
     pub fn pool(&self, conn: &DbConnection) -> PgPool {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = pools.get(&conn.db_key)
+        if let Some(e) = pools.get_mut(&conn.db_key)
             && e.version == conn.updated_at
         {
+            e.checked = std::time::Instant::now();
             return e.pool.clone();
         }
         let timeout_ms = self.settings.statement_timeout.as_millis().to_string();
@@ -449,20 +457,18 @@ impl Registry {
             .idle_timeout(Some(self.settings.idle_timeout))
             .acquire_timeout(self.settings.acquire_timeout)
             .connect_lazy_with(opts);
-        if let Some(old) = pools.insert(conn.db_key.clone(), Entry { pool: pool.clone(), version: conn.updated_at }) {
+        let entry = Entry { pool: pool.clone(), version: conn.updated_at, checked: std::time::Instant::now() };
+        if let Some(old) = pools.insert(conn.db_key.clone(), entry) {
             tokio::spawn(async move { old.pool.close().await });
         }
         pool
     }
 
-    /// The pool already opened for this key, without asking the control database.
+    /// The pool already opened for this key, without asking the control database, while its
+    /// row was read less than [`RECHECK_AFTER`] ago.
     pub fn cached(&self, key: &str) -> Option<PgPool> {
-        self.pools.lock().unwrap_or_else(|p| p.into_inner()).get(key).map(|e| e.pool.clone())
-    }
-
-    /// The keys of the pools opened so far.
-    pub fn open_keys(&self) -> Vec<String> {
-        self.pools.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.get(key).filter(|e| e.checked.elapsed() < RECHECK_AFTER).map(|e| e.pool.clone())
     }
 
     /// Closes and forgets the pool of a connection taken out of use.

@@ -85,11 +85,13 @@ impl Db {
                 let row = match connections::get(&self.control, key).await {
                     Ok(row) => row,
                     Err(connections::ConnectionError::NotFound) => {
+                        self.connections.forget(key);
                         return Err(routing::RouteError::Unavailable(key.into()));
                     }
                     Err(e) => return Err(e.into()),
                 };
                 if row.status == connections::ConnectionStatus::Inactive {
+                    self.connections.forget(key);
                     return Err(routing::RouteError::Unavailable(key.into()));
                 }
                 self.connections.pool(&row)
@@ -111,6 +113,19 @@ impl Db {
             connections: self.connections.clone(),
             routes: self.routes.clone(),
         })
+    }
+
+    /// The main database and every active store database, for the commands that look at all the
+    /// data (`tenpo check`, `tenpo inventory check`). One that does not answer is an error
+    /// naming it: a check that skipped it would pass on data it never saw.
+    pub async fn every_database(&self) -> Result<Vec<Db>, routing::RouteError> {
+        let mut all = vec![self.control()];
+        for row in connections::list(&self.control).await? {
+            if row.status == connections::ConnectionStatus::Active {
+                all.push(self.database(Some(&row.db_key)).await?);
+            }
+        }
+        Ok(all)
     }
 
     /// The main (control) database: tenants, stores, staff, sessions, routes, connections.

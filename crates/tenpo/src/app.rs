@@ -213,7 +213,12 @@ pub async fn start(
                     Err(e) => tracing::error!(db_key = db.db_key(), "[images]: {e}"),
                 }
                 if let Ok(sender) = mail::sender::Sender::new(db.clone(), config.mail.clone()) {
-                    tasks.push(Box::pin(sender.run(stop)));
+                    tasks.push(Box::pin(sender.run(stop.clone())));
+                }
+                // the relay queues the database's events for NATS there; its own publisher sends them
+                if let Ok(Some(publisher)) = nats::Publisher::new(db.clone(), config.nats.clone()) {
+                    tasks.push(Box::pin(publisher.run(stop.clone())));
+                    tasks.push(Box::pin(nats::housekeeping(db, stop)));
                 }
                 tasks
             })

@@ -105,28 +105,31 @@ async fn one(name: &str, tx: &mut Tx, stuck_after: Duration) -> Result<Checked, 
 pub async fn report(db: &Db, stuck_after: Duration) -> anyhow::Result<Report> {
     let mut checks: Vec<CheckReport> =
         INVARIANTS.iter().map(|(name, rule)| CheckReport { name, rule, checked: 0, violations: Vec::new() }).collect();
-    let mut page = PageRequest { limit: Some(200), cursor: None };
     let mut tenants = 0;
-    loop {
-        let list = tenancy::tenants::list_tenants(db, &page).await?;
-        for t in &list.items {
-            tenants += 1;
-            // one snapshot per tenant: the invariants relate tables written together
-            let mut tx = db.begin_snapshot(t.id).await?;
-            for c in checks.iter_mut() {
-                let found = one(c.name, &mut tx, stuck_after).await?;
-                c.checked += found.checked;
-                c.violations.extend(found.violations.into_iter().map(|v| Found {
-                    tenant_id: t.id,
-                    subject: v.subject,
-                    detail: v.detail,
-                }));
+    // the main database and every store database (a tenant with stores on two counts twice)
+    for db in db.every_database().await? {
+        let mut page = PageRequest { limit: Some(200), cursor: None };
+        loop {
+            let list = tenancy::tenants::list_tenants(&db, &page).await?;
+            for t in &list.items {
+                tenants += 1;
+                // one snapshot per tenant: the invariants relate tables written together
+                let mut tx = db.begin_snapshot(t.id).await?;
+                for c in checks.iter_mut() {
+                    let found = one(c.name, &mut tx, stuck_after).await?;
+                    c.checked += found.checked;
+                    c.violations.extend(found.violations.into_iter().map(|v| Found {
+                        tenant_id: t.id,
+                        subject: v.subject,
+                        detail: v.detail,
+                    }));
+                }
+                tx.commit().await?;
             }
-            tx.commit().await?;
-        }
-        match list.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => break,
+            match list.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
         }
     }
     let ok = checks.iter().all(|c| c.violations.is_empty());

@@ -16,6 +16,7 @@ use crate::catalog::active_product;
 use crate::checkout::{address, cart_with, checkout, tea_shop_in};
 use crate::digital::{confirm_payment, deliveries_until, download_url, first_delivery, place, upload};
 use crate::inventory::{add, decided, new_cart, stocked_variant};
+use crate::support::process::tenpo;
 use crate::support::{Shop, TestApp};
 
 /// A test app whose runtime role signs in on the second server too, with a connection `second`
@@ -121,6 +122,14 @@ async fn a_routed_store_is_served_from_its_database_and_its_rows_live_only_there
     // and the store left in main has none of it
     let none = app.get("/admin/v1/orders", &left.owner_token).await.expect(200);
     assert!(none["items"].as_array().unwrap().is_empty(), "{none}");
+
+    // its database taken out of use: the store answers 503 with Retry-After, never from main
+    app.op(Method::PATCH, "/platform/v1/databases/second", Some(json!({ "status": "inactive" }))).await.expect(200);
+    let res = app.client.get(app.url(&format!("/store/v1/stores/{}/products", routed.handle))).send().await.unwrap();
+    assert_eq!(res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()), Some("5".into()));
+    TestApp::read(res).await.expect_problem(503, "store_database_unavailable");
+    app.get("/admin/v1/orders", &routed.owner_token).await.expect_problem(503, "store_database_unavailable");
+    app.call(Method::GET, &format!("/store/v1/stores/{}/products", left.handle), None, None).await.expect(200);
     let _ = std::fs::remove_file(secret);
 }
 
@@ -176,6 +185,23 @@ async fn a_flash_sale_on_a_routed_store_grants_exactly_its_units() {
         assert!(started.elapsed() < Duration::from_secs(20), "{pending} events of the routed store never relayed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // `tenpo inventory check` looks into the store's database too: clean, then a drift made
+    // there is found
+    let check = || {
+        let out = tenpo(&app).args(["inventory", "check"]).env("TENPO_APP_DB_PASSWORD", APP_PASSWORD).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let (ok, text) = check();
+    assert!(ok, "{text}");
+    sqlx::query(&format!("UPDATE inventory_stocks SET reserved = reserved - 1 WHERE variant_id = '{variant}'"))
+        .execute(&second.owner)
+        .await
+        .unwrap();
+    let (ok, text) = check();
+    assert!(!ok && text.contains(variant.as_str()), "{text}");
     let _ = std::fs::remove_file(secret);
 }
 
