@@ -396,7 +396,9 @@ async fn bad_input_to_every_endpoint_is_a_4xx_problem_and_changes_nothing() {
         )
         .await
         .expect(201);
-    // an order (from a cart of its own) and a promotion, for the order and promotion endpoints
+    // an order (from a cart of its own) and a promotion, for the order and promotion endpoints;
+    // bank transfer needs the store's account
+    app.with_bank_account(&shop).await;
     let order_cart = app
         .call(Method::POST, &format!("/store/v1/stores/{}/carts", shop.handle), None, Some(json!({})))
         .await
