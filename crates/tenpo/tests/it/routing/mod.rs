@@ -5,8 +5,12 @@ mod routes;
 mod serving;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
+use reqwest::Method;
+use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::support::TestApp;
 
 /// The runtime role's password on every server of these tests (the second one requires one).
 pub const APP_PASSWORD: &str = "runtime-role-pw-for-tests";
@@ -57,6 +61,27 @@ impl OnSecond {
             .await
             .unwrap()
     }
+}
+
+/// A test app whose runtime role signs in on the second server too, with a connection `second`
+/// to a migrated database there.
+pub async fn app_with_second(worker: bool) -> (TestApp, OnSecond, std::path::PathBuf) {
+    let app = TestApp::spawn_with(|c, o| {
+        o.worker = worker;
+        c.database.app_password = Some(APP_PASSWORD.into());
+    })
+    .await;
+    let second = OnSecond::create(true).await;
+    let secret = second.password_file();
+    app.op(
+        Method::POST,
+        "/platform/v1/databases",
+        Some(json!({ "db_key": "second", "kind": "dedicated", "host": second.host(), "database": second.name(),
+                     "username": "tenpo", "password_secret_ref": format!("file:{}", secret.display()) })),
+    )
+    .await
+    .expect(201);
+    (app, second, secret)
 }
 
 /// Tables of the public schema where any row's text contains `needle`.

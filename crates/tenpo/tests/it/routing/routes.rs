@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{APP_PASSWORD, OnSecond};
+use super::{APP_PASSWORD, app_with_second};
 use crate::catalog::active_product;
 use crate::support::TestApp;
 use crate::support::process::{Served, free_port, tenpo};
@@ -60,21 +60,7 @@ async fn mark(pool: &sqlx::PgPool, shop: &crate::support::Shop, key: &str) {
 
 #[tokio::test]
 async fn a_route_change_reaches_both_api_processes_within_a_second_and_a_routed_store_is_served_from_its_database() {
-    let app = TestApp::spawn_with(|c, o| {
-        o.worker = false;
-        c.database.app_password = Some(APP_PASSWORD.into());
-    })
-    .await;
-    let second = OnSecond::create(true).await;
-    let secret = second.password_file();
-    app.op(
-        Method::POST,
-        "/platform/v1/databases",
-        Some(json!({ "db_key": "second", "kind": "dedicated", "host": second.host(), "database": second.name(),
-                     "username": "tenpo", "password_secret_ref": format!("file:{}", secret.display()) })),
-    )
-    .await
-    .expect(201);
+    let (app, second, secret) = app_with_second(false).await;
     let other = Served::start(&app, free_port(), &[("TENPO_APP_DB_PASSWORD", APP_PASSWORD)]).await;
 
     let shared = app.shop().await;

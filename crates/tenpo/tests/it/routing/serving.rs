@@ -11,34 +11,13 @@ use serde_json::json;
 
 use db::testing::SECOND_SERVER_PASSWORD;
 
-use super::{APP_PASSWORD, OnSecond, tables_containing};
+use super::{APP_PASSWORD, OnSecond, app_with_second, tables_containing};
 use crate::catalog::active_product;
 use crate::checkout::{address, cart_with, checkout, tea_shop_in};
 use crate::digital::{confirm_payment, deliveries_until, download_url, first_delivery, place, upload};
 use crate::inventory::{add, decided, new_cart, stocked_variant};
 use crate::support::process::tenpo;
 use crate::support::{Shop, TestApp};
-
-/// A test app whose runtime role signs in on the second server too, with a connection `second`
-/// to a migrated database there.
-async fn app_with_second(worker: bool) -> (TestApp, OnSecond, std::path::PathBuf) {
-    let app = TestApp::spawn_with(|c, o| {
-        o.worker = worker;
-        c.database.app_password = Some(APP_PASSWORD.into());
-    })
-    .await;
-    let second = OnSecond::create(true).await;
-    let secret = second.password_file();
-    app.op(
-        Method::POST,
-        "/platform/v1/databases",
-        Some(json!({ "db_key": "second", "kind": "dedicated", "host": second.host(), "database": second.name(),
-                     "username": "tenpo", "password_secret_ref": format!("file:{}", secret.display()) })),
-    )
-    .await
-    .expect(201);
-    (app, second, secret)
-}
 
 async fn route(app: &TestApp, shop: &Shop, to: &str) {
     let path = format!("/platform/v1/tenants/{}/stores/{}/database", shop.tenant_id, shop.store_id);
