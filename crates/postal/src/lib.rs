@@ -211,17 +211,7 @@ impl Table {
     /// Every place of a code (`1500001` or `150-0001`), in Japan Post's order; empty when the
     /// code does not exist.
     pub fn lookup(&self, code: &str) -> Vec<Place> {
-        self.rows_of(code)
-            .iter()
-            .map(|r| Place {
-                code: format!("{:07}", r.code),
-                prefecture_code: r.prefecture,
-                city: self.str(r.city).to_string(),
-                city_kana: self.str(r.city_kana).to_string(),
-                town: self.str(r.town).to_string(),
-                town_kana: self.str(r.town_kana).to_string(),
-            })
-            .collect()
+        self.rows_of(code).iter().map(|r| self.place(r)).collect()
     }
 
     /// The prefectures (JIS codes) a code lies in, each once; empty when the code does not exist.
@@ -237,14 +227,18 @@ impl Table {
 
     /// Every place, in code order (for storing a table).
     pub fn places(&self) -> impl Iterator<Item = Place> + '_ {
-        self.rows.iter().map(|r| Place {
+        self.rows.iter().map(|r| self.place(r))
+    }
+
+    fn place(&self, r: &Row) -> Place {
+        Place {
             code: format!("{:07}", r.code),
             prefecture_code: r.prefecture,
             city: self.str(r.city).to_string(),
             city_kana: self.str(r.city_kana).to_string(),
             town: self.str(r.town).to_string(),
             town_kana: self.str(r.town_kana).to_string(),
-        })
+        }
     }
 }
 
