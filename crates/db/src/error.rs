@@ -25,3 +25,9 @@ pub fn is_retryable(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db)
         if matches!(db.code().as_deref(), Some("40001") | Some("40P01")))
 }
+
+/// A write in a read-only transaction: the store's move is frozen (`Db::begin` on a frozen
+/// store's handle).
+pub fn is_read_only(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("25006"))
+}

@@ -20,6 +20,7 @@ pub mod connections;
 pub mod error;
 pub mod migrate;
 pub mod mirror;
+pub mod moving;
 pub mod routing;
 pub mod testing;
 
@@ -31,7 +32,9 @@ use sqlx::postgres::{PgPool, Postgres};
 use sqlx::{PgConnection, Transaction};
 
 pub use connect::{DatabaseSettings, Databases};
-pub use error::{constraint_of, is_check_violation, is_foreign_key_violation, is_retryable, is_unique_violation};
+pub use error::{
+    constraint_of, is_check_violation, is_foreign_key_violation, is_read_only, is_retryable, is_unique_violation,
+};
 pub use sqlx;
 
 /// The runtime database: a pool connected as the non-owner application role.
@@ -47,6 +50,9 @@ pub struct Db {
     connections: Arc<connections::Registry>,
     /// The route cache of the stores (`store_db_routing`), shared by every clone.
     routes: Arc<routing::Routes>,
+    /// A store's handle while its move is frozen: its transactions are read-only, so any write
+    /// fails (and answers 503 `store_moving`) while reads go on.
+    frozen: bool,
 }
 
 impl Db {
@@ -62,6 +68,7 @@ impl Db {
             key: None,
             connections: Arc::new(connections::Registry::new(settings)),
             routes: Default::default(),
+            frozen: false,
         }
     }
 
@@ -70,8 +77,21 @@ impl Db {
     /// inactive or unreachable database is refused with 503 `store_database_unavailable`; it
     /// never falls back to the main database, which does not hold the store's data.
     pub async fn store(&self, store: kernel::StoreId) -> Result<Db, routing::RouteError> {
-        let key = self.routes.database_of(&self.control, store).await?;
-        self.database(key.as_deref()).await
+        let (key, frozen) = self.routes.lookup(&self.control, store).await?;
+        let mut db = self.database(key.as_deref()).await?;
+        db.frozen = frozen;
+        Ok(db)
+    }
+
+    /// Whether this is a store's handle while its move is frozen (writes refused).
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Refuses a write path that does not go through [`Db::begin`] (the hot-item queue) while
+    /// the store's move is frozen.
+    pub fn writable(&self) -> Result<(), routing::RouteError> {
+        if self.frozen { Err(routing::RouteError::Moving) } else { Ok(()) }
     }
 
     /// The database of a connection's key (`None` or `main`: the main database).
@@ -112,6 +132,7 @@ impl Db {
             key: Some(key.into()),
             connections: self.connections.clone(),
             routes: self.routes.clone(),
+            frozen: false,
         })
     }
 
@@ -136,6 +157,7 @@ impl Db {
             key: None,
             connections: self.connections.clone(),
             routes: self.routes.clone(),
+            frozen: false,
         }
     }
 
@@ -178,8 +200,9 @@ impl Db {
     /// tenant's rows until it commits or rolls back.
     pub async fn begin(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
         // BEGIN and the setting in one round trip (a simple query; the id is a UUID we print)
+        let mode = if self.frozen { " READ ONLY" } else { "" };
         let inner =
-            self.pool.begin_with(format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")).await?;
+            self.pool.begin_with(format!("BEGIN{mode}; SELECT set_config('app.tenant_id', '{tenant}', true)")).await?;
         Ok(Tx { inner, tenant })
     }
 
@@ -213,6 +236,7 @@ impl Db {
             key: self.key.clone(),
             connections: self.connections.clone(),
             routes: self.routes.clone(),
+            frozen: self.frozen,
         }
     }
 

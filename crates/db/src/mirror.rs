@@ -79,9 +79,15 @@ async fn copy(from: &mut Tx, to: &mut Tx, table: &str, filter: &str, param: &str
             .bind(param)
             .fetch_one(&mut **from)
             .await?;
+    upsert(to, table, &rows).await
+}
+
+/// Upserts whole rows (a JSON array of `to_jsonb` rows) into `table` by primary key.
+pub(crate) async fn upsert(to: &mut Tx, table: &str, rows: &serde_json::Value) -> Result<u64, sqlx::Error> {
     if rows.as_array().is_none_or(|r| r.is_empty()) {
         return Ok(0);
     }
+    let t = crate::migrate::quote_ident(table);
     let (columns, key): (Vec<String>, Vec<String>) = sqlx::query_as(
         "SELECT array_agg(quote_ident(a.attname::text) ORDER BY a.attnum) FILTER (WHERE a.attgenerated = ''),
                 array_agg(quote_ident(a.attname::text) ORDER BY a.attnum) FILTER (WHERE a.attnum = ANY (i.indkey))
@@ -100,7 +106,7 @@ async fn copy(from: &mut Tx, to: &mut Tx, table: &str, filter: &str, param: &str
         key = key.join(", "),
         excluded = excluded.join(", "),
     ))
-    .bind(&rows)
+    .bind(rows)
     .execute(&mut **to)
     .await?;
     Ok(done.rows_affected())

@@ -60,6 +60,9 @@ pub enum RouteError {
     /// migrations.
     #[error("the database {key:?} is not ready for stores: {why}")]
     NotReady { key: String, why: String },
+    /// The store is moving to another database and its writes are frozen for a moment.
+    #[error("this store is moving to another database; its writes resume in a moment")]
+    Moving,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -72,6 +75,7 @@ impl Problem for RouteError {
             RouteError::StoreHasData => 409,
             RouteError::Unavailable(_) => 503,
             RouteError::NotReady { .. } => 409,
+            RouteError::Moving => 503,
             RouteError::Db(_) => 500,
         }
     }
@@ -83,18 +87,26 @@ impl Problem for RouteError {
             RouteError::StoreHasData => "store_has_data",
             RouteError::Unavailable(_) => STORE_DATABASE_UNAVAILABLE,
             RouteError::NotReady { .. } => "database_not_ready",
+            RouteError::Moving => STORE_MOVING,
             RouteError::Db(_) => "internal",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
-        matches!(self, RouteError::Unavailable(_)).then_some(RETRY_AFTER_SECS)
+        match self {
+            RouteError::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            RouteError::Moving => Some(MOVING_RETRY_AFTER_SECS),
+            _ => None,
+        }
     }
 }
 
 /// The code of a store whose database does not serve it here (503, with `Retry-After`).
 pub const STORE_DATABASE_UNAVAILABLE: &str = "store_database_unavailable";
 const RETRY_AFTER_SECS: u64 = 5;
+/// The code of a write refused while its store's move is frozen (503, with `Retry-After`).
+pub const STORE_MOVING: &str = "store_moving";
+pub const MOVING_RETRY_AFTER_SECS: u64 = 1;
 
 /// The route of a store (`main` without one).
 pub async fn route_of(control: &PgPool, store: StoreId) -> Result<StoreRoute, sqlx::Error> {
@@ -195,8 +207,8 @@ pub async fn set_route(
 
 #[derive(Default)]
 struct Inner {
-    /// store -> its route's db_key (`None`: the main database)
-    entries: HashMap<StoreId, Option<String>>,
+    /// store -> its route's db_key (`None`: the main database) and whether its move is frozen
+    entries: HashMap<StoreId, (Option<String>, bool)>,
     /// bumped by every notification and every clearing
     generation: u64,
 }
@@ -217,6 +229,11 @@ impl std::fmt::Debug for Routes {
 impl Routes {
     /// The store's database: `None` for the main one, else the connection's key.
     pub async fn database_of(&self, control: &PgPool, store: StoreId) -> Result<Option<String>, sqlx::Error> {
+        Ok(self.lookup(control, store).await?.0)
+    }
+
+    /// The store's database and whether its writes are frozen (a move in its `frozen` step).
+    pub async fn lookup(&self, control: &PgPool, store: StoreId) -> Result<(Option<String>, bool), sqlx::Error> {
         let seen = {
             let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             if self.listening.load(Ordering::Acquire)
@@ -226,10 +243,13 @@ impl Routes {
             }
             inner.generation
         };
-        let key: Option<String> = sqlx::query_scalar("SELECT db_key FROM store_db_routing WHERE store_id = $1")
-            .bind(store)
-            .fetch_optional(control)
-            .await?;
+        let key: (Option<String>, bool) = sqlx::query_as(
+            "SELECT (SELECT db_key FROM store_db_routing WHERE store_id = $1),
+                    EXISTS (SELECT 1 FROM store_moves WHERE store_id = $1 AND state = 'frozen')",
+        )
+        .bind(store)
+        .fetch_one(control)
+        .await?;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         // a change heard while we read may be newer than what we read: do not keep it
         if self.listening.load(Ordering::Acquire) && inner.generation == seen {

@@ -78,9 +78,27 @@ fn transient(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether a write was refused because the store's move is frozen (a read-only transaction,
+/// docs/ROUTING.md): nothing was written, the same request succeeds after the freeze.
+fn frozen(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(db_err) = err.downcast_ref::<sqlx::Error>()
+            && db::is_read_only(db_err)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 impl<E: Problem> From<E> for ApiError {
     fn from(e: E) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() && frozen(&e) {
+            return ApiError::from(db::routing::RouteError::Moving);
+        }
         if status.is_server_error() && transient(&e) {
             tracing::warn!(error = %e, "overloaded: no database connection freed up in time, or a transaction lost a lock race");
             metrics::counter!("tenpo_http_overloaded_total").increment(1);
@@ -113,6 +131,7 @@ fn render(mut body: ProblemBody, retry_after: Option<u64>) -> Response {
         && body.code != OVERLOADED
         && body.code != "database_lagging"
         && body.code != db::routing::STORE_DATABASE_UNAVAILABLE
+        && body.code != db::routing::STORE_MOVING
     {
         body.detail = "an internal error occurred; quote the request id when reporting it".into();
         body.errors.clear();

@@ -222,6 +222,24 @@ pub enum StoreCommand {
         #[arg(long)]
         to: String,
     },
+    /// Move a store with its data to another database while it keeps serving (docs/ROUTING.md):
+    /// copy, a short write freeze, the changed rows, verify, switch, and the source's rows
+    /// deleted after the grace period. Runs again resume the store's open move. Progress on
+    /// stderr, the report (with the freeze's length) as JSON on stdout.
+    Move {
+        /// Store handle or id.
+        #[arg(long)]
+        store: String,
+        /// A connection's key, or `main`.
+        #[arg(long, required_unless_present = "abort")]
+        to: Option<String>,
+        /// Seconds the source keeps the store's rows after the switch.
+        #[arg(long, default_value_t = 30)]
+        grace_secs: u64,
+        /// Abort the store's open move instead: the store stays on its source, whole.
+        #[arg(long, conflicts_with = "to")]
+        abort: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

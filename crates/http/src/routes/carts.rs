@@ -162,6 +162,8 @@ async fn add_item(
     let quantity = input.quantity.unwrap_or(1);
     let idem_key = idem.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
     let db = s.db.store(shop.store_id).await?;
+    // the hot queue writes on its own connection, not through a frozen handle's transaction
+    db.writable()?;
     let hot = s.hot_of(&db);
     if hot.known_hot(input.variant_id) && (1..=1000).contains(&quantity) {
         match hot

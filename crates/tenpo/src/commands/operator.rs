@@ -70,6 +70,32 @@ pub async fn store(config: &Config, cmd: StoreCommand) -> anyhow::Result<()> {
                 let input = db::routing::SetRoute { db_key: to };
                 print(&db::routing::set_route(&db, tenant, store_id, input).await?)
             }
+            StoreCommand::Move { store, to, grace_secs, abort } => {
+                let store_ref: StoreRef = store.parse().unwrap_or(StoreRef::Handle(store.clone()));
+                let Some((tenant, store_id, _)) = tenancy::stores::resolve(&db, &store_ref).await? else {
+                    bail!("no store {store:?}");
+                };
+                if abort {
+                    let report = db::moving::abort(&db, tenant, store_id).await?;
+                    eprintln!("move {} aborted: the store stays on {}", report.move_id, report.from);
+                    return print(&report);
+                }
+                // pauses for the tests that stop a move mid-way (milliseconds)
+                let pause = |name: &str| {
+                    std::time::Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(0))
+                };
+                let options = db::moving::MoveOptions {
+                    grace: std::time::Duration::from_secs(grace_secs),
+                    copy_pause: pause("TENPO_MOVE_COPY_PAUSE_MS"),
+                    freeze_hold: pause("TENPO_MOVE_FREEZE_HOLD_MS"),
+                };
+                let to = to.unwrap_or_default();
+                let report = db::moving::run(&db, tenant, store_id, &to, &options, &|line| eprintln!("{line}")).await?;
+                if let Some(ms) = report.freeze_ms {
+                    eprintln!("the store's writes were frozen for {ms} ms");
+                }
+                print(&report)
+            }
         }
     }
     .await;
