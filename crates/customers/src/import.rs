@@ -166,7 +166,10 @@ pub async fn import_csv(
     let mut done = parsed.rejected;
     progress(Progress { done, total });
     for batch in parsed.rows.chunks(BATCH_ROWS) {
-        let outcome = match import_batch(db, tenant, store, batch).await {
+        // a store on a database of its own resolves each row through the control database's
+        // identity map (docs/ROUTING.md); the set-based batch works on one database only
+        let batched = if db.is_main() { import_batch(db, tenant, store, batch).await } else { Ok(None) };
+        let outcome = match batched {
             Ok(Some(outcome)) => outcome,
             Ok(None) => import_row_by_row(db, tenant, store, batch).await?,
             Err(e) if db::is_retryable(&e) || db::is_unique_violation(&e) => {
