@@ -263,7 +263,7 @@ async fn open_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::open(&mut tx, Acting::Operator, vendor_id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -279,7 +279,7 @@ async fn close_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::close_now(&mut tx, Acting::Operator, vendor_id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -296,7 +296,7 @@ async fn list_statements(
     ApiQuery(q): ApiQuery<StatementFilter>,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Statement>>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
     let list = statements::list(&mut tx, Acting::Operator, &q, &page).await?;
     tx.commit().await?;
@@ -311,7 +311,7 @@ async fn get_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::get(&mut tx, Acting::Operator, id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -330,7 +330,7 @@ async fn statement_csv(
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let encoding = q.encoding.unwrap_or_default();
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let bytes = statements::csv(&mut tx, Acting::Operator, id, encoding).await?;
     tx.commit().await?;
     Ok(csv_download(bytes, encoding))
@@ -347,7 +347,7 @@ async fn statement_paid(
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
     ApiJson(input): ApiJson<MarkPaid>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::mark_paid(&mut tx, Acting::Operator, id, input).await?;
     tx.commit().await?;
     Ok(Json(st))

@@ -192,7 +192,8 @@ pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result
     let result = async {
         match cmd {
             StatementCommand::List { tenant, vendor, status } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 tenancy::tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
                 let filter = StatementFilter {
                     vendor_id: vendor.map(VendorId),
@@ -215,25 +216,29 @@ pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result
                 print(&all)
             }
             StatementCommand::Show { tenant, statement } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::get(&mut tx, Acting::Operator, StatementId(statement)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Open { tenant, vendor } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::open(&mut tx, Acting::Operator, VendorId(vendor)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Close { tenant, vendor } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::close_now(&mut tx, Acting::Operator, VendorId(vendor)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Paid { tenant, statement, paid_on, bank_reference } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let input = MarkPaid { paid_on, bank_reference };
                 let s = statements::mark_paid(&mut tx, Acting::Operator, StatementId(statement), input).await?;
                 tx.commit().await.context("commit")?;
@@ -244,7 +249,8 @@ pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result
                     CsvEncodingArg::Utf8 => CsvEncoding::Utf8,
                     CsvEncodingArg::ShiftJis => CsvEncoding::ShiftJis,
                 };
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let bytes = statements::csv(&mut tx, Acting::Operator, StatementId(statement), encoding).await?;
                 tx.commit().await.context("commit")?;
                 match out {

@@ -4,6 +4,7 @@ mod connections;
 mod identity;
 mod routes;
 mod serving;
+mod statements;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
 use reqwest::Method;
