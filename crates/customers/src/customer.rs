@@ -290,28 +290,6 @@ pub async fn list_customers(
     Ok(Page::from_rows(rows, limit, |c: &CustomerSummary| c.id))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_text_reads_phones_digits_kana_and_emails() {
-        let s = Search::parse("090-1234-5678").unwrap();
-        assert_eq!(s.phone.as_deref(), Some("+819012345678"));
-        assert_eq!(s.digits.as_deref(), Some("%9012345678%"));
-        let s = Search::parse("5678").unwrap();
-        assert_eq!((s.phone, s.digits.as_deref()), (None, Some("%5678%")));
-        let s = Search::parse("たなか").unwrap();
-        assert_eq!(s.kana, "%タナカ%");
-        assert_eq!(s.digits, None);
-        let s = Search::parse(" Taro@Example.com ").unwrap();
-        assert_eq!(s.email.as_deref(), Some("taro@example.com"));
-        assert_eq!(Search::parse("100%_").unwrap().text, "%100\\%\\_%");
-        assert_eq!(Search::parse("ＴＡＲＯ").unwrap().email_like, "%taro%");
-        assert!(Search::parse("  ").is_none());
-    }
-}
-
 /// A customer's row and identities as the control database's identity map has them, to be
 /// copied into a store database under the same ids (docs/ROUTING.md).
 pub(crate) struct Copy {
@@ -355,5 +333,27 @@ impl Copy {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_reads_phones_digits_kana_and_emails() {
+        let s = Search::parse("090-1234-5678").unwrap();
+        assert_eq!(s.phone.as_deref(), Some("+819012345678"));
+        assert_eq!(s.digits.as_deref(), Some("%9012345678%"));
+        let s = Search::parse("5678").unwrap();
+        assert_eq!((s.phone, s.digits.as_deref()), (None, Some("%5678%")));
+        let s = Search::parse("たなか").unwrap();
+        assert_eq!(s.kana, "%タナカ%");
+        assert_eq!(s.digits, None);
+        let s = Search::parse(" Taro@Example.com ").unwrap();
+        assert_eq!(s.email.as_deref(), Some("taro@example.com"));
+        assert_eq!(Search::parse("100%_").unwrap().text, "%100\\%\\_%");
+        assert_eq!(Search::parse("ＴＡＲＯ").unwrap().email_like, "%taro%");
+        assert!(Search::parse("  ").is_none());
     }
 }
