@@ -31,5 +31,5 @@ pub mod queue;
 pub mod thread;
 
 pub use decider::{ClaimSpec, Claimed, Decider, HotSettings, Takeover, claim, decide_then_claim};
-pub use queue::{HotAnswer, HotQueue};
+pub use queue::{HotAnswer, HotQueue, IN_HAND, QueueSettings};
 pub use thread::apart;
