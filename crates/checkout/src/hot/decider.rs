@@ -304,9 +304,7 @@ impl Ground {
                     choice.map(|i| {
                         self.free[i] -= c.quantity;
                         match c.customer_id {
-                            Some(customer) => {
-                                *self.taken_by_customer.entry(customer).or_default() += c.quantity as i64
-                            }
+                            Some(customer) => *self.taken_by_customer.entry(customer).or_default() += c.quantity as i64,
                             None => *self.taken_by_cart.entry(c.cart_id).or_default() += c.quantity as i64,
                         }
                         (
@@ -491,7 +489,12 @@ pub(crate) async fn decide_in_hand(
     let mine: Vec<Claimed> = fresh
         .iter()
         .zip(&open)
-        .map(|(f, (_, customer, _))| Claimed { id: f.id, cart_id: f.cart, customer_id: *customer, quantity: f.quantity })
+        .map(|(f, (_, customer, _))| Claimed {
+            id: f.id,
+            cart_id: f.cart,
+            customer_id: *customer,
+            quantity: f.quantity,
+        })
         .collect();
     let mut ground = Ground::read(&mut tx, store, variant, &mine, true).await?;
     let outcomes = ground.decide(variant, &mine);

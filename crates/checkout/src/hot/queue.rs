@@ -361,7 +361,13 @@ impl HotQueue {
         let fresh: Vec<Fresh> = ids
             .iter()
             .zip(group)
-            .map(|(id, s)| Fresh { id: *id, cart: s.cart, secret_hash: &s.secret_hash, quantity: s.quantity, key: &s.key })
+            .map(|(id, s)| Fresh {
+                id: *id,
+                cart: s.cart,
+                secret_hash: &s.secret_hash,
+                quantity: s.quantity,
+                key: &s.key,
+            })
             .collect();
         match decide_in_hand(db, tenant, store, variant, IN_HAND, &fresh, &self.crash).await {
             Ok(decided) => decided,

@@ -199,9 +199,8 @@ async fn a_flash_sale_killed_before_an_in_hand_commit_loses_nothing_and_decides_
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     assert!(!died.success(), "the server exited on its own: {died:?}");
-    let before: i64 = app
-        .count(&format!("SELECT count(*) FROM inventory_reservation_requests WHERE variant_id = '{variant}'"))
-        .await;
+    let before: i64 =
+        app.count(&format!("SELECT count(*) FROM inventory_reservation_requests WHERE variant_id = '{variant}'")).await;
     drop(server);
     server = Served::start(&app, port, &[("TENPO_HOT_LEASE_SECS", LEASE_SECS)]).await;
     let mut answers = Vec::new();
