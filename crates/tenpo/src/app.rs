@@ -170,7 +170,7 @@ pub async fn start(
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let hot = checkout::hot::HotQueue::new(db.clone());
+    let hot = checkout::hot::HotQueue::with_settings(db.clone(), config.hot_queue_settings());
     // the hot queue records the API's flash-sale add-to-carts: it stops once the API has
     // answered its last request, not with the signal (those requests would answer 500)
     let hot_stop = if http.is_some() { CancellationToken::new() } else { shutdown.clone() };
