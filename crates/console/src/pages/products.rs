@@ -378,7 +378,7 @@ fn product_fields(l: Lang, typed: &Fields, failed: Option<&Failure>, c: &Choices
             legend { (l.t("検索エンジン向け（SEO）", "For search engines (SEO)")) }
             div {
                 label for="seo_title" { (l.t("SEOタイトル（空欄なら商品名）", "SEO title (empty: the title)")) }
-                input #seo_title name="seo_title" value=(typed.get("seo_title")) maxlength="255";
+                input #seo_title name="seo_title" value=(typed.get("seo_title"));
                 (field_error(e, "seo_title"))
             }
             div {
@@ -1217,7 +1217,7 @@ fn images_panel(
                                 (csrf(token))
                                 div {
                                     label { (l.t("代替テキスト", "Alt text")) }
-                                    input name="alt" maxlength="512" value=(t("alt", img.alt.clone()));
+                                    input name="alt" value=(t("alt", img.alt.clone()));
                                     (field_error(e, "alt"))
                                 }
                                 div {
@@ -1249,7 +1249,7 @@ fn images_panel(
                     }
                     div {
                         label for="image-alt" { (l.t("代替テキスト", "Alt text")) }
-                        input #image-alt name="alt" maxlength="512" value=(t("alt"));
+                        input #image-alt name="alt" value=(t("alt"));
                         (field_error(e, "alt"))
                     }
                     div {

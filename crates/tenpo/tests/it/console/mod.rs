@@ -3,6 +3,7 @@
 
 mod customers;
 mod mall;
+mod media;
 mod orders;
 mod products;
 mod security;
