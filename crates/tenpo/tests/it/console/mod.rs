@@ -7,6 +7,7 @@ mod media;
 mod orders;
 mod products;
 mod security;
+mod settings;
 mod staff;
 mod webhooks;
 
