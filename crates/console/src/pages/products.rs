@@ -26,9 +26,9 @@ use crate::form::{self, Fields, Reading};
 use crate::i18n::Lang;
 use crate::layout::{self, csrf, field_error, notice, problem};
 use crate::session::{Posted, PostedParts, Signed};
+use crate::{BASE, Console};
 use catalog::digital::{ProductDigitalSettings, UpdateProductDigitalSettings};
 use catalog::image::{ImageStatus, ProductImage, UpdateImage};
-use crate::{BASE, Console};
 
 /// The largest CSV the import form takes: the API's own limit for the same import.
 const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
@@ -466,11 +466,21 @@ fn row_count(f: &Fields) -> usize {
 fn new_page(s: &Signed, c: &Choices, typed: &Fields, rows: usize, failed: Option<&Failure>) -> Response {
     let l = s.lang;
     let e = failed;
-    let mut shown: Vec<String> =
-        ["title", "handle", "description", "seo_title", "seo_description", "status", "product_type", "tags", "vendor_id", "options"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let mut shown: Vec<String> = [
+        "title",
+        "handle",
+        "description",
+        "seo_title",
+        "seo_description",
+        "status",
+        "product_type",
+        "tags",
+        "vendor_id",
+        "options",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     shown.extend((0..3).map(|i| format!("options[{i}]")));
     for i in 0..rows {
         for n in [
@@ -1321,7 +1331,13 @@ fn digital_panel(
     let t = |name: &str, current: Option<i32>| {
         if e.is_some() { typed.get(name).to_string() } else { current.map(|n| n.to_string()).unwrap_or_default() }
     };
-    let whose = |own: bool| if own { l.t("この商品の設定", "this product's") } else { l.t("ストアの既定", "the store's default") };
+    let whose = |own: bool| {
+        if own {
+            l.t("この商品の設定", "this product's")
+        } else {
+            l.t("ストアの既定", "the store's default")
+        }
+    };
     html! {
         section.panel.digital-settings {
             h2 { (l.t("ダウンロードの期限と回数", "Download period and limit")) }

@@ -168,7 +168,10 @@ async fn console_owner_manages_a_products_images_seo_texts_and_digital_file_seen
         .expect(422);
     b.fill("#url_ttl_seconds", "30").await;
     assert_eq!(b.click("form.digital button[type=submit]").await, 422);
-    assert_eq!(b.text("form.digital [data-field=url_ttl_seconds]").await, api_says["errors"][0]["message"].as_str().unwrap());
+    assert_eq!(
+        b.text("form.digital [data-field=url_ttl_seconds]").await,
+        api_says["errors"][0]["message"].as_str().unwrap()
+    );
     assert_eq!(app.get(&settings, token).await.expect(200)["url_ttl_seconds"], json!(null));
     b.fill("#url_ttl_seconds", "259200").await;
     b.fill("#max_downloads", "3").await;

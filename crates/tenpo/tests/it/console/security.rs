@@ -166,7 +166,9 @@ async fn console_product_and_stock_forms_without_their_csrf_token_change_nothing
         .unwrap()
         .to_string();
     let png = images::pixels::sample(images::pixels::Format::Png, 50, 50);
-    for path in [format!("/console/products/{id}/images"), format!("/console/products/{guide}/variants/{}/file", tea.guide)] {
+    for path in
+        [format!("/console/products/{id}/images"), format!("/console/products/{guide}/variants/{}/file", tea.guide)]
+    {
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
         )
