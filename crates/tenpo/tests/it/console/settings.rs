@@ -18,7 +18,7 @@ async fn console_bank_transfer_without_an_account_shows_each_missing_field_and_c
     let mut b = Browser::start(&app.base).await;
     assert_eq!(b.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await, 200);
     b.goto("/console/settings").await;
-    b.screenshots("settings").await;
+    b.screenshots("settings-new-store").await;
 
     // ticked, no account: what the API says of the same change, field by field
     let empty = json!({ "bank_name": "", "branch_name": "", "account_type": "futsu", "account_number": "", "account_holder_kana": "" });
