@@ -178,10 +178,11 @@ pub async fn start(
     let mut addr = None;
     if let Some((local, listener, storage)) = http {
         addr = Some(local);
+        let console = console::ConsoleSettings { storage: Some(storage.clone()), ..config.console_settings() };
         let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
             .with_search(search.clone())
             .with_storage(storage)
-            .with_console(console::router(db.clone(), config.console_settings()));
+            .with_console(console::router(db.clone(), console));
         let token = shutdown.clone();
         tasks.spawn(async move {
             let _stop_hot = hot_stop.drop_guard();

@@ -728,6 +728,8 @@ impl Config {
             secure_cookies: self.http.console_secure_cookies,
             trust_forwarded_for: self.http.trust_forwarded_for,
             webhooks: self.webhooks.clone(),
+            storage: None,
+            image_max_bytes: self.images.max_bytes,
         }
     }
 

@@ -21,12 +21,12 @@ use axum::response::{IntoResponse, Response};
 use crate::Console;
 use crate::error::Failure;
 
-pub fn routes() -> Router<Console> {
+pub fn routes(settings: &crate::ConsoleSettings) -> Router<Console> {
     Router::new()
         .merge(auth::routes())
         .merge(home::routes())
         .merge(orders::routes())
-        .merge(products::routes())
+        .merge(products::routes(settings))
         .merge(inventory::routes())
         .merge(customers::routes())
         .merge(settings::routes())
