@@ -112,10 +112,8 @@ async fn document(
 async fn sellers(tx: &mut Tx, store: StoreId, view: OrderView) -> Result<Vec<SellerPart>, CheckoutError> {
     let house = tenancy::vendors::house_vendor(tx).await?;
     if house.is_some() {
-        let name: Option<String> = sqlx::query_scalar("SELECT name FROM stores WHERE id = $1")
-            .bind(store)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM stores WHERE id = $1").bind(store).fetch_optional(&mut **tx).await?;
         let registration_number = tenancy::settings::registration_number(tx, store).await?;
         return Ok(vec![SellerPart { name: name.unwrap_or_default(), registration_number, part: view }]);
     }

@@ -338,7 +338,15 @@ mod tests {
         for n in ["T7000012050002", "T1180301018771", "T7123456789012"] {
             assert_eq!(normalize_registration_number(n).as_deref(), Ok(n));
         }
-        for bad in ["T6000012050002", "T1180301018772", "T2180301018771", "7000012050002", "T700001205000", "T70000120500021", "X7000012050002"] {
+        for bad in [
+            "T6000012050002",
+            "T1180301018772",
+            "T2180301018771",
+            "7000012050002",
+            "T700001205000",
+            "T70000120500021",
+            "X7000012050002",
+        ] {
             assert_eq!(normalize_registration_number(bad), Err(JpInputError::RegistrationNumber), "{bad}");
         }
     }

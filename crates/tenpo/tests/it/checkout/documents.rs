@@ -38,7 +38,11 @@ async fn a_mixed_rate_invoice_shows_the_tax_per_rate_the_order_stores_and_the_re
         .expect_problem(422, "validation_failed");
     assert_eq!(bad["errors"][0]["field"], "registration_number", "{bad}");
     let set = app
-        .patch("/admin/v1/store/settings", &shop.owner_token, json!({ "registration_number": "Ｔ７０００－０１２０－５０００２" }))
+        .patch(
+            "/admin/v1/store/settings",
+            &shop.owner_token,
+            json!({ "registration_number": "Ｔ７０００－０１２０－５０００２" }),
+        )
         .await
         .expect(200);
     assert_eq!(set["registration_number"], "T7000012050002");
@@ -60,7 +64,10 @@ async fn a_mixed_rate_invoice_shows_the_tax_per_rate_the_order_stores_and_the_re
         assert!(doc.contains("請求書"), "{doc}");
         assert!(doc.contains(r#"data-registration-number="T7000012050002""#), "{doc}");
         for t in tax_lines {
-            let row = format!(r#"data-rate="{}" data-taxable="{}" data-tax="{}""#, t["rate_bps"], t["taxable_amount"], t["tax_amount"]);
+            let row = format!(
+                r#"data-rate="{}" data-taxable="{}" data-tax="{}""#,
+                t["rate_bps"], t["taxable_amount"], t["tax_amount"]
+            );
             assert!(doc.contains(&row), "{row} in {doc}");
         }
         // 8%: 2,160 with 160 tax; 10%: 3,300 + 800 with 372 tax, as the order stores them
@@ -94,11 +101,17 @@ async fn the_first_receipt_fixes_its_addressee_and_later_copies_say_reissued() {
     let total = placed["order"]["total"]["amount"].as_i64().unwrap();
 
     // no receipt before the money arrived, and nothing is recorded
-    shopper_document(&app, shop, &order, &token, "receipt?addressee=x").await.expect_problem(409, "receipt_before_payment");
-    assert_eq!(app.count("SELECT count(*) FROM order_receipts").await, 0);
-    app.post(&format!("/admin/v1/orders/{order}/payments/confirm"), &shop.owner_token, json!({ "received": yen(total) }))
+    shopper_document(&app, shop, &order, &token, "receipt?addressee=x")
         .await
-        .expect(200);
+        .expect_problem(409, "receipt_before_payment");
+    assert_eq!(app.count("SELECT count(*) FROM order_receipts").await, 0);
+    app.post(
+        &format!("/admin/v1/orders/{order}/payments/confirm"),
+        &shop.owner_token,
+        json!({ "received": yen(total) }),
+    )
+    .await
+    .expect(200);
     // a bad addressee is refused and records nothing
     let long = "あ".repeat(101);
     let bad = shopper_document(&app, shop, &order, &token, &format!("receipt?addressee={long}")).await;
