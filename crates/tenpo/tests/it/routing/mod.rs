@@ -2,6 +2,7 @@
 
 mod connections;
 mod identity;
+mod processes;
 mod routes;
 mod serving;
 mod statements;

@@ -54,8 +54,16 @@ pub struct Served {
 impl Served {
     /// Starts `tenpo serve` on `port` with extra environment, and waits until `/readyz` answers.
     pub async fn start(app: &TestApp, port: u16, env: &[(&str, &str)]) -> Served {
+        Self::start_with(app, port, &[], env).await
+    }
+
+    /// [`Served::start`] with extra arguments of `serve` (e.g. `--no-worker`).
+    pub async fn start_with(app: &TestApp, port: u16, args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut cmd = tenpo(app);
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -81,6 +89,34 @@ impl Served {
 }
 
 impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `tenpo worker`: a worker process of its own (killed when dropped).
+pub struct WorkerProcess {
+    pub child: Child,
+}
+
+impl WorkerProcess {
+    pub fn start(app: &TestApp, env: &[(&str, &str)]) -> WorkerProcess {
+        let mut cmd = tenpo(app);
+        cmd.arg("worker").stdout(Stdio::null()).stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        WorkerProcess { child: cmd.spawn().unwrap() }
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for WorkerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
