@@ -11,6 +11,7 @@
 
 mod cache;
 mod cors;
+pub mod download;
 pub mod event_doc;
 pub mod extract;
 pub mod openapi;

@@ -59,6 +59,32 @@ pub fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, Fai
     })
 }
 
+#[derive(serde::Deserialize)]
+struct CsvQuery {
+    encoding: Option<kernel::csv_file::CsvEncoding>,
+}
+
+/// Every CSV download of the console: an export's UTF-8 text in the query's `encoding`
+/// (`default` when it has none), as `kernel::csv_file` encodes it for the API too.
+pub fn csv_download(
+    text: &str,
+    raw: Option<&str>,
+    default: kernel::csv_file::CsvEncoding,
+    filename: &'static str,
+) -> Result<Response, Failure> {
+    let q: CsvQuery = query(raw)?;
+    let file = kernel::csv_file::encode(text, q.encoding.unwrap_or(default), filename)?;
+    let disposition = file.content_disposition();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, file.content_type().to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        file.bytes,
+    )
+        .into_response())
+}
+
 fn bad_query(detail: String) -> Failure {
     Failure::new(StatusCode::BAD_REQUEST, "invalid_query", detail)
 }

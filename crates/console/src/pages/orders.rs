@@ -176,6 +176,8 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
                 a.button.secondary href={ (BASE) "/orders" } { (l.t("クリア", "Clear")) }
                 @if can_export {
                     a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done"])) } download { (l.t("CSV出力", "Export CSV")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=utf-8-bom" } download { (l.t("CSV (Excel)", "CSV (Excel)")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=shift_jis" } download { (l.t("CSV (Shift_JIS)", "CSV (Shift_JIS)")) }
                 }
             }
         }
@@ -250,14 +252,7 @@ async fn export(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &filter).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    super::csv_download(&csv, raw.as_deref(), kernel::csv_file::CsvEncoding::Utf8, "orders.csv")
 }
 
 /// One outcome of a bulk action, per order.

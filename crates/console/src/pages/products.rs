@@ -140,6 +140,8 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
             }
             @if can_export {
                 a.button.secondary href={ (BASE) "/products/export" } download { (l.t("CSVエクスポート", "Export CSV")) }
+                a.button.secondary href={ (BASE) "/products/export?encoding=utf-8-bom" } download { "CSV (Excel)" }
+                a.button.secondary href={ (BASE) "/products/export?encoding=shift_jis" } download { "CSV (Shift_JIS)" }
             }
         }
         form.filters method="get" action={ (BASE) "/products" } {
@@ -201,21 +203,19 @@ fn price_range(l: Lang, variants: &[Variant]) -> String {
     }
 }
 
-async fn export(State(state): State<Console>, s: Signed, headers: axum::http::HeaderMap) -> Result<Response, Failure> {
+async fn export(
+    State(state): State<Console>,
+    s: Signed,
+    RawQuery(raw): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Failure> {
     // Image Src absolute on this request's host (catalog::csv::media_base)
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let base = catalog::csv::media_base(None, host);
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &base).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"products.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    super::csv_download(&csv, raw.as_deref(), kernel::csv_file::CsvEncoding::Utf8, "products.csv")
 }
 
 // ---------------------------------------------------------------------------------------------

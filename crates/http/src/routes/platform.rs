@@ -16,9 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
 use crate::problem::{ApiResult, ProblemBody};
-use crate::routes::admin::statements::{CsvQuery, csv_download};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -317,23 +317,23 @@ async fn get_statement(
     Ok(Json(st))
 }
 
-/// The statement as CSV, in UTF-8 with a BOM or in Shift_JIS, with the vendor's registration
-/// number.
+/// The statement as CSV (UTF-8 with a BOM unless `encoding` says otherwise), with the vendor's
+/// registration number.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/statements/{statement_id}/csv", tag = "platform", security(("operator" = [])),
     params(CsvQuery),
     responses((status = 200, content_type = "text/csv", body = String),
-              (status = 404, body = ProblemBody, description = "statement_not_found")))]
+              (status = 404, body = ProblemBody, description = "statement_not_found"),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn statement_csv(
     _: Operator,
     State(s): State<AppState>,
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
-    let encoding = q.encoding.unwrap_or_default();
     let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
-    let bytes = statements::csv(&mut tx, Acting::Operator, id, encoding).await?;
+    let text = statements::csv(&mut tx, Acting::Operator, id).await?;
     tx.commit().await?;
-    Ok(csv_download(bytes, encoding))
+    download::csv(&text, &q, kernel::csv_file::CsvEncoding::Utf8Bom, "statement.csv")
 }
 
 /// Record a statement's payout: the day and the bank's reference (payouts happen offline).

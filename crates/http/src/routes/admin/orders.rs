@@ -12,11 +12,13 @@ use checkout::orders::{self, OrderFilter, OrderSummary};
 use checkout::promotions::{self, CreatePromotion, Promotion, UpdatePromotion};
 use checkout::settings::{self, CheckoutSettings, UpdateCheckoutSettings};
 use kernel::access::Acting;
+use kernel::csv_file::CsvEncoding;
 use kernel::{OrderId, Page, PageRequest, PromotionId, ShipmentId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::problem::{ApiResult, ProblemBody};
 
@@ -53,25 +55,21 @@ async fn list_orders(
     Ok(Json(page))
 }
 
-/// The list's orders as CSV for accounting (amounts, consumption tax per rate, payment).
-#[utoipa::path(get, path = "/admin/v1/orders/export", tag = "orders", security(("staff" = [])), params(OrderFilter),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+/// The list's orders as CSV for accounting (amounts, consumption tax per rate, payment); UTF-8
+/// without a BOM unless `encoding` says otherwise.
+#[utoipa::path(get, path = "/admin/v1/orders/export", tag = "orders", security(("staff" = [])), params(OrderFilter, CsvQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn export_orders(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<OrderFilter>,
+    ApiQuery(file): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    download::csv(&csv, &file, CsvEncoding::Utf8, "orders.csv")
 }
 
 /// One order with items, tax lines, addresses, payment, shipments and its status history.
