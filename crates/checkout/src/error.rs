@@ -47,6 +47,8 @@ pub enum CheckoutError {
     OrderCanceled,
     #[error("the order has shipped; it cannot be canceled")]
     OrderAlreadyShipped,
+    #[error("a receipt is issued once the payment is received")]
+    ReceiptBeforePayment,
     #[error("no refund is owed on this order")]
     NoRefundOwed,
     #[error("no such line in this order")]
@@ -94,6 +96,7 @@ impl Problem for CheckoutError {
             | OrderCanceled
             | OrderAlreadyShipped
             | NoRefundOwed
+            | ReceiptBeforePayment
             | IllegalShipmentTransition { .. } => 409,
             PricesChanged | HoldLapsed => 409,
             Ineligible(crate::promotions::Ineligible::Unknown) => 404,
@@ -135,6 +138,7 @@ impl Problem for CheckoutError {
             OrderCanceled => "order_canceled",
             OrderAlreadyShipped => "order_already_shipped",
             NoRefundOwed => "no_refund_owed",
+            ReceiptBeforePayment => "receipt_before_payment",
             LineNotFound => "order_line_not_found",
             LineCanceled => "order_line_canceled",
             LineDelivered => "order_line_delivered",

@@ -8,6 +8,7 @@
 //!
 //! * [`mails`]: the outbox consumer sending the order mails (confirmation, bank-transfer
 //!   instructions, payment received, shipped) through `mail::send`;
+//! * [`documents`]: an order's invoice, receipt and delivery slip, printable HTML;
 //! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
 //!
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
@@ -15,6 +16,7 @@
 
 pub mod cart;
 pub mod check;
+pub mod documents;
 pub mod error;
 pub mod event;
 pub mod fulfillment;

@@ -35,9 +35,10 @@ impl Failure {
         self.fields.iter().find(|f| f.field == name).map(|f| f.message.as_str())
     }
 
-    /// Whether the person can fix it on the form (as opposed to a missing page or a fault).
+    /// Whether the person can fix it on the form (as opposed to a missing page or a fault):
+    /// 413 is a file too large for an upload form.
     pub fn is_form_error(&self) -> bool {
-        matches!(self.status.as_u16(), 400 | 409 | 422 | 429)
+        matches!(self.status.as_u16(), 400 | 409 | 413 | 422 | 429)
     }
 }
 

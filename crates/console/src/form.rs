@@ -74,6 +74,8 @@ pub struct Part {
     pub name: String,
     /// The file's name, for a file input.
     pub filename: Option<String>,
+    /// The part's `Content-Type`, as the browser sent it (a file's type by its name).
+    pub content_type: Option<String>,
     pub data: Vec<u8>,
 }
 
@@ -113,13 +115,14 @@ pub fn multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, Failure> {
         let next = find(body, &[b"\r\n", d].concat(), head_end + 4).ok_or_else(bad)?;
         let data = body[head_end + 4..next].to_vec();
         at = next + 2 + d.len();
-        let disposition = head
-            .split("\r\n")
-            .find_map(|line| {
+        let header = |name: &str| {
+            head.split("\r\n").find_map(|line| {
                 let (k, v) = line.split_once(':')?;
-                k.trim().eq_ignore_ascii_case("content-disposition").then_some(v)
+                k.trim().eq_ignore_ascii_case(name).then_some(v)
             })
-            .ok_or_else(bad)?;
+        };
+        let disposition = header("content-disposition").ok_or_else(bad)?;
+        let content_type = header("content-type").map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let param = |key: &str| {
             disposition.split(';').find_map(|p| {
                 let (k, v) = p.split_once('=')?;
@@ -131,7 +134,7 @@ pub fn multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, Failure> {
         if name.contains('\0') || filename.as_deref().is_some_and(|f| f.contains('\0')) {
             return Err(bad());
         }
-        out.push(Part { name, filename, data });
+        out.push(Part { name, filename, content_type, data });
     }
 }
 
@@ -187,6 +190,7 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!((parts[0].name.as_str(), parts[0].data.as_slice()), ("_csrf", b"abc".as_slice()));
         assert_eq!(parts[1].filename.as_deref(), Some("p.csv"));
+        assert_eq!(parts[1].content_type.as_deref(), Some("text/csv"));
         assert_eq!(parts[1].data, b"Handle,Title\r\ntea,Tea\r\n");
         assert!(multipart(b"garbage", "XyZ").is_err());
         assert!(multipart_boundary("application/x-www-form-urlencoded").is_none());

@@ -140,6 +140,9 @@ pub fn notice(l: Lang, key: Option<&str>) -> Markup {
         Some("merged") => Some(l.t("顧客を統合しました。", "Customers merged.")),
         Some("stock") => Some(l.t("在庫を更新しました。", "Stock updated.")),
         Some("adjusted") => Some(l.t("在庫を調整しました。", "Stock adjusted.")),
+        Some("image_added") => Some(l.t("画像を追加しました。", "Image added.")),
+        Some("file_uploaded") => Some(l.t("ファイルを登録しました。", "File uploaded.")),
+        Some("file_removed") => Some(l.t("ファイルを外しました。", "File removed.")),
         _ => None,
     };
     html! {

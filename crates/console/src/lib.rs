@@ -44,6 +44,11 @@ pub struct ConsoleSettings {
     pub trust_forwarded_for: bool,
     /// The webhook settings: the console adds and changes endpoints with the API's URL checks.
     pub webhooks: webhooks::WebhookSettings,
+    /// Where product images and digital files are stored (the API's storage); without it the
+    /// upload forms answer the API's 503 `storage_unavailable`.
+    pub storage: Option<storage::Storage>,
+    /// The largest image upload (`images.max_bytes`), as for the API.
+    pub image_max_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -63,8 +68,9 @@ impl std::ops::Deref for Console {
 
 /// The console's routes, to be nested at [`BASE`] (paths here are relative to it).
 pub fn router(db: Db, settings: ConsoleSettings) -> Router {
+    let routes = pages::routes(&settings);
     let state = Console(Arc::new(Inner { db, settings }));
-    pages::routes()
+    routes
         .merge(assets::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(headers))

@@ -187,6 +187,17 @@ impl PostedParts {
             .unwrap_or_default()
     }
 
+    /// The text parts as form fields (to show them again on the form).
+    pub fn fields(&self) -> Fields {
+        Fields::from_pairs(
+            self.parts
+                .iter()
+                .filter(|p| p.filename.is_none() && p.name != "_csrf")
+                .map(|p| (p.name.clone(), String::from_utf8_lossy(&p.data).into_owned()))
+                .collect(),
+        )
+    }
+
     /// The uploaded file of a file input, if one was chosen.
     pub fn file(&self, name: &str) -> Option<&crate::form::Part> {
         self.parts.iter().find(|p| p.name == name && p.filename.as_deref().is_some_and(|f| !f.is_empty()))

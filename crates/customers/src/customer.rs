@@ -290,6 +290,52 @@ pub async fn list_customers(
     Ok(Page::from_rows(rows, limit, |c: &CustomerSummary| c.id))
 }
 
+/// A customer's row and identities as the control database's identity map has them, to be
+/// copied into a store database under the same ids (docs/ROUTING.md).
+pub(crate) struct Copy {
+    customer: Value,
+    identities: Value,
+}
+
+impl Copy {
+    pub(crate) async fn read(map: &mut Tx, id: CustomerId) -> Result<Copy, sqlx::Error> {
+        let (customer, identities): (Value, Value) = sqlx::query_as(
+            "SELECT (SELECT to_jsonb(c) FROM customers c WHERE c.id = $1),
+                    (SELECT coalesce(jsonb_agg(to_jsonb(i)), '[]'::jsonb) FROM customer_identities i WHERE i.customer_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut **map)
+        .await?;
+        Ok(Copy { customer, identities })
+    }
+
+    /// Upserts the copy: the row by id (a live row takes the map's status; a tombstone here
+    /// stays one, and lookups follow it), each identity by its value (one held here by another
+    /// customer follows the map).
+    pub(crate) async fn write(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO customers (id, tenant_id, status, merged_into_id, deleted_at, created_at, updated_at)
+             SELECT id, tenant_id, status, NULL, deleted_at, created_at, updated_at FROM jsonb_populate_record(NULL::customers, $1)
+             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status
+              WHERE customers.status IN ('active', 'blocked')",
+        )
+        .bind(&self.customer)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source, created_at)
+             SELECT id, tenant_id, customer_id, identity_type, identity_value, verified, source, created_at
+               FROM jsonb_populate_recordset(NULL::customer_identities, $1)
+             ON CONFLICT (tenant_id, identity_type, identity_value) DO UPDATE
+                SET customer_id = EXCLUDED.customer_id, verified = EXCLUDED.verified, source = EXCLUDED.source",
+        )
+        .bind(&self.identities)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,9 @@ pub enum CustomersError {
     Page(#[from] PageError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A database holding one of the tenant's stores did not answer (docs/ROUTING.md).
+    #[error(transparent)]
+    Route(#[from] db::routing::RouteError),
 }
 
 impl Problem for CustomersError {
@@ -50,6 +53,7 @@ impl Problem for CustomersError {
             Permission(e) => e.status(),
             Page(e) => e.status(),
             Db(_) => 500,
+            Route(e) => e.status(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Problem for CustomersError {
             Permission(e) => e.code(),
             Page(e) => e.code(),
             Db(_) => "internal",
+            Route(e) => e.code(),
         }
     }
 
@@ -85,6 +90,7 @@ impl Problem for CustomersError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             CustomersError::Auth(e) => e.retry_after(),
+            CustomersError::Route(e) => e.retry_after(),
             _ => None,
         }
     }

@@ -193,7 +193,10 @@ pub(crate) async fn resolve_parsed(
     verified: bool,
     source: Source,
 ) -> Result<Resolved, CustomersError> {
-    let (customer_id, created_customer) = find_or_create(tx, keys, verified, source).await?;
+    let (customer_id, created_customer) = match tx.control().cloned() {
+        None => find_or_create(tx, keys, verified, source).await?,
+        Some(control) => from_the_map(&control, tx, keys, verified, source).await?,
+    };
     let added = claim(tx, customer_id, keys, verified, source).await?;
     let ensured = profile::ensure(tx, store, customer_id, &seed).await?;
     if created_customer {
@@ -279,6 +282,34 @@ async fn find_or_create(
         }
         // someone else committed this identity first: drop ours and use theirs
         sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    }
+    Err(CustomersError::Db(sqlx::Error::Protocol("identity resolution did not settle".into())))
+}
+
+/// Resolution for a store on a database of its own (docs/ROUTING.md): the tenant's identity map
+/// is the control database's, so the customer is found (or created) and the keys claimed there,
+/// in a transaction of its own that commits first; then the customer's row and identities are
+/// copied into the store's database under the same ids, where its orders and profiles point at
+/// them, and the copy is locked there as [`find_or_create`] locks it. Every step is an upsert, so
+/// a store transaction that rolls back leaves only what the next resolution finds again.
+async fn from_the_map(
+    control: &db::Db,
+    tx: &mut Tx,
+    keys: &[Key],
+    verified: bool,
+    source: Source,
+) -> Result<(CustomerId, bool), CustomersError> {
+    for _ in 0..8 {
+        let mut map = control.begin(tx.tenant()).await?;
+        let (id, created) = find_or_create(&mut map, keys, verified, source).await?;
+        claim(&mut map, id, keys, verified, source).await?;
+        let copy = customer::Copy::read(&mut map, id).await?;
+        map.commit().await?;
+        copy.write(tx).await?;
+        if let Some(live) = customer::lock_live(tx, id).await? {
+            return Ok((live.id, created));
+        }
+        // merged or erased in this database meanwhile (its map row follows): look again
     }
     Err(CustomersError::Db(sqlx::Error::Protocol("identity resolution did not settle".into())))
 }

@@ -87,6 +87,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Parsed, CustomersError> {
             "line {line} contains the NUL character, which text cannot hold"
         )));
     }
+    let lines = kernel::csv_file::Lines::new(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| CustomersError::UnreadableCsv(e.to_string()))?.clone();
     let mut index: HashMap<&'static str, usize> = HashMap::new();
@@ -107,7 +108,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Parsed, CustomersError> {
     }
     let mut parsed = Parsed::default();
     for (n, record) in reader.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(n as u64 + 2, |p| p.line());
+        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(n as u64 + 2, |p| lines.line_of(p.byte()));
         if n >= MAX_ROWS {
             return Err(CustomersError::UnreadableCsv(format!("more than {MAX_ROWS} rows; split the file")));
         }
@@ -166,7 +167,10 @@ pub async fn import_csv(
     let mut done = parsed.rejected;
     progress(Progress { done, total });
     for batch in parsed.rows.chunks(BATCH_ROWS) {
-        let outcome = match import_batch(db, tenant, store, batch).await {
+        // a store on a database of its own resolves each row through the control database's
+        // identity map (docs/ROUTING.md); the set-based batch works on one database only
+        let batched = if db.is_main() { import_batch(db, tenant, store, batch).await } else { Ok(None) };
+        let outcome = match batched {
             Ok(Some(outcome)) => outcome,
             Ok(None) => import_row_by_row(db, tenant, store, batch).await?,
             Err(e) if db::is_retryable(&e) || db::is_unique_violation(&e) => {

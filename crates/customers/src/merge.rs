@@ -15,9 +15,9 @@
 //! A merge across tenants cannot happen: row-level security hides the other tenant's customer
 //! (a 404), and the composite (tenant_id, customer_id) foreign keys would refuse the move.
 
-use db::Tx;
+use db::{Db, Tx};
 use kernel::access::{Acting, Permission};
-use kernel::{CustomerId, StoreId};
+use kernel::{CustomerId, StoreId, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -101,6 +101,70 @@ pub async fn merge_customers(
         events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
         return customer::detail(tx, store, a).await;
     }
+}
+
+/// Carries a merge done in one database (`here`, a [`Db::db_key`]) to every other database
+/// that holds one of the tenant's stores, the control database (the identity map) first
+/// (docs/ROUTING.md). In each, the customer behind `duplicate` (following tombstones) is merged
+/// into `survivor` as [`merge_customers`] does, the survivor's row written there first if that
+/// database never saw it. Each database is one transaction and a database where the duplicate
+/// is absent or already merged is left alone, so repeating the merge finishes one that stopped
+/// half-way (a database that did not answer is an error naming it; the merge is then repeated).
+pub async fn spread(
+    db: &Db,
+    tenant: TenantId,
+    here: &str,
+    survivor: CustomerId,
+    duplicate: CustomerId,
+) -> Result<(), CustomersError> {
+    for other in db.tenant_databases(tenant).await? {
+        if other.db_key() == here {
+            continue;
+        }
+        let mut tx = other.begin(tenant).await?;
+        if merge_here(&mut tx, survivor, duplicate).await? {
+            tracing::info!(db_key = %other.db_key(), survivor = %survivor, merged = %duplicate, "merge carried over");
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// One database's part of [`spread`]: whether anything was merged there.
+async fn merge_here(tx: &mut Tx, survivor: CustomerId, duplicate: CustomerId) -> Result<bool, CustomersError> {
+    for _ in 0..8 {
+        let Some(b) = customer::find_live(tx, duplicate).await? else { return Ok(false) };
+        let a = match customer::find_live(tx, survivor).await? {
+            Some(a) => a.id,
+            None => {
+                // this database never saw the survivor: its row, under the same id
+                sqlx::query("INSERT INTO customers (id, tenant_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(survivor)
+                    .bind(tx.tenant())
+                    .execute(&mut **tx)
+                    .await?;
+                survivor
+            }
+        };
+        if a == b.id {
+            return Ok(false);
+        }
+        let (first, second) = if a < b.id { (a, b.id) } else { (b.id, a) };
+        let locked: Vec<(CustomerId, CustomerStatus)> =
+            sqlx::query_as("SELECT id, status FROM customers WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+                .bind(first)
+                .bind(second)
+                .fetch_all(&mut **tx)
+                .await?;
+        let live =
+            |id| locked.iter().any(|(c, s)| *c == id && matches!(s, CustomerStatus::Active | CustomerStatus::Blocked));
+        if !(live(a) && live(b.id)) {
+            continue;
+        }
+        move_everything(tx, a, b.id).await?;
+        return Ok(true);
+    }
+    Err(CustomersError::Db(sqlx::Error::Protocol("merge did not settle".into())))
 }
 
 async fn move_everything(tx: &mut Tx, a: CustomerId, b: CustomerId) -> Result<MergeCounts, sqlx::Error> {

@@ -161,6 +161,31 @@ impl Db {
         }
     }
 
+    /// The control database, when this handle reaches a store database (`None` on the main one,
+    /// which is the control database itself): what a transaction carries for the tenant-level
+    /// data kept there (the customer identity map, docs/ROUTING.md).
+    fn control_of_store(&self) -> Option<Db> {
+        self.key.as_ref().map(|_| self.control())
+    }
+
+    /// Every database that holds one of the tenant's stores, the main one first and always
+    /// (it is the control database: the tenant-level rows, such as the identity map, are there
+    /// whether or not a store is).
+    pub async fn tenant_databases(&self, tenant: TenantId) -> Result<Vec<Db>, routing::RouteError> {
+        let mut tx = self.control().begin(tenant).await?;
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT r.db_key FROM store_db_routing r JOIN stores s ON s.id = r.store_id ORDER BY 1",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut all = vec![self.control()];
+        for key in keys {
+            all.push(self.database(Some(&key)).await?);
+        }
+        Ok(all)
+    }
+
     /// The key of the database this handle reaches (`main` for the main one).
     pub fn db_key(&self) -> &str {
         self.key.as_deref().unwrap_or(connections::MAIN)
@@ -203,7 +228,7 @@ impl Db {
         let mode = if self.frozen { " READ ONLY" } else { "" };
         let inner =
             self.pool.begin_with(format!("BEGIN{mode}; SELECT set_config('app.tenant_id', '{tenant}', true)")).await?;
-        Ok(Tx { inner, tenant })
+        Ok(Tx { inner, tenant, control: self.control_of_store() })
     }
 
     /// A read-only transaction of `tenant` on one snapshot (repeatable read): what several
@@ -215,7 +240,7 @@ impl Db {
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true)"
             ))
             .await?;
-        Ok(Tx { inner, tenant })
+        Ok(Tx { inner, tenant, control: self.control_of_store() })
     }
 
     /// The pool, for the narrow cross-tenant entry points (SECURITY DEFINER functions such as
@@ -256,11 +281,20 @@ impl Db {
 pub struct Tx {
     inner: Transaction<'static, Postgres>,
     tenant: TenantId,
+    /// The control database, when this transaction is on a store database.
+    control: Option<Db>,
 }
 
 impl Tx {
     pub fn tenant(&self) -> TenantId {
         self.tenant
+    }
+
+    /// The control (main) database when this transaction is on a store database of its own,
+    /// `None` when it is on the main one: tenant-level data kept on the control database (the
+    /// customer identity map) is reached through it (docs/ROUTING.md).
+    pub fn control(&self) -> Option<&Db> {
+        self.control.as_ref()
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {

@@ -11,6 +11,7 @@
 
 mod cache;
 mod cors;
+pub mod download;
 pub mod event_doc;
 pub mod extract;
 pub mod openapi;
@@ -51,6 +52,8 @@ pub struct HttpSettings {
     pub storefront_cache_ttl: Duration,
     /// How long add-to-cart of a flash-sale item waits for its decision before answering 202.
     pub hot_wait: Duration,
+    /// How the hot-item queues record requests (in hand or queued).
+    pub hot_queue: checkout::hot::QueueSettings,
     /// The request timeout of digital asset uploads (every other route has `request_timeout`).
     pub upload_timeout: Duration,
     /// Browser origins allowed on every route (normalised, `kernel::origin`); stores add their own.
@@ -76,6 +79,7 @@ impl Default for HttpSettings {
             auth: AuthSettings::default(),
             storefront_cache_ttl: Duration::from_secs(5),
             hot_wait: Duration::from_secs(2),
+            hot_queue: Default::default(),
             upload_timeout: Duration::from_secs(3600),
             cors_origins: Vec::new(),
             shopper_session_ttl: Duration::from_secs(30 * 86_400),
@@ -143,7 +147,7 @@ impl AppState {
         queues
             .entry(db.db_key().to_string())
             .or_insert_with(|| {
-                let queue = checkout::hot::HotQueue::new(db.clone());
+                let queue = checkout::hot::HotQueue::with_settings(db.clone(), self.settings.hot_queue);
                 queue.spawn(self.hot_stop.clone());
                 queue
             })

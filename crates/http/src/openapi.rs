@@ -50,6 +50,7 @@ const PATH_PARAMS: &[(&str, Kind, &str)] = &[
     ("customer_id", Kind::Uuid, "customer id"),
     ("address_id", Kind::Uuid, "address id"),
     ("order_id", Kind::Uuid, "order id"),
+    ("kind", Kind::Text, "the document: invoice, receipt or delivery-slip"),
     ("shipment_id", Kind::Uuid, "shipment id"),
     ("delivery_id", Kind::Uuid, "delivery id"),
     ("promotion_id", Kind::Uuid, "promotion id"),

@@ -333,6 +333,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn registration_numbers_of_real_corporations_pass_and_one_digit_off_fails() {
+        // 国税庁 (法人番号 7000012050002) and トヨタ自動車 (1180301018771), as published
+        for n in ["T7000012050002", "T1180301018771", "T7123456789012"] {
+            assert_eq!(normalize_registration_number(n).as_deref(), Ok(n));
+        }
+        for bad in [
+            "T6000012050002",
+            "T1180301018772",
+            "T2180301018771",
+            "7000012050002",
+            "T700001205000",
+            "T70000120500021",
+            "X7000012050002",
+        ] {
+            assert_eq!(normalize_registration_number(bad), Err(JpInputError::RegistrationNumber), "{bad}");
+        }
+    }
+
+    #[test]
     fn phone_forms_normalise_to_one_e164() {
         for form in [
             "090-1234-5678",

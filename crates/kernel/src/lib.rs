@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod consistency;
+pub mod csv_file;
 pub mod id;
 pub mod jp;
 pub mod money;

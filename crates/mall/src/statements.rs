@@ -606,32 +606,13 @@ pub async fn mark_paid(tx: &mut Tx, by: Acting<'_>, id: StatementId, input: Mark
     load(tx, id, true).await
 }
 
-/// How a CSV export is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
-pub enum CsvEncoding {
-    /// UTF-8 with a byte-order mark (Excel opens it as UTF-8).
-    #[default]
-    #[serde(rename = "utf-8")]
-    Utf8,
-    /// Shift_JIS (Windows-31J), for older accounting software.
-    #[serde(rename = "shift_jis")]
-    ShiftJis,
-}
-
-/// The statement as CSV: a header block (vendor, registration number, number, period), the
-/// lines, then the totals.
-pub async fn csv(tx: &mut Tx, by: Acting<'_>, id: StatementId, encoding: CsvEncoding) -> Result<Vec<u8>, MallError> {
+/// The statement as CSV text (`kernel::csv_file` encodes it as asked; UTF-8 with a BOM by
+/// default): a header block (vendor, registration number, number, period), the lines, then
+/// the totals.
+pub async fn csv(tx: &mut Tx, by: Acting<'_>, id: StatementId) -> Result<String, MallError> {
     by.require(Permission::DataExport)?;
     let s = get(tx, by, id).await?;
-    let text = render_csv(&s).map_err(|e| MallError::Db(sqlx::Error::Protocol(e.to_string())))?;
-    Ok(match encoding {
-        CsvEncoding::Utf8 => {
-            let mut out = b"\xEF\xBB\xBF".to_vec();
-            out.extend_from_slice(text.as_bytes());
-            out
-        }
-        CsvEncoding::ShiftJis => encoding_rs::SHIFT_JIS.encode(&text).0.into_owned(),
-    })
+    render_csv(&s).map_err(|e| MallError::Db(sqlx::Error::Protocol(e.to_string())))
 }
 
 fn render_csv(s: &Statement) -> Result<String, csv::Error> {

@@ -28,6 +28,10 @@ pub struct StoreSettings {
     pub mail_sender_name: Option<String>,
     /// The language of shoppers' emails: `ja` (default) or `en`.
     pub mail_locale: String,
+    /// The store's qualified-invoice registration number (適格請求書発行事業者登録番号),
+    /// `T` + 13 digits, printed on its invoices and receipts (docs/JAPAN.md). In a mall each
+    /// vendor's own number is printed instead.
+    pub registration_number: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -44,13 +48,17 @@ pub struct UpdateStoreSettings {
     pub mail_sender_name: Option<String>,
     /// `ja` or `en`.
     pub mail_locale: Option<String>,
+    /// `T` + 13 digits with the National Tax Agency's check digit (full-width and hyphens are
+    /// fine); empty clears it.
+    #[schema(example = "T7123456789012")]
+    pub registration_number: Option<String>,
 }
 
 /// Most origins a store may allow.
 pub const MAX_CORS_ORIGINS: usize = 50;
 
 const COLUMNS: &str = "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity,
-                       cors_origins, mail_sender_name, mail_locale, updated_at";
+                       cors_origins, mail_sender_name, mail_locale, registration_number, updated_at";
 
 /// The origins a store allows for CORS (besides the deployment's own list).
 pub async fn cors_origins(tx: &mut Tx, store: StoreId) -> Result<Vec<String>, sqlx::Error> {
@@ -72,6 +80,16 @@ pub async fn mail_identity(tx: &mut Tx, store: StoreId) -> Result<(String, Strin
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.unwrap_or_else(|| ("Tenpo".into(), "ja".into())))
+}
+
+/// The store's qualified-invoice registration number, if it has one.
+pub async fn registration_number(tx: &mut Tx, store: StoreId) -> Result<Option<String>, sqlx::Error> {
+    let n: Option<Option<String>> =
+        sqlx::query_scalar("SELECT registration_number FROM store_settings WHERE store_id = $1")
+            .bind(store)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(n.flatten())
 }
 
 pub async fn get_settings(tx: &mut Tx, store: StoreId, by: Acting<'_>) -> Result<StoreSettings, TenancyError> {
@@ -126,7 +144,13 @@ pub async fn update_settings(
     {
         v.push("mail_locale", "invalid", "use ja or en");
     }
+    // Some("") clears the number; a number is checked, check digit included
+    let registration = input.registration_number.as_deref().map(str::trim).map(|raw| match raw {
+        "" => Some(String::new()),
+        raw => v.check("registration_number", kernel::jp::normalize_registration_number(raw)),
+    });
     v.into_result()?;
+    let registration = registration.flatten();
     let s: StoreSettings = sqlx::query_as(&format!(
         "UPDATE store_settings SET
            reservation_ttl_seconds = coalesce($2, reservation_ttl_seconds),
@@ -135,7 +159,8 @@ pub async fn update_settings(
            show_stock_quantity = coalesce($5, show_stock_quantity),
            cors_origins = coalesce($6, cors_origins),
            mail_sender_name = CASE WHEN $7::text IS NULL THEN mail_sender_name ELSE nullif($7, '') END,
-           mail_locale = coalesce($8, mail_locale)
+           mail_locale = coalesce($8, mail_locale),
+           registration_number = CASE WHEN $9::text IS NULL THEN registration_number ELSE nullif($9, '') END
          WHERE store_id = $1 RETURNING {COLUMNS}"
     ))
     .bind(store)
@@ -146,6 +171,7 @@ pub async fn update_settings(
     .bind(cors_origins)
     .bind(sender)
     .bind(&input.mail_locale)
+    .bind(registration)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;

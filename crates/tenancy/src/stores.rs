@@ -123,6 +123,21 @@ pub async fn resolve(db: &Db, store: &StoreRef) -> Result<Option<(TenantId, Stor
         .await
 }
 
+/// The database of a tenant's store data for what is kept per tenant rather than per store (a
+/// mall's vendor statements, docs/MALL.md): its first store's (a mall has one storefront), the
+/// main database when it has no store. The operator reads there what the store's staff read
+/// through their store (docs/ROUTING.md).
+pub async fn tenant_data_database(db: &Db, tenant: TenantId) -> Result<Db, db::routing::RouteError> {
+    let mut tx = db.control().begin(tenant).await?;
+    let first: Option<StoreId> =
+        sqlx::query_scalar("SELECT id FROM stores ORDER BY created_at, id LIMIT 1").fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
+    match first {
+        Some(store) => db.store(store).await,
+        None => Ok(db.control()),
+    }
+}
+
 pub async fn get_store(tx: &mut Tx, id: StoreId) -> Result<Store, TenancyError> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM stores WHERE id = $1"))
         .bind(id)

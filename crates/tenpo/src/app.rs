@@ -170,7 +170,7 @@ pub async fn start(
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let hot = checkout::hot::HotQueue::new(db.clone());
+    let hot = checkout::hot::HotQueue::with_settings(db.clone(), config.hot_queue_settings());
     // the hot queue records the API's flash-sale add-to-carts: it stops once the API has
     // answered its last request, not with the signal (those requests would answer 500)
     let hot_stop = if http.is_some() { CancellationToken::new() } else { shutdown.clone() };
@@ -178,10 +178,11 @@ pub async fn start(
     let mut addr = None;
     if let Some((local, listener, storage)) = http {
         addr = Some(local);
+        let console = console::ConsoleSettings { storage: Some(storage.clone()), ..config.console_settings() };
         let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
             .with_search(search.clone())
             .with_storage(storage)
-            .with_console(console::router(db.clone(), config.console_settings()));
+            .with_console(console::router(db.clone(), console));
         let token = shutdown.clone();
         tasks.spawn(async move {
             let _stop_hot = hot_stop.drop_guard();

@@ -133,6 +133,8 @@ pub enum CatalogCommand {
         /// Store handle or id.
         #[arg(long)]
         store: String,
+        #[arg(long, value_enum, default_value = "utf-8")]
+        encoding: CsvEncodingArg,
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -389,12 +391,25 @@ pub enum StatementStatusArg {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CsvEncodingArg {
-    /// UTF-8 with a byte-order mark.
+    /// UTF-8 with a byte-order mark (Excel).
+    #[value(name = "utf-8-bom")]
+    Utf8Bom,
+    /// UTF-8 without a byte-order mark (programs).
     #[value(name = "utf-8")]
     Utf8,
     /// Shift_JIS (Windows-31J).
     #[value(name = "shift_jis", alias = "shift-jis")]
     ShiftJis,
+}
+
+impl From<CsvEncodingArg> for kernel::csv_file::CsvEncoding {
+    fn from(a: CsvEncodingArg) -> Self {
+        match a {
+            CsvEncodingArg::Utf8Bom => kernel::csv_file::CsvEncoding::Utf8Bom,
+            CsvEncodingArg::Utf8 => kernel::csv_file::CsvEncoding::Utf8,
+            CsvEncodingArg::ShiftJis => kernel::csv_file::CsvEncoding::ShiftJis,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -460,7 +475,7 @@ pub enum StatementCommand {
         /// Statement id.
         #[arg(long)]
         statement: uuid::Uuid,
-        #[arg(long, value_enum, default_value = "utf-8")]
+        #[arg(long, value_enum, default_value = "utf-8-bom")]
         encoding: CsvEncodingArg,
         /// Write to this file instead of standard output.
         #[arg(long)]

@@ -61,6 +61,12 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
     pub storefront_cache_secs: u64,
     pub hot_wait_ms: u64,
+    /// Decide a flash-sale batch in the queue's own transaction when nothing waits ahead
+    /// (TENPO_HOT_IN_HAND, on by default; off queues every request for the decider).
+    pub hot_in_hand: bool,
+    /// Tests only (TENPO_HOT_CRASH_BEFORE_IN_HAND_COMMIT): abort the process just before its
+    /// nth in-hand commit (0: never).
+    pub hot_crash_before_in_hand_commit: u32,
     /// How long a digital asset upload may take (its route only; others have request_timeout_secs).
     pub upload_timeout_secs: u64,
     /// Browser origins allowed on every route (CORS), comma-separated in TENPO_CORS_ORIGINS.
@@ -182,6 +188,8 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 20,
             storefront_cache_secs: 5,
             hot_wait_ms: 2000,
+            hot_in_hand: true,
+            hot_crash_before_in_hand_commit: 0,
             upload_timeout_secs: 3600,
             cors_origins: Vec::new(),
             console_secure_cookies: false,
@@ -265,6 +273,8 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_HOT_BATCH_SIZE",
     "TENPO_HOT_LEASE_SECS",
     "TENPO_HOT_WAIT_MS",
+    "TENPO_HOT_IN_HAND",
+    "TENPO_HOT_CRASH_BEFORE_IN_HAND_COMMIT",
     "TENPO_RESERVATION_SWEEP_MS",
     "TENPO_CHECKOUT_JOBS_MS",
     "TENPO_SEARCH_BACKEND",
@@ -424,6 +434,12 @@ impl Config {
         }
         if let Some(v) = get("TENPO_HOT_WAIT_MS") {
             self.http.hot_wait_ms = parse("TENPO_HOT_WAIT_MS", v)?;
+        }
+        if let Some(v) = get("TENPO_HOT_IN_HAND") {
+            self.http.hot_in_hand = flag("TENPO_HOT_IN_HAND", v)?;
+        }
+        if let Some(v) = get("TENPO_HOT_CRASH_BEFORE_IN_HAND_COMMIT") {
+            self.http.hot_crash_before_in_hand_commit = parse("TENPO_HOT_CRASH_BEFORE_IN_HAND_COMMIT", v)?;
         }
         if let Some(v) = get("TENPO_CHECKOUT_JOBS_MS") {
             self.worker.checkout_jobs_ms = parse("TENPO_CHECKOUT_JOBS_MS", v)?;
@@ -674,6 +690,13 @@ impl Config {
         }
     }
 
+    pub fn hot_queue_settings(&self) -> checkout::hot::QueueSettings {
+        checkout::hot::QueueSettings {
+            in_hand: self.http.hot_in_hand,
+            crash_before_in_hand_commit: Some(self.http.hot_crash_before_in_hand_commit).filter(|n| *n > 0),
+        }
+    }
+
     pub fn http_settings(&self) -> http_api::HttpSettings {
         http_api::HttpSettings {
             operator_token: self.operator_token.clone(),
@@ -682,6 +705,7 @@ impl Config {
             trust_forwarded_for: self.http.trust_forwarded_for,
             storefront_cache_ttl: Duration::from_secs(self.http.storefront_cache_secs),
             hot_wait: Duration::from_millis(self.http.hot_wait_ms),
+            hot_queue: self.hot_queue_settings(),
             upload_timeout: Duration::from_secs(self.http.upload_timeout_secs),
             shopper_session_ttl: Duration::from_secs(self.auth.shopper_session_ttl_secs),
             webhooks: self.webhooks.clone(),
@@ -704,6 +728,8 @@ impl Config {
             secure_cookies: self.http.console_secure_cookies,
             trust_forwarded_for: self.http.trust_forwarded_for,
             webhooks: self.webhooks.clone(),
+            storage: None,
+            image_max_bytes: self.images.max_bytes,
         }
     }
 

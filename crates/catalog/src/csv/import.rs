@@ -295,6 +295,9 @@ fn read_drafts(
     currency: Currency,
     tax_class: TaxClass,
 ) -> Result<(Vec<ProductDraft>, usize, Vec<FieldError>), CatalogError> {
+    // an open quote would otherwise swallow the rest of the file into one field
+    kernel::csv_file::check_quotes(text).map_err(|e| CatalogError::UnreadableCsv(format!("quoting error: {e}")))?;
+    let lines = kernel::csv_file::Lines::new(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::None).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| CatalogError::UnreadableCsv(e.to_string()))?.clone();
     let cols = Columns(headers.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect());
@@ -302,6 +305,17 @@ fn read_drafts(
         return Err(CatalogError::UnreadableCsv(
             "the header has no Handle column (Shopify product CSV layout expected)".into(),
         ));
+    }
+    // a column every row needs, missing: said once, not on every row
+    let missing: Vec<FieldError> = ["Title", "Variant Price"]
+        .iter()
+        .filter(|c| !cols.has(c))
+        .map(|c| {
+            FieldError::new(*c, "missing_column", format!("the header has no {c} column, which every product needs"))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(CatalogError::ImportRejected(missing));
     }
     let read: HashSet<String> = super::COLUMNS.iter().map(|c| c.to_ascii_lowercase()).collect();
     // the columns Tenpo drops, with how many rows have a value there
@@ -326,7 +340,7 @@ fn read_drafts(
         if cols.get(&rec, "Variant Inventory Policy").eq_ignore_ascii_case("continue") {
             oversell += 1;
         }
-        let line = rec.position().map(|p| p.line()).unwrap_or(rows as u64 + 1);
+        let line = rec.position().map(|p| lines.line_of(p.byte())).unwrap_or(rows as u64 + 1);
         let raw_handle = cols.get(&rec, "Handle");
         let h = handle::normalize(raw_handle);
         if h.is_empty() {
@@ -461,7 +475,7 @@ fn read_variant(
         Money::zero(currency)
     } else {
         Money::parse_major(price_text, currency).unwrap_or_else(|e| {
-            draft.errors.push(err(line, "Variant Price", "invalid", e.to_string()));
+            draft.errors.push(err(line, "Variant Price", "invalid", format!("{price_text:?}: {e}")));
             Money::zero(currency)
         })
     };
@@ -475,7 +489,7 @@ fn read_variant(
             Ok(m) if m.amount == 0 => None,
             Ok(m) => Some(m),
             Err(e) => {
-                draft.errors.push(err(line, "Variant Compare At Price", "invalid", e.to_string()));
+                draft.errors.push(err(line, "Variant Compare At Price", "invalid", format!("{compare_text:?}: {e}")));
                 None
             }
         }
@@ -486,7 +500,7 @@ fn read_variant(
         g => match g.parse::<f64>() {
             Ok(v) if (0.0..=100_000_000.0).contains(&v) => Some(v.round() as i32).filter(|g| *g > 0),
             _ => {
-                draft.errors.push(err(line, "Variant Grams", "invalid", "not a weight in grams"));
+                draft.errors.push(err(line, "Variant Grams", "invalid", format!("{g:?} is not a weight in grams")));
                 None
             }
         },
@@ -496,7 +510,12 @@ fn read_variant(
         q => match q.parse::<i32>() {
             Ok(n) if n >= 0 => Some(n),
             _ => {
-                draft.errors.push(err(line, "Variant Inventory Qty", "invalid", "a whole number of units, 0 or more"));
+                draft.errors.push(err(
+                    line,
+                    "Variant Inventory Qty",
+                    "invalid",
+                    format!("{q:?} is not a whole number of units, 0 or more"),
+                ));
                 None
             }
         },
@@ -518,7 +537,7 @@ fn read_variant(
     let is_hot = match cols.get(rec, "Variant Hot") {
         "" => false,
         h => parse_bool(h).unwrap_or_else(|| {
-            draft.errors.push(err(line, "Variant Hot", "invalid", "true or false"));
+            draft.errors.push(err(line, "Variant Hot", "invalid", format!("{h:?} is not true or false")));
             false
         }),
     };

@@ -18,6 +18,11 @@
 //! The decision transaction writes only requests still claimed by itself (and starts over on
 //! those if any was taken over), so a request is decided exactly once.
 //!
+//! **In hand.** When nothing of a variant is queued or claimed and no decider holds its lock,
+//! the queue's batcher takes that lock for its own transaction and decides the batch there
+//! ([`decider::decide_in_hand`]): each request is inserted together with its decision, one row
+//! write per request, one commit per batch. Otherwise the batch is queued as above.
+//!
 //! **Answering.** The HTTP call waits briefly for its decision: the decider in the same
 //! process wakes it directly, deciders elsewhere through `NOTIFY tenpo_hot_decided`. If no
 //! decision comes in time the caller gets 202 and polls.
@@ -31,5 +36,5 @@ pub mod queue;
 pub mod thread;
 
 pub use decider::{ClaimSpec, Claimed, Decider, HotSettings, Takeover, claim, decide_then_claim};
-pub use queue::{HotAnswer, HotQueue};
+pub use queue::{HotAnswer, HotQueue, IN_HAND, QueueSettings};
 pub use thread::apart;

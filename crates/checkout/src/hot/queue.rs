@@ -12,6 +12,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::decider::{CrashPoint, Fresh, decide_in_hand};
 use super::thread::apart;
 use crate::CheckoutError;
 use crate::cart::CartKey;
@@ -66,6 +67,26 @@ pub struct HotQueue {
     /// The deciders of this process: they answer waiters directly, so their notifications
     /// need no look in the database.
     pub(super) local_deciders: Mutex<std::collections::HashSet<String>>,
+    settings: QueueSettings,
+    crash: CrashPoint,
+}
+
+/// How the queue records what it receives.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    /// Decide a batch in the queue's own transaction when nothing waits ahead of it for its
+    /// variant and no decider holds it (`TENPO_HOT_IN_HAND`); off, every request is queued for
+    /// the decider.
+    pub in_hand: bool,
+    /// Tests only: the process aborts just before its `n`th in-hand commit
+    /// (`TENPO_HOT_CRASH_BEFORE_IN_HAND_COMMIT`).
+    pub crash_before_in_hand_commit: Option<u32>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings { in_hand: true, crash_before_in_hand_commit: None }
+    }
 }
 
 const HOT_FLAG_TTL: Duration = Duration::from_secs(10);
@@ -78,8 +99,15 @@ const INSERT_BATCH: usize = 128;
 /// A batch smaller than this, after a batch at least as big, waits a moment for company.
 const LINGER_BELOW: usize = 8;
 
+/// `claimed_by` of the requests the queue decided in hand.
+pub const IN_HAND: &str = "in-hand";
+
 impl HotQueue {
     pub fn new(db: Db) -> Arc<HotQueue> {
+        HotQueue::with_settings(db, QueueSettings::default())
+    }
+
+    pub fn with_settings(db: Db, settings: QueueSettings) -> Arc<HotQueue> {
         let (tx, rx) = mpsc::channel(20_000);
         Arc::new(HotQueue {
             db,
@@ -89,6 +117,8 @@ impl HotQueue {
             work: Notify::new(),
             hot: Mutex::new(HashMap::new()),
             local_deciders: Mutex::new(Default::default()),
+            settings,
+            crash: CrashPoint { before_commit: settings.crash_before_in_hand_commit, ..Default::default() },
         })
     }
 
@@ -264,11 +294,12 @@ impl HotQueue {
                 drain(&mut rx, &mut batch);
             }
             last = batch.len();
-            let mut groups: HashMap<(TenantId, StoreId), Vec<Submission>> = HashMap::new();
+            // by variant too: a variant's batch may be decided in hand, apart from the others
+            let mut groups: HashMap<(TenantId, StoreId, VariantId), Vec<Submission>> = HashMap::new();
             for s in batch {
-                groups.entry((s.tenant, s.store)).or_default().push(s);
+                groups.entry((s.tenant, s.store, s.variant)).or_default().push(s);
             }
-            for ((tenant, store), mut group) in groups {
+            for ((tenant, store, variant), mut group) in groups {
                 // ids in the order requests reached the queue: the order they are decided in
                 let ids: Vec<ReservationRequestId> = group.iter().map(|_| ReservationRequestId::new()).collect();
                 // waiting before the rows exist: a decider may answer the moment they commit
@@ -278,7 +309,14 @@ impl HotQueue {
                     }
                 }
                 let started = Instant::now();
-                let answers = insert_group(&db, tenant, store, &ids, &group).await;
+                let answers = match self.in_hand(&db, tenant, store, variant, &ids, &group).await {
+                    Some(decided) => {
+                        // the waiters registered above have their decisions before their replies
+                        self.resolve(&decided);
+                        Ok(vec![Submitted::Queued; group.len()])
+                    }
+                    None => insert_group(&db, tenant, store, &ids, &group).await,
+                };
                 tracing::debug!(requests = group.len(), elapsed = ?started.elapsed(), "hot requests recorded");
                 match answers {
                     Ok(answers) => {
@@ -304,6 +342,39 @@ impl HotQueue {
                 }
             }
             self.work.notify_waiters();
+        }
+    }
+
+    /// The group decided in hand ([`decide_in_hand`]), or `None`: queue it.
+    async fn in_hand(
+        &self,
+        db: &Db,
+        tenant: TenantId,
+        store: StoreId,
+        variant: VariantId,
+        ids: &[ReservationRequestId],
+        group: &[Submission],
+    ) -> Option<Vec<RequestRecord>> {
+        if !self.settings.in_hand {
+            return None;
+        }
+        let fresh: Vec<Fresh> = ids
+            .iter()
+            .zip(group)
+            .map(|(id, s)| Fresh {
+                id: *id,
+                cart: s.cart,
+                secret_hash: &s.secret_hash,
+                quantity: s.quantity,
+                key: &s.key,
+            })
+            .collect();
+        match decide_in_hand(db, tenant, store, variant, IN_HAND, &fresh, &self.crash).await {
+            Ok(decided) => decided,
+            Err(e) => {
+                tracing::warn!(error = %e, variant_id = %variant, "deciding hot requests in hand failed; queueing them");
+                None
+            }
         }
     }
 

@@ -255,19 +255,21 @@ async fn merge_into(State(state): State<Console>, Path(id): Path<String>, posted
             .parse::<CustomerId>()
             .map_err(|_| FieldError::new("duplicate_id", "invalid", "must be a UUID (as returned by the API)")),
     };
-    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+    let here = state.db.store(s.ctx.store_id).await?;
+    let mut tx = here.begin(s.ctx.tenant_id).await?;
     let result = match duplicate {
         Ok(duplicate_id) => {
             merge::merge_customers(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, MergeCustomers { duplicate_id })
                 .await
-                .map(|_| ())
+                .map(|d| (d.id, duplicate_id))
                 .map_err(Failure::from)
         }
         Err(e) => Err(Failure::invalid(vec![e])),
     };
     match result {
-        Ok(()) => {
+        Ok((survivor, duplicate_id)) => {
             tx.commit().await?;
+            merge::spread(&state.db, s.ctx.tenant_id, here.db_key(), survivor, duplicate_id).await?;
             Ok(Redirect::to(&format!("{BASE}/customers/{id}?done=merged")).into_response())
         }
         Err(failure) if failure.is_form_error() => {

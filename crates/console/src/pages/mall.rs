@@ -6,13 +6,13 @@
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use kernel::access::{Acting, Permission};
 use kernel::{FieldError, PageRequest, StatementId, VendorId};
-use mall::statements::{self, CsvEncoding, MarkPaid, Statement, StatementFilter, StatementStatus};
+use mall::statements::{self, MarkPaid, Statement, StatementFilter, StatementStatus};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -238,7 +238,7 @@ async fn statement_page(
         (statement_body(l, &st))
         @if s.ctx.allows(Permission::DataExport) {
             div.actions {
-                a.button.secondary href={ (BASE) "/statements/" (id) "/csv" } download { "CSV (UTF-8)" }
+                a.button.secondary href={ (BASE) "/statements/" (id) "/csv" } download { "CSV (Excel)" }
                 a.button.secondary href={ (BASE) "/statements/" (id) "/csv?encoding=shift_jis" } download { "CSV (Shift_JIS)" }
             }
         }
@@ -260,11 +260,6 @@ async fn statement_page(
     Ok(layout::page_with_status(s, "/vendors", l.t("支払明細書", "Statement"), body, status))
 }
 
-#[derive(Deserialize, Default)]
-struct CsvQuery {
-    encoding: Option<CsvEncoding>,
-}
-
 async fn csv(
     State(state): State<Console>,
     s: Signed,
@@ -272,20 +267,10 @@ async fn csv(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Failure> {
     let id: StatementId = parse_id(&id)?;
-    let q: CsvQuery = query(raw.as_deref())?;
-    let encoding = q.encoding.unwrap_or_default();
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
-    let bytes = statements::csv(&mut tx, Acting::Staff(&s.ctx), id, encoding).await?;
+    let text = statements::csv(&mut tx, Acting::Staff(&s.ctx), id).await?;
     tx.commit().await?;
-    let content_type = match encoding {
-        CsvEncoding::Utf8 => "text/csv; charset=utf-8",
-        _ => "text/csv; charset=shift_jis",
-    };
-    Ok((
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, "attachment; filename=\"statement.csv\"")],
-        bytes,
-    )
-        .into_response())
+    super::csv_download(&text, raw.as_deref(), kernel::csv_file::CsvEncoding::Utf8Bom, "statement.csv")
 }
 
 async fn paid(State(state): State<Console>, Path(id): Path<String>, posted: Posted) -> Result<Response, Failure> {

@@ -21,12 +21,12 @@ use axum::response::{IntoResponse, Response};
 use crate::Console;
 use crate::error::Failure;
 
-pub fn routes() -> Router<Console> {
+pub fn routes(settings: &crate::ConsoleSettings) -> Router<Console> {
     Router::new()
         .merge(auth::routes())
         .merge(home::routes())
         .merge(orders::routes())
-        .merge(products::routes())
+        .merge(products::routes(settings))
         .merge(inventory::routes())
         .merge(customers::routes())
         .merge(settings::routes())
@@ -57,6 +57,32 @@ pub fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, Fai
         let text = e.body_text();
         bad_query(text.split_once("query string: ").map(|(_, d)| d.to_string()).unwrap_or(text))
     })
+}
+
+#[derive(serde::Deserialize)]
+struct CsvQuery {
+    encoding: Option<kernel::csv_file::CsvEncoding>,
+}
+
+/// Every CSV download of the console: an export's UTF-8 text in the query's `encoding`
+/// (`default` when it has none), as `kernel::csv_file` encodes it for the API too.
+pub fn csv_download(
+    text: &str,
+    raw: Option<&str>,
+    default: kernel::csv_file::CsvEncoding,
+    filename: &'static str,
+) -> Result<Response, Failure> {
+    let q: CsvQuery = query(raw)?;
+    let file = kernel::csv_file::encode(text, q.encoding.unwrap_or(default), filename)?;
+    let disposition = file.content_disposition();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, file.content_type().to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        file.bytes,
+    )
+        .into_response())
 }
 
 fn bad_query(detail: String) -> Failure {

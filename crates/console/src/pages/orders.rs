@@ -34,6 +34,7 @@ pub fn routes() -> Router<Console> {
         .route("/orders/{order_id}/shipments/{shipment_id}/deliver", post(deliver))
         .route("/orders/{order_id}/cancel", post(cancel))
         .route("/orders/{order_id}/refund-paid", post(refund_paid))
+        .route("/orders/{order_id}/documents/{kind}", get(document))
 }
 
 pub fn status_label(l: Lang, s: OrderStatus) -> &'static str {
@@ -175,6 +176,8 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
                 a.button.secondary href={ (BASE) "/orders" } { (l.t("クリア", "Clear")) }
                 @if can_export {
                     a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done"])) } download { (l.t("CSV出力", "Export CSV")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=utf-8-bom" } download { (l.t("CSV (Excel)", "CSV (Excel)")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=shift_jis" } download { (l.t("CSV (Shift_JIS)", "CSV (Shift_JIS)")) }
                 }
             }
         }
@@ -249,14 +252,7 @@ async fn export(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &filter).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    super::csv_download(&csv, raw.as_deref(), kernel::csv_file::CsvEncoding::Utf8, "orders.csv")
 }
 
 /// One outcome of a bulk action, per order.
@@ -368,6 +364,29 @@ enum Form {
     Refund,
 }
 
+/// The order's invoice, receipt or delivery slip, printable (the admin API's document).
+async fn document(
+    State(state): State<Console>,
+    s: Signed,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<Response, Failure> {
+    use checkout::documents::{self, DocumentKind, ReceiptChoice};
+    let id: OrderId = parse_id(&id)?;
+    let kind = match kind.as_str() {
+        "invoice" => DocumentKind::Invoice,
+        "receipt" => DocumentKind::Receipt,
+        "delivery-slip" => DocumentKind::DeliverySlip,
+        _ => return Err(Failure::new(StatusCode::NOT_FOUND, "not_found", "no such document")),
+    };
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+    let html =
+        documents::for_staff(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, kind, &ReceiptChoice::default())
+            .await?;
+    tx.commit().await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
+        .into_response())
+}
+
 async fn detail(
     State(state): State<Console>,
     s: Signed,
@@ -411,6 +430,14 @@ fn order_page(
         }
         (notice(l, done))
         p.muted { (l.datetime(&o.placed_at)) " · " (o.email) }
+        p.documents {
+            @for (kind, ja, en) in [("invoice", "請求書", "Invoice"), ("receipt", "領収書", "Receipt"), ("delivery-slip", "納品書", "Delivery slip")] {
+                @if kind != "receipt" || o.payment.status == PaymentStatus::Confirmed {
+                    a.button.secondary href=(action(&format!("/documents/{kind}"))) target="_blank" data-document=(kind) { (l.t(ja, en)) " " (l.t("印刷", "print")) }
+                    " "
+                }
+            }
+        }
         @if o.vendor_id.is_some() {
             p.muted { (l.t("出店者としての表示です：自店の商品・配送・金額のみ表示されます。", "Your vendor's part of this order only.")) }
         }

@@ -15,7 +15,7 @@ use catalog::product::{self, CreateProduct, Product, ProductQuery, ProductStatus
 use catalog::variant::{self, CreateVariant, FulfillmentType, TaxClass, UpdateVariant, Variant, VariantStatus};
 use inventory::stock::{AdjustReason, SetStock, StockLevel};
 use kernel::access::{Acting, Permission};
-use kernel::{FieldError, LocationId, ProductId, VariantId, VendorId};
+use kernel::{FieldError, ImageId, LocationId, ProductId, VariantId, VendorId};
 use maud::{Markup, html};
 use serde::Deserialize;
 use tenancy::locations::Location;
@@ -27,14 +27,23 @@ use crate::i18n::Lang;
 use crate::layout::{self, csrf, field_error, notice, problem};
 use crate::session::{Posted, PostedParts, Signed};
 use crate::{BASE, Console};
+use catalog::digital::{ProductDigitalSettings, UpdateProductDigitalSettings};
+use catalog::image::{ImageStatus, ProductImage, UpdateImage};
 
 /// The largest CSV the import form takes: the API's own limit for the same import.
 const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 /// Variant rows the new-product form starts with ("add a row" adds more).
 const START_ROWS: usize = 2;
 const MAX_ROWS: usize = 100;
+/// The largest digital file the console's form takes (it is read whole before being stored);
+/// larger files go through the API's upload, which streams (docs/CONSOLE.md).
+pub const FILE_LIMIT: usize = 100 * 1024 * 1024;
+/// Room for a multipart body's other parts around the file.
+const FORM_ROOM: usize = 64 * 1024;
 
-pub fn routes() -> Router<Console> {
+pub fn routes(settings: &crate::ConsoleSettings) -> Router<Console> {
+    // an image a little over the limit still reaches the domain, which names it at the field
+    let image_limit = usize::try_from(settings.image_max_bytes).unwrap_or(usize::MAX).saturating_add(FORM_ROOM);
     Router::new()
         .route("/products", get(list))
         .route("/products/new", get(new_form).post(create))
@@ -46,6 +55,15 @@ pub fn routes() -> Router<Console> {
         .route("/products/{product_id}/variants/{variant_id}", post(change_variant))
         .route("/products/{product_id}/variants/{variant_id}/delete", post(delete_variant))
         .route("/products/{product_id}/stock", post(set_stock))
+        .route("/products/{product_id}/images", post(upload_image).layer(DefaultBodyLimit::max(image_limit)))
+        .route("/products/{product_id}/images/{image_id}", post(change_image))
+        .route("/products/{product_id}/images/{image_id}/delete", post(delete_image))
+        .route(
+            "/products/{product_id}/variants/{variant_id}/file",
+            post(upload_file).layer(DefaultBodyLimit::max(FILE_LIMIT + FORM_ROOM)),
+        )
+        .route("/products/{product_id}/variants/{variant_id}/file/delete", post(remove_file))
+        .route("/products/{product_id}/digital", post(digital_settings))
 }
 
 pub fn status_label(l: Lang, s: ProductStatus) -> &'static str {
@@ -122,6 +140,8 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
             }
             @if can_export {
                 a.button.secondary href={ (BASE) "/products/export" } download { (l.t("CSVエクスポート", "Export CSV")) }
+                a.button.secondary href={ (BASE) "/products/export?encoding=utf-8-bom" } download { "CSV (Excel)" }
+                a.button.secondary href={ (BASE) "/products/export?encoding=shift_jis" } download { "CSV (Shift_JIS)" }
             }
         }
         form.filters method="get" action={ (BASE) "/products" } {
@@ -183,21 +203,19 @@ fn price_range(l: Lang, variants: &[Variant]) -> String {
     }
 }
 
-async fn export(State(state): State<Console>, s: Signed, headers: axum::http::HeaderMap) -> Result<Response, Failure> {
+async fn export(
+    State(state): State<Console>,
+    s: Signed,
+    RawQuery(raw): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, Failure> {
     // Image Src absolute on this request's host (catalog::csv::media_base)
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let base = catalog::csv::media_base(None, host);
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &base).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"products.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    super::csv_download(&csv, raw.as_deref(), kernel::csv_file::CsvEncoding::Utf8, "products.csv")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +374,19 @@ fn product_fields(l: Lang, typed: &Fields, failed: Option<&Failure>, c: &Choices
             textarea #description name="description" rows="4" { (typed.get("description")) }
             (field_error(e, "description"))
         }
+        fieldset.seo {
+            legend { (l.t("検索エンジン向け（SEO）", "For search engines (SEO)")) }
+            div {
+                label for="seo_title" { (l.t("SEOタイトル（空欄なら商品名）", "SEO title (empty: the title)")) }
+                input #seo_title name="seo_title" value=(typed.get("seo_title"));
+                (field_error(e, "seo_title"))
+            }
+            div {
+                label for="seo_description" { (l.t("SEO説明文", "SEO description")) }
+                textarea #seo_description name="seo_description" rows="2" { (typed.get("seo_description")) }
+                (field_error(e, "seo_description"))
+            }
+        }
         div.grid2 {
             div {
                 label for="status" { (l.t("状態", "Status")) }
@@ -435,11 +466,21 @@ fn row_count(f: &Fields) -> usize {
 fn new_page(s: &Signed, c: &Choices, typed: &Fields, rows: usize, failed: Option<&Failure>) -> Response {
     let l = s.lang;
     let e = failed;
-    let mut shown: Vec<String> =
-        ["title", "handle", "description", "status", "product_type", "tags", "vendor_id", "options"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let mut shown: Vec<String> = [
+        "title",
+        "handle",
+        "description",
+        "seo_title",
+        "seo_description",
+        "status",
+        "product_type",
+        "tags",
+        "vendor_id",
+        "options",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     shown.extend((0..3).map(|i| format!("options[{i}]")));
     for i in 0..rows {
         for n in [
@@ -559,8 +600,8 @@ async fn create(State(state): State<Console>, posted: Posted) -> Result<Response
             .enumerate()
             .filter_map(|(i, id)| r.take(id_of::<LocationId>(&format!("location_ids[{i}]"), id)).flatten())
             .collect(),
-        seo_title: None,
-        seo_description: None,
+        seo_title: f.opt("seo_title"),
+        seo_description: f.opt("seo_description"),
     };
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let result = match r.done() {
@@ -594,6 +635,10 @@ enum Form {
     NewVariant,
     Stock,
     Delete,
+    NewImage,
+    Image(ImageId),
+    File(VariantId),
+    Digital,
 }
 
 /// Stock of a physical variant at each location it can be held at.
@@ -606,8 +651,11 @@ struct Loaded {
     product: Product,
     choices: Choices,
     stock: Vec<StockRow>,
-    /// The file of each digital variant that has one: (variant, file name, size in bytes).
-    files: Vec<(VariantId, String, i64)>,
+    /// The file of each digital variant that has one.
+    files: Vec<(VariantId, digital::asset::Asset)>,
+    /// The product's download period and limit (its own and those that apply), when it has a
+    /// digital variant.
+    digital: Option<ProductDigitalSettings>,
 }
 
 /// The locations that hold the product's stock: its own list, or every location of the store
@@ -643,13 +691,18 @@ async fn load(tx: &mut db::Tx, s: &Signed, id: ProductId) -> Result<Loaded, Fail
                 if let Some(asset) = v.digital_asset_id
                     && let Ok(a) = digital::asset::get_asset(tx, s.ctx.store_id, by, asset).await
                 {
-                    files.push((v.id, a.filename, a.size_bytes));
+                    files.push((v.id, a));
                 }
             }
             _ => {}
         }
     }
-    Ok(Loaded { product, choices, stock, files })
+    let digital = if product.variants.iter().any(|v| v.fulfillment_type == FulfillmentType::Digital) {
+        Some(catalog::digital::get_product_settings(tx, s.ctx.store_id, by, id).await?)
+    } else {
+        None
+    };
+    Ok(Loaded { product, choices, stock, files, digital })
 }
 
 async fn detail(
@@ -676,6 +729,8 @@ fn fields_of(p: &Product) -> Fields {
         ("product_type".to_string(), p.product_type.clone()),
         ("tags".to_string(), p.tags.join(", ")),
         ("vendor_id".to_string(), p.vendor_id.to_string()),
+        ("seo_title".to_string(), p.seo_title.clone().unwrap_or_default()),
+        ("seo_description".to_string(), p.seo_description.clone().unwrap_or_default()),
     ];
     for (i, o) in p.options.iter().enumerate() {
         pairs.push((format!("options[{i}]"), o.clone()));
@@ -698,6 +753,7 @@ fn product_page(
     let err = |form: Form| failed.filter(|(f, _)| *f == form).map(|(_, e)| e);
     let can_write = s.ctx.allows(Permission::CatalogWrite);
     let can_stock = s.ctx.allows(Permission::InventoryWrite);
+    let can_file = can_write && s.ctx.allows(Permission::DigitalManage);
     let token = s.csrf();
     let action = |rest: &str| format!("{BASE}/products/{}{rest}", p.id);
     let product_typed = if matches!(failed, Some((Form::Product, _))) { typed.clone() } else { fields_of(p) };
@@ -714,7 +770,7 @@ fn product_page(
             @let e = err(Form::Product);
             section.panel.product-fields {
                 h2 { (l.t("商品情報", "Product")) }
-                (problem(e, &["title", "handle", "description", "status", "product_type", "tags", "vendor_id", "options", "options[0]", "options[1]", "options[2]"]))
+                (problem(e, &["title", "handle", "description", "seo_title", "seo_description", "status", "product_type", "tags", "vendor_id", "options", "options[0]", "options[1]", "options[2]"]))
                 form.product method="post" action=(action("")) {
                     (csrf(&token))
                     (product_fields(l, &product_typed, e, &d.choices, false))
@@ -723,6 +779,10 @@ fn product_page(
             }
         } @else {
             p { (p.description) }
+        }
+        (images_panel(s, p, failed, typed, &token, can_write))
+        @if let Some(dg) = &d.digital {
+            (digital_panel(s, p, dg, err(Form::Digital), typed, &token, can_file))
         }
         h2 { (l.t("バリエーション", "Variants")) }
         @for v in &p.variants {
@@ -736,16 +796,10 @@ fn product_page(
                         @if v.status == VariantStatus::Archived { " · " (l.t("販売停止", "archived")) } }
                 }
                 @if v.fulfillment_type == FulfillmentType::Digital {
-                    p.digital-file {
-                        (l.t("ダウンロードファイル", "Download file")) ": "
-                        @match d.files.iter().find(|(id, ..)| *id == v.id) {
-                            Some((_, name, size)) => { strong { (name) } " (" (crate::i18n::group(*size as u64)) " bytes)" }
-                            None => { span.muted { (l.t("未登録（APIでアップロード）", "none yet (upload through the API)")) } }
-                        }
-                    }
+                    (file_panel(s, d, v, err(Form::File(v.id)), &token, can_file))
                 }
                 @if can_write {
-                    (problem(e, &["sku", "price", "price.amount", "compare_at_price", "compare_at_price.amount", "tax_class", "option_values", "option_values[0]", "option_values[1]", "option_values[2]", "status"]))
+                    (problem(e, &["sku", "price", "price.amount", "compare_at_price", "compare_at_price.amount", "tax_class", "option_values", "option_values[0]", "option_values[1]", "option_values[2]", "status", "image_id"]))
                     form.variant method="post" action=(action(&format!("/variants/{}", v.id))) {
                         (csrf(&token))
                         div { label { "SKU" } (text_input(&format!("sku-{}", v.id), "sku", &t("sku", v.sku.clone()), e)) }
@@ -760,6 +814,18 @@ fn product_page(
                         div { label { (l.t("価格（円）", "Price (yen)")) } (yen_input("price", &t("price", v.price.amount.to_string()), e, l.t("価格", "Price"))) }
                         div { label { (l.t("通常価格（円）", "Compare-at (yen)")) } (yen_input("compare_at_price", &t("compare_at_price", v.compare_at_price.map(|m| m.amount.to_string()).unwrap_or_default()), e, l.t("通常価格", "Compare-at price"))) }
                         div { label { (l.t("税率", "Tax")) } (tax_select(l, "tax_class", v.tax_class)) }
+                        @if !p.images.is_empty() {
+                            div {
+                                label { (l.t("画像", "Image")) }
+                                select name="image_id" {
+                                    option value="" { (l.t("なし", "None")) }
+                                    @for img in &p.images {
+                                        option value=(img.id) selected[v.image_id == Some(img.id)] { "#" (img.position) " " (img.alt) }
+                                    }
+                                }
+                                (field_error(e, "image_id"))
+                            }
+                        }
                         div {
                             label { (l.t("販売", "Selling")) }
                             select name="status" {
@@ -936,9 +1002,9 @@ async fn update(State(state): State<Console>, Path(id): Path<String>, posted: Po
             product_type: Some(f.get("product_type").to_string()),
             tags: Some(tags_of(f.get("tags"))),
             options: Some(options_of(f)),
-            // the SEO texts are the API's and the CSV's for now; the form leaves them as they are
-            seo_title: None,
-            seo_description: None,
+            // blank clears them, as `""` does in the API
+            seo_title: Some(f.opt("seo_title")),
+            seo_description: Some(f.opt("seo_description")),
         };
         let locations: Vec<LocationId> = f
             .all("location_ids")
@@ -1019,6 +1085,12 @@ async fn change_variant(
             compare_at_price: compare_at,
             tax_class: r.take(tax_of("tax_class", f.get("tax_class"))),
             status: Some(status),
+            // the select is shown when the product has images
+            image_id: if f.all("image_id").is_empty() {
+                None
+            } else {
+                Some(r.take(id_of::<ImageId>("image_id", f.get("image_id"))).flatten())
+            },
             ..Default::default()
         };
         r.done()?;
@@ -1077,6 +1149,427 @@ async fn set_stock(State(state): State<Console>, Path(id): Path<String>, posted:
                 failure
             })?;
         }
+        Ok(None)
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images, a digital variant's file, the download period and limit
+
+fn image_status_label(l: Lang, st: ImageStatus) -> &'static str {
+    match st {
+        ImageStatus::Pending => l.t("サイズ違いを作成中", "making its sizes"),
+        ImageStatus::Ready => l.t("公開可", "ready"),
+        ImageStatus::Failed => l.t("失敗", "failed"),
+    }
+}
+
+/// The smallest copy of an image to show on the page (its 200 px rendition once made, else the
+/// original), with its size.
+fn thumbnail(img: &ProductImage) -> Option<(&str, Option<i32>, Option<i32>)> {
+    match img.renditions.iter().min_by_key(|r| r.width) {
+        Some(r) => Some((r.url.as_str(), Some(r.width), Some(r.height))),
+        None => img.url.as_deref().map(|u| (u, img.width, img.height)),
+    }
+}
+
+/// A length of time in seconds as a person reads it (7日, 12時間, 90秒).
+fn duration(l: Lang, secs: i32) -> String {
+    if secs % 86_400 == 0 {
+        format!("{}{}", secs / 86_400, l.t("日", " days"))
+    } else if secs % 3600 == 0 {
+        format!("{}{}", secs / 3600, l.t("時間", " hours"))
+    } else {
+        format!("{}{}", secs, l.t("秒", " seconds"))
+    }
+}
+
+fn images_panel(
+    s: &Signed,
+    p: &Product,
+    failed: Option<(Form, &Failure)>,
+    typed: &Fields,
+    token: &str,
+    can_write: bool,
+) -> Markup {
+    let l = s.lang;
+    let err = |form: Form| failed.filter(|(f, _)| *f == form).map(|(_, e)| e);
+    let action = |rest: &str| format!("{BASE}/products/{}{rest}", p.id);
+    let status_str = |st: ImageStatus| match st {
+        ImageStatus::Pending => "pending",
+        ImageStatus::Ready => "ready",
+        ImageStatus::Failed => "failed",
+    };
+    html! {
+        section.panel.images {
+            h2 { (l.t("画像", "Images")) }
+            @if p.images.is_empty() { p.muted { (l.t("画像はまだありません。1番目の画像がメイン画像です。", "No images yet. The first image is the main one.")) } }
+            ul.images {
+                @for img in &p.images {
+                    @let e = err(Form::Image(img.id));
+                    @let t = |name: &str, current: String| if e.is_some() { typed.get(name).to_string() } else { current };
+                    li.image data-image=(img.id) data-position=(img.position) data-status=(status_str(img.status)) {
+                        @if let Some((src, w, h)) = thumbnail(img) {
+                            img.thumb src=(src) alt=(img.alt) width=[w] height=[h];
+                        } @else {
+                            span.thumb.placeholder { (l.t("取得待ち", "waiting")) }
+                        }
+                        p.muted {
+                            "#" (img.position) " · " span.image-status { (image_status_label(l, img.status)) }
+                            @if let (Some(w), Some(h)) = (img.width, img.height) { " · " (w) "×" (h) }
+                            @if let Some(ct) = &img.content_type { " · " (ct) }
+                        }
+                        @if let Some(why) = &img.error { p.field-error { (why) } }
+                        @if can_write {
+                            (problem(e, &["alt", "position"]))
+                            form.image method="post" action=(action(&format!("/images/{}", img.id))) {
+                                (csrf(token))
+                                div {
+                                    label { (l.t("代替テキスト", "Alt text")) }
+                                    input name="alt" value=(t("alt", img.alt.clone()));
+                                    (field_error(e, "alt"))
+                                }
+                                div {
+                                    label { (l.t("順番", "Position")) }
+                                    input name="position" inputmode="numeric" value=(t("position", img.position.to_string()));
+                                    (field_error(e, "position"))
+                                }
+                                button type="submit" { (l.t("保存", "Save")) }
+                            }
+                            form.delete-image method="post" action=(action(&format!("/images/{}/delete", img.id))) {
+                                (csrf(token))
+                                button.link type="submit" data-confirm=(l.t("この画像を削除しますか？", "Delete this image?")) { (l.t("削除", "Delete")) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if can_write {
+                @let e = err(Form::NewImage);
+                @let t = |name: &str| if e.is_some() { typed.get(name).to_string() } else { String::new() };
+                h3 { (l.t("画像を追加", "Add an image")) }
+                (problem(e, &["file", "alt", "position"]))
+                form.add-image method="post" action=(action("/images")) enctype="multipart/form-data" {
+                    (csrf(token))
+                    div {
+                        label for="image-file" { (l.t("画像ファイル（JPEG・PNG・WebP）", "Image file (JPEG, PNG, WebP)")) }
+                        input #image-file type="file" name="file" accept="image/jpeg,image/png,image/webp";
+                        (field_error(e, "file"))
+                    }
+                    div {
+                        label for="image-alt" { (l.t("代替テキスト", "Alt text")) }
+                        input #image-alt name="alt" value=(t("alt"));
+                        (field_error(e, "alt"))
+                    }
+                    div {
+                        label for="image-position" { (l.t("順番（空欄で最後）", "Position (empty: last)")) }
+                        input #image-position name="position" inputmode="numeric" value=(t("position"));
+                        (field_error(e, "position"))
+                    }
+                    button type="submit" { (l.t("画像を追加", "Add image")) }
+                }
+            }
+        }
+    }
+}
+
+/// A digital variant's file: what it is, and (for those allowed) uploading, replacing and
+/// removing it.
+fn file_panel(s: &Signed, d: &Loaded, v: &Variant, e: Option<&Failure>, token: &str, can_file: bool) -> Markup {
+    let l = s.lang;
+    let file = d.files.iter().find(|(id, _)| *id == v.id).map(|(_, a)| a);
+    let action = |rest: &str| format!("{BASE}/products/{}/variants/{}/file{rest}", d.product.id, v.id);
+    html! {
+        div.digital-file data-sku=(v.sku) {
+            p {
+                (l.t("ダウンロードファイル", "Download file")) ": "
+                @match file {
+                    Some(a) => {
+                        strong.filename { (a.filename) } " (" (crate::i18n::group(a.size_bytes as u64)) " bytes · " (a.content_type) " · " (l.datetime(&a.created_at)) ")"
+                    }
+                    None => { span.muted.no-file { (l.t("未登録", "none yet")) } }
+                }
+            }
+            @if can_file {
+                (problem(e, &["file", "filename", "Content-Type"]))
+                form.upload-file method="post" action=(action("")) enctype="multipart/form-data" {
+                    (csrf(token))
+                    div {
+                        label { (if file.is_some() { l.t("差し替えるファイル", "Replacement file") } else { l.t("ファイル", "File") }) }
+                        input type="file" name="file" aria-label=(l.t("ファイル", "File"));
+                        (field_error(e, "file"))
+                        (field_error(e, "filename"))
+                        (field_error(e, "Content-Type"))
+                    }
+                    button type="submit" { (if file.is_some() { l.t("差し替える", "Replace") } else { l.t("アップロード", "Upload") }) }
+                }
+                @if file.is_some() {
+                    p.muted { (l.t("差し替えても、それまでに購入した方は購入時のファイルをダウンロードできます。", "After a replacement, earlier buyers still download the file they bought.")) }
+                    form.remove-file method="post" action=(action("/delete")) {
+                        (csrf(token))
+                        button.link type="submit" data-confirm=(l.t("このファイルを外しますか？", "Remove this file?")) { (l.t("ファイルを外す", "Remove the file")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The product's download period and limit: the values that apply (its own or the store's
+/// defaults) and, for those allowed, its own.
+fn digital_panel(
+    s: &Signed,
+    p: &Product,
+    dg: &ProductDigitalSettings,
+    e: Option<&Failure>,
+    typed: &Fields,
+    token: &str,
+    can_file: bool,
+) -> Markup {
+    let l = s.lang;
+    let t = |name: &str, current: Option<i32>| {
+        if e.is_some() { typed.get(name).to_string() } else { current.map(|n| n.to_string()).unwrap_or_default() }
+    };
+    let whose = |own: bool| {
+        if own {
+            l.t("この商品の設定", "this product's")
+        } else {
+            l.t("ストアの既定", "the store's default")
+        }
+    };
+    html! {
+        section.panel.digital-settings {
+            h2 { (l.t("ダウンロードの期限と回数", "Download period and limit")) }
+            table {
+                tr {
+                    th { (l.t("ダウンロード期限", "Download period")) }
+                    td data-effective="url_ttl_seconds" { (duration(l, dg.effective.url_ttl_seconds)) }
+                    td.muted { (whose(dg.url_ttl_seconds.is_some())) }
+                }
+                tr {
+                    th { (l.t("ダウンロード回数上限", "Download limit")) }
+                    td data-effective="max_downloads" {
+                        @match dg.effective.max_downloads { Some(n) => { (n) (l.t("回", " times")) } None => { (l.t("無制限", "unlimited")) } }
+                    }
+                    td.muted { (whose(dg.max_downloads.is_some())) }
+                }
+            }
+            @if can_file {
+                (problem(e, &["url_ttl_seconds", "max_downloads"]))
+                form.digital method="post" action={ (BASE) "/products/" (p.id) "/digital" } {
+                    (csrf(token))
+                    div {
+                        label for="url_ttl_seconds" { (l.t("この商品の期限（秒、空欄でストアの既定）", "This product's period (seconds; empty: the store's)")) }
+                        input #url_ttl_seconds name="url_ttl_seconds" inputmode="numeric" value=(t("url_ttl_seconds", dg.url_ttl_seconds));
+                        (field_error(e, "url_ttl_seconds"))
+                    }
+                    div {
+                        label for="max_downloads" { (l.t("この商品の回数上限（空欄でストアの既定）", "This product's limit (empty: the store's)")) }
+                        input #max_downloads name="max_downloads" inputmode="numeric" value=(t("max_downloads", dg.max_downloads));
+                        (field_error(e, "max_downloads"))
+                    }
+                    button type="submit" { (l.t("保存", "Save")) }
+                }
+                p.muted { a href={ (BASE) "/settings" } { (l.t("ストアの既定は設定で変更できます。", "The store's defaults are in the settings.")) } }
+            }
+        }
+    }
+}
+
+/// The product's page after a form that is not a transaction of its own (an upload): back to
+/// the page with a notice, or the page again with the API's messages at that form.
+async fn settle(
+    state: &Console,
+    s: &Signed,
+    id: ProductId,
+    form: Form,
+    done: &str,
+    result: Result<(), Failure>,
+    typed: &Fields,
+) -> Result<Response, Failure> {
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("{BASE}/products/{id}?done={done}")).into_response()),
+        Err(f) if f.is_form_error() => {
+            let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+            let loaded = load(&mut tx, s, id).await?;
+            tx.commit().await?;
+            Ok(product_page(s, &loaded, None, Some((form, &f)), typed))
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// An upload's refusal that names no field (a file that is no image, too large) is shown at
+/// the file input.
+fn at_file(mut f: Failure) -> Failure {
+    if f.fields.is_empty() && f.is_form_error() {
+        f.fields.push(FieldError::new("file", f.code, f.message.clone()));
+    }
+    f
+}
+
+fn body_of(data: Vec<u8>) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+    futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(data)) })
+}
+
+/// Uploads an image (`images::upload::upload`, as `POST .../images`): its type from its
+/// content, at a position, with its alt text.
+async fn upload_image(
+    State(state): State<Console>,
+    Path(id): Path<String>,
+    posted: PostedParts,
+) -> Result<Response, Failure> {
+    let id: ProductId = parse_id(&id)?;
+    let typed = posted.fields();
+    let s = &posted.signed;
+    let result = async {
+        let mut r = Reading::default();
+        let position = typed.opt("position").and_then(|raw| r.take(form::int("position", &raw)));
+        let file = posted.file("file");
+        if file.is_none() {
+            r.push(FieldError::new("file", "required", "choose an image file"));
+        }
+        r.done()?;
+        let file = file.expect("checked above");
+        let storage = state.settings.storage.as_ref().ok_or(images::ImageError::StorageUnavailable)?;
+        let upload = images::upload::Upload {
+            alt: typed.get("alt").to_string(),
+            position,
+            content_length: Some(file.data.len() as u64),
+        };
+        images::upload::upload(
+            &state.db.store(s.ctx.store_id).await?,
+            storage,
+            state.settings.image_max_bytes,
+            s.ctx.tenant_id,
+            s.ctx.store_id,
+            Acting::Staff(&s.ctx),
+            id,
+            upload,
+            body_of(file.data.clone()),
+        )
+        .await
+        .map_err(|e| at_file(e.into()))?;
+        Ok(())
+    }
+    .await;
+    settle(&state, s, id, Form::NewImage, "image_added", result, &typed).await
+}
+
+/// An image's alt text and position (`catalog::image::update`, as `PATCH .../images/{id}`).
+async fn change_image(
+    State(state): State<Console>,
+    Path((id, image_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, Failure> {
+    let image: ImageId = parse_id(&image_id)?;
+    act(&state, posted, &id, Form::Image(image), "saved", async |tx, s, id, f| {
+        let mut r = Reading::default();
+        let position = f.opt("position").and_then(|raw| r.take(form::int("position", &raw)));
+        r.done()?;
+        let input = UpdateImage { alt: Some(f.get("alt").to_string()), position };
+        catalog::image::update(tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, image, input).await?;
+        Ok(None)
+    })
+    .await
+}
+
+/// Deletes an image and its stored copies (`images::upload::delete`, as `DELETE .../images/{id}`).
+async fn delete_image(
+    State(state): State<Console>,
+    Path((id, image_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, Failure> {
+    let id: ProductId = parse_id(&id)?;
+    let image: ImageId = parse_id(&image_id)?;
+    let Posted { signed: s, form: typed } = posted;
+    let result = async {
+        images::upload::delete(
+            &state.db.store(s.ctx.store_id).await?,
+            state.settings.storage.as_ref(),
+            s.ctx.tenant_id,
+            s.ctx.store_id,
+            Acting::Staff(&s.ctx),
+            id,
+            image,
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    settle(&state, &s, id, Form::Image(image), "deleted", result, &typed).await
+}
+
+/// Uploads or replaces a digital variant's file (`digital::asset::upload`, as
+/// `PUT .../variants/{id}/asset`): its name is the chosen file's, its type the browser's.
+async fn upload_file(
+    State(state): State<Console>,
+    Path((id, variant_id)): Path<(String, String)>,
+    posted: PostedParts,
+) -> Result<Response, Failure> {
+    let id: ProductId = parse_id(&id)?;
+    let variant: VariantId = parse_id(&variant_id)?;
+    let typed = posted.fields();
+    let s = &posted.signed;
+    let result = async {
+        let Some(file) = posted.file("file") else {
+            return Err(Failure::invalid(vec![FieldError::new("file", "required", "choose a file")]));
+        };
+        let storage = state.settings.storage.as_ref().ok_or(digital::DigitalError::StorageUnavailable)?;
+        let upload = digital::asset::Upload {
+            filename: file.filename.clone().unwrap_or_default(),
+            content_type: file.content_type.clone(),
+            content_length: Some(file.data.len() as u64),
+        };
+        digital::asset::upload(
+            &state.db.store(s.ctx.store_id).await?,
+            storage,
+            s.ctx.tenant_id,
+            s.ctx.store_id,
+            Acting::Staff(&s.ctx),
+            id,
+            variant,
+            upload,
+            body_of(file.data.clone()),
+        )
+        .await
+        .map_err(|e| at_file(e.into()))?;
+        Ok(())
+    }
+    .await;
+    settle(&state, s, id, Form::File(variant), "file_uploaded", result, &typed).await
+}
+
+/// The variant sells no file any more (`PATCH .../variants/{id}` with `digital_asset_id: null`).
+async fn remove_file(
+    State(state): State<Console>,
+    Path((id, variant_id)): Path<(String, String)>,
+    posted: Posted,
+) -> Result<Response, Failure> {
+    let vid: VariantId = parse_id(&variant_id)?;
+    act(&state, posted, &id, Form::File(vid), "file_removed", async |tx, s, id, _| {
+        let input = UpdateVariant { digital_asset_id: Some(None), ..Default::default() };
+        variant::update_variant(tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, vid, input).await?;
+        Ok(None)
+    })
+    .await
+}
+
+/// The product's own download period and limit; blank is the store's
+/// (`PUT .../digital-settings` with `null`).
+async fn digital_settings(
+    State(state): State<Console>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, Failure> {
+    act(&state, posted, &id, Form::Digital, "saved", async |tx, s, id, f| {
+        let mut r = Reading::default();
+        let ttl = f.opt("url_ttl_seconds").and_then(|raw| r.take(form::int("url_ttl_seconds", &raw)));
+        let max = f.opt("max_downloads").and_then(|raw| r.take(form::int("max_downloads", &raw)));
+        r.done()?;
+        let input = UpdateProductDigitalSettings { url_ttl_seconds: Some(ttl), max_downloads: Some(max) };
+        catalog::digital::update_product_settings(tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, input).await?;
         Ok(None)
     })
     .await

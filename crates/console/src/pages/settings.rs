@@ -81,6 +81,7 @@ fn current(d: &Loaded) -> Fields {
         ("default_max_downloads".into(), d.digital.default_max_downloads.map(|n| n.to_string()).unwrap_or_default()),
         ("low_stock_threshold".into(), d.store.low_stock_threshold.to_string()),
         ("mail_sender_name".into(), d.store.mail_sender_name.clone().unwrap_or_default()),
+        ("registration_number".into(), d.store.registration_number.clone().unwrap_or_default()),
     ];
     if c.cod_enabled {
         p.push(("cod_enabled".into(), "on".into()));
@@ -275,11 +276,12 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
         @let (e, t) = section("store");
         section.panel.store {
             h2 { (l.t("ストア", "Store")) }
-            (problem(e, &["low_stock_threshold", "mail_sender_name"]))
+            (problem(e, &["low_stock_threshold", "mail_sender_name", "registration_number"]))
             form method="post" action={ (BASE) "/settings/store" } {
                 (csrf(&token))
                 (text_field("low_stock_threshold", l.t("在庫僅少とする数", "Low stock at or below"), t, e))
                 (text_field("mail_sender_name", l.t("メールの差出人名", "Mail sender name"), t, e))
+                (text_field("registration_number", l.t("適格請求書発行事業者登録番号（T＋13桁、空欄で未登録）", "Qualified-invoice registration number (T + 13 digits; empty: none)"), t, e))
                 (submit)
             }
         }
@@ -415,6 +417,7 @@ async fn save(
                 let input = UpdateStoreSettings {
                     low_stock_threshold: threshold,
                     mail_sender_name: Some(f.get("mail_sender_name").to_string()),
+                    registration_number: Some(f.get("registration_number").to_string()),
                     ..Default::default()
                 };
                 tenancy::settings::update_settings(&mut tx, store, by, input).await?;

@@ -8,6 +8,7 @@ mod images;
 mod inventory;
 mod mall;
 mod orders;
+pub(crate) use orders::documents_answer;
 mod products;
 pub(crate) mod statements;
 mod store;

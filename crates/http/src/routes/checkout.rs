@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use checkout::CheckoutError;
 use checkout::cart::{CartKey, CartView};
+use checkout::documents::{self, DocumentKind, ReceiptChoice};
 use checkout::order::{self, CheckoutOptions, OrderView, PlaceOrder, PlacedOrder};
 use checkout::promotions::{self, ApplyCode};
 use kernel::{CartId, OrderId};
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout_options))
         .routes(routes!(place_order))
         .routes(routes!(get_order))
+        .routes(routes!(order_document))
 }
 
 /// Put a promotion code on the cart. Each reason it does not apply has its own code:
@@ -142,4 +144,30 @@ async fn get_order(
     let v = order::by_token(&mut tx, shop.store_id, id, token).await?;
     tx.commit().await?;
     Ok(Json(v))
+}
+
+/// The order's invoice, receipt or delivery slip as printable HTML, for the shopper who holds
+/// its token (`X-Order-Token`). The receipt's `addressee` and `purpose` (但し書き) are taken by
+/// the first copy only; later copies show those and say 再発行. A receipt needs the payment
+/// received (409 receipt_before_payment).
+#[utoipa::path(get, path = "/store/v1/stores/{store}/orders/{order_id}/documents/{kind}", tag = "checkout",
+    params(("x-order-token" = String, Header), ReceiptChoice),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = ProblemBody),
+              (status = 409, body = ProblemBody, description = "receipt_before_payment"), (status = 422, body = ProblemBody)))]
+async fn order_document(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    headers: HeaderMap,
+    ApiPath((_store, id, kind)): ApiPath<(String, OrderId, DocumentKind)>,
+    ApiQuery(choice): ApiQuery<ReceiptChoice>,
+) -> ApiResult<Response> {
+    let token = headers
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| t.len() <= 200)
+        .ok_or(CheckoutError::OrderNotFound)?;
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
+    let html = documents::for_shopper(&mut tx, shop.store_id, id, token, kind, &choice).await?;
+    tx.commit().await?;
+    Ok(super::admin::documents_answer(html))
 }

@@ -16,9 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
 use crate::problem::{ApiResult, ProblemBody};
-use crate::routes::admin::statements::{CsvQuery, csv_download};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -263,7 +263,7 @@ async fn open_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::open(&mut tx, Acting::Operator, vendor_id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -279,7 +279,7 @@ async fn close_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, vendor_id)): ApiPath<(TenantId, VendorId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::close_now(&mut tx, Acting::Operator, vendor_id).await?;
     tx.commit().await?;
     Ok(Json(st))
@@ -296,7 +296,7 @@ async fn list_statements(
     ApiQuery(q): ApiQuery<StatementFilter>,
     ApiQuery(page): ApiQuery<PageRequest>,
 ) -> ApiResult<Json<Page<Statement>>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
     let list = statements::list(&mut tx, Acting::Operator, &q, &page).await?;
     tx.commit().await?;
@@ -311,29 +311,29 @@ async fn get_statement(
     State(s): State<AppState>,
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::get(&mut tx, Acting::Operator, id).await?;
     tx.commit().await?;
     Ok(Json(st))
 }
 
-/// The statement as CSV, in UTF-8 with a BOM or in Shift_JIS, with the vendor's registration
-/// number.
+/// The statement as CSV (UTF-8 with a BOM unless `encoding` says otherwise), with the vendor's
+/// registration number.
 #[utoipa::path(get, path = "/platform/v1/tenants/{tenant_id}/statements/{statement_id}/csv", tag = "platform", security(("operator" = [])),
     params(CsvQuery),
     responses((status = 200, content_type = "text/csv", body = String),
-              (status = 404, body = ProblemBody, description = "statement_not_found")))]
+              (status = 404, body = ProblemBody, description = "statement_not_found"),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn statement_csv(
     _: Operator,
     State(s): State<AppState>,
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
-    let encoding = q.encoding.unwrap_or_default();
-    let mut tx = s.db.begin(tenant_id).await?;
-    let bytes = statements::csv(&mut tx, Acting::Operator, id, encoding).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
+    let text = statements::csv(&mut tx, Acting::Operator, id).await?;
     tx.commit().await?;
-    Ok(csv_download(bytes, encoding))
+    download::csv(&text, &q, kernel::csv_file::CsvEncoding::Utf8Bom, "statement.csv")
 }
 
 /// Record a statement's payout: the day and the bank's reference (payouts happen offline).
@@ -347,7 +347,7 @@ async fn statement_paid(
     ApiPath((tenant_id, id)): ApiPath<(TenantId, StatementId)>,
     ApiJson(input): ApiJson<MarkPaid>,
 ) -> ApiResult<Json<Statement>> {
-    let mut tx = s.db.begin(tenant_id).await?;
+    let mut tx = tenancy::stores::tenant_data_database(&s.db, tenant_id).await?.begin(tenant_id).await?;
     let st = statements::mark_paid(&mut tx, Acting::Operator, id, input).await?;
     tx.commit().await?;
     Ok(Json(st))

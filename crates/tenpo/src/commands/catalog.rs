@@ -78,18 +78,24 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                     }
                 }
             }
-            CatalogCommand::Export { store, out } => {
+            CatalogCommand::Export { store, encoding, out } => {
                 let (tenant, store_id) = resolve(&db, &store).await?;
                 let mut tx = db.store(store_id).await?.begin(tenant).await?;
                 let base = config.images.public_url.clone().unwrap_or_default();
                 let csv = catalog::csv::export(&mut tx, store_id, Acting::Operator, &base).await?;
                 tx.commit().await?;
+                let bytes = kernel::csv_file::encode(&csv, encoding.into(), "products.csv")?.bytes;
                 match out {
                     Some(path) => {
-                        std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+                        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
                         eprintln!("wrote {}", path.display());
                     }
-                    None => print!("{csv}"),
+                    None => {
+                        use std::io::Write;
+                        let mut stdout = std::io::stdout().lock();
+                        stdout.write_all(&bytes)?;
+                        stdout.flush()?;
+                    }
                 }
                 Ok(())
             }

@@ -10,8 +10,8 @@ use tenancy::tenants::{CreateTenant, TenantKind};
 
 use crate::app;
 use crate::cli::{
-    CsvEncodingArg, RoleArg, StaffCommand, StatementCommand, StatementStatusArg, StoreCommand, TenantCommand,
-    TenantType, VendorCommand, VendorStatusArg,
+    RoleArg, StaffCommand, StatementCommand, StatementStatusArg, StoreCommand, TenantCommand, TenantType,
+    VendorCommand, VendorStatusArg,
 };
 use crate::config::Config;
 
@@ -213,12 +213,13 @@ pub async fn vendor(config: &Config, cmd: VendorCommand) -> anyhow::Result<()> {
 /// Statements, with the operator's reach: every vendor's (the same rules as the API, in
 /// `mall::statements`).
 pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result<()> {
-    use mall::statements::{self, CsvEncoding, MarkPaid, StatementFilter, StatementStatus};
+    use mall::statements::{self, MarkPaid, StatementFilter, StatementStatus};
     let (databases, db) = app::open_database(config).await?;
     let result = async {
         match cmd {
             StatementCommand::List { tenant, vendor, status } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 tenancy::tenants::find(&mut tx).await?.ok_or(tenancy::TenancyError::TenantNotFound)?;
                 let filter = StatementFilter {
                     vendor_id: vendor.map(VendorId),
@@ -241,38 +242,40 @@ pub async fn statement(config: &Config, cmd: StatementCommand) -> anyhow::Result
                 print(&all)
             }
             StatementCommand::Show { tenant, statement } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::get(&mut tx, Acting::Operator, StatementId(statement)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Open { tenant, vendor } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::open(&mut tx, Acting::Operator, VendorId(vendor)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Close { tenant, vendor } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let s = statements::close_now(&mut tx, Acting::Operator, VendorId(vendor)).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Paid { tenant, statement, paid_on, bank_reference } => {
-                let mut tx = db.begin(TenantId(tenant)).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
                 let input = MarkPaid { paid_on, bank_reference };
                 let s = statements::mark_paid(&mut tx, Acting::Operator, StatementId(statement), input).await?;
                 tx.commit().await.context("commit")?;
                 print(&s)
             }
             StatementCommand::Csv { tenant, statement, encoding, out } => {
-                let encoding = match encoding {
-                    CsvEncodingArg::Utf8 => CsvEncoding::Utf8,
-                    CsvEncodingArg::ShiftJis => CsvEncoding::ShiftJis,
-                };
-                let mut tx = db.begin(TenantId(tenant)).await?;
-                let bytes = statements::csv(&mut tx, Acting::Operator, StatementId(statement), encoding).await?;
+                let mut tx =
+                    tenancy::stores::tenant_data_database(&db, TenantId(tenant)).await?.begin(TenantId(tenant)).await?;
+                let text = statements::csv(&mut tx, Acting::Operator, StatementId(statement)).await?;
                 tx.commit().await.context("commit")?;
+                let bytes = kernel::csv_file::encode(&text, encoding.into(), "statement.csv")?.bytes;
                 match out {
                     Some(path) => std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display())),
                     None => {

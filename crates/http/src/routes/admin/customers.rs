@@ -159,9 +159,13 @@ async fn merge_customers(
     ApiPath(id): ApiPath<CustomerId>,
     ApiJson(input): ApiJson<MergeCustomers>,
 ) -> ApiResult<Json<CustomerDetail>> {
-    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let duplicate = input.duplicate_id;
+    let here = s.db.store(ctx.store_id).await?;
+    let mut tx = here.begin(ctx.tenant_id).await?;
     let detail = merge::merge_customers(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, input).await?;
     tx.commit().await?;
+    // the tenant's other databases (the identity map's, other stores'): docs/CUSTOMERS.md
+    merge::spread(&s.db, ctx.tenant_id, here.db_key(), detail.id, duplicate).await?;
     Ok(Json(detail))
 }
 

@@ -5,17 +5,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use checkout::documents::{self, DocumentKind, ReceiptChoice};
 use checkout::fulfillment::{self, CancelLines, CancelOrder, ConfirmPayment, DeliverShipment, ShipShipment};
 use checkout::order::OrderView;
 use checkout::orders::{self, OrderFilter, OrderSummary};
 use checkout::promotions::{self, CreatePromotion, Promotion, UpdatePromotion};
 use checkout::settings::{self, CheckoutSettings, UpdateCheckoutSettings};
 use kernel::access::Acting;
+use kernel::csv_file::CsvEncoding;
 use kernel::{OrderId, Page, PageRequest, PromotionId, ShipmentId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::problem::{ApiResult, ProblemBody};
 
@@ -24,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders))
         .routes(routes!(export_orders))
         .routes(routes!(get_order))
+        .routes(routes!(order_document))
         .routes(routes!(confirm_payment))
         .routes(routes!(ship))
         .routes(routes!(deliver))
@@ -51,25 +55,21 @@ async fn list_orders(
     Ok(Json(page))
 }
 
-/// The list's orders as CSV for accounting (amounts, consumption tax per rate, payment).
-#[utoipa::path(get, path = "/admin/v1/orders/export", tag = "orders", security(("staff" = [])), params(OrderFilter),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+/// The list's orders as CSV for accounting (amounts, consumption tax per rate, payment); UTF-8
+/// without a BOM unless `encoding` says otherwise.
+#[utoipa::path(get, path = "/admin/v1/orders/export", tag = "orders", security(("staff" = [])), params(OrderFilter, CsvQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn export_orders(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiQuery(q): ApiQuery<OrderFilter>,
+    ApiQuery(file): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let csv = orders::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    download::csv(&csv, &file, CsvEncoding::Utf8, "orders.csv")
 }
 
 /// One order with items, tax lines, addresses, payment, shipments and its status history.
@@ -84,6 +84,31 @@ async fn get_order(
     let v = orders::get(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
     Ok(Json(v))
+}
+
+/// The order's invoice (請求書), receipt (領収書) or delivery slip (納品書) as HTML for printing
+/// on A4: the stored lines (※ reduced rate), totals and tax per rate, the registration number,
+/// one page per seller (a vendor's staff: their part). A receipt needs the payment received; its
+/// addressee and 但し書き are fixed by the first copy, later copies say 再発行 (docs/JAPAN.md).
+#[utoipa::path(get, path = "/admin/v1/orders/{order_id}/documents/{kind}", tag = "orders", security(("staff" = [])),
+    params(ReceiptChoice),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = ProblemBody),
+              (status = 409, body = ProblemBody, description = "receipt_before_payment"), (status = 422, body = ProblemBody)))]
+async fn order_document(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath((id, kind)): ApiPath<(OrderId, DocumentKind)>,
+    ApiQuery(choice): ApiQuery<ReceiptChoice>,
+) -> ApiResult<Response> {
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let html = documents::for_staff(&mut tx, ctx.store_id, Acting::Staff(&ctx), id, kind, &choice).await?;
+    tx.commit().await?;
+    Ok(documents_answer(html))
+}
+
+/// A printable document: HTML, never cached (it holds the shopper's name).
+pub(crate) fn documents_answer(html: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response()
 }
 
 /// Record a bank transfer received. The exact amount confirms the payment; more confirms it

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use catalog::csv::{ImportMode, ImportReport};
 use catalog::digital::{
     ProductDigitalSettings, StoreDigitalSettings, UpdateProductDigitalSettings, UpdateStoreDigitalSettings,
@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::problem::{ApiError, ApiResult, ProblemBody};
 
@@ -365,12 +366,15 @@ async fn import_products(
 }
 
 /// The store's catalog as a CSV in Shopify's product layout, images included (`Image Src`
-/// absolute: `images.public_url`, or this request's host).
-#[utoipa::path(get, path = "/admin/v1/products/export", tag = "catalog", security(("staff" = [])),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+/// absolute: `images.public_url`, or this request's host); UTF-8 without a BOM unless
+/// `encoding` says otherwise.
+#[utoipa::path(get, path = "/admin/v1/products/export", tag = "catalog", security(("staff" = [])), params(CsvQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn export_products(
     State(s): State<AppState>,
     Staff(ctx): Staff,
+    ApiQuery(file): ApiQuery<CsvQuery>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -378,12 +382,5 @@ async fn export_products(
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let csv = catalog::csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &base).await?;
     tx.commit().await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"products.csv\""),
-        ],
-        csv,
-    )
-        .into_response())
+    download::csv(&csv, &file, kernel::csv_file::CsvEncoding::Utf8, "products.csv")
 }

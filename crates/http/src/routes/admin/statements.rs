@@ -3,17 +3,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kernel::access::Acting;
+use kernel::csv_file::CsvEncoding;
 use kernel::{Page, PageRequest, StatementId, VendorId};
-use mall::statements::{self, CsvEncoding, MarkPaid, Statement, StatementFilter};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use mall::statements::{self, MarkPaid, Statement, StatementFilter};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
 use crate::problem::{ApiResult, ProblemBody};
 
@@ -87,43 +86,22 @@ async fn get_statement(
     Ok(Json(st))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct CsvQuery {
-    /// `utf-8` (with a BOM, the default) or `shift_jis`.
-    #[param(inline)]
-    pub encoding: Option<CsvEncoding>,
-}
-
-/// A statement's CSV as a download, labelled with its encoding.
-pub(crate) fn csv_download(bytes: Vec<u8>, encoding: CsvEncoding) -> Response {
-    let content_type = match encoding {
-        CsvEncoding::Utf8 => "text/csv; charset=utf-8",
-        CsvEncoding::ShiftJis => "text/csv; charset=shift_jis",
-    };
-    (
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, "attachment; filename=\"statement.csv\"")],
-        bytes,
-    )
-        .into_response()
-}
-
-/// The statement as CSV, in UTF-8 with a BOM or in Shift_JIS, with the vendor's registration
-/// number.
+/// The statement as CSV (UTF-8 with a BOM unless `encoding` says otherwise), with the vendor's
+/// registration number.
 #[utoipa::path(get, path = "/admin/v1/statements/{statement_id}/csv", tag = "mall", security(("staff" = [])), params(CsvQuery),
     responses((status = 200, content_type = "text/csv", body = String),
-              (status = 404, body = ProblemBody, description = "statement_not_found")))]
+              (status = 404, body = ProblemBody, description = "statement_not_found"),
+              (status = 422, body = ProblemBody, description = "csv_unencodable")))]
 async fn statement_csv(
     State(s): State<AppState>,
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<StatementId>,
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
-    let encoding = q.encoding.unwrap_or_default();
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
-    let bytes = statements::csv(&mut tx, Acting::Staff(&ctx), id, encoding).await?;
+    let text = statements::csv(&mut tx, Acting::Staff(&ctx), id).await?;
     tx.commit().await?;
-    Ok(csv_download(bytes, encoding))
+    download::csv(&text, &q, CsvEncoding::Utf8Bom, "statement.csv")
 }
 
 /// Record a statement's payout: the day and the bank's reference (payouts happen offline).

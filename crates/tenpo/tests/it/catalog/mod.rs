@@ -1,4 +1,5 @@
 mod csv;
+mod csv_excel;
 mod csv_images;
 pub mod images;
 mod products;

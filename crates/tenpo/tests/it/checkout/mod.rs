@@ -1,3 +1,4 @@
+mod documents;
 mod flows;
 mod japan;
 mod mails;

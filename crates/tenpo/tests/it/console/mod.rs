@@ -3,9 +3,11 @@
 
 mod customers;
 mod mall;
+mod media;
 mod orders;
 mod products;
 mod security;
+mod settings;
 mod staff;
 mod webhooks;
 

@@ -160,6 +160,37 @@ async fn console_product_and_stock_forms_without_their_csrf_token_change_nothing
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    // an image and a digital file (multipart) and the download settings, without their token
+    let guide = app.get("/admin/v1/products?q=Brewing", &shop.owner_token).await.expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let png = images::pixels::sample(images::pixels::Format::Png, 50, 50);
+    for path in
+        [format!("/console/products/{id}/images"), format!("/console/products/{guide}/variants/{}/file", tea.guide)]
+    {
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&png);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let refused = app
+            .client
+            .post(app.url(&path))
+            .header("cookie", format!("tenpo_console={}", v.cookies["tenpo_console"]))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{path}");
+    }
+    let refused = v.post(&format!("/console/products/{guide}/digital"), &[("max_downloads", "1")]).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(app.count("SELECT count(*) FROM product_images").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM digital_assets").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM product_digital_settings").await, 0);
     assert_eq!((products().await, movements().await), (before, moved), "nothing changed");
     let seen = app.get(&format!("/admin/v1/products/{id}"), &shop.owner_token).await.expect(200);
     assert_eq!(seen["title"], "Sencha");

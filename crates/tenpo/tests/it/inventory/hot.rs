@@ -54,6 +54,7 @@ async fn a_dead_deciders_requests_are_taken_over_at_once_in_arrival_order_and_de
         TestApp::spawn_with(|c, o| {
             o.worker = false; // no decider yet: requests queue up
             c.http.hot_wait_ms = 100;
+            c.http.hot_in_hand = false;
         })
         .await,
     );
@@ -121,6 +122,7 @@ async fn a_stalled_decider_whose_requests_were_taken_over_decides_nothing() {
         TestApp::spawn_with(|c, o| {
             o.worker = false;
             c.http.hot_wait_ms = 100;
+            c.http.hot_in_hand = false;
         })
         .await,
     );

@@ -1,10 +1,12 @@
 //! Store databases on a second real PostgreSQL server (docs/ROUTING.md).
 
 mod connections;
+mod identity;
 mod moving;
 mod processes;
 mod routes;
 mod serving;
+mod statements;
 
 use db::testing::{SECOND_SERVER_PASSWORD, TestDatabase, second_server};
 use reqwest::Method;
