@@ -29,7 +29,15 @@ async fn no_tenant_owned_table_lacks_row_level_security() {
     // only operator tables without tenant_id, and the migrations ledger
     assert_eq!(
         without_rls,
-        ["_sqlx_migrations", "db_connections", "login_throttle", "postal_codes", "postal_source", "store_db_routing"]
+        [
+            "_sqlx_migrations",
+            "db_connections",
+            "login_throttle",
+            "postal_codes",
+            "postal_source",
+            "store_db_routing",
+            "store_moves"
+        ]
     );
     let not_forced: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
