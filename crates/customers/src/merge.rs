@@ -83,16 +83,7 @@ pub async fn merge_customers(
             return customer::detail(tx, store, a).await;
         }
         customer::live_in_store(tx, store, b, false).await?;
-        let (first, second) = if a < b { (a, b) } else { (b, a) };
-        let locked: Vec<(CustomerId, CustomerStatus)> =
-            sqlx::query_as("SELECT id, status FROM customers WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
-                .bind(first)
-                .bind(second)
-                .fetch_all(&mut **tx)
-                .await?;
-        let live =
-            |id| locked.iter().any(|(c, s)| *c == id && matches!(s, CustomerStatus::Active | CustomerStatus::Blocked));
-        if !(live(a) && live(b)) {
+        if !both_live_locked(tx, a, b).await? {
             // merged or erased while we waited for the locks: look again
             continue;
         }
@@ -130,6 +121,21 @@ pub async fn spread(
     Ok(())
 }
 
+/// Locks both customers' rows (in id order, so two merges of one pair cannot deadlock) and says
+/// whether both are still live: either may have been merged or erased while we waited.
+async fn both_live_locked(tx: &mut Tx, a: CustomerId, b: CustomerId) -> Result<bool, sqlx::Error> {
+    let (first, second) = if a < b { (a, b) } else { (b, a) };
+    let locked: Vec<(CustomerId, CustomerStatus)> =
+        sqlx::query_as("SELECT id, status FROM customers WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+            .bind(first)
+            .bind(second)
+            .fetch_all(&mut **tx)
+            .await?;
+    let live =
+        |id| locked.iter().any(|(c, s)| *c == id && matches!(s, CustomerStatus::Active | CustomerStatus::Blocked));
+    Ok(live(a) && live(b))
+}
+
 /// One database's part of [`spread`]: whether anything was merged there.
 async fn merge_here(tx: &mut Tx, survivor: CustomerId, duplicate: CustomerId) -> Result<bool, CustomersError> {
     for _ in 0..8 {
@@ -149,16 +155,7 @@ async fn merge_here(tx: &mut Tx, survivor: CustomerId, duplicate: CustomerId) ->
         if a == b.id {
             return Ok(false);
         }
-        let (first, second) = if a < b.id { (a, b.id) } else { (b.id, a) };
-        let locked: Vec<(CustomerId, CustomerStatus)> =
-            sqlx::query_as("SELECT id, status FROM customers WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
-                .bind(first)
-                .bind(second)
-                .fetch_all(&mut **tx)
-                .await?;
-        let live =
-            |id| locked.iter().any(|(c, s)| *c == id && matches!(s, CustomerStatus::Active | CustomerStatus::Blocked));
-        if !(live(a) && live(b.id)) {
+        if !both_live_locked(tx, a, b.id).await? {
             continue;
         }
         move_everything(tx, a, b.id).await?;

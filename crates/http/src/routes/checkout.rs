@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use checkout::CheckoutError;
 use checkout::cart::{CartKey, CartView};
@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::carts::CartSecret;
+use super::downloads::OrderToken;
 use super::storefront::Shopfront;
 use crate::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKey};
@@ -132,16 +133,11 @@ async fn place_order(
 async fn get_order(
     State(s): State<AppState>,
     shop: Shopfront,
-    headers: HeaderMap,
+    OrderToken(token): OrderToken,
     ApiPath((_store, id)): ApiPath<(String, OrderId)>,
 ) -> ApiResult<Json<OrderView>> {
-    let token = headers
-        .get("x-order-token")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| t.len() <= 200)
-        .ok_or(CheckoutError::OrderNotFound)?;
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    let v = order::by_token(&mut tx, shop.store_id, id, token).await?;
+    let v = order::by_token(&mut tx, shop.store_id, id, &token).await?;
     tx.commit().await?;
     Ok(Json(v))
 }
@@ -157,17 +153,12 @@ async fn get_order(
 async fn order_document(
     State(s): State<AppState>,
     shop: Shopfront,
-    headers: HeaderMap,
+    OrderToken(token): OrderToken,
     ApiPath((_store, id, kind)): ApiPath<(String, OrderId, DocumentKind)>,
     ApiQuery(choice): ApiQuery<ReceiptChoice>,
 ) -> ApiResult<Response> {
-    let token = headers
-        .get("x-order-token")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| t.len() <= 200)
-        .ok_or(CheckoutError::OrderNotFound)?;
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    let html = documents::for_shopper(&mut tx, shop.store_id, id, token, kind, &choice).await?;
+    let html = documents::for_shopper(&mut tx, shop.store_id, id, &token, kind, &choice).await?;
     tx.commit().await?;
     Ok(super::admin::documents_answer(html))
 }
