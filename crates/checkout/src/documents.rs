@@ -10,7 +10,8 @@
 //!
 //! The receipt's addressee and 但し書き are chosen once: the first copy records them
 //! (`order_receipts`), and every later copy shows those and is marked 再発行. A receipt exists
-//! once the payment is received.
+//! once the payment is received. A customer's erasure replaces the addressee of their orders'
+//! receipts (`erase_addressees`); later copies show `(erased)`.
 
 use catalog::variant::TaxClass;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -139,6 +140,20 @@ async fn sellers(tx: &mut Tx, store: StoreId, view: OrderView) -> Result<Vec<Sel
         out.push(SellerPart { name: vendor.name, registration_number: vendor.registration_number, part });
     }
     Ok(out)
+}
+
+/// Erasure (`crate::erasure`): the receipts of these customers' orders keep no addressee (a
+/// name the shopper may have typed); later copies show `(erased)`.
+pub(crate) async fn erase_addressees(tx: &mut Tx, customers: &[kernel::CustomerId]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE order_receipts r SET addressee = $2 FROM orders o
+          WHERE o.id = r.order_id AND o.customer_id = ANY($1) AND r.addressee <> $2",
+    )
+    .bind(customers)
+    .bind(customers::erase::ERASED)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// The first copy records the addressee and 但し書き; later copies count and show those.

@@ -93,3 +93,18 @@ pub async fn save(
     .await?;
     Ok(())
 }
+
+/// Erasure (`crate::erasure`): the stored checkout answers of these customers' orders (they
+/// carry the order's email and addresses) are dropped; the same key sent again then finds the
+/// cart ordered already.
+pub(crate) async fn forget_checkouts_of(tx: &mut Tx, customers: &[kernel::CustomerId]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM idempotency_keys k USING orders o
+          WHERE o.customer_id = ANY($1) AND o.idempotency_key IS NOT NULL
+            AND k.scope = 'checkout:' || o.store_id AND k.key = o.idempotency_key",
+    )
+    .bind(customers)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}

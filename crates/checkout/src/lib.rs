@@ -9,6 +9,7 @@
 //! * [`mails`]: the outbox consumer sending the order mails (confirmation, bank-transfer
 //!   instructions, payment received, shipped) through `mail::send`;
 //! * [`documents`]: an order's invoice, receipt and delivery slip, printable HTML;
+//! * [`erasure`]: checkout's part of a customer's erasure (receipts, stored checkout answers);
 //! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
 //!
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
@@ -17,6 +18,7 @@
 pub mod cart;
 pub mod check;
 pub mod documents;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod fulfillment;

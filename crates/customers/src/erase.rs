@@ -12,12 +12,23 @@
 //! * the customer row stays as a tombstone (status `erased`, `deleted_at`), so order records
 //!   keep a valid customer_id.
 //!
+//! * what other domains keep of the person (the receipts' addressee, checkout's) is erased by
+//!   their own function, passed in as [`AlsoErase`], in the same transaction.
+//!
 //! Orders still in progress (awaiting payment or shipment) block erasure: shipping needs the
 //! address.
+//!
+//! Across databases (docs/ROUTING.md): the erasure is done in the caller's store database, then
+//! in every other database that holds one of the tenant's stores (the control database, with the
+//! identity map, first), one transaction each, as a merge spreads. Open orders are looked for in
+//! every database before anything changes. A database where the customer is absent or erased
+//! already is left alone, so repeating the erasure (`DELETE` again, 204) finishes one that stopped
+//! half-way; a database that does not answer fails it with 503 `store_database_unavailable`.
 
-use db::Tx;
+use async_trait::async_trait;
+use db::{Db, Tx};
 use kernel::access::{Acting, Permission};
-use kernel::{CustomerId, StoreId};
+use kernel::{CustomerId, StoreId, TenantId};
 
 use crate::CustomersError;
 use crate::customer::{self, CustomerStatus};
@@ -27,9 +38,83 @@ const OPEN_ORDER_STATUSES: [&str; 4] = ["pending_payment", "processing", "partia
 
 pub const ERASED: &str = "(erased)";
 
-pub async fn erase_customer(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: CustomerId) -> Result<(), CustomersError> {
+/// What another domain keeps of a customer and erases with them, in the erasure's transaction of
+/// each database (the composition root passes checkout's receipts).
+#[async_trait]
+pub trait AlsoErase: Sync {
+    /// Erases what the domain keeps of these customers (the erased one and its tombstones).
+    async fn erase(&self, tx: &mut Tx, customers: &[CustomerId]) -> Result<(), sqlx::Error>;
+}
+
+/// Nothing else to erase (tests, tools).
+pub struct NothingElse;
+
+#[async_trait]
+impl AlsoErase for NothingElse {
+    async fn erase(&self, _: &mut Tx, _: &[CustomerId]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+/// Erases the customer `id` of the caller's store in every database of the tenant.
+pub async fn erase_customer(
+    db: &Db,
+    tenant: TenantId,
+    store: StoreId,
+    by: Acting<'_>,
+    id: CustomerId,
+    also: &dyn AlsoErase,
+) -> Result<(), CustomersError> {
     by.require(Permission::CustomersErase)?;
-    let live = loop {
+    // every database answers before anything changes (a 503 otherwise)
+    let everywhere = db.tenant_databases(tenant).await?;
+    let here = db.store(store).await?;
+    let here_key = here.db_key().to_string();
+    let mut tx = match everywhere.iter().find(|d| d.db_key() == here_key) {
+        // frozen when another of the tenant's stores in this database is moving
+        Some(d) if d.is_frozen() => d.begin(tenant).await?,
+        _ => here.begin(tenant).await?,
+    };
+    let (live, erased_already) = match locked_live(&mut tx, store, id).await {
+        Ok(live) => (live, false),
+        // erased here by an erasure that stopped half-way: finish it in the other databases
+        Err(CustomersError::CustomerNotFound) => (erased_in_store(&mut tx, store, id).await?, true),
+        Err(e) => return Err(e),
+    };
+    for other in everywhere.iter().filter(|d| d.db_key() != here_key) {
+        let mut there = other.begin(tenant).await?;
+        let ids = merged_into(&mut there, live).await?;
+        let open = has_open_orders(&mut there, &ids).await?;
+        there.rollback().await?;
+        if open {
+            return Err(CustomersError::HasOpenOrders);
+        }
+    }
+    if !erased_already {
+        erase_here(&mut tx, live, also).await?;
+        let event = crate::event::CustomerErased { customer_id: live, actor: by.actor() };
+        events::record(&mut tx, events::NewEvent::of(&event).in_store(store)).await?;
+    }
+    tx.commit().await?;
+    for other in everywhere.iter().filter(|d| d.db_key() != here_key) {
+        let mut there = other.begin(tenant).await?;
+        let status: Option<CustomerStatus> =
+            sqlx::query_scalar("SELECT status FROM customers WHERE id = $1 FOR UPDATE")
+                .bind(live)
+                .fetch_optional(&mut *there)
+                .await?;
+        if matches!(status, Some(CustomerStatus::Active | CustomerStatus::Blocked)) {
+            erase_here(&mut there, live, also).await?;
+            tracing::info!(db_key = %other.db_key(), customer = %live, "erasure carried over");
+        }
+        there.commit().await?;
+    }
+    Ok(())
+}
+
+/// The live customer behind `id` with a profile in the store, its row locked.
+async fn locked_live(tx: &mut Tx, store: StoreId, id: CustomerId) -> Result<CustomerId, CustomersError> {
+    loop {
         let live = customer::live_in_store(tx, store, id, false).await?;
         let status: Option<CustomerStatus> =
             sqlx::query_scalar("SELECT status FROM customers WHERE id = $1 FOR UPDATE")
@@ -37,23 +122,49 @@ pub async fn erase_customer(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Cus
                 .fetch_optional(&mut **tx)
                 .await?;
         match status {
-            Some(CustomerStatus::Active | CustomerStatus::Blocked) => break live,
+            Some(CustomerStatus::Active | CustomerStatus::Blocked) => return Ok(live),
             // merged meanwhile: erase the survivor; erased meanwhile: 404 on the next round
             _ => continue,
         }
-    };
-    // this customer and the tombstones merged into it
-    let ids: Vec<CustomerId> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1 OR merged_into_id = $1")
+    }
+}
+
+/// The erased customer behind `id` (itself or the survivor it was merged into), provided the
+/// store has a profile of it; 404 otherwise.
+async fn erased_in_store(tx: &mut Tx, store: StoreId, id: CustomerId) -> Result<CustomerId, CustomersError> {
+    let erased: Option<CustomerId> = sqlx::query_scalar(
+        "SELECT c.id FROM customers c
+          WHERE c.status = 'erased'
+            AND (c.id = $1 OR c.id = (SELECT merged_into_id FROM customers WHERE id = $1 AND status = 'merged'))
+            AND EXISTS (SELECT 1 FROM customer_profiles p WHERE p.store_id = $2 AND p.customer_id = c.id)",
+    )
+    .bind(id)
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?;
+    erased.ok_or(CustomersError::CustomerNotFound)
+}
+
+/// This customer and the tombstones merged into it, in this database.
+async fn merged_into(tx: &mut Tx, live: CustomerId) -> Result<Vec<CustomerId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM customers WHERE id = $1 OR merged_into_id = $1")
         .bind(live)
         .fetch_all(&mut **tx)
-        .await?;
-    let open: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = ANY($1) AND status = ANY($2))")
-            .bind(&ids)
-            .bind(&OPEN_ORDER_STATUSES[..])
-            .fetch_one(&mut **tx)
-            .await?;
-    if open {
+        .await
+}
+
+async fn has_open_orders(tx: &mut Tx, ids: &[CustomerId]) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE customer_id = ANY($1) AND status = ANY($2))")
+        .bind(ids)
+        .bind(&OPEN_ORDER_STATUSES[..])
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// One database's erasure of the (locked, live) customer and its tombstones.
+async fn erase_here(tx: &mut Tx, live: CustomerId, also: &dyn AlsoErase) -> Result<(), CustomersError> {
+    let ids = merged_into(tx, live).await?;
+    if has_open_orders(tx, &ids).await? {
         return Err(CustomersError::HasOpenOrders);
     }
     sqlx::query("DELETE FROM customer_identities WHERE customer_id = ANY($1)").bind(&ids).execute(&mut **tx).await?;
@@ -81,11 +192,10 @@ pub async fn erase_customer(tx: &mut Tx, store: StoreId, by: Acting<'_>, id: Cus
         .bind(&ids)
         .execute(&mut **tx)
         .await?;
+    also.erase(tx, &ids).await?;
     sqlx::query("UPDATE customers SET status = 'erased', deleted_at = now() WHERE id = $1")
         .bind(live)
         .execute(&mut **tx)
         .await?;
-    let event = crate::event::CustomerErased { customer_id: live, actor: by.actor() };
-    events::record(tx, events::NewEvent::of(&event).in_store(store)).await?;
     Ok(())
 }

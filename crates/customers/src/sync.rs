@@ -15,10 +15,15 @@
 //!   out-of-order deliveries change nothing, and all synced stores converge.
 //! * No ping-pong: a profile written by sync records `customer.profile_synced`, which the
 //!   consumer does not take up.
+//! * Across databases (docs/ROUTING.md): the synced stores of the source's own database are
+//!   written in the relay's transaction; each synced store on another database is written in a
+//!   transaction of its own, opened through that store's route ([`Db::store`]). A store there
+//!   that does not answer or is frozen by a move fails the delivery, which the relay retries;
+//!   the stamps make the stores already written take the retry as a no-op.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use db::Tx;
+use db::{Db, Tx};
 use events::{Consumer, ConsumerError, Event, EventType};
 use kernel::access::{Acting, Permission};
 use kernel::{CustomerId, StoreId};
@@ -105,8 +110,17 @@ async fn sync_enabled(tx: &mut Tx, store: StoreId) -> Result<bool, sqlx::Error> 
         .unwrap_or(false))
 }
 
-/// The outbox consumer of store sync (registered in the worker).
-pub struct StoreSync;
+/// The outbox consumer of store sync (registered in the worker). It holds the process's
+/// database handle to reach the tenant's stores on other databases.
+pub struct StoreSync {
+    db: Db,
+}
+
+impl StoreSync {
+    pub fn new(db: Db) -> Self {
+        StoreSync { db }
+    }
+}
 
 pub const CONSUMER: &str = "customers.store_sync";
 
@@ -134,18 +148,95 @@ impl Consumer for StoreSync {
             _ => vec![event.data::<CustomerProfileUpdated>()?.0.customer_id],
         };
         sync_customers(tx, source, &customers).await?;
+        sync_other_databases(&self.db, tx, source, &customers).await?;
         Ok(())
     }
 }
 
 /// Carries the source store's profiles of these customers to their profiles in the other
-/// synced stores. Returns how many profiles changed.
+/// synced stores of the same database. Returns how many profiles changed.
 pub async fn sync_customers(tx: &mut Tx, source: StoreId, customers: &[CustomerId]) -> Result<u64, sqlx::Error> {
-    if customers.is_empty() || !sync_enabled(tx, source).await? {
+    let sources = source_profiles(tx, source, customers).await?;
+    if sources.is_empty() {
         return Ok(0);
     }
-    // the customers as they are now: tombstones lead to survivors, erased ones drop out. The
-    // rows are locked FOR SHARE (in id order) as every profile writer does, so a merge waits.
+    let with_source: Vec<CustomerId> = sources.iter().map(|p| p.customer_id).collect();
+    let targets: Vec<Profile> = sqlx::query_as(&format!(
+        "SELECT {} FROM customer_profiles p
+          WHERE p.customer_id = ANY($1) AND p.store_id <> $2
+            AND p.store_id IN (SELECT store_id FROM store_sync_settings WHERE customer_sync_enabled)
+          ORDER BY p.store_id, p.customer_id FOR UPDATE",
+        profile::COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+    ))
+    .bind(&with_source)
+    .bind(source)
+    .fetch_all(&mut **tx)
+    .await?;
+    absorb_into(tx, source, &sources, targets).await
+}
+
+/// Carries the source store's profiles of these customers to the tenant's synced stores on the
+/// other databases, one transaction per store, opened through its route. Returns how many
+/// profiles changed.
+pub async fn sync_other_databases(
+    db: &Db,
+    tx: &mut Tx,
+    source: StoreId,
+    customers: &[CustomerId],
+) -> Result<u64, CustomersError> {
+    let tenant = tx.tenant();
+    let control = db.control();
+    // the tenant's stores and their databases; the source's database was written above
+    let mut ctl = control.begin(tenant).await?;
+    let stores: Vec<(StoreId, String)> = sqlx::query_as(
+        "SELECT s.id, coalesce(r.db_key, 'main') FROM stores s LEFT JOIN store_db_routing r ON r.store_id = s.id
+          ORDER BY s.id",
+    )
+    .fetch_all(&mut *ctl)
+    .await?;
+    ctl.commit().await?;
+    let Some(here) = stores.iter().find(|(s, _)| *s == source).map(|(_, k)| k.clone()) else { return Ok(0) };
+    let elsewhere: Vec<StoreId> = stores.into_iter().filter(|(_, k)| *k != here).map(|(s, _)| s).collect();
+    if elsewhere.is_empty() {
+        return Ok(0);
+    }
+    let sources = source_profiles(tx, source, customers).await?;
+    if sources.is_empty() {
+        return Ok(0);
+    }
+    let with_source: Vec<CustomerId> = sources.iter().map(|p| p.customer_id).collect();
+    let mut changed = 0;
+    for store in elsewhere {
+        let handle = db.store(store).await?;
+        // a store frozen by its move takes the write after its switch (the relay retries)
+        handle.writable()?;
+        let mut there = handle.begin(tenant).await?;
+        if !sync_enabled(&mut there, store).await? {
+            there.rollback().await?;
+            continue;
+        }
+        let targets: Vec<Profile> = sqlx::query_as(&format!(
+            "SELECT {} FROM customer_profiles WHERE store_id = $1 AND customer_id = ANY($2)
+              ORDER BY customer_id FOR UPDATE",
+            profile::COLUMNS
+        ))
+        .bind(store)
+        .bind(&with_source)
+        .fetch_all(&mut *there)
+        .await?;
+        changed += absorb_into(&mut there, source, &sources, targets).await?;
+        there.commit().await?;
+    }
+    Ok(changed)
+}
+
+/// The source store's profiles of the live customers behind `customers` (tombstones lead to
+/// survivors, erased ones drop out), when the source store syncs; none otherwise.
+async fn source_profiles(tx: &mut Tx, source: StoreId, customers: &[CustomerId]) -> Result<Vec<Profile>, sqlx::Error> {
+    if customers.is_empty() || !sync_enabled(tx, source).await? {
+        return Ok(Vec::new());
+    }
+    // the rows are locked FOR SHARE (in id order) as every profile writer does, so a merge waits.
     let rows: Vec<(CustomerId, CustomerStatus, Option<CustomerId>)> = sqlx::query_as(
         "SELECT id, status, merged_into_id FROM customers WHERE id = ANY($1) OR id IN (
            SELECT merged_into_id FROM customers WHERE id = ANY($1)) ORDER BY id FOR SHARE",
@@ -167,31 +258,26 @@ pub async fn sync_customers(tx: &mut Tx, source: StoreId, customers: &[CustomerI
     live.sort();
     live.dedup();
     if live.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let sources: Vec<Profile> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "SELECT {} FROM customer_profiles WHERE store_id = $1 AND customer_id = ANY($2)",
         profile::COLUMNS
     ))
     .bind(source)
     .bind(&live)
     .fetch_all(&mut **tx)
-    .await?;
-    if sources.is_empty() {
-        return Ok(0);
-    }
-    let with_source: Vec<CustomerId> = sources.iter().map(|p| p.customer_id).collect();
-    let targets: Vec<Profile> = sqlx::query_as(&format!(
-        "SELECT {} FROM customer_profiles p
-          WHERE p.customer_id = ANY($1) AND p.store_id <> $2
-            AND p.store_id IN (SELECT store_id FROM store_sync_settings WHERE customer_sync_enabled)
-          ORDER BY p.store_id, p.customer_id FOR UPDATE",
-        profile::COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
-    ))
-    .bind(&with_source)
-    .bind(source)
-    .fetch_all(&mut **tx)
-    .await?;
+    .await
+}
+
+/// Each target profile takes the source's fields with later stamps (last writer wins); a
+/// changed one records `customer.profile_synced` in its store. Returns how many changed.
+async fn absorb_into(
+    tx: &mut Tx,
+    source: StoreId,
+    sources: &[Profile],
+    targets: Vec<Profile>,
+) -> Result<u64, sqlx::Error> {
     let mut changed_profiles = 0;
     for mut target in targets {
         let Some(from) = sources.iter().find(|s| s.customer_id == target.customer_id) else { continue };

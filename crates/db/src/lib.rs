@@ -170,18 +170,25 @@ impl Db {
 
     /// Every database that holds one of the tenant's stores, the main one first and always
     /// (it is the control database: the tenant-level rows, such as the identity map, are there
-    /// whether or not a store is).
+    /// whether or not a store is). A database where one of the tenant's stores is frozen by its
+    /// move answers a frozen handle (its writes refused, 503 `store_moving`), since the
+    /// tenant-wide writes (merge, erasure) touch every store's rows there.
     pub async fn tenant_databases(&self, tenant: TenantId) -> Result<Vec<Db>, routing::RouteError> {
         let mut tx = self.control().begin(tenant).await?;
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT r.db_key FROM store_db_routing r JOIN stores s ON s.id = r.store_id ORDER BY 1",
+        let keys: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT coalesce(r.db_key, 'main') AS key,
+                    bool_or(EXISTS (SELECT 1 FROM store_moves m WHERE m.store_id = s.id AND m.state = 'frozen'))
+               FROM stores s LEFT JOIN store_db_routing r ON r.store_id = s.id
+              GROUP BY 1 ORDER BY 1",
         )
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         let mut all = vec![self.control()];
-        for key in keys {
-            all.push(self.database(Some(&key)).await?);
+        for (key, frozen) in keys {
+            let mut db = if key == connections::MAIN { self.control() } else { self.database(Some(&key)).await? };
+            db.frozen = frozen;
+            if key == connections::MAIN { all[0] = db } else { all.push(db) }
         }
         Ok(all)
     }

@@ -99,7 +99,7 @@ impl Running {
 /// The worker with every domain's consumers registered.
 pub fn worker(db: &Db, config: &Config, search: &search::Search) -> worker::Worker {
     worker::Worker::new(db.clone(), config.worker_settings())
-        .with_consumer(std::sync::Arc::new(customers::sync::StoreSync))
+        .with_consumer(std::sync::Arc::new(customers::sync::StoreSync::new(db.clone())))
         .with_consumer(std::sync::Arc::new(search::sync::SearchSync::new(Some(search.clone()))))
         .with_consumer(std::sync::Arc::new(digital::consumer::Deliveries))
         .with_consumer(std::sync::Arc::new(checkout::mails::OrderMails))

@@ -131,8 +131,9 @@ async fn update_customer(
     Ok(Json(detail))
 }
 
-/// Erase a customer's personal data, in every store of the tenant (docs/CUSTOMERS.md).
-/// Order records keep their amounts.
+/// Erase a customer's personal data, in every store of the tenant and every database holding
+/// one (docs/CUSTOMERS.md). Order records keep their amounts. Repeating it finishes an erasure
+/// that a database's 503 stopped half-way.
 #[utoipa::path(delete, path = "/admin/v1/customers/{customer_id}", tag = "customers", security(("staff" = [])),
     responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody),
               (status = 409, body = ProblemBody, description = "customer_has_open_orders")))]
@@ -141,9 +142,9 @@ async fn delete_customer(
     Staff(ctx): Staff,
     ApiPath(id): ApiPath<CustomerId>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
-    customers::erase::erase_customer(&mut tx, ctx.store_id, Acting::Staff(&ctx), id).await?;
-    tx.commit().await?;
+    // every database of the tenant; checkout erases what it keeps of the person (docs/CUSTOMERS.md)
+    let also = checkout::erasure::CheckoutErasure;
+    customers::erase::erase_customer(&s.db, ctx.tenant_id, ctx.store_id, Acting::Staff(&ctx), id, &also).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

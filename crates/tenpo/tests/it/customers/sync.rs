@@ -12,7 +12,7 @@ use super::{create, id, set_sync, sibling, uuid};
 use crate::support::{Shop, TestApp};
 
 fn relay(app: &TestApp) -> Relay {
-    Relay::new(app.db.clone(), RelayOptions::default()).with_consumer(Arc::new(StoreSync))
+    Relay::new(app.db.clone(), RelayOptions::default()).with_consumer(Arc::new(StoreSync::new(app.db.clone())))
 }
 
 async fn drain(app: &TestApp) {

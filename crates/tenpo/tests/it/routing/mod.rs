@@ -1,6 +1,7 @@
 //! Store databases on a second real PostgreSQL server (docs/ROUTING.md).
 
 mod connections;
+mod customers;
 mod identity;
 mod moving;
 mod processes;
