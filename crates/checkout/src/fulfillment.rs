@@ -584,13 +584,17 @@ pub async fn mark_refunded(
 
 /// Cancels the tenant's bank-transfer orders unpaid at their due date (the worker).
 pub async fn cancel_overdue(db: &db::Db, tenant: kernel::TenantId, batch: i64) -> Result<usize, sqlx::Error> {
+    // a store the database's workers leave alone (a move in progress) waits
+    let skip = db.stores_left_alone().await?;
     let mut tx = db.begin(tenant).await?;
     let due: Vec<(OrderId, StoreId, DateTime<Utc>)> = sqlx::query_as(
         "SELECT o.id, o.store_id, p.due_at FROM payments p JOIN orders o ON o.id = p.order_id
           WHERE p.method = 'bank_transfer' AND p.status = 'pending' AND p.due_at <= now() AND o.status = 'pending_payment'
+            AND NOT o.store_id = ANY($2)
           ORDER BY p.due_at LIMIT $1",
     )
     .bind(batch)
+    .bind(&skip)
     .fetch_all(&mut *tx)
     .await?;
     let mut n = 0;

@@ -9,14 +9,18 @@ use kernel::{CartId, StoreId, TenantId};
 use tokio_util::sync::CancellationToken;
 
 /// Abandons up to `batch` of a tenant's stale carts.
+/// A store the database's workers leave alone (a move in progress, docs/ROUTING.md) waits.
 pub async fn abandon_stale(db: &Db, tenant: TenantId, batch: i64) -> Result<usize, sqlx::Error> {
+    let skip = db.stores_left_alone().await?;
     let mut tx = db.begin(tenant).await?;
     let stale: Vec<(CartId, StoreId)> = sqlx::query_as(
         "SELECT c.id, c.store_id FROM carts c JOIN store_settings s ON s.store_id = c.store_id
           WHERE c.status = 'active' AND c.last_activity_at < now() - make_interval(secs => s.cart_abandon_after_seconds)
+            AND NOT c.store_id = ANY($2)
           ORDER BY c.last_activity_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED",
     )
     .bind(batch)
+    .bind(&skip)
     .fetch_all(&mut *tx)
     .await?;
     for (cart, store) in &stale {

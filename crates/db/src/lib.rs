@@ -83,6 +83,25 @@ impl Db {
         Ok(db)
     }
 
+    /// The stores whose rows in this handle's database the workers leave alone now: frozen by
+    /// their move, or copied there or left there by an unfinished move while they are served
+    /// from elsewhere ([`routing::Routes::left_alone`]). A worker's claim skips them, and it
+    /// looks again before each transaction of a claimed store's work.
+    pub async fn stores_left_alone(&self) -> Result<Vec<kernel::StoreId>, sqlx::Error> {
+        self.routes.left_alone(&self.control, self.db_key()).await
+    }
+
+    /// Whether the workers of this handle's database leave the store alone now (see
+    /// [`Db::stores_left_alone`]); a store that cannot be looked up is left alone too (the work
+    /// is tried again on the next round).
+    pub async fn leaves_alone(&self, store: Option<kernel::StoreId>) -> bool {
+        let Some(store) = store else { return false };
+        match self.stores_left_alone().await {
+            Ok(stores) => stores.contains(&store),
+            Err(_) => true,
+        }
+    }
+
     /// Whether this is a store's handle while its move is frozen (writes refused).
     pub fn is_frozen(&self) -> bool {
         self.frozen

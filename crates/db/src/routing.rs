@@ -209,6 +209,8 @@ pub async fn set_route(
 struct Inner {
     /// store -> its route's db_key (`None`: the main database) and whether its move is frozen
     entries: HashMap<StoreId, (Option<String>, bool)>,
+    /// db_key -> the stores whose rows there its workers leave alone (see [`Routes::left_alone`])
+    left_alone: HashMap<String, Vec<StoreId>>,
     /// bumped by every notification and every clearing
     generation: u64,
 }
@@ -218,6 +220,8 @@ struct Inner {
 pub struct Routes {
     inner: Mutex<Inner>,
     listening: AtomicBool,
+    /// A listener task runs (the API and the worker of one process share one).
+    started: AtomicBool,
 }
 
 impl std::fmt::Debug for Routes {
@@ -258,9 +262,40 @@ impl Routes {
         Ok(key)
     }
 
+    /// The stores whose rows in the database `db_key` its workers (relay, sweeps, jobs, the
+    /// hot-item decider) leave alone now: a store whose move is frozen (what is written there
+    /// until the switch would be lost), a store being copied there (the target's copy is not
+    /// served yet) and a store switched away whose rows wait for the grace delete. Cached like
+    /// the routes: every change of a move notifies `tenpo_routes` and empties it.
+    pub async fn left_alone(&self, control: &PgPool, db_key: &str) -> Result<Vec<StoreId>, sqlx::Error> {
+        let seen = {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if self.listening.load(Ordering::Acquire)
+                && let Some(hit) = inner.left_alone.get(db_key)
+            {
+                return Ok(hit.clone());
+            }
+            inner.generation
+        };
+        let stores: Vec<StoreId> = sqlx::query_scalar(
+            "SELECT m.store_id FROM store_moves m LEFT JOIN store_db_routing r ON r.store_id = m.store_id
+              WHERE m.state IN ('copying', 'frozen', 'switched')
+                AND (m.state = 'frozen' OR coalesce(r.db_key, 'main') <> $1)",
+        )
+        .bind(db_key)
+        .fetch_all(control)
+        .await?;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if self.listening.load(Ordering::Acquire) && inner.generation == seen {
+            inner.left_alone.insert(db_key.to_string(), stores.clone());
+        }
+        Ok(stores)
+    }
+
     fn invalidate(&self, store: Option<StoreId>) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.generation += 1;
+        inner.left_alone.clear();
         match store {
             Some(s) => {
                 inner.entries.remove(&s);
@@ -276,7 +311,11 @@ impl Routes {
 
     /// Listens for route changes on the control database until `shutdown` resolves.
     /// It listens on a connection of its own, not one of `pool`'s: a small pool stays whole.
+    /// One listener per cache: a second call (the worker beside the API) returns at once.
     pub async fn listen(self: std::sync::Arc<Self>, pool: PgPool, shutdown: impl Future<Output = ()>) {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let options = pool.connect_options().as_ref().clone();
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
         tokio::pin!(shutdown);

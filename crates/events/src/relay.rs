@@ -114,14 +114,18 @@ impl Relay {
     }
 
     /// Claims one batch of due events and delivers it. Returns how many were claimed.
+    /// The events of stores the database's workers leave alone (a move in progress,
+    /// docs/ROUTING.md) are not claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let skip = self.db.stores_left_alone().await?;
         let events: Vec<Event> = sqlx::query_as(
             "SELECT id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json, sequence, schema_version,
                     created_at, attempts
-               FROM tenpo_claim_outbox($1, $2)",
+               FROM tenpo_claim_outbox($1, $2, $3)",
         )
         .bind(self.opts.batch_size)
         .bind(self.opts.lease.as_secs() as i32)
+        .bind(&skip)
         .fetch_all(self.db.platform())
         .await?;
         let n = events.len();
@@ -134,6 +138,12 @@ impl Relay {
     async fn process(&self, event: &Event) {
         let mut failure = None;
         for consumer in self.consumers.iter().filter(|c| c.wants(event)) {
+            // claimed before its store's move froze: left, leased, for the database it is served
+            // from after the switch (or this one again after an abort)
+            if self.db.leaves_alone(event.store_id).await {
+                tracing::debug!(event_id = %event.id, "the event's store is moving; left for later");
+                return;
+            }
             if let Err(e) = self.deliver(consumer.as_ref(), event).await {
                 metrics::counter!("tenpo_outbox_consumer_errors_total", "consumer" => consumer.name()).increment(1);
                 tracing::warn!(
@@ -143,6 +153,9 @@ impl Relay {
                 failure = Some(format!("{}: {e}", consumer.name()));
                 break;
             }
+        }
+        if failure.is_none() && self.db.leaves_alone(event.store_id).await {
+            return;
         }
         let result = match failure {
             None => self.mark_published(event).await,

@@ -94,6 +94,9 @@ impl Worker {
             consumers: self.consumers,
             per_database: self.per_database,
         });
+        // the route cache heard by the workers too (a worker alone has no API listening): their
+        // claims skip the stores whose move is open (Db::stores_left_alone)
+        tasks.spawn(self.db.routes().clone().listen(self.db.platform().clone(), shutdown.clone().cancelled_owned()));
         set.spawn(&mut tasks, self.db.clone(), self.hot_queue, shutdown.clone());
         tasks.spawn(store_databases(set, self.db, shutdown));
         tasks

@@ -577,7 +577,16 @@ impl Decider {
                     .await
                     .unwrap_or_default();
             let mut did = false;
+            // a store the database's workers leave alone (a move in progress) is decided where
+            // it is served from after the switch
+            let skip = match self.db.stores_left_alone().await {
+                Ok(skip) => skip,
+                Err(_) => work.iter().map(|(_, store, _)| *store).collect(),
+            };
             for (tenant, store, variant) in work {
+                if skip.contains(&store) {
+                    continue;
+                }
                 match self.drain(&mut locks, tenant, store, variant).await {
                     Ok(n) => did |= n > 0,
                     Err(e) => {

@@ -281,3 +281,90 @@ async fn a_move_killed_mid_copy_resumes_and_a_frozen_then_aborted_move_leaves_th
     assert!(ok, "{text}");
     let _ = std::fs::remove_file(secret);
 }
+
+/// The workers leave a frozen store alone (docs/ROUTING.md "Online move"): a hold that falls due
+/// and an outbox event waiting while the store is frozen are not touched on the source, so
+/// nothing is written there that the switch would lose; after the switch the target's workers
+/// expire the hold, its unit returned once, and deliver the event.
+#[tokio::test]
+async fn what_falls_due_while_a_store_is_frozen_is_done_once_in_the_target_after_the_switch() {
+    let (app, second, secret) = app_with_second(true).await;
+    let shop = app.shop().await;
+    let t = tea_shop_in(&app, shop.clone()).await;
+    let cart = crate::checkout::cart_with(&app, &shop, &[(&t.tea, 1)]).await;
+    let store = shop.store_id.clone();
+    let hold = format!("SELECT status FROM inventory_reservations WHERE cart_id = '{}'", cart.0);
+    let event: uuid::Uuid = sqlx::query_scalar(&format!(
+        "SELECT id FROM outbox_events WHERE store_id = '{store}' AND event_type = 'product.created' LIMIT 1"
+    ))
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    let started = Instant::now();
+    while count(
+        &app.owner,
+        &format!("SELECT count(*) FROM outbox_events WHERE store_id = '{store}' AND status <> 'published'"),
+    )
+    .await
+        > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the store's events were never published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reserved = format!("SELECT sum(reserved)::bigint FROM inventory_stocks WHERE variant_id = '{}'", t.tea);
+    assert_eq!(count(&app.owner, &reserved).await, 1);
+
+    let mut mover = spawn_mover(&app, &["--store", &shop.handle, "--to", "second", "--grace-secs", "0"], (0, 4000));
+    until_state(&app, &shop, "frozen").await;
+    // while frozen: the hold falls due, and the event waits to be delivered again (as after a
+    // relay that died before marking it)
+    sqlx::raw_sql(&format!(
+        "UPDATE inventory_reservations SET expires_at = now() - interval '1 second' WHERE cart_id = '{}';
+         DELETE FROM processed_events WHERE event_id = '{event}';
+         UPDATE outbox_events SET status = 'pending', available_at = now(), locked_until = NULL, published_at = NULL
+          WHERE id = '{event}'",
+        cart.0
+    ))
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    // the sweep runs every second and the relay is woken at once: both leave the store alone
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let source: (String, String, i64) = sqlx::query_as(&format!(
+        "SELECT ({hold}), (SELECT status FROM outbox_events WHERE id = '{event}'),
+                (SELECT count(*) FROM processed_events WHERE event_id = '{event}')"
+    ))
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(source, ("active".into(), "pending".into(), 0), "the frozen store was written on its source");
+    assert_eq!(move_state(&app, &shop).await.as_deref(), Some("frozen"));
+    let status = tokio::task::spawn_blocking(move || mover.wait().unwrap()).await.unwrap();
+    assert!(status.success());
+
+    // in the target, once: the hold expired and its unit returned, the event delivered
+    let started = Instant::now();
+    loop {
+        let done: (Option<String>, String, i64) = sqlx::query_as(&format!(
+            "SELECT ({hold}), (SELECT status FROM outbox_events WHERE id = '{event}'),
+                    (SELECT count(*) FROM processed_events WHERE event_id = '{event}')"
+        ))
+        .fetch_one(&second.owner)
+        .await
+        .unwrap();
+        if done.0.as_deref() == Some("expired") && done.1 == "published" {
+            assert!(done.2 >= 1, "published without a consumer's record");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "not done in the target: {done:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&second.owner, &reserved).await, 0, "the expired hold's unit is returned once");
+    assert_eq!(
+        count(&app.owner, &format!("SELECT count(*) FROM inventory_reservations WHERE store_id = '{store}'")).await,
+        0
+    );
+    let (ok, text) = inventory_check_routed(&app);
+    assert!(ok, "{text}");
+    let _ = std::fs::remove_file(secret);
+}
