@@ -80,6 +80,9 @@ struct Table {
     filter: String,
     /// `row(<primary key>)::text` of `t`.
     key: String,
+    /// Whether a foreign key of the table points at itself (its rows are copied in one
+    /// statement, so a row may come before the row it points at).
+    self_ref: bool,
 }
 
 /// One table's figures after the verification.
@@ -112,6 +115,8 @@ pub struct MoveOptions {
     pub copy_pause: Duration,
     /// A pause at the start of the freeze (tests look at a frozen store).
     pub freeze_hold: Duration,
+    /// Rows per copy batch (0: [`COPY_BATCH`]).
+    pub copy_batch: i64,
 }
 
 struct Open {
@@ -207,7 +212,7 @@ pub async fn run(
         }
         let mut snapshot = source.begin_snapshot(tenant).await?;
         for (n, table) in tables.iter().enumerate() {
-            let copied = copy_table(&mut snapshot, &target, tenant, store, table).await?;
+            let copied = copy_table(&mut snapshot, &target, tenant, store, table, options.copy_batch).await?;
             progress(&format!("copy [{}/{}] {}: {copied} rows", n + 1, tables.len(), table.name));
             tokio::time::sleep(options.copy_pause).await;
         }
@@ -475,7 +480,8 @@ async fn plan(db: &Db) -> Result<Vec<Table>, MoveError> {
                 "row({})::text",
                 included[*name].1.iter().map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
             );
-            order.push(Table { name: name.to_string(), scope, filter, key });
+            let self_ref = fks.iter().any(|(child, parent, _, _)| child == parent && child == name);
+            order.push(Table { name: name.to_string(), scope, filter, key, self_ref });
         }
         if placed.len() == before {
             let left: Vec<&&str> = names.iter().filter(|n| !placed.contains(*n)).collect();
@@ -521,20 +527,46 @@ async fn pair(source: &Db, target: &Db, tenant: TenantId) -> Result<(Tx, Tx), sq
     Ok((from, to))
 }
 
+/// How many rows the copy reads and upserts at once by default: what a move holds in memory
+/// per table while copying.
+const COPY_BATCH: i64 = 2000;
+
 /// Copies one table's rows of the store, read in the copy's one snapshot of the source (a child
-/// row is never copied before its parent).
+/// row is never copied before its parent), [`COPY_BATCH`] rows at a time through a cursor, each
+/// batch upserted in a transaction of its own on the target (a table referencing itself at once).
 async fn copy_table(
     from: &mut Tx,
     target: &Db,
     tenant: TenantId,
     store: StoreId,
     table: &Table,
+    batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let rows = rows_of(from, &table.name, &filter_of(table, tenant, store), None).await?;
-    let mut to = target.begin(tenant).await?;
-    sqlx::query("SET LOCAL tenpo.copying = 'on'").execute(&mut *to).await?;
-    let n = crate::mirror::upsert(&mut to, &table.name, &rows).await?;
-    to.commit().await?;
+    let batch = if batch > 0 { batch } else { COPY_BATCH };
+    let t = quote_ident(&table.name);
+    sqlx::query(&format!(
+        "DECLARE tenpo_move_copy NO SCROLL CURSOR FOR SELECT to_jsonb(t) FROM {t} t WHERE {}",
+        filter_of(table, tenant, store)
+    ))
+    .execute(&mut **from)
+    .await?;
+    let fetch = if table.self_ref {
+        "FETCH ALL FROM tenpo_move_copy".to_string()
+    } else {
+        format!("FETCH {batch} FROM tenpo_move_copy")
+    };
+    let mut n = 0;
+    loop {
+        let rows: Vec<serde_json::Value> = sqlx::query_scalar(&fetch).fetch_all(&mut **from).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut to = target.begin(tenant).await?;
+        sqlx::query("SET LOCAL tenpo.copying = 'on'").execute(&mut *to).await?;
+        n += crate::mirror::upsert(&mut to, &table.name, &serde_json::Value::Array(rows)).await?;
+        to.commit().await?;
+    }
+    sqlx::query("CLOSE tenpo_move_copy").execute(&mut **from).await?;
     Ok(n)
 }
 

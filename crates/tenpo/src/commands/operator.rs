@@ -88,6 +88,7 @@ pub async fn store(config: &Config, cmd: StoreCommand) -> anyhow::Result<()> {
                     grace: std::time::Duration::from_secs(grace_secs),
                     copy_pause: pause("TENPO_MOVE_COPY_PAUSE_MS"),
                     freeze_hold: pause("TENPO_MOVE_FREEZE_HOLD_MS"),
+                    copy_batch: std::env::var("TENPO_MOVE_COPY_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
                 };
                 let to = to.unwrap_or_default();
                 let report = db::moving::run(&db, tenant, store_id, &to, &options, &|line| eprintln!("{line}")).await?;

@@ -28,7 +28,9 @@ fn mover(app: &TestApp, args: &[&str], pauses: (u64, u64)) -> std::process::Comm
         .args(args)
         .env("TENPO_APP_DB_PASSWORD", APP_PASSWORD)
         .env("TENPO_MOVE_COPY_PAUSE_MS", pauses.0.to_string())
-        .env("TENPO_MOVE_FREEZE_HOLD_MS", pauses.1.to_string());
+        .env("TENPO_MOVE_FREEZE_HOLD_MS", pauses.1.to_string())
+        // copy batches of a few rows, so a table's copy takes several
+        .env("TENPO_MOVE_COPY_BATCH", "3");
     cmd
 }
 
