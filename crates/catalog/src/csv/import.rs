@@ -50,6 +50,9 @@ pub struct ImportReport {
     pub warnings: Vec<FieldError>,
     /// New images whose `Image Src` the image worker fetches (then makes their renditions).
     pub images_queued: usize,
+    /// The products created or updated, for the search sync to mark in the same transaction.
+    #[serde(skip)]
+    pub product_ids: Vec<ProductId>,
 }
 
 /// How to import.
@@ -855,6 +858,7 @@ async fn apply(
         };
         inventory::stock::change_stock(tx, store, Acting::System, change).await?;
     }
+    report.product_ids.push(product.id);
     Ok(())
 }
 
