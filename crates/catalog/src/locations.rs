@@ -86,6 +86,26 @@ pub(crate) async fn first_location(
     })
 }
 
+/// [`first_location`] of new products without locations of their own, per vendor, in one
+/// query; a vendor without one is left out.
+pub(crate) async fn first_locations_of(
+    tx: &mut Tx,
+    store: StoreId,
+    vendors: &[VendorId],
+) -> Result<std::collections::HashMap<VendorId, LocationId>, sqlx::Error> {
+    let rows: Vec<(VendorId, LocationId)> = sqlx::query_as(
+        "SELECT DISTINCT ON (v.id) v.id, l.id FROM unnest($2::uuid[]) AS v(id)
+           JOIN store_locations l ON l.store_id = $1 AND l.deleted_at IS NULL AND l.status = 'active'
+                                 AND (l.vendor_id IS NULL OR l.vendor_id = v.id)
+          ORDER BY v.id, l.vendor_id IS NULL, l.priority, l.code",
+    )
+    .bind(store)
+    .bind(vendors)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetProductLocations {

@@ -274,15 +274,17 @@ async fn resolve_vendor(tx: &mut Tx, by: Acting<'_>, requested: Option<VendorId>
     }
 }
 
-/// Creates a product with its options, variants and locations.
-pub async fn create_product(
-    tx: &mut Tx,
-    store: StoreId,
-    by: Acting<'_>,
-    input: CreateProduct,
-) -> Result<Product, CatalogError> {
-    by.require(Permission::CatalogWrite)?;
-    let mut v = Validator::new();
+/// A new product's fields as checked, before anything is read from the database.
+struct NewProduct {
+    fields: Fields,
+    explicit_handle: Option<String>,
+    seo_title: Option<String>,
+    seo_description: Option<String>,
+    parsed: Vec<Option<variant::NewVariant>>,
+}
+
+/// The checks of a new product that need no database (field errors go to `v`).
+fn check_new(v: &mut Validator, input: &CreateProduct) -> NewProduct {
     let title = v.text("title", &input.title, 255);
     let explicit_handle = input.handle.as_deref().map(handle::normalize).filter(|h| !h.is_empty());
     if explicit_handle.as_deref().is_some_and(|h| !handle::is_valid(h)) {
@@ -295,19 +297,32 @@ pub async fn create_product(
         tags: clean_tags(&input.tags),
         options: input.options.iter().map(|o| o.trim().to_string()).collect(),
     };
-    check_text_fields(&mut v, &fields.description, &fields.product_type, &fields.tags, &fields.options);
-    let (seo_title, seo_description) = check_seo(&mut v, input.seo_title.as_deref(), input.seo_description.as_deref());
+    check_text_fields(v, &fields.description, &fields.product_type, &fields.tags, &fields.options);
+    let (seo_title, seo_description) = check_seo(v, input.seo_title.as_deref(), input.seo_description.as_deref());
     if input.variants.len() > 100 {
         v.push("variants", "too_long", "at most 100 variants per product");
     }
     if fields.options.is_empty() && input.variants.len() > 1 {
         v.push("options", "required", "give option names to have more than one variant");
     }
-    let currency = crate::tenant_currency(tx).await?;
     let mut parsed = Vec::with_capacity(input.variants.len());
     for (i, variant) in input.variants.iter().enumerate() {
-        parsed.push(variant::parse_new(&mut v, &format!("variants[{i}]."), variant, fields.options.len()));
+        parsed.push(variant::parse_new(v, &format!("variants[{i}]."), variant, fields.options.len()));
     }
+    NewProduct { fields, explicit_handle, seo_title, seo_description, parsed }
+}
+
+/// Creates a product with its options, variants and locations.
+pub async fn create_product(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    input: CreateProduct,
+) -> Result<Product, CatalogError> {
+    by.require(Permission::CatalogWrite)?;
+    let mut v = Validator::new();
+    let NewProduct { fields, explicit_handle, seo_title, seo_description, parsed } = check_new(&mut v, &input);
+    let currency = crate::tenant_currency(tx).await?;
     let vendor = resolve_vendor(tx, by, input.vendor_id).await?;
     let locations = crate::locations::check_ids(tx, store, by, vendor, &mut v, &input.location_ids).await?;
     v.into_result()?;
@@ -352,6 +367,131 @@ pub async fn create_product(
     }
     record(tx, ProductCreated, &product).await?;
     Ok(product)
+}
+
+/// Creates many products at once (a bulk import's), each as [`create_product`] would, in a
+/// few multi-row statements whatever their number: the products, their options, their
+/// variants (2,000 a statement) and their `product.created` events. For products with a
+/// handle, no locations of their own and variants without a digital asset or initial stock;
+/// when one is otherwise, or any check fails, the answer is an error and the caller (who
+/// holds a savepoint) creates them one by one with [`create_product`], which names the
+/// product that fails. The products are answered in the order given.
+pub async fn create_products(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    inputs: Vec<CreateProduct>,
+) -> Result<Vec<Product>, CatalogError> {
+    by.require(Permission::CatalogWrite)?;
+    if inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let currency = crate::tenant_currency(tx).await?;
+    let mut vendors: std::collections::HashMap<Option<VendorId>, VendorId> = std::collections::HashMap::new();
+    let mut news = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let mut v = Validator::new();
+        let new = check_new(&mut v, input);
+        if !input.location_ids.is_empty()
+            || new.explicit_handle.is_none()
+            || input.variants.iter().any(|x| x.digital_asset_id.is_some() || x.inventory_quantity.is_some())
+        {
+            v.push("variants", "one_by_one", "created one by one");
+        }
+        v.into_result()?;
+        for p in new.parsed.iter().flatten() {
+            variant::check_currency(p, currency)?;
+        }
+        let status = input.status.unwrap_or(ProductStatus::Draft);
+        if status == ProductStatus::Active && new.parsed.is_empty() {
+            return Err(CatalogError::NotPublishable);
+        }
+        let vendor = match vendors.get(&input.vendor_id) {
+            Some(v) => *v,
+            None => {
+                let v = resolve_vendor(tx, by, input.vendor_id).await?;
+                vendors.insert(input.vendor_id, v);
+                v
+            }
+        };
+        news.push((ProductId::new(), vendor, status, new));
+    }
+    let tenant = tx.tenant();
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
+        "INSERT INTO products (id, tenant_id, store_id, vendor_id, handle, title, description, status, product_type, tags,
+            seo_title, seo_description, published_at) ",
+    );
+    b.push_values(&news, |mut r, (id, vendor, status, new)| {
+        r.push_bind(*id)
+            .push_bind(tenant)
+            .push_bind(store)
+            .push_bind(*vendor)
+            .push_bind(new.explicit_handle.clone())
+            .push_bind(new.fields.title.clone())
+            .push_bind(new.fields.description.clone())
+            .push_bind(*status)
+            .push_bind(new.fields.product_type.clone())
+            .push_bind(new.fields.tags.clone())
+            .push_bind(new.seo_title.clone())
+            .push_bind(new.seo_description.clone())
+            // published when created active, as create_product does
+            .push(if *status == ProductStatus::Active { "now()" } else { "NULL" });
+    });
+    b.push(" RETURNING id, published_at, created_at, updated_at");
+    type Stamps = (ProductId, Option<DateTime<Utc>>, DateTime<Utc>, DateTime<Utc>);
+    let stamps: Vec<Stamps> = b.build_query_as().fetch_all(&mut **tx).await.map_err(|e| from_constraint(e, "", ""))?;
+    let stamps: std::collections::HashMap<ProductId, Stamps> = stamps.into_iter().map(|s| (s.0, s)).collect();
+    let options: Vec<(ProductId, i16, String)> = news
+        .iter()
+        .flat_map(|(id, _, _, new)| new.fields.options.iter().enumerate().map(|(i, o)| (*id, i as i16 + 1, o.clone())))
+        .collect();
+    for chunk in options.chunks(5000) {
+        let mut b: QueryBuilder<Postgres> =
+            QueryBuilder::new("INSERT INTO product_options (tenant_id, product_id, position, name) ");
+        b.push_values(chunk, |mut r, (id, position, name)| {
+            r.push_bind(tenant).push_bind(*id).push_bind(*position).push_bind(name.clone());
+        });
+        b.build().execute(&mut **tx).await?;
+    }
+    let mut rows = Vec::new();
+    let mut counts = Vec::with_capacity(news.len());
+    let mut products = Vec::with_capacity(news.len());
+    for (id, vendor, status, new) in news {
+        let NewProduct { fields, explicit_handle, seo_title, seo_description, parsed } = new;
+        let variants: Vec<variant::NewVariant> = parsed.into_iter().flatten().collect();
+        counts.push(variants.len());
+        rows.extend(variants.into_iter().enumerate().map(|(i, v)| (id, i as i32, v)));
+        let (_, published_at, created_at, updated_at) =
+            stamps.get(&id).copied().ok_or(CatalogError::ProductNotFound)?;
+        products.push(Product {
+            id,
+            store_id: store,
+            vendor_id: vendor,
+            handle: explicit_handle.unwrap_or_default(),
+            title: fields.title,
+            description: fields.description,
+            status,
+            product_type: fields.product_type,
+            tags: fields.tags,
+            options: fields.options,
+            variants: Vec::new(),
+            images: Vec::new(),
+            seo_title,
+            seo_description,
+            location_ids: Vec::new(),
+            published_at,
+            created_at,
+            updated_at,
+        });
+    }
+    let mut variants = variant::insert_many(tx, store, rows).await?.into_iter();
+    for (p, n) in products.iter_mut().zip(counts) {
+        p.variants = variants.by_ref().take(n).collect();
+    }
+    let events =
+        products.iter().map(|p| events::NewEvent::of(&ProductCreated(p.clone())).in_store(p.store_id)).collect();
+    events::record_many(tx, events).await?;
+    Ok(products)
 }
 
 /// The handle itself if free in the store, else the handle with the first free `-2`, `-3`, ...

@@ -9,6 +9,7 @@ use db::Tx;
 use kernel::access::{Acting, Permission};
 use kernel::{AssetId, Currency, ImageId, Money, ProductId, StoreId, Validator, VariantId};
 use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
 use crate::CatalogError;
@@ -417,6 +418,59 @@ pub(crate) async fn insert(
         inventory::stock::change_stock(tx, store, Acting::System, change).await?;
     }
     Ok(variant)
+}
+
+/// Inserts the variants of new products, `(product, position, variant)`, with multi-row
+/// statements of at most 2,000 rows, and answers them in the order given. For variants
+/// without a digital asset or initial stock (the caller checks: [`insert`] handles those).
+pub(crate) async fn insert_many(
+    tx: &mut Tx,
+    store: StoreId,
+    rows: Vec<(ProductId, i32, NewVariant)>,
+) -> Result<Vec<Variant>, CatalogError> {
+    let tenant = tx.tenant();
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(2000) {
+        let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO variants (id, tenant_id, store_id, product_id, sku, title, option1, option2, option3, position,
+                fulfillment_type, price_amount, price_currency, compare_at_amount, compare_at_currency, tax_class, is_hot,
+                hot_limit_per_customer, weight_grams, barcode) ",
+        );
+        b.push_values(chunk, |mut r, (product, position, new)| {
+            let [o1, o2, o3] = new.options.clone();
+            r.push_bind(VariantId::new())
+                .push_bind(tenant)
+                .push_bind(store)
+                .push_bind(*product)
+                .push_bind(new.sku.clone())
+                .push_bind(new.title.clone())
+                .push_bind(o1)
+                .push_bind(o2)
+                .push_bind(o3)
+                .push_bind(*position)
+                .push_bind(new.fulfillment_type)
+                .push_bind(new.price.amount)
+                .push_bind(new.price.currency)
+                .push_bind(new.compare_at.map(|m| m.amount))
+                .push_bind(new.compare_at.map(|m| m.currency))
+                .push_bind(new.tax_class)
+                .push_bind(new.is_hot)
+                .push_bind(new.hot_limit)
+                .push_bind(new.weight)
+                .push_bind(new.barcode.clone());
+        });
+        b.push(format!(" RETURNING {COLUMNS}"));
+        let inserted: Vec<VariantRow> =
+            b.build_query_as().fetch_all(&mut **tx).await.map_err(|e| from_constraint(e, "", ""))?;
+        // by (product, SKU), unique: the order RETURNING gives is not promised
+        let mut by_key: HashMap<(ProductId, String), VariantRow> =
+            inserted.into_iter().map(|r| ((r.product_id, r.sku.clone()), r)).collect();
+        for (product, _, new) in chunk {
+            let row = by_key.remove(&(*product, new.sku.clone())).ok_or(CatalogError::VariantNotFound)?;
+            out.push(Variant::from(row));
+        }
+    }
+    Ok(out)
 }
 
 /// Variants of products, active and archived (not deleted), in position order.

@@ -4,6 +4,7 @@
 //!   [`Payload`] struct, in the domain that records it.
 //! * [`record`] writes an event in the caller's tenant transaction, so the event exists exactly
 //!   when the change it describes does, numbered among its aggregate's events.
+//!   [`record_many`] writes many in one statement (bulk imports).
 //! * [`Relay`] (in the worker) claims pending events with `FOR UPDATE SKIP LOCKED` and a lease,
 //!   hands each to every registered [`Consumer`], and marks it published.
 //! * A consumer's effect and its `processed_events (consumer, event_id)` row commit in one
@@ -16,5 +17,5 @@ mod outbox;
 mod relay;
 
 pub use catalog::{EventType, Payload, check_topic, topic_matches};
-pub use outbox::{Aggregate, Envelope, Event, NewEvent, PayloadError, record};
+pub use outbox::{Aggregate, Envelope, Event, NewEvent, PayloadError, record, record_many};
 pub use relay::{Consumer, ConsumerError, Relay, RelayOptions};

@@ -171,3 +171,62 @@ pub async fn record(tx: &mut Tx, event: NewEvent) -> Result<Option<EventId>, sql
     .fetch_optional(&mut **tx)
     .await
 }
+
+/// Records many events in the caller's transaction in one statement (a bulk import's), each
+/// numbered after its aggregate's last event as [`record`] numbers them; events of one
+/// aggregate keep the order given. Idempotency keys are not looked at: give events without one.
+pub async fn record_many(tx: &mut Tx, events: Vec<NewEvent>) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    debug_assert!(events.iter().all(|e| e.idempotency_key.is_none()), "record_many takes no idempotency keys");
+    let tenant = tx.tenant();
+    let n = events.len();
+    let (mut ids, mut stores, mut kinds, mut aggregates, mut names, mut payloads, mut versions) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in events {
+        ids.push(EventId::new());
+        stores.push(e.store_id);
+        kinds.push(e.event_type.aggregate());
+        names.push(e.event_type.name());
+        versions.push(e.event_type.version());
+        aggregates.push(e.aggregate_id);
+        payloads.push(e.payload);
+    }
+    sqlx::query(
+        "WITH ev AS (
+           SELECT e.*, row_number() OVER (PARTITION BY e.aggregate_type, e.aggregate_id ORDER BY e.ord) AS nth,
+                  count(*) OVER (PARTITION BY e.aggregate_type, e.aggregate_id) AS of_aggregate
+             FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::int[])
+                  WITH ORDINALITY AS e(id, store_id, aggregate_type, aggregate_id, event_type, payload, version, ord)),
+         seq AS (
+           INSERT INTO outbox_sequences AS s (tenant_id, aggregate_type, aggregate_id, last_sequence)
+           SELECT $1, aggregate_type, aggregate_id, max(of_aggregate) FROM ev GROUP BY aggregate_type, aggregate_id
+           ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = s.last_sequence + EXCLUDED.last_sequence
+           RETURNING aggregate_type, aggregate_id, last_sequence)
+         INSERT INTO outbox_events (id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json,
+                                    sequence, schema_version)
+         SELECT ev.id, $1, ev.store_id, ev.aggregate_type, ev.aggregate_id, ev.event_type, ev.payload,
+                seq.last_sequence - ev.of_aggregate + ev.nth, ev.version
+           FROM ev JOIN seq USING (aggregate_type, aggregate_id)
+          ORDER BY ev.ord",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(&stores)
+    .bind(&kinds)
+    .bind(&aggregates)
+    .bind(&names)
+    .bind(&payloads)
+    .bind(&versions)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

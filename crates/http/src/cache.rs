@@ -178,6 +178,44 @@ impl ReadCache {
         result
     }
 
+    /// Cached pieces of answers (a product as the storefront shows it, for search results), by
+    /// key, in the order asked; `None` for each one not cached (all of them when the cache is
+    /// off). Pieces show stock: like [`ReadCache::get_or_compute`]'s answers they are served
+    /// while their store's generation holds, for at most [`STOCK_STALENESS`].
+    pub fn get_pieces(&self, store: StoreId, keys: &[String]) -> Vec<Option<Bytes>> {
+        if !self.live() {
+            return vec![None; keys.len()];
+        }
+        let Ok(inner) = self.inner.read() else { return vec![None; keys.len()] };
+        let current = inner.generations.get(&store).copied().unwrap_or(0);
+        keys.iter()
+            .map(|k| {
+                let e = inner.entries.get(&(store, k.clone()))?;
+                (e.generation == current && e.at.elapsed() < e.lives).then(|| e.value.body.clone())
+            })
+            .collect()
+    }
+
+    /// Stores pieces read from the database after [`ReadCache::generation`] gave `generation`,
+    /// the read having begun at `at`.
+    pub fn put_pieces(&self, store: StoreId, generation: u64, at: Instant, pieces: Vec<(String, Bytes)>) {
+        if !self.live() {
+            return;
+        }
+        let lives = self.ttl.min(STOCK_STALENESS);
+        let Ok(mut inner) = self.inner.write() else { return };
+        if inner.generations.get(&store).copied().unwrap_or(0) != generation {
+            return; // the data changed while the pieces were being read
+        }
+        if inner.entries.len() + pieces.len() > MAX_ENTRIES {
+            inner.entries.clear();
+        }
+        for (key, body) in pieces {
+            let value = Cached { etag: Arc::from(""), body };
+            inner.entries.insert((store, key), Entry { value, generation, at, lives });
+        }
+    }
+
     pub fn get_store(&self, reference: &str) -> Option<(TenantId, StoreId, bool)> {
         if !self.live() {
             return None;

@@ -161,6 +161,94 @@ pub async fn change_stock(
     Ok(updated)
 }
 
+/// The first stock of a variant that has none at the location yet (a bulk import's).
+#[derive(Debug, Clone, Copy)]
+pub struct FirstStock {
+    pub variant: VariantId,
+    pub location: LocationId,
+    pub stock: i32,
+}
+
+/// Writes the first stock levels of new variants in three statements whatever their number
+/// (the stock rows, the movement rows, the events), with what [`change_stock`] writes for
+/// each: a row per variant and location (also for 0), and for each level above 0 a movement
+/// and an `inventory.stock_changed` event. Every variant must be a physical variant of the
+/// store without a row at its location, and every location the store's, its vendor's or the
+/// mall's; otherwise nothing is written and the answer is the error (the caller then takes
+/// the one-by-one path, which names the variant).
+pub async fn set_first_levels(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    levels: &[FirstStock],
+    reason: MovementReason,
+    note: Option<&str>,
+) -> Result<(), InventoryError> {
+    by.require(Permission::InventoryWrite)?;
+    if levels.is_empty() {
+        return Ok(());
+    }
+    let variants: Vec<VariantId> = levels.iter().map(|l| l.variant).collect();
+    let locations: Vec<LocationId> = levels.iter().map(|l| l.location).collect();
+    let stocks: Vec<i32> = levels.iter().map(|l| l.stock).collect();
+    if stocks.iter().any(|s| *s < 0) {
+        return Err(InventoryError::NegativeStock);
+    }
+    let rows: Vec<StockLevel> = sqlx::query_as(
+        "INSERT INTO inventory_stocks (tenant_id, store_id, location_id, variant_id, stock)
+         SELECT $1, $2, x.location_id, x.variant_id, x.stock
+           FROM unnest($3::uuid[], $4::uuid[], $5::int[]) AS x(variant_id, location_id, stock)
+           JOIN variants v ON v.id = x.variant_id AND v.store_id = $2 AND v.deleted_at IS NULL
+                          AND v.fulfillment_type <> 'digital'
+           JOIN products p ON p.id = v.product_id AND ($6::uuid IS NULL OR p.vendor_id = $6)
+           JOIN store_locations l ON l.id = x.location_id AND l.store_id = $2 AND l.deleted_at IS NULL
+                                 AND (l.vendor_id IS NULL OR l.vendor_id = p.vendor_id)
+         ON CONFLICT (variant_id, location_id) DO NOTHING
+         RETURNING id, variant_id, location_id, stock, reserved, updated_at",
+    )
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(&variants)
+    .bind(&locations)
+    .bind(&stocks)
+    .bind(by.vendor())
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.len() != levels.len() {
+        return Err(InventoryError::VariantNotFound);
+    }
+    let moved: Vec<&StockLevel> = rows.iter().filter(|r| r.stock > 0).collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let actor = by.actor();
+    sqlx::query(
+        "INSERT INTO inventory_movements
+           (tenant_id, store_id, stock_id, variant_id, location_id, reason, stock_delta, reserved_delta,
+            stock_after, reserved_after, actor_type, actor_id, note)
+         SELECT $1, $2, x.stock_id, x.variant_id, x.location_id, $6, x.stock, 0, x.stock, 0, $7, $8, left($9, 500)
+           FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $10::int[]) AS x(stock_id, variant_id, location_id, stock)",
+    )
+    .bind(tx.tenant())
+    .bind(store)
+    .bind(moved.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(moved.iter().map(|r| r.variant_id).collect::<Vec<_>>())
+    .bind(moved.iter().map(|r| r.location_id).collect::<Vec<_>>())
+    .bind(reason)
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(note)
+    .bind(moved.iter().map(|r| r.stock).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    let events = moved
+        .iter()
+        .map(|r| events::NewEvent::of(&crate::event::StockChanged::new(r, 0, reason)).in_store(store))
+        .collect();
+    events::record_many(tx, events).await?;
+    Ok(())
+}
+
 /// Writes the movement row of a change already applied to `after`.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_movement(

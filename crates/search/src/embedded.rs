@@ -9,10 +9,11 @@
 //!   [`Embedded::upsert`] returns. Other processes on the same directory open it for reading
 //!   and reload within a second of each commit (the reader watches `meta.json`).
 //! * A query collects every match of the store with its sort keys from fast fields, counts
-//!   facets over them, sorts, and cuts the page: a store's matches are at most its product
-//!   count, so this stays in the low milliseconds for tens of thousands of products.
+//!   facets over them (an array indexed by the value's ordinal in the segment, not a map),
+//!   and selects the page (a partial selection, then a sort of the page only): a store's
+//!   matches are at most its product count, so this stays well under a millisecond for ten
+//!   thousand products. The query's tokens are analysed once.
 
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -314,8 +315,7 @@ fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
 }
 
 /// The text part: every query token must match, in the title or the body.
-fn text_query(f: &Fields, text: &str) -> Option<Box<dyn Query>> {
-    let tokens = analyze::query_tokens(text);
+fn text_query(f: &Fields, tokens: &[QueryToken]) -> Option<Box<dyn Query>> {
     if tokens.is_empty() {
         return None;
     }
@@ -363,7 +363,7 @@ fn text_query(f: &Fields, text: &str) -> Option<Box<dyn Query>> {
     Some(Box::new(BooleanQuery::new(must)))
 }
 
-fn build_query(f: &Fields, q: &SearchQuery) -> Box<dyn Query> {
+fn build_query(f: &Fields, q: &SearchQuery, tokens: &[QueryToken]) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
         vec![filter(term(f.tenant, &q.tenant_id.to_string())), filter(term(f.store, &q.store_id.to_string()))];
     if !q.statuses.is_empty() {
@@ -387,7 +387,7 @@ fn build_query(f: &Fields, q: &SearchQuery) -> Box<dyn Query> {
             IndexRecordOption::Basic,
         ))));
     }
-    if let Some(text) = text_query(f, &q.text) {
+    if let Some(text) = text_query(f, tokens) {
         clauses.push((Occur::Must, text));
     }
     Box::new(BooleanQuery::new(clauses))
@@ -416,8 +416,9 @@ struct SegmentHits {
     published: Column<i64>,
     vendor: Option<StrColumn>,
     option: Option<StrColumn>,
-    vendor_counts: HashMap<u64, u64>,
-    option_counts: HashMap<u64, u64>,
+    /// Matches per value ordinal of the segment's vendor and option columns.
+    vendor_counts: Vec<u64>,
+    option_counts: Vec<u64>,
 }
 
 struct SegmentFruit {
@@ -432,17 +433,20 @@ impl Collector for AllHits {
 
     fn for_segment(&self, _ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentHits> {
         let ff = segment.fast_fields();
+        let vendor = if self.facets { ff.str("vendor")? } else { None };
+        let option = if self.facets { ff.str("option_values")? } else { None };
+        let slots = |c: &Option<StrColumn>| vec![0; c.as_ref().map_or(0, |c| c.num_terms())];
         Ok(SegmentHits {
             scoring: self.scoring,
-            hits: Vec::new(),
+            hits: Vec::with_capacity(segment.num_docs() as usize),
             id_hi: ff.u64("id_hi")?,
             id_lo: ff.u64("id_lo")?,
             price: ff.i64("price_min")?,
             published: ff.i64("published_at")?,
-            vendor: if self.facets { ff.str("vendor")? } else { None },
-            option: if self.facets { ff.str("option_values")? } else { None },
-            vendor_counts: HashMap::new(),
-            option_counts: HashMap::new(),
+            vendor_counts: slots(&vendor),
+            option_counts: slots(&option),
+            vendor,
+            option,
         })
     }
 
@@ -480,24 +484,30 @@ impl SegmentCollector for SegmentHits {
         });
         if let Some(v) = &self.vendor {
             for ord in v.term_ords(doc) {
-                *self.vendor_counts.entry(ord).or_default() += 1;
+                if let Some(n) = self.vendor_counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
             }
         }
         if let Some(o) = &self.option {
             for ord in o.term_ords(doc) {
-                *self.option_counts.entry(ord).or_default() += 1;
+                if let Some(n) = self.option_counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
             }
         }
     }
 
     fn harvest(self) -> SegmentFruit {
-        let names = |col: &Option<StrColumn>, counts: HashMap<u64, u64>| -> Vec<(String, u64)> {
+        let names = |col: &Option<StrColumn>, counts: Vec<u64>| -> Vec<(String, u64)> {
             let Some(col) = col else { return Vec::new() };
             counts
                 .into_iter()
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
                 .filter_map(|(ord, n)| {
                     let mut s = String::new();
-                    col.ord_to_str(ord, &mut s).ok().filter(|found| *found).map(|_| (s, n))
+                    col.ord_to_str(ord as u64, &mut s).ok().filter(|found| *found).map(|_| (s, n))
                 })
                 .filter(|(s, _)| !s.is_empty())
                 .collect()
@@ -512,18 +522,26 @@ impl SegmentCollector for SegmentHits {
 
 fn run_query(inner: &Inner, q: &SearchQuery) -> Result<SearchHits, SearchError> {
     let searcher = inner.reader.searcher();
-    let query = build_query(&inner.f, q);
-    let relevance = q.sort == SortBy::Relevance && !analyze::query_tokens(&q.text).is_empty();
+    let tokens = analyze::query_tokens(&q.text);
+    let query = build_query(&inner.f, q, &tokens);
+    let relevance = q.sort == SortBy::Relevance && !tokens.is_empty();
     let (mut hits, facets) = searcher.search(&*query, &AllHits { scoring: relevance, facets: q.facets })?;
-    match q.sort {
+    let order: fn(&Hit, &Hit) -> std::cmp::Ordering = match q.sort {
         SortBy::Relevance if relevance => {
-            hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.published.cmp(&a.published)).then(b.id.cmp(&a.id)))
+            |a, b| b.score.total_cmp(&a.score).then(b.published.cmp(&a.published)).then(b.id.cmp(&a.id))
         }
-        SortBy::Relevance | SortBy::Newest => hits.sort_by(|a, b| b.published.cmp(&a.published).then(b.id.cmp(&a.id))),
-        SortBy::PriceAsc => hits.sort_by(|a, b| a.price.cmp(&b.price).then(a.id.cmp(&b.id))),
-        SortBy::PriceDesc => hits.sort_by(|a, b| b.price.cmp(&a.price).then(b.id.cmp(&a.id))),
-    }
+        SortBy::Relevance | SortBy::Newest => |a, b| b.published.cmp(&a.published).then(b.id.cmp(&a.id)),
+        SortBy::PriceAsc => |a, b| a.price.cmp(&b.price).then(a.id.cmp(&b.id)),
+        SortBy::PriceDesc => |a, b| b.price.cmp(&a.price).then(b.id.cmp(&a.id)),
+    };
     let total = hits.len() as u64;
+    let end = q.offset.saturating_add(q.limit).min(hits.len());
+    // only the hits up to the page's end need their order: select them, then sort those
+    if end > 0 && end < hits.len() {
+        hits.select_nth_unstable_by(end - 1, order);
+        hits.truncate(end);
+    }
+    hits.sort_unstable_by(order);
     let ids = hits.iter().skip(q.offset).take(q.limit).map(|h| ProductId::from(Uuid::from_u128(h.id))).collect();
     Ok(SearchHits { ids, total, facets })
 }

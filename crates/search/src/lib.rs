@@ -189,4 +189,10 @@ impl Search {
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchHits, SearchError> {
         self.backend.search(query).await
     }
+
+    /// Wakes this process's sync task after products were marked ([`sync::mark`]) and the
+    /// marks committed; a sync task in another process finds them at its next poll.
+    pub fn wake_sync(&self) {
+        self.wake.notify_one();
+    }
 }

@@ -1,11 +1,12 @@
 //! The storefront's search: `GET /store/v1/stores/{store}/search`. Parameters are checked
-//! here; the index gives ids in order, and the catalog shows those products as they are now
-//! (prices, availability), exactly as the product list does. A product that left the
-//! storefront since it was indexed is left out even before the sync removes it.
+//! here; the index gives ids in order ([`find`]), and the catalog shows those products as they
+//! are now (prices, availability), exactly as the product list does ([`show`]; the API serves
+//! them from its read cache, see docs/SEARCH.md). A product that left the storefront since it
+//! was indexed is left out even before the sync removes it.
 
 use catalog::storefront::StorefrontProduct;
 use db::Tx;
-use kernel::{Cursor, PageError, PageRequest, StoreId, TenantId, Validator};
+use kernel::{Cursor, PageError, PageRequest, ProductId, StoreId, TenantId, Validator};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -118,6 +119,42 @@ impl SearchParams {
     }
 }
 
+/// What the index answers for a storefront query: the page's products in order, and the
+/// rest of the page.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub ids: Vec<ProductId>,
+    pub next_cursor: Option<String>,
+    pub total: u64,
+    pub facets: Facets,
+}
+
+/// The index part of a storefront search: which products, in what order (no database read).
+pub async fn find(
+    search: &Search,
+    tenant: TenantId,
+    store: StoreId,
+    params: &SearchParams,
+) -> Result<Found, SearchError> {
+    let query = params.to_query(tenant, store)?;
+    let mut query_more = query.clone();
+    query_more.limit += 1;
+    let hits = search.search(&query_more).await?;
+    let more = hits.ids.len() > query.limit;
+    let ids: Vec<_> = hits.ids.into_iter().take(query.limit).collect();
+    let next_cursor = more.then(|| Cursor::encode(&("search", query.offset + query.limit, params.fingerprint())));
+    Ok(Found { ids, next_cursor, total: hits.total, facets: hits.facets })
+}
+
+/// The products of `ids` as the storefront shows them now, in that order; products that left
+/// the storefront since they were indexed are left out.
+pub async fn show(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<StorefrontProduct>, SearchError> {
+    catalog::storefront::by_ids(tx, store, ids).await.map_err(|e| match e {
+        catalog::CatalogError::Db(e) => SearchError::Db(e),
+        other => SearchError::Rejected(other.to_string()),
+    })
+}
+
 /// Runs a storefront search: the index, then the catalog for what to show.
 pub async fn search(
     tx: &mut Tx,
@@ -125,18 +162,9 @@ pub async fn search(
     store: StoreId,
     params: &SearchParams,
 ) -> Result<SearchPage, SearchError> {
-    let query = params.to_query(tx.tenant(), store)?;
-    let mut query_more = query.clone();
-    query_more.limit += 1;
-    let hits = search.search(&query_more).await?;
-    let more = hits.ids.len() > query.limit;
-    let ids: Vec<_> = hits.ids.into_iter().take(query.limit).collect();
-    let items = catalog::storefront::by_ids(tx, store, &ids).await.map_err(|e| match e {
-        catalog::CatalogError::Db(e) => SearchError::Db(e),
-        other => SearchError::Rejected(other.to_string()),
-    })?;
-    let next_cursor = more.then(|| Cursor::encode(&("search", query.offset + query.limit, params.fingerprint())));
-    Ok(SearchPage { items, next_cursor, total: hits.total, facets: hits.facets })
+    let found = find(search, tx.tenant(), store, params).await?;
+    let items = show(tx, store, &found.ids).await?;
+    Ok(SearchPage { items, next_cursor: found.next_cursor, total: found.total, facets: found.facets })
 }
 
 #[cfg(test)]

@@ -12,6 +12,13 @@
 //!
 //! The sync lag is the relay's delivery time plus one round here: the consumer wakes the task
 //! at once when both run in one process; otherwise it polls every `poll` (500 ms by default).
+//! A round that found only a few marks is followed by a pause of `gather` (200 ms), so a
+//! stream of single events is written in batches, one index commit per batch.
+//!
+//! The catalog import does not wait for the relay: its callers [`mark`] the products it wrote
+//! in the import's own transaction, so a bulk import is searchable one round (batches of
+//! `batch`, one commit each) after its commit, however long the outbox takes to deliver its
+//! events (which mark the same products again: a mark twice is a mark once).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -146,11 +153,15 @@ pub struct SyncSettings {
     pub batch: i64,
     /// How often to look for marks when nothing wakes the task.
     pub poll: Duration,
+    /// After a round that found fewer than `batch` marks, how long to let marks gather before
+    /// the next: events arriving one by one then cost an index commit per gathering, not one
+    /// per product.
+    pub gather: Duration,
 }
 
 impl Default for SyncSettings {
     fn default() -> Self {
-        SyncSettings { batch: 500, poll: Duration::from_millis(500) }
+        SyncSettings { batch: 500, poll: Duration::from_millis(500), gather: Duration::from_millis(200) }
     }
 }
 
@@ -173,7 +184,14 @@ pub async fn run(db: Db, search: Search, settings: SyncSettings, shutdown: Cance
                 0
             }
         };
+        if done as i64 >= settings.batch {
+            continue;
+        }
         if done > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(settings.gather) => {}
+                _ = shutdown.cancelled() => break,
+            }
             continue;
         }
         tokio::select! {

@@ -50,6 +50,21 @@ pub struct ImportReport {
     pub warnings: Vec<FieldError>,
     /// New images whose `Image Src` the image worker fetches (then makes their renditions).
     pub images_queued: usize,
+    /// The products created or updated, for the search sync to mark in the same transaction.
+    #[serde(skip)]
+    pub product_ids: Vec<ProductId>,
+}
+
+impl ImportReport {
+    /// Products and variants created and updated, images queued.
+    fn counts(&self) -> [usize; 5] {
+        [self.products_created, self.products_updated, self.variants_created, self.variants_updated, self.images_queued]
+    }
+
+    fn set_counts(&mut self, [pc, pu, vc, vu, iq]: [usize; 5]) {
+        (self.products_created, self.products_updated, self.variants_created, self.variants_updated) = (pc, pu, vc, vu);
+        self.images_queued = iq;
+    }
 }
 
 /// How to import.
@@ -672,19 +687,76 @@ pub async fn import_with(
     if !bad.is_empty() && mode == ImportMode::AllOrNothing {
         return Err(CatalogError::ImportRejected(bad));
     }
-    let total = drafts.len();
-    let mut done = 0;
+    // handles already in the store are updates (one by one); new products are created in
+    // batches of multi-row statements
+    let handles: Vec<&str> = drafts.iter().map(|d| d.handle.as_str()).collect();
+    let existing: HashSet<String> = sqlx::query_scalar(
+        "SELECT handle FROM products WHERE store_id = $1 AND handle = ANY($2) AND deleted_at IS NULL",
+    )
+    .bind(store)
+    .bind(&handles)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    let mut run = Run { store, by, vendors: &vendors, is_mall, mode, total: drafts.len(), done: 0 };
+    let mut batch: Vec<ProductDraft> = Vec::new();
     for d in drafts {
-        done += 1;
-        if !d.errors.is_empty() {
-            report.skipped.extend(d.errors);
-            progress(done, total);
+        if d.errors.is_empty() && !existing.contains(&d.handle) {
+            batch.push(d);
+            if batch.len() >= BATCH {
+                run.create_batch(tx, std::mem::take(&mut batch), &mut report, progress).await?;
+            }
             continue;
         }
-        let vendor = if is_mall { vendors.get(&d.vendor.to_lowercase()).copied() } else { None };
+        // in file order: what came before is written (or reported) first
+        run.create_batch(tx, std::mem::take(&mut batch), &mut report, progress).await?;
+        run.one(tx, d, &mut report, progress).await?;
+    }
+    run.create_batch(tx, batch, &mut report, progress).await?;
+    tracing::info!(store_id = %store, rows, created = report.products_created, updated = report.products_updated, "catalog imported");
+    Ok(report)
+}
+
+/// New products per batch: a few statements each, whatever the number of rows.
+const BATCH: usize = 500;
+
+/// What the writing of one import shares.
+struct Run<'a, 'b> {
+    store: StoreId,
+    by: Acting<'b>,
+    vendors: &'a HashMap<String, VendorId>,
+    is_mall: bool,
+    mode: ImportMode,
+    total: usize,
+    done: usize,
+}
+
+impl Run<'_, '_> {
+    fn vendor_of(&self, d: &ProductDraft) -> Option<VendorId> {
+        if self.is_mall { self.vendors.get(&d.vendor.to_lowercase()).copied() } else { None }
+    }
+
+    /// One product with a bad row (reported), or one to update, or one whose batch failed:
+    /// in a savepoint of its own, so a failure skips only it (partial mode).
+    async fn one(
+        &mut self,
+        tx: &mut Tx,
+        d: ProductDraft,
+        report: &mut ImportReport,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<(), CatalogError> {
+        self.done += 1;
+        if !d.errors.is_empty() {
+            report.skipped.extend(d.errors);
+            progress(self.done, self.total);
+            return Ok(());
+        }
+        let vendor = self.vendor_of(&d);
         sqlx::query("SAVEPOINT import_product").execute(&mut **tx).await?;
         let line = d.line;
-        match apply(tx, store, by, d, vendor, &mut report).await {
+        let counted = report.counts();
+        match apply(tx, self.store, self.by, d, vendor, report).await {
             Ok(()) => {
                 sqlx::query("RELEASE SAVEPOINT import_product").execute(&mut **tx).await?;
             }
@@ -692,17 +764,118 @@ pub async fn import_with(
             Err(e) => {
                 use kernel::Problem;
                 let failure = err(line, "Handle", e.code(), e.to_string());
-                if mode == ImportMode::AllOrNothing {
+                if self.mode == ImportMode::AllOrNothing {
                     return Err(CatalogError::ImportRejected(vec![failure]));
                 }
                 sqlx::query("ROLLBACK TO SAVEPOINT import_product").execute(&mut **tx).await?;
+                // what it counted before failing was rolled back with it
+                report.set_counts(counted);
                 report.skipped.push(failure);
             }
         }
-        progress(done, total);
+        progress(self.done, self.total);
+        Ok(())
     }
-    tracing::info!(store_id = %store, rows, created = report.products_created, updated = report.products_updated, "catalog imported");
-    Ok(report)
+
+    /// New products without bad rows, created together ([`crate::product::create_products`],
+    /// stock with [`inventory::stock::set_first_levels`]). Should anything fail, the batch is
+    /// rolled back to its savepoint and its products go [`Run::one`] by one, which reports
+    /// each failure as an import of one product does.
+    async fn create_batch(
+        &mut self,
+        tx: &mut Tx,
+        drafts: Vec<ProductDraft>,
+        report: &mut ImportReport,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<(), CatalogError> {
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SAVEPOINT import_batch").execute(&mut **tx).await?;
+        let before = report.clone();
+        match self.create_all(tx, &drafts, report).await {
+            Ok(()) => {
+                sqlx::query("RELEASE SAVEPOINT import_batch").execute(&mut **tx).await?;
+                self.done += drafts.len();
+                progress(self.done, self.total);
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, products = drafts.len(), "import batch failed; importing its products one by one");
+                sqlx::query("ROLLBACK TO SAVEPOINT import_batch").execute(&mut **tx).await?;
+                sqlx::query("RELEASE SAVEPOINT import_batch").execute(&mut **tx).await?;
+                *report = before;
+            }
+        }
+        for d in drafts {
+            self.one(tx, d, report, progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_all(
+        &self,
+        tx: &mut Tx,
+        drafts: &[ProductDraft],
+        report: &mut ImportReport,
+    ) -> Result<(), CatalogError> {
+        let inputs = drafts
+            .iter()
+            .map(|d| CreateProduct {
+                title: d.title.clone(),
+                handle: Some(d.handle.clone()),
+                description: d.description.clone(),
+                status: Some(d.status),
+                vendor_id: self.vendor_of(d),
+                product_type: d.product_type.clone(),
+                tags: d.tags.clone(),
+                options: d.options.clone(),
+                variants: d.variants.iter().map(|v| v.input.clone()).collect(),
+                location_ids: Vec::new(),
+                seo_title: d.seo_title.clone().flatten(),
+                seo_description: d.seo_description.clone().flatten(),
+            })
+            .collect();
+        let products = crate::product::create_products(tx, self.store, self.by, inputs).await?;
+        let mut vendors: Vec<VendorId> = products.iter().map(|p| p.vendor_id).collect();
+        vendors.sort();
+        vendors.dedup();
+        let locations = crate::locations::first_locations_of(tx, self.store, &vendors).await?;
+        let mut levels = Vec::new();
+        for (d, product) in drafts.iter().zip(&products) {
+            report.products_created += 1;
+            report.variants_created += product.variants.len();
+            let images = d
+                .images
+                .iter()
+                .map(|i| ImageDraft { src: i.src.clone(), position: i.position, alt: i.alt.clone() })
+                .collect();
+            let variant_images: Vec<(String, String)> =
+                d.variants.iter().filter_map(|v| v.image_src.clone().map(|src| (v.input.sku.clone(), src))).collect();
+            apply_images(tx, self.store, self.by, product, images, variant_images, report).await?;
+            for v in &d.variants {
+                let Some(qty) = v.quantity else { continue };
+                let Some(pv) = product.variants.iter().find(|pv| pv.sku == v.input.sku) else { continue };
+                if pv.fulfillment_type == FulfillmentType::Digital {
+                    continue;
+                }
+                let Some(location) = locations.get(&product.vendor_id) else {
+                    return Err(kernel::ValidationErrors::one(
+                        "inventory_quantity",
+                        "invalid",
+                        "the store has no active location to hold stock",
+                    )
+                    .into());
+                };
+                levels.push(inventory::stock::FirstStock { variant: pv.id, location: *location, stock: qty });
+            }
+            report.product_ids.push(product.id);
+        }
+        let reason = inventory::stock::MovementReason::Import;
+        inventory::stock::set_first_levels(tx, self.store, Acting::System, &levels, reason, Some("catalog import"))
+            .await?;
+        Ok(())
+    }
 }
 
 async fn apply(
@@ -722,7 +895,7 @@ async fn apply(
     let quantities: Vec<(String, Option<i32>)> = d.variants.iter().map(|v| (v.input.sku.clone(), v.quantity)).collect();
     let variant_images: Vec<(String, String)> =
         d.variants.iter().filter_map(|v| v.image_src.clone().map(|src| (v.input.sku.clone(), src))).collect();
-    let mut image_drafts = std::mem::take(&mut d.images);
+    let image_drafts = std::mem::take(&mut d.images);
     let product = match existing {
         None => {
             let p = crate::product::create_product(
@@ -804,8 +977,41 @@ async fn apply(
             p
         }
     };
-    // images: in Image Position order (rows without one after, in file order); an image the
-    // product has already (imported from this URL, or exported from this store) is kept
+    apply_images(tx, store, by, &product, image_drafts, variant_images, report).await?;
+    for (sku, qty) in quantities {
+        let (Some(qty), Some(v)) = (qty, product.variants.iter().find(|v| v.sku == sku)) else { continue };
+        if v.fulfillment_type == FulfillmentType::Digital {
+            continue;
+        }
+        let location = crate::locations::first_location(tx, store, product.id).await?;
+        let change = inventory::stock::StockChange {
+            variant: v.id,
+            location,
+            change: inventory::stock::Change::SetTo(qty),
+            reason: inventory::stock::MovementReason::Import,
+            note: Some("catalog import"),
+        };
+        inventory::stock::change_stock(tx, store, Acting::System, change).await?;
+    }
+    report.product_ids.push(product.id);
+    Ok(())
+}
+
+/// The images of an imported product: in Image Position order (rows without one after, in
+/// file order); an image the product has already (imported from this URL, or exported from
+/// this store) is kept. Then each variant's `Variant Image`.
+async fn apply_images(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    product: &crate::product::Product,
+    mut image_drafts: Vec<ImageDraft>,
+    variant_images: Vec<(String, String)>,
+    report: &mut ImportReport,
+) -> Result<(), CatalogError> {
+    if image_drafts.is_empty() && variant_images.is_empty() {
+        return Ok(());
+    }
     image_drafts.sort_by_key(|i| i.position.unwrap_or(i32::MAX));
     let existing = crate::image::for_products(tx, &[product.id]).await?.remove(&product.id).unwrap_or_default();
     let mut by_src: HashMap<String, ImageId> = HashMap::new();
@@ -839,21 +1045,6 @@ async fn apply(
             let change = UpdateVariant { image_id: Some(Some(*image)), ..Default::default() };
             variant::update_variant(tx, store, by, product.id, v.id, change).await?;
         }
-    }
-    for (sku, qty) in quantities {
-        let (Some(qty), Some(v)) = (qty, product.variants.iter().find(|v| v.sku == sku)) else { continue };
-        if v.fulfillment_type == FulfillmentType::Digital {
-            continue;
-        }
-        let location = crate::locations::first_location(tx, store, product.id).await?;
-        let change = inventory::stock::StockChange {
-            variant: v.id,
-            location,
-            change: inventory::stock::Change::SetTo(qty),
-            reason: inventory::stock::MovementReason::Import,
-            note: Some("catalog import"),
-        };
-        inventory::stock::change_stock(tx, store, Acting::System, change).await?;
     }
     Ok(())
 }

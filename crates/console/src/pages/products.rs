@@ -1652,6 +1652,8 @@ async fn import(State(state): State<Console>, posted: PostedParts) -> Result<Res
         catalog::csv::import(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &file.data, mode, &mut |_, _| {}).await;
     match found {
         Ok(report) => {
+            // searchable at the worker's next search sync, not after the outbox delivered every event
+            search::sync::mark(&mut tx, s.ctx.store_id, &report.product_ids).await?;
             tx.commit().await?;
             Ok(import_page(s, Some(&report), None, &mode_text))
         }

@@ -210,6 +210,18 @@ impl Target {
         Ok(())
     }
 
+    /// Outbox events not yet delivered (local runs; `None` otherwise).
+    pub async fn outbox_pending(&self) -> anyhow::Result<Option<i64>> {
+        use sqlx::Connection;
+        let Some(l) = &self.local else { return Ok(None) };
+        let mut conn = sqlx::PgConnection::connect_with(&l.maintenance.clone().database(&l.database)).await?;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_events WHERE status = 'pending'")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(Some(n))
+    }
+
     /// Puts back (or drops again) the trigger by which every stock change dropped the store's
     /// cached pages before migration 202612011853, to measure before and after in one run
     /// (local runs). Answers what it did, or `None` when it cannot.

@@ -41,6 +41,8 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> anyhow::Result<()> {
                 {
                     Ok(report) => {
                         bar.set_message("committing");
+                        // the worker's search sync indexes them at its next poll
+                        search::sync::mark(&mut tx, store_id, &report.product_ids).await?;
                         tx.commit().await?;
                         bar.finish_and_clear();
                         println!(

@@ -361,7 +361,12 @@ async fn import_products(
     let options = catalog::csv::ImportOptions { mode: params.mode.unwrap_or_default(), tax_class: params.tax_class };
     let report =
         catalog::csv::import_with(&mut tx, ctx.store_id, Acting::Staff(&ctx), &body, options, &mut |_, _| {}).await?;
+    // searchable one sync round after the commit, not after the outbox delivered every event
+    search::sync::mark(&mut tx, ctx.store_id, &report.product_ids).await?;
     tx.commit().await?;
+    if let Some(index) = &s.search {
+        index.wake_sync();
+    }
     Ok(Json(report))
 }
 

@@ -216,3 +216,58 @@ async fn importing_again_updates_by_handle_and_sku() {
     TestApp::read(res).await.expect_problem(415, "unsupported_media_type");
     import_csv(&app, &shop, b"Name,Price\nx,1\n".to_vec(), "").await.expect_problem(422, "unreadable_csv");
 }
+
+#[tokio::test]
+async fn new_products_are_written_in_batches_and_a_failing_batch_reports_each_product() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let store = &shop.store_id;
+    // no active location to hold stock: the products with a quantity cannot be imported
+    sqlx::query(&format!("UPDATE store_locations SET status = 'inactive' WHERE store_id = '{store}'"))
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let csv = "Handle,Title,Variant SKU,Variant Price,Variant Inventory Qty,Status\n\
+               a,A,A1,100,5,active\n\
+               b,B,B1,100,,active\n\
+               c,C,C1,100,0,active\n";
+    let report = import_csv(&app, &shop, csv.into(), "?mode=partial").await.expect(200);
+    assert_eq!(report["products_created"], 1, "{report}");
+    let skipped: Vec<&str> =
+        report["skipped"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(skipped, ["line 2: Handle", "line 4: Handle"], "{report}");
+    assert!(report["skipped"][0]["message"].as_str().unwrap().contains("no active location"), "{report}");
+    assert_eq!(product_count(&app, &shop).await, 1);
+    let events =
+        |kind: &str| format!("SELECT count(*) FROM outbox_events WHERE store_id = '{store}' AND event_type = '{kind}'");
+    assert_eq!(app.count(&events("product.created")).await, 1, "only the product imported has its event");
+
+    // with a location, a batch writes products, variants, stock, movements and events
+    sqlx::query(&format!("UPDATE store_locations SET status = 'active' WHERE store_id = '{store}'"))
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let csv = "Handle,Title,Option1 Name,Option1 Value,Variant SKU,Variant Price,Variant Inventory Qty,Status\n\
+               d,D,Size,S,D-S,100,3,active\n\
+               d,,,L,D-L,150,0,\n\
+               e,E,Size,S,E-S,200,7,draft\n";
+    let report = import_csv(&app, &shop, csv.into(), "").await.expect(200);
+    assert_eq!((report["products_created"].as_i64(), report["variants_created"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(app.count(&events("product.created")).await, 3);
+    assert_eq!(app.count(&events("inventory.stock_changed")).await, 2, "a level of 0 is no change");
+    let stock = format!("SELECT count(*) FROM inventory_stocks WHERE store_id = '{store}'");
+    assert_eq!(app.count(&stock).await, 3, "a row per physical variant, 0 included");
+    let moved = format!(
+        "SELECT sum(stock_delta)::bigint FROM inventory_movements WHERE store_id = '{store}' AND reason = 'import'"
+    );
+    assert_eq!(app.count(&moved).await, 10);
+    let first = format!("SELECT count(*) FROM outbox_events WHERE store_id = '{store}' AND sequence <> 1");
+    assert_eq!(app.count(&first).await, 0, "each new aggregate's first event is its number 1");
+    let d =
+        app.call(Method::GET, &format!("/store/v1/stores/{}/products/d", shop.handle), None, None).await.expect(200);
+    assert_eq!(d["options"], serde_json::json!(["Size"]));
+    assert_eq!(d["variants"][1]["price"]["amount"], 150);
+    assert_eq!(d["variants"][0]["availability"], "low");
+    assert!(d["published_at"].is_string(), "an active product is published when created");
+    app.call(Method::GET, &format!("/store/v1/stores/{}/products/e", shop.handle), None, None).await.expect(404);
+}

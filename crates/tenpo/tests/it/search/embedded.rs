@@ -177,3 +177,62 @@ async fn search_bad_input_is_a_4xx_problem() {
     assert_eq!(page["total"], 0);
     assert!(page["next_cursor"].is_null());
 }
+
+/// Polls `GET .../search?{query}` until `done` holds, or panics after `secs`.
+async fn within(app: &TestApp, store: &str, query: &str, secs: u64, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let page = find(app, store, query).await;
+        if done(&page) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "search {query:?} did not change in {secs}s: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn search_results_come_from_the_read_cache_and_show_stock_within_a_second() {
+    let app = TestApp::spawn_with(|c, _| c.http.storefront_cache_secs = 3600).await;
+    let shop = app.shop().await;
+    let tea = product(&app, &shop, "Gyokuro Tea", None, &[("GYO", 3000, 50)]).await;
+    search_until(&app, &shop.handle, "q=gyokuro", |p| p["total"] == 1).await;
+    for _ in 0..250 {
+        if app.call(Method::GET, "/readyz", None, None).await.expect(200)["storefront_cache"] == "listening" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let first = find(&app, &shop.handle, "q=gyokuro").await;
+    assert_eq!(first["items"][0]["availability"], "in_stock");
+    // a change the cache cannot hear of (no trigger): the product shown comes from memory...
+    sqlx::query("ALTER TABLE products DISABLE TRIGGER notify_catalog").execute(&app.owner).await.unwrap();
+    sqlx::query("UPDATE products SET description = 'quietly changed'").execute(&app.owner).await.unwrap();
+    sqlx::query("ALTER TABLE products ENABLE TRIGGER notify_catalog").execute(&app.owner).await.unwrap();
+    let again = find(&app, &shop.handle, "q=gyokuro").await;
+    assert_eq!(again["items"][0]["description"], first["items"][0]["description"], "served from the cache");
+    // ...for at most a second, like every answer that shows stock
+    within(&app, &shop.handle, "q=gyokuro", 3, |p| p["items"][0]["description"] == "quietly changed").await;
+    // a stock change by any path shows within a second
+    let vid = tea["variants"][0]["id"].as_str().unwrap();
+    sqlx::query(&format!("UPDATE inventory_stocks SET stock = 0 WHERE variant_id = '{vid}'"))
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    within(&app, &shop.handle, "q=gyokuro", 2, |p| p["items"][0]["availability"] == "sold_out").await;
+    // a catalog change at once (the store's cached pieces are dropped when it is heard)
+    let id = tea["id"].as_str().unwrap();
+    app.patch(
+        &format!("/admin/v1/products/{id}/variants/{vid}"),
+        &shop.owner_token,
+        json!({ "price": super::yen(2500) }),
+    )
+    .await
+    .expect(200);
+    within(&app, &shop.handle, "q=gyokuro", 2, |p| p["items"][0]["price_min"]["amount"] == 2500).await;
+    // and an archived product leaves the results before the index knows
+    app.call(Method::POST, &format!("/admin/v1/products/{id}/archive"), Some(&shop.owner_token), None)
+        .await
+        .expect(200);
+    within(&app, &shop.handle, "q=gyokuro", 2, |p| p["items"].as_array().unwrap().is_empty()).await;
+}

@@ -172,3 +172,32 @@ async fn search_reindex_interrupted_half_way_resumes_from_its_cursor() {
     assert_eq!((third.resumed_after, third.walked, third.finished), (0, 5, true));
     assert_eq!(index.search(&search_query(&shop)).await.unwrap().total, 4);
 }
+
+#[tokio::test]
+async fn search_sync_imported_products_are_searchable_before_the_outbox_delivers_their_events() {
+    // no worker: nothing delivers the outbox; only the sync round runs
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let index = writer(&app).await;
+    let shop = app.shop().await;
+    let csv = "Handle,Title,Variant SKU,Variant Price,Variant Inventory Qty,Status\n\
+               sencha,静岡 Sencha,SEN,1200,5,active\n\
+               matcha,Uji Matcha,MAT,2400,3,active\n";
+    let res = app
+        .client
+        .post(app.url("/admin/v1/products/import"))
+        .bearer_auth(&shop.owner_token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert!(app.count("SELECT count(*) FROM outbox_events WHERE status = 'pending'").await >= 2, "events undelivered");
+    while search::sync::round(&app.db, &index, 500).await.unwrap() > 0 {}
+    let q = |s: &str| search::SearchQuery { text: s.into(), ..search_query(&shop) };
+    assert_eq!(index.search(&q("sencha")).await.unwrap().ids.len(), 1);
+    assert_eq!(index.search(&q("静岡")).await.unwrap().ids.len(), 1);
+    assert_eq!(index.search(&search_query(&shop)).await.unwrap().total, 2);
+    // the API process follows the writer's commits
+    search_until(&app, &shop.handle, "q=matcha", |p| p["total"] == 1).await;
+}
