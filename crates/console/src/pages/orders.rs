@@ -28,6 +28,7 @@ pub fn routes() -> Router<Console> {
         .route("/orders", get(list))
         .route("/orders/export", get(export))
         .route("/orders/bulk", post(bulk))
+        .route("/orders/print", post(print))
         .route("/orders/{order_id}", get(detail))
         .route("/orders/{order_id}/confirm-payment", post(confirm_payment))
         .route("/orders/{order_id}/shipments/{shipment_id}/ship", post(ship))
@@ -198,6 +199,12 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
                         }
                     }
                     p.muted { (l.t("発送済みにする注文には、行ごとにお問い合わせ番号を入力してください。", "Enter a tracking number on each order to mark shipped.")) }
+                }
+            }
+            @if !rows.items.is_empty() {
+                div.panel.print.actions {
+                    button.secondary type="submit" formaction={ (BASE) "/orders/print" } formtarget="_blank" name="kind" value="delivery-slip" { (l.t("選択した注文の納品書を印刷", "Print delivery slips of selected")) }
+                    button.secondary type="submit" formaction={ (BASE) "/orders/print" } formtarget="_blank" name="kind" value="receipt" { (l.t("選択した注文の領収書を印刷（入金済みのみ）", "Print receipts of selected (paid only)")) }
                 }
             }
             div.table-wrap {
@@ -383,8 +390,48 @@ async fn document(
         documents::for_staff(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), id, kind, &ReceiptChoice::default())
             .await?;
     tx.commit().await?;
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
-        .into_response())
+    Ok(printable(html))
+}
+
+/// A printable document: HTML with the document's own style allowed (by its hash).
+fn printable(html: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::CONTENT_SECURITY_POLICY, checkout::documents::content_security_policy()),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// Bulk print from the list: one page with the chosen document (delivery slips or receipts) of
+/// each selected order, page breaks between them (`checkout::documents::batch_for_staff`);
+/// receipts only for paid orders, the others named at the top as skipped.
+async fn print(State(state): State<Console>, posted: Posted) -> Result<Response, Failure> {
+    use checkout::documents::{self, DocumentKind};
+    let Posted { signed: s, form } = posted;
+    let kind = match form.get("kind") {
+        "delivery-slip" => DocumentKind::DeliverySlip,
+        "receipt" => DocumentKind::Receipt,
+        "invoice" => DocumentKind::Invoice,
+        _ => {
+            return Err(Failure::invalid(vec![FieldError::new(
+                "kind",
+                "invalid",
+                "must be delivery-slip, receipt or invoice",
+            )]));
+        }
+    };
+    let ids: Vec<OrderId> = form.all("order").iter().filter_map(|id| id.parse().ok()).collect();
+    if ids.is_empty() {
+        return Err(Failure::invalid(vec![FieldError::new("order", "required", "select at least one order")]));
+    }
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+    let batch = documents::batch_for_staff(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &ids, kind).await?;
+    tx.commit().await?;
+    Ok(printable(batch.html))
 }
 
 async fn detail(

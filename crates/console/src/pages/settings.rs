@@ -1,9 +1,11 @@
 //! Settings: shipping (flat fee, free-shipping threshold, per-prefecture fees with a
 //! 47-prefecture select), cash on delivery (limit and fee tiers), bank transfer (due days and
 //! the account shoppers pay into), delivery time slots, digital download defaults and the
-//! store's own settings (low-stock threshold, the mails' sender name). Each section is its own
-//! form and sends only its fields to the admin API's use case (`checkout::settings::update`,
-//! `catalog::digital::update_store_settings`, `tenancy::settings::update_settings`).
+//! store's own settings (low-stock threshold, the mails' sender name), and the commercial
+//! disclosures (特定商取引法に基づく表記). Each section is its own form and sends only its fields
+//! to the admin API's use case (`checkout::settings::update`,
+//! `catalog::digital::update_store_settings`, `tenancy::settings::update_settings`,
+//! `tenancy::disclosures::update`).
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -12,13 +14,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use catalog::digital::{StoreDigitalSettings, UpdateStoreDigitalSettings};
 use checkout::settings::{
-    self as checkout_settings, BankAccount, CheckoutSettings, CodTier, DeliverySlot, PrefectureFeeInput,
+    self as checkout_settings, BankAccount, CheckoutSettings, CodFeeBasis, CodTier, DeliverySlot, PrefectureFeeInput,
     UpdateCheckoutSettings,
 };
 use kernel::Money;
 use kernel::access::{Acting, Permission};
 use maud::{Markup, html};
 use serde::Deserialize;
+use tenancy::disclosures::{self, Disclosures, LegalDisclosures, UpdateDisclosures};
 use tenancy::settings::{StoreSettings, UpdateStoreSettings};
 
 use super::query;
@@ -45,6 +48,7 @@ struct Loaded {
     checkout: CheckoutSettings,
     digital: StoreDigitalSettings,
     store: StoreSettings,
+    disclosures: LegalDisclosures,
 }
 
 async fn load(tx: &mut db::Tx, s: &Signed) -> Result<Loaded, Failure> {
@@ -53,6 +57,7 @@ async fn load(tx: &mut db::Tx, s: &Signed) -> Result<Loaded, Failure> {
         checkout: checkout_settings::get(tx, s.ctx.store_id, by).await?,
         digital: catalog::digital::get_store_settings(tx, s.ctx.store_id, by).await?,
         store: tenancy::settings::get_settings(tx, s.ctx.store_id, by).await?,
+        disclosures: disclosures::get(tx, s.ctx.store_id, None, by).await?,
     })
 }
 
@@ -85,6 +90,14 @@ fn current(d: &Loaded) -> Fields {
     ];
     if c.cod_enabled {
         p.push(("cod_enabled".into(), "on".into()));
+    }
+    p.push(("cod_fee_basis".into(), basis_value(c.cod_fee_basis).into()));
+    let dis = &d.disclosures.disclosures;
+    for (name, _, _, _) in DISCLOSURE_FIELDS {
+        p.push((disclosures::at(name), disclosure_item(dis, name).unwrap_or_default().to_string()));
+    }
+    if d.disclosures.published {
+        p.push(("published".into(), "on".into()));
     }
     if c.bank_transfer_enabled {
         p.push(("bank_transfer_enabled".into(), "on".into()));
@@ -196,11 +209,23 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
         @let (e, t) = section("cod");
         section.panel.cod {
             h2 { (l.t("代金引換", "Cash on delivery")) }
-            (problem(e, &["cod_limit", "cod_limit.amount"]))
+            (problem(e, &["cod_limit", "cod_limit.amount", "cod_fee_basis"]))
             form method="post" action={ (BASE) "/settings/cod" } {
                 (csrf(&token))
                 div { label.inline { input type="checkbox" name="cod_enabled" checked[t.checked("cod_enabled")]; (l.t("代金引換を使う", "Offer cash on delivery")) } }
                 (yen_field(l, "cod_limit", l.t("上限金額（円）", "Up to (yen)"), t, e))
+                div {
+                    label for="cod_fee_basis" { (l.t("手数料の段階の判定", "Fee tiers compare")) }
+                    select id="cod_fee_basis" name="cod_fee_basis" {
+                        option value="subtotal" selected[t.get("cod_fee_basis") == "subtotal"] {
+                            (l.t("手数料を含まない合計（従来どおり）", "the total before the fee (as before)"))
+                        }
+                        option value="collected" selected[t.get("cod_fee_basis") == "collected"] {
+                            (l.t("手数料を含む代引金額（運送会社の方式）", "the amount collected, fee included (the carriers' way)"))
+                        }
+                    }
+                    (field_error(e, "cod_fee_basis"))
+                }
                 table.cod-tiers {
                     thead { tr { th { (l.t("合計（円）まで", "Totals up to (yen)")) } th { (l.t("手数料（円）", "Fee (yen)")) } } }
                     tbody {
@@ -285,9 +310,110 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
                 (submit)
             }
         }
+        @let (e, t) = section("disclosures");
+        section.panel.disclosures #disclosures {
+            h2 { (l.t("特定商取引法に基づく表記", "Commercial disclosures (特定商取引法)")) }
+            (problem(e, &DISCLOSURE_FIELDS.iter().map(|f| f.0).map(disclosures::at).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>()))
+            p.disclosures-state {
+                @if d.disclosures.published {
+                    (l.t("公開中：ストアフロントに表示されています。", "Published: shown on the storefront."))
+                } @else {
+                    (l.t("下書き：ストアフロントには表示されません。", "Draft: not shown on the storefront."))
+                    @if !d.disclosures.missing.is_empty() {
+                        " " (l.t("未入力の必須項目：", "Required items still empty: "))
+                        (d.disclosures.missing.iter().filter_map(|m| DISCLOSURE_FIELDS.iter().find(|f| f.0 == m)).map(|f| if l == Lang::Ja { f.1 } else { f.2 }).collect::<Vec<_>>().join("、"))
+                    }
+                }
+            }
+            form method="post" action={ (BASE) "/settings/disclosures" } {
+                (csrf(&token))
+                @for (name, ja, en, long) in DISCLOSURE_FIELDS {
+                    @let field = disclosures::at(name);
+                    div {
+                        label for=(field) { (if l == Lang::Ja { ja } else { en }) @if disclosures::REQUIRED.iter().any(|r| r.0 == name) { " *" } }
+                        @if long {
+                            textarea id=(field) name=(field) rows="3" { (t.get(&field)) }
+                        } @else {
+                            input id=(field) name=(field) value=(t.get(&field));
+                        }
+                        (field_error(e, &field))
+                    }
+                }
+                div { label.inline { input type="checkbox" name="published" checked[t.checked("published")]; (l.t("ストアフロントに公開する（必須項目がすべて必要です）", "Publish on the storefront (needs every required item)")) } }
+                p.muted { (l.t("* は公開に必須の項目です。", "* items are required to publish.")) }
+                (submit)
+            }
+        }
     };
     let status = failed.map(|(_, f, _)| f.status).unwrap_or(StatusCode::OK);
     layout::page_with_status(s, "/settings", l.t("設定", "Settings"), body, status)
+}
+
+/// The disclosures' items on the form: field, Japanese and English label, and whether it is a
+/// longer text (a textarea).
+const DISCLOSURE_FIELDS: [(&str, &str, &str, bool); 14] = [
+    ("seller_name", "販売業者", "Seller", false),
+    ("responsible_person", "運営統括責任者", "Responsible person", false),
+    ("address", "所在地", "Address", true),
+    ("phone", "電話番号", "Phone", false),
+    ("email", "メールアドレス", "Email", false),
+    ("price_note", "販売価格", "Prices", true),
+    ("extra_charges", "商品代金以外の必要料金", "Charges besides the price", true),
+    ("payment_methods", "支払方法", "Payment methods", true),
+    ("payment_timing", "支払時期", "When payment is due", true),
+    ("delivery_timing", "引渡時期", "When the goods are delivered", true),
+    ("returns_policy", "返品・交換・キャンセル", "Returns, exchanges, cancellation", true),
+    ("offer_validity", "申込みの有効期限", "Period of the offer", true),
+    ("defect_liability", "契約不適合責任", "Liability for defects", true),
+    ("special_conditions", "販売数量の制限等、特別な販売条件", "Special conditions", true),
+];
+
+fn disclosure_item<'a>(d: &'a Disclosures, name: &str) -> Option<&'a str> {
+    match name {
+        "seller_name" => d.seller_name.as_deref(),
+        "responsible_person" => d.responsible_person.as_deref(),
+        "address" => d.address.as_deref(),
+        "phone" => d.phone.as_deref(),
+        "email" => d.email.as_deref(),
+        "price_note" => d.price_note.as_deref(),
+        "extra_charges" => d.extra_charges.as_deref(),
+        "payment_methods" => d.payment_methods.as_deref(),
+        "payment_timing" => d.payment_timing.as_deref(),
+        "delivery_timing" => d.delivery_timing.as_deref(),
+        "returns_policy" => d.returns_policy.as_deref(),
+        "offer_validity" => d.offer_validity.as_deref(),
+        "defect_liability" => d.defect_liability.as_deref(),
+        "special_conditions" => d.special_conditions.as_deref(),
+        _ => None,
+    }
+}
+
+/// The form's disclosures, as the API's body has them (the domain trims and checks them).
+fn disclosures_of(f: &Fields) -> Disclosures {
+    let item = |name: &str| Some(f.get(&disclosures::at(name)).to_string());
+    Disclosures {
+        seller_name: item("seller_name"),
+        responsible_person: item("responsible_person"),
+        address: item("address"),
+        phone: item("phone"),
+        email: item("email"),
+        price_note: item("price_note"),
+        extra_charges: item("extra_charges"),
+        payment_methods: item("payment_methods"),
+        payment_timing: item("payment_timing"),
+        delivery_timing: item("delivery_timing"),
+        returns_policy: item("returns_policy"),
+        offer_validity: item("offer_validity"),
+        defect_liability: item("defect_liability"),
+        special_conditions: item("special_conditions"),
+    }
+}
+
+fn basis_value(b: CodFeeBasis) -> &'static str {
+    match b {
+        CodFeeBasis::Subtotal => "subtotal",
+        CodFeeBasis::Collected => "collected",
+    }
 }
 
 trait YenField {
@@ -359,6 +485,15 @@ async fn save(
             "cod" => {
                 update.cod_enabled = Some(f.checked("cod_enabled"));
                 update.cod_limit = r.yen(&f, "cod_limit");
+                update.cod_fee_basis = match f.get("cod_fee_basis") {
+                    "" => None,
+                    "collected" => Some(CodFeeBasis::Collected),
+                    "subtotal" => Some(CodFeeBasis::Subtotal),
+                    _ => {
+                        r.push(kernel::FieldError::new("cod_fee_basis", "invalid", "use subtotal or collected"));
+                        None
+                    }
+                };
                 let rows = filled(&f, "cod_fee_tiers", "up_to");
                 let mut tiers = Vec::new();
                 for i in &rows {
@@ -421,6 +556,11 @@ async fn save(
                     ..Default::default()
                 };
                 tenancy::settings::update_settings(&mut tx, store, by, input).await?;
+                return Ok(());
+            }
+            "disclosures" => {
+                let input = UpdateDisclosures { disclosures: disclosures_of(&f), published: f.checked("published") };
+                disclosures::update(&mut tx, store, None, by, input).await?;
                 return Ok(());
             }
             _ => return Err(Failure::new(StatusCode::NOT_FOUND, "not_found", "no such page")),

@@ -5,6 +5,7 @@ mod customers;
 mod mall;
 mod media;
 mod orders;
+mod printing;
 mod products;
 mod security;
 mod settings;

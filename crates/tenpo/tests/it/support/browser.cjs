@@ -45,6 +45,21 @@ const readline = require("readline");
           value = r ? r.status() : null;
           break;
         }
+        case "popup": {
+          // a click that opens a new tab (target=_blank, formtarget=_blank): go on in that tab
+          const [tab] = await Promise.all([context.waitForEvent("page"), page.click(cmd.selector)]);
+          await tab.waitForLoadState("load");
+          tab.on("dialog", (d) => d.accept());
+          page = tab;
+          value = tab.url();
+          break;
+        }
+        case "first_tab": {
+          for (const p of context.pages().slice(1)) await p.close();
+          page = context.pages()[0];
+          await page.bringToFront();
+          break;
+        }
         case "text": value = await page.innerText(cmd.selector); break;
         case "texts": value = await page.locator(cmd.selector).allInnerTexts(); break;
         case "count": value = await page.locator(cmd.selector).count(); break;

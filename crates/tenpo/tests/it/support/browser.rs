@@ -119,6 +119,16 @@ impl Browser {
         self.send(json!({ "op": "click", "selector": selector })).await.as_u64().unwrap_or(0) as u16
     }
 
+    /// Clicks what opens a new tab (a print button) and goes on in that tab; answers its URL.
+    pub async fn click_popup(&mut self, selector: &str) -> String {
+        self.send(json!({ "op": "popup", "selector": selector })).await.as_str().unwrap_or("").to_string()
+    }
+
+    /// Closes the tabs opened by [`Browser::click_popup`] and goes back to the first.
+    pub async fn first_tab(&mut self) {
+        self.send(json!({ "op": "first_tab" })).await;
+    }
+
     pub async fn text(&mut self, selector: &str) -> String {
         self.send(json!({ "op": "text", "selector": selector })).await.as_str().unwrap_or("").to_string()
     }
