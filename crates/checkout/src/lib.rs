@@ -8,6 +8,7 @@
 //!
 //! * [`mails`]: the outbox consumer sending the order mails (confirmation, bank-transfer
 //!   instructions, payment received, shipped) through `mail::send`;
+//! * [`delivery`]: delivery dates in the store's business days, the carriers' slot presets;
 //! * [`documents`]: an order's invoice, receipt and delivery slip, printable HTML;
 //! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
 //!
@@ -16,6 +17,7 @@
 
 pub mod cart;
 pub mod check;
+pub mod delivery;
 pub mod documents;
 pub mod error;
 pub mod event;
