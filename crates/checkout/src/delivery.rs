@@ -95,9 +95,10 @@ const SEARCH_DAYS: u32 = 800;
 impl DeliveryRules {
     /// Whether the store ships on `date`.
     pub fn is_business_day(&self, date: NaiveDate) -> bool {
-        !self.closed_weekdays.contains(&date.weekday())
-            && !self.closed_dates.contains(&date)
-            && !(self.closed_on_holidays && kernel::holidays::is_holiday(date))
+        let closed = self.closed_weekdays.contains(&date.weekday())
+            || self.closed_dates.contains(&date)
+            || (self.closed_on_holidays && kernel::holidays::is_holiday(date));
+        !closed
     }
 
     /// The first business day on or after `date`.
@@ -120,7 +121,9 @@ impl DeliveryRules {
             .extra_days
             .iter()
             .filter_map(|e| match &e.area {
-                Area::PostalPrefix(p) if !digits.is_empty() && digits.starts_with(p.as_str()) => Some((p.len(), e.days)),
+                Area::PostalPrefix(p) if !digits.is_empty() && digits.starts_with(p.as_str()) => {
+                    Some((p.len(), e.days))
+                }
                 _ => None,
             })
             .max_by_key(|(len, _)| *len)

@@ -351,7 +351,10 @@ fn check_slots(v: &mut Validator, input: &UpdateCheckoutSettings) -> Vec<(String
     }
     for (i, slot) in s.iter().enumerate() {
         let code = slot.code.trim().to_lowercase();
-        if code.is_empty() || code.len() > 32 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if code.is_empty()
+            || code.len() > 32
+            || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             v.push(&format!("delivery_slots[{i}].code"), "invalid", "1 to 32 of a-z, 0-9, '-' and '_'");
         }
         let label = v.text(&format!("delivery_slots[{i}].label"), &slot.label, 100);
@@ -390,7 +393,9 @@ fn check_calendar(v: &mut Validator, input: &UpdateCheckoutSettings) -> Calendar
             match name.trim().parse::<Weekday>() {
                 Ok(w) if !days.contains(&(w.number_from_monday() as i16)) => days.push(w.number_from_monday() as i16),
                 Ok(_) => v.push(&format!("closed_weekdays[{i}]"), "duplicate", "this weekday is listed twice"),
-                Err(_) => v.push(&format!("closed_weekdays[{i}]"), "invalid", "one of mon, tue, wed, thu, fri, sat, sun"),
+                Err(_) => {
+                    v.push(&format!("closed_weekdays[{i}]"), "invalid", "one of mon, tue, wed, thu, fri, sat, sun")
+                }
             }
         }
         if days.len() == 7 {

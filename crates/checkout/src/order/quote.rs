@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::status::PaymentMethod;
 use crate::CheckoutError;
 use crate::cart::{self, CartKey};
-use crate::delivery::{Destination, DeliveryWindow};
+use crate::delivery::{DeliveryWindow, Destination};
 use crate::promotions;
 use crate::settings::{self, CheckoutSettings};
 use crate::totals::{self, Discount, Line, ShippingRules, TaxLine, Totals};

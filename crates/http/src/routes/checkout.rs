@@ -117,15 +117,16 @@ async fn place_order(
     let key = key.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let now = s.settings.clock.now();
-    let (status, body) = match order::place_order_at(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key, now).await {
-        Ok(answer) => answer,
-        Err(e @ CheckoutError::PricesChanged) => {
-            // the cart now carries today's prices: keep that, so the shopper can review and retry
-            tx.commit().await?;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (status, body) =
+        match order::place_order_at(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key, now).await {
+            Ok(answer) => answer,
+            Err(e @ CheckoutError::PricesChanged) => {
+                // the cart now carries today's prices: keep that, so the shopper can review and retry
+                tx.commit().await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
     tx.commit().await?;
     Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
 }

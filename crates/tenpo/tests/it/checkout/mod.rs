@@ -1,3 +1,4 @@
+mod delivery;
 mod documents;
 mod flows;
 mod japan;
