@@ -15,6 +15,7 @@
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
 //! reservations belong to the inventory crate, whose functions it calls.
 
+pub mod carrier_csv;
 pub mod cart;
 pub mod check;
 pub mod delivery;

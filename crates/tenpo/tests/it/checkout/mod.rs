@@ -1,3 +1,4 @@
+mod carrier_csv;
 mod delivery;
 mod documents;
 mod flows;
