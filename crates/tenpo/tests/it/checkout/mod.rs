@@ -1,5 +1,6 @@
 mod carrier_csv;
 mod delivery;
+mod disclosures;
 mod documents;
 mod flows;
 mod japan;
