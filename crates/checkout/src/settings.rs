@@ -52,8 +52,8 @@ pub struct DeliverySlot {
     /// e.g. 午前中, 14時〜16時
     pub label: String,
     /// The time code the carrier's label software reads for this slot (Yamato B2 Cloud
-    /// `0812`, Sagawa e-飛伝 `01`); the presets fill it.
-    #[serde(default)]
+    /// `0812`, Sagawa e-飛伝 `01`); the presets fill it. Left out when the slot has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_code: Option<String>,
 }
 
