@@ -240,6 +240,7 @@ fn domestic_phone(e164: Option<&str>) -> String {
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CarrierExport {
+    #[param(inline)]
     pub format: CarrierFormat,
     /// The shipments' status; `pending` (the default: waiting to leave, of orders that may
     /// ship: paid, or cash on delivery) or `shipped` (labels printed again).

@@ -46,6 +46,7 @@ async fn export_shipments(
 #[into_params(parameter_in = Query)]
 struct ImportQuery {
     /// The carrier program that wrote the file.
+    #[param(inline)]
     format: CarrierFormat,
 }
 
