@@ -233,9 +233,12 @@ pub async fn add(State(s): State<AppState>, shop: Shop, headers: HeaderMap, body
     };
     let mut reading = Reading::default();
     let variant = reading.take(
-        f.get("variant_id").parse::<VariantId>().map_err(|_| FieldError::new("variant_id", "invalid", "choose a variant")),
+        f.get("variant_id")
+            .parse::<VariantId>()
+            .map_err(|_| FieldError::new("variant_id", "invalid", "choose a variant")),
     );
-    let quantity = if f.get("quantity").trim().is_empty() { Some(1) } else { reading.take(int("quantity", f.get("quantity"))) };
+    let quantity =
+        if f.get("quantity").trim().is_empty() { Some(1) } else { reading.take(int("quantity", f.get("quantity"))) };
     if let Err(e) = reading.done() {
         return layout::failure_page(None, &e);
     }

@@ -58,7 +58,8 @@ pub fn router() -> Router<AppState> {
 async fn headers(req: Request, next: Next) -> Response {
     let started = Instant::now();
     if req.method() == Method::POST && !same_origin(&req) {
-        return (StatusCode::FORBIDDEN, layout::plain_error("このフォームは別のサイトから送信されました。")).into_response();
+        return (StatusCode::FORBIDDEN, layout::plain_error("このフォームは別のサイトから送信されました。"))
+            .into_response();
     }
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -86,11 +87,8 @@ async fn headers(req: Request, next: Next) -> Response {
 /// through (it is no browser carrying the shopper's cookie).
 fn same_origin(req: &Request) -> bool {
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let from = req
-        .headers()
-        .get(header::ORIGIN)
-        .or_else(|| req.headers().get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
+    let from =
+        req.headers().get(header::ORIGIN).or_else(|| req.headers().get(header::REFERER)).and_then(|v| v.to_str().ok());
     match from {
         None => true,
         Some(url) => {

@@ -78,7 +78,13 @@ pub async fn show(
     layout::respond(StatusCode::OK, layout::page(&frame, body))
 }
 
-fn page_body(base: &str, token: &str, o: &OrderView, deliveries: Option<&OrderDeliveries>, refused: Option<&str>) -> Markup {
+fn page_body(
+    base: &str,
+    token: &str,
+    o: &OrderView,
+    deliveries: Option<&OrderDeliveries>,
+    refused: Option<&str>,
+) -> Markup {
     let link = |rest: &str| format!("{base}/orders/{}{rest}?token={}", o.id, encode(token));
     html! {
         h1 { "ご注文 #" (o.number) }
@@ -208,9 +214,15 @@ pub async fn receipt(
     let done = async {
         let token = token_of(&q)?;
         let mut tx = shop.begin(&s).await?;
-        let html =
-            documents::for_shopper(&mut tx, shop.store_id, id, &token, DocumentKind::Receipt, &ReceiptChoice::default())
-                .await?;
+        let html = documents::for_shopper(
+            &mut tx,
+            shop.store_id,
+            id,
+            &token,
+            DocumentKind::Receipt,
+            &ReceiptChoice::default(),
+        )
+        .await?;
         tx.commit().await?;
         Ok::<_, Failure>(html)
     }

@@ -69,12 +69,7 @@ where
 }
 
 /// The store's front page: its products, newest first or by price, 24 a page.
-pub async fn home(
-    State(s): State<AppState>,
-    shop: Shop,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
+pub async fn home(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
     let sort = sort_of(q.sort.as_deref());
     let key = format!("page:list:{sort:?}:{}", q.cursor.as_deref().unwrap_or(""));
     cached_page(&s, &shop, key, &headers, || async {

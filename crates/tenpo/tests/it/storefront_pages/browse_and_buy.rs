@@ -113,7 +113,8 @@ async fn a_shopper_browses_searches_in_japanese_and_buys_by_bank_transfer_and_by
     assert_eq!(first.len(), 1);
     assert_eq!(first[0]["payment_method"], "bank_transfer");
     assert_eq!(first[0]["total"]["amount"], 6260);
-    let detail = app.get(&format!("/admin/v1/orders/{}", first[0]["id"].as_str().unwrap()), &shop.owner_token).await.expect(200);
+    let detail =
+        app.get(&format!("/admin/v1/orders/{}", first[0]["id"].as_str().unwrap()), &shop.owner_token).await.expect(200);
     assert_eq!(detail["delivery_slot"], "am");
     assert_eq!(detail["shipping_address"]["prefecture"], "東京都");
     // the order's page again, later, from its link
@@ -167,5 +168,75 @@ async fn the_same_checkout_works_without_javascript() {
     let placed = orders(&app, &shop).await;
     assert_eq!(placed.len(), 1);
     assert_eq!(placed[0]["email"], "taro@example.jp");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_digital_guide_is_bought_paid_and_downloaded_until_its_limit() {
+    let app = TestApp::spawn().await;
+    let TeaHouse { shop, guide, .. } = tea_house(&app).await;
+    let product = crate::digital::product_of(&app, &guide).await;
+    crate::digital::upload(&app, &shop, &product, &guide, b"guide", "gyokuro.pdf", Some("application/pdf"))
+        .await
+        .expect(201);
+    crate::digital::limit_product(&app, &shop, &product, 2).await;
+    let base = format!("/shop/{}", shop.handle);
+    let mut b = Browser::start(&app.base).await;
+
+    // a digital product: no stock to hold, no address needed
+    assert_eq!(b.goto(&format!("{base}/products/guide")).await, 200);
+    assert_eq!(b.text("[data-variant=PDF] .stock").await, "ダウンロード商品");
+    assert_eq!(b.click("form.add button[type=submit]").await, 200);
+    assert_eq!(b.attr("[data-add]", "data-add").await.as_deref(), Some("added"));
+    b.click("#to-checkout").await;
+    b.fill("#email", "jiro@example.jp").await;
+    b.check("input[name=payment_method][value=bank_transfer]").await;
+    assert_eq!(b.click("form.checkout button[type=submit]").await, 200);
+    assert_eq!(b.text("#grand-total").await, "¥550");
+    assert_eq!(b.click("#place").await, 200);
+    assert!(b.text("#downloads").await.contains("ご入金の確認後"), "nothing to download before the payment");
+    let order_url = b.url().await;
+
+    // staff confirm the transfer through the API; the deliveries follow (the worker)
+    let order = orders(&app, &shop).await[0].clone();
+    app.post(
+        &format!("/admin/v1/orders/{}/payments/confirm", order["id"].as_str().unwrap()),
+        &shop.owner_token,
+        serde_json::json!({ "received": order["total"] }),
+    )
+    .await
+    .expect(200);
+    let started = Instant::now();
+    loop {
+        b.goto(&order_url).await;
+        if b.count("li[data-delivery]").await == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the delivery never appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(b.attr(".remaining", "data-remaining").await.as_deref(), Some("2"));
+    assert!(b.count("#receipt").await == 1, "paid: the receipt is there");
+    b.screenshots("storefront-order-downloads").await;
+
+    // the download form, twice, then the limit
+    let action = b.attr("form.download", "action").await.unwrap();
+    let token = order_url.split("token=").nth(1).unwrap().to_string();
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for _ in 0..2 {
+        let r = c.post(app.url(&action)).form(&[("token", token.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let file = r.headers()["location"].to_str().unwrap().to_string();
+        let got = c.get(if file.starts_with("http") { file } else { app.url(&file) }).send().await.unwrap();
+        assert_eq!(got.bytes().await.unwrap().as_ref(), b"guide");
+    }
+    let r = c.post(app.url(&action)).form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.contains("refused=download_limit_reached"), "{back}");
+    b.goto(&back).await;
+    assert!(b.text("#downloads .problem").await.contains("上限"));
+    assert_eq!(b.attr(".remaining", "data-remaining").await.as_deref(), Some("0"));
+    assert_eq!(b.count("form.download").await, 0);
     b.close().await;
 }

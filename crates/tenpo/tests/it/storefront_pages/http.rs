@@ -37,11 +37,21 @@ async fn a_double_submitted_checkout_form_places_one_order() {
     let c = client();
 
     // add to cart: a cart is made and kept in the cookie
-    let added = c.post(format!("{base}/cart/items")).form(&[("variant_id", tea.as_str()), ("quantity", "2")]).send().await.unwrap();
+    let added = c
+        .post(format!("{base}/cart/items"))
+        .form(&[("variant_id", tea.as_str()), ("quantity", "2")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(added.status(), 303);
     assert!(added.headers()[LOCATION].to_str().unwrap().ends_with("/cart?added=held"));
     let set = added.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains(&format!("Path=/shop/{}", shop.handle)), "{set}");
+    assert!(
+        set.contains("HttpOnly")
+            && set.contains("SameSite=Lax")
+            && set.contains(&format!("Path=/shop/{}", shop.handle)),
+        "{set}"
+    );
     let cookie = set.split(';').next().unwrap().to_string();
 
     // the confirmation carries a fresh Idempotency-Key
@@ -94,9 +104,13 @@ async fn pages_are_cached_with_etags_and_bad_input_is_a_4xx_page() {
     let product = app.get("/admin/v1/products?limit=10", &shop.owner_token).await.expect(200);
     let yunomi = product["items"].as_array().unwrap().iter().find(|p| p["handle"] == "yunomi").unwrap().clone();
     let (product_id, variant) = (yunomi["id"].as_str().unwrap(), yunomi["variants"][0]["id"].as_str().unwrap());
-    app.patch(&format!("/admin/v1/products/{product_id}/variants/{variant}"), &shop.owner_token, serde_json::json!({ "price": super::yen(3500) }))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/admin/v1/products/{product_id}/variants/{variant}"),
+        &shop.owner_token,
+        serde_json::json!({ "price": super::yen(3500) }),
+    )
+    .await
+    .expect(200);
     let mut seen = String::new();
     for _ in 0..50 {
         seen = c.get(format!("{base}/products/yunomi")).send().await.unwrap().text().await.unwrap();
@@ -111,7 +125,8 @@ async fn pages_are_cached_with_etags_and_bad_input_is_a_4xx_page() {
     assert_eq!(c.get(app.url("/shop/no-such-store")).send().await.unwrap().status(), 404);
     assert_eq!(c.get(format!("{base}/products/nothing")).send().await.unwrap().status(), 404);
     // a variant that is no id, a quantity that is no number: 422, no cart made
-    for form in [[("variant_id", "tea"), ("quantity", "1")], [("variant_id", cup.as_str()), ("quantity", "たくさん")]] {
+    for form in [[("variant_id", "tea"), ("quantity", "1")], [("variant_id", cup.as_str()), ("quantity", "たくさん")]]
+    {
         let r = c.post(format!("{base}/cart/items")).form(&form).send().await.unwrap();
         assert_eq!(r.status(), 422, "{form:?}");
         assert!(r.headers().get(SET_COOKIE).is_none());
