@@ -150,3 +150,52 @@ async fn pages_are_cached_with_etags_and_bad_input_is_a_4xx_page() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// The cart page of a cookie, until `done` holds (at most 20 s).
+async fn cart_until(c: &reqwest::Client, url: &str, cookie: &str, done: impl Fn(&str) -> bool) -> (String, bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let r = c.get(url).header(COOKIE, cookie).send().await.unwrap();
+        let refresh = r.headers().contains_key("refresh");
+        let page = r.text().await.unwrap();
+        if done(&page) {
+            return (page, refresh);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the cart never got there: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_flash_sale_add_shows_the_queues_answer_held_or_sold_out() {
+    // no waiting for the decision: a flash-sale add may answer "queued" first
+    let app = TestApp::spawn_with(|c, _| c.http.hot_wait_ms = 0).await;
+    let shop = app.shop().await;
+    let last = crate::inventory::stocked_variant(&app, &shop, 1, true, None).await;
+    let base = app.url(&format!("/shop/{}", shop.handle));
+    let c = client();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let r = c.post(format!("{base}/cart/items")).form(&[("variant_id", last.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+        let cookie = r.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+        let url = app.url(&to);
+        if to.contains("/cart?queued=") {
+            // the queue's answer was not there yet: until it is, the page says so and looks
+            // again by itself
+            let first = c.get(&url).header(COOKIE, &cookie).send().await.unwrap();
+            let refresh = first.headers().contains_key("refresh");
+            if first.text().await.unwrap().contains("data-add=\"queued\"") {
+                assert!(refresh, "a queued add looks again by itself");
+            }
+        }
+        let (page, refresh) = cart_until(&c, &url, &cookie, |p| !p.contains("data-add=\"queued\"")).await;
+        assert!(!refresh, "decided: no more refreshing");
+        seen.push(page);
+    }
+    // one unit: the first shopper holds it, the second is told it sold out
+    assert!(seen[0].contains("data-add=\"held\""), "{}", seen[0]);
+    assert!(seen[1].contains("data-add=\"refused\"") && seen[1].contains("data-code=\"sold_out\""), "{}", seen[1]);
+    assert!(seen[1].contains("売り切れ"));
+}
