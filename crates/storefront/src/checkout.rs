@@ -405,7 +405,11 @@ pub async fn place(State(s): State<AppState>, shop: Shop, headers: HeaderMap, bo
                 details(&s, &shop, &key, &f, Some(&failure)).await
             } else {
                 let base = shop.base();
-                let frame = Frame { base: &base, store_name: "", title: "", description: None };
+                let name = match shop.begin(&s).await {
+                    Ok(mut tx) => shop.name(&mut tx).await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                let frame = Frame { base: &base, store_name: &name, title: "", description: None };
                 layout::failure_page(Some(&frame), &failure)
             }
         }
