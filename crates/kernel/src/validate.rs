@@ -87,6 +87,11 @@ impl Validator {
         value
     }
 
+    /// Whether `field` already has an error.
+    pub fn has(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == field)
+    }
+
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }

@@ -31,6 +31,8 @@ pub enum TenancyError {
     NotAMall,
     #[error("a vendor's staff act for their own vendor only: leave vendor_id out or give your own")]
     OutsideVendorScope,
+    #[error("this store has not published its commercial disclosures (特定商取引法に基づく表記) yet")]
+    DisclosuresNotPublished,
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
     #[error(transparent)]
@@ -47,7 +49,13 @@ impl Problem for TenancyError {
     fn status(&self) -> u16 {
         use TenancyError::*;
         match self {
-            TenantNotFound | StoreNotFound | LocationNotFound | StaffNotFound | VendorNotFound | ProductNotFound => 404,
+            TenantNotFound
+            | StoreNotFound
+            | LocationNotFound
+            | StaffNotFound
+            | VendorNotFound
+            | ProductNotFound
+            | DisclosuresNotPublished => 404,
             StoreHandleTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner | LocationHasStock => 409,
             CannotManageRole(_) | OutsideVendorScope => 403,
             NotAMall => 422,
@@ -75,6 +83,7 @@ impl Problem for TenancyError {
             LocationHasStock => "location_has_stock",
             NotAMall => "not_a_mall",
             OutsideVendorScope => "outside_vendor_scope",
+            DisclosuresNotPublished => "legal_disclosures_not_published",
             Validation(e) => e.code(),
             Permission(e) => e.code(),
             Page(e) => e.code(),

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod commission;
+pub mod disclosures;
 pub mod error;
 pub mod event;
 pub mod locations;

@@ -100,7 +100,7 @@ fn valid_login_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
-fn parse_email(v: &mut Validator, raw: &str) -> Option<String> {
+pub(crate) fn parse_email(v: &mut Validator, field: &str, raw: &str) -> Option<String> {
     let e = raw.trim().to_lowercase();
     if e.is_empty() {
         return None;
@@ -108,7 +108,7 @@ fn parse_email(v: &mut Validator, raw: &str) -> Option<String> {
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
     if !ok || e.chars().any(char::is_whitespace) {
-        v.push("email", "invalid", "not an email address");
+        v.push(field, "invalid", "not an email address");
     }
     Some(e)
 }
@@ -164,7 +164,7 @@ pub async fn create_staff(
     }
     let mut v = Validator::new();
     let name = v.opt_text("name", Some(&input.name), 200).unwrap_or_default();
-    let email = input.email.as_deref().and_then(|e| parse_email(&mut v, e));
+    let email = input.email.as_deref().and_then(|e| parse_email(&mut v, "email", e));
     let login_id = input.login_id.as_deref().and_then(|l| parse_login_id(&mut v, l));
     let phone = input.phone.as_deref().and_then(|p| parse_phone(&mut v, p));
     if email.is_none() && login_id.is_none() && phone.is_none() {
@@ -261,7 +261,7 @@ pub async fn update_staff(
     }
     let mut v = Validator::new();
     let name = input.name.as_deref().map(|n| v.opt_text("name", Some(n), 200).unwrap_or_default());
-    let email = input.email.as_deref().map(|e| parse_email(&mut v, e));
+    let email = input.email.as_deref().map(|e| parse_email(&mut v, "email", e));
     let login_id = input.login_id.as_deref().map(|l| parse_login_id(&mut v, l));
     let phone = input.phone.as_deref().map(|p| parse_phone(&mut v, p));
     if let Some(pw) = &input.password {

@@ -5,15 +5,18 @@
 //! * [`read_model`]: the order as staff and the shopper see it;
 //! * [`place`]: placing an order from a cart, one transaction in named steps;
 //! * [`quote`]: what the cart costs paid each way, and which payment methods it may use (the
-//!   one rule the checkout options and placing share).
+//!   one rule the checkout options and placing share);
+//! * [`confirmation`]: the final confirmation of a checkout form, by placing's own steps.
 //!
 //! Everything is re-exported here: callers write `order::view`, `order::place_order`.
 
+pub mod confirmation;
 pub mod place;
 pub mod quote;
 pub mod read_model;
 pub mod status;
 
+pub use confirmation::{Confirmation, confirm};
 pub use place::{PlaceOrder, PlacedOrder, place_order};
 pub use quote::{CheckoutOptions, MethodOption, options};
 pub use read_model::{

@@ -125,22 +125,22 @@ async fn lock_the_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<Car
 
 /// A cart line with what the order needs of its variant and product now.
 #[derive(sqlx::FromRow)]
-struct CartLineRow {
+pub(super) struct CartLineRow {
     id: CartItemId,
-    variant_id: VariantId,
+    pub(super) variant_id: VariantId,
     product_id: ProductId,
-    vendor_id: VendorId,
-    quantity: i32,
-    price_amount: i64,
+    pub(super) vendor_id: VendorId,
+    pub(super) quantity: i32,
+    pub(super) price_amount: i64,
     current_price: i64,
-    product_title: String,
-    variant_title: String,
-    sku: String,
+    pub(super) product_title: String,
+    pub(super) variant_title: String,
+    pub(super) sku: String,
     fulfillment_type: FulfillmentType,
-    tax_class: TaxClass,
+    pub(super) tax_class: TaxClass,
     sellable: bool,
     /// The single-brand tenant's own vendor: no commission.
-    house: bool,
+    pub(super) house: bool,
     /// The line's live holds, oldest first: ids, quantities, locations.
     hold_ids: Option<Vec<ReservationId>>,
     hold_quantities: Option<Vec<i32>>,
@@ -160,7 +160,7 @@ impl CartLineRow {
 
 /// The cart's lines, in the order they were added, each with its live holds; an empty cart is
 /// refused.
-async fn read_the_lines(tx: &mut Tx, cart: &CartRow) -> Result<Vec<CartLineRow>, CheckoutError> {
+pub(super) async fn read_the_lines(tx: &mut Tx, cart: &CartRow) -> Result<Vec<CartLineRow>, CheckoutError> {
     let lines: Vec<CartLineRow> = sqlx::query_as(
         "SELECT i.id, i.variant_id, p.id AS product_id, i.vendor_id, i.quantity, i.price_amount, v.price_amount AS current_price,
                 p.title AS product_title, v.title AS variant_title, v.sku, v.fulfillment_type, v.tax_class,
@@ -187,14 +187,18 @@ async fn read_the_lines(tx: &mut Tx, cart: &CartRow) -> Result<Vec<CartLineRow>,
 }
 
 /// The checkout form, checked: the email as the customer's identity has it, the addresses.
-struct Form {
+pub(super) struct Form {
     email: String,
     shipping_address: Option<Address>,
     billing_address: Option<Address>,
 }
 
 /// Checks the form against the cart and the store's delivery slots, naming every bad field.
-fn check_the_form(input: &PlaceOrder, lines: &[CartLineRow], s: &CheckoutSettings) -> Result<Form, CheckoutError> {
+pub(super) fn check_the_form(
+    input: &PlaceOrder,
+    lines: &[CartLineRow],
+    s: &CheckoutSettings,
+) -> Result<Form, CheckoutError> {
     let mut v = Validator::new();
     let typed = v.text("email", &input.email, 254);
     // the customer's identity and the order's email are one string, however it was typed
@@ -232,7 +236,7 @@ fn check_the_form(input: &PlaceOrder, lines: &[CartLineRow], s: &CheckoutSetting
 
 /// Everything is still sold, at the price the cart shows. A changed price is written into the
 /// cart (kept, though the checkout is refused) so the shopper sees the new total.
-async fn check_prices_and_availability(tx: &mut Tx, lines: &[CartLineRow]) -> Result<(), CheckoutError> {
+pub(super) async fn check_prices_and_availability(tx: &mut Tx, lines: &[CartLineRow]) -> Result<(), CheckoutError> {
     if lines.iter().any(|l| !l.sellable) {
         return Err(CheckoutError::VariantNotAvailable);
     }
@@ -366,7 +370,7 @@ async fn check_the_code(
 
 /// The order's totals paid by `method`, by the quote's rule: refused if the store does not
 /// offer that method for this cart.
-fn price_the_order(
+pub(super) fn price_the_order(
     method: PaymentMethod,
     lines: &[CartLineRow],
     promotion: Option<&Promotion>,

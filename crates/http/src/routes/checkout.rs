@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use checkout::CheckoutError;
 use checkout::cart::{CartKey, CartView};
 use checkout::documents::{self, DocumentKind, ReceiptChoice};
-use checkout::order::{self, CheckoutOptions, OrderView, PlaceOrder, PlacedOrder};
+use checkout::order::{self, CheckoutOptions, Confirmation, OrderView, PlaceOrder, PlacedOrder};
 use checkout::promotions::{self, ApplyCode};
 use kernel::{CartId, OrderId};
 use serde::Deserialize;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(apply_promotion, remove_promotion))
         .routes(routes!(checkout_options))
+        .routes(routes!(confirm_order))
         .routes(routes!(place_order))
         .routes(routes!(get_order))
         .routes(routes!(order_document))
@@ -90,6 +91,39 @@ async fn checkout_options(
     let o = order::options(&mut tx, shop.store_id, &CartKey { id, secret }, q.prefecture.as_deref()).await?;
     tx.commit().await?;
     Ok(Json(o))
+}
+
+/// The final confirmation (最終確認画面) of the checkout form the shopper is about to send: each
+/// line's quantity and price, the total, the payment method and its fee, the delivery timing and
+/// each seller's cancellation and returns terms. It takes the body placing takes, checks it as
+/// placing does (the same 422 field errors, `payment_method_unavailable`, `prices_changed`) and
+/// prices it by the same rule, so placing the same form charges this total. Nothing is placed.
+#[utoipa::path(post, path = "/store/v1/stores/{store}/carts/{cart_id}/confirmation", tag = "checkout", request_body = PlaceOrder,
+    params(("x-cart-secret" = String, Header)),
+    responses((status = 200, body = Confirmation),
+              (status = 409, body = ProblemBody, description = "prices_changed, cart_not_active"),
+              (status = 422, body = ProblemBody, description = "validation_failed, cart_empty, payment_method_unavailable"),
+              (status = 404, body = ProblemBody)))]
+async fn confirm_order(
+    State(s): State<AppState>,
+    shop: Shopfront,
+    CartSecret(secret): CartSecret,
+    ApiPath((_store, id)): ApiPath<(String, CartId)>,
+    ApiJson(input): ApiJson<PlaceOrder>,
+) -> ApiResult<Json<Confirmation>> {
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
+    match order::confirm(&mut tx, shop.store_id, &CartKey { id, secret }, &input).await {
+        Ok(c) => {
+            tx.commit().await?;
+            Ok(Json(c))
+        }
+        Err(e @ CheckoutError::PricesChanged) => {
+            // as placing: the cart keeps today's prices, so the shopper reviews the new total
+            tx.commit().await?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Place the order. One transaction: prices, the promotion and stock are checked again, the

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use catalog::storefront::{self, StorefrontProduct, StorefrontQuery};
 use kernel::{Page, StoreId, StoreRef, TenantId};
+use tenancy::disclosures::PublishedDisclosures;
 use tenancy::stores::StoreStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +19,10 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, ProblemBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_products)).routes(routes!(product_by_handle))
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(product_by_handle))
+        .routes(routes!(legal_disclosures))
 }
 
 /// The store a storefront request addresses (`{store}`: handle or id). A store that does not
@@ -140,4 +144,17 @@ async fn product_by_handle(
         Ok(serde_json::to_vec(&p).unwrap_or_default())
     })
     .await
+}
+
+/// The store's commercial disclosures (特定商取引法に基づく表記) for its page of them and, in a
+/// mall, each vendor's that published its own. 404 `legal_disclosures_not_published` until the
+/// store published a complete set.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/legal-disclosures", tag = "storefront",
+    responses((status = 200, body = PublishedDisclosures),
+              (status = 404, body = ProblemBody, description = "store_not_found, legal_disclosures_not_published")))]
+async fn legal_disclosures(State(s): State<AppState>, shop: Shopfront) -> ApiResult<axum::Json<PublishedDisclosures>> {
+    let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
+    let d = tenancy::disclosures::published(&mut tx, shop.store_id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(d))
 }

@@ -57,6 +57,8 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<()> {
     }
     checkout::settings::update(&mut tx, store.id, Acting::Operator, serde_json::from_value(demo_checkout_settings())?)
         .await?;
+    let disclosures = serde_json::from_value(demo_disclosures("テンポデモコーヒー株式会社"))?;
+    tenancy::disclosures::update(&mut tx, store.id, None, Acting::Operator, disclosures).await?;
     let welcome = serde_json::json!({ "code": "WELCOME10", "description": "10% off your first order",
                                       "discount_type": "percent", "percent_off_bps": 1000, "usage_limit_per_customer": 1 });
     checkout::promotions::create(&mut tx, store.id, Acting::Operator, serde_json::from_value(welcome)?).await?;
@@ -83,6 +85,20 @@ fn demo_checkout_settings() -> serde_json::Value {
         "delivery_slots": [{ "code": "am", "label": "午前中" }, { "code": "14-16", "label": "14時〜16時" },
                            { "code": "16-18", "label": "16時〜18時" }, { "code": "18-21", "label": "18時〜21時" }]
     })
+}
+
+/// The demo seller's commercial disclosures (特定商取引法に基づく表記), complete and published,
+/// in the terms of the demo's checkout settings.
+fn demo_disclosures(seller: &str) -> serde_json::Value {
+    serde_json::json!({ "published": true, "disclosures": {
+        "seller_name": seller, "responsible_person": "店舗 太郎", "address": "〒150-0001 東京都渋谷区神宮前1-2-3",
+        "phone": "03-1234-5678", "email": "shop@demo.tenpo.test", "price_note": "各商品ページに税込価格で表示しています。",
+        "extra_charges": "送料 800円（北海道 1,200円、沖縄県 1,500円、5,000円以上で無料）、代金引換手数料 330円〜1,100円、振込手数料はお客様のご負担です。",
+        "payment_methods": "銀行振込、代金引換",
+        "payment_timing": "銀行振込: ご注文から7日以内にお振込みください。代金引換: 商品お受け取り時にお支払いください。",
+        "delivery_timing": "ご入金確認後（代金引換はご注文後）3営業日以内に発送します。",
+        "returns_policy": "商品到着後8日以内にご連絡ください。未開封の商品に限り返品をお受けします。お客様都合の返品送料はお客様のご負担です。不良品は当店負担で交換します。ご注文のキャンセルは発送前まで承ります。",
+        "offer_validity": "銀行振込のご注文は、7日以内にお振込みがない場合キャンセルとなります。" } })
 }
 
 fn variant(sku: &str, yen: i64, stock: Option<i32>) -> CreateVariant {
@@ -312,6 +328,8 @@ pub async fn seed_demo_mall(db: &Db) -> anyhow::Result<()> {
     .await?;
     checkout::settings::update(&mut tx, store.id, Acting::Operator, serde_json::from_value(demo_checkout_settings())?)
         .await?;
+    let disclosures = serde_json::from_value(demo_disclosures("テンポデモモール株式会社"))?;
+    tenancy::disclosures::update(&mut tx, store.id, None, Acting::Operator, disclosures).await?;
     let settings = serde_json::json!({ "transfer_fee": { "amount": 250, "currency": "JPY" } });
     tenancy::mall::update_settings(&mut tx, Acting::Operator, serde_json::from_value(settings)?).await?;
     for d in demo_vendors() {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use kernel::access::{Acting, Permission};
 use kernel::{LocationId, Page, PageRequest, StaffId, VendorId};
 use serde::Serialize;
+use tenancy::disclosures::{self, LegalDisclosures, UpdateDisclosures};
 use tenancy::locations::{self, CreateLocation, Location, UpdateLocation};
 use tenancy::settings::{StoreSettings, UpdateStoreSettings};
 use tenancy::staff::{self, CreateStaff, StaffMember, UpdateStaff};
@@ -30,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_staff_sessions))
         .routes(routes!(list_vendors, create_vendor))
         .routes(routes!(get_vendor, update_vendor))
+        .routes(routes!(get_disclosures, put_disclosures))
+        .routes(routes!(get_vendor_disclosures, put_vendor_disclosures))
 }
 
 /// The signed-in staff member's store.
@@ -304,4 +307,68 @@ async fn update_vendor(
     tx.commit().await?;
     db::mirror::refresh_tenant_or_warn(&s.db, ctx.tenant_id).await;
     Ok(Json(vendor))
+}
+
+/// The store's commercial disclosures (特定商取引法に基づく表記), drafts included, with the
+/// required items still missing.
+#[utoipa::path(get, path = "/admin/v1/store/legal-disclosures", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = LegalDisclosures), (status = 403, body = ProblemBody)))]
+async fn get_disclosures(State(s): State<AppState>, Staff(ctx): Staff) -> ApiResult<Json<LegalDisclosures>> {
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let d = disclosures::get(&mut tx, ctx.store_id, None, Acting::Staff(&ctx)).await?;
+    tx.commit().await?;
+    Ok(Json(d))
+}
+
+/// Replace the store's commercial disclosures. `published: true` shows them on the storefront
+/// and needs every required item: each missing one is a field error (`disclosures.<item>`,
+/// `required`) and nothing is saved.
+#[utoipa::path(put, path = "/admin/v1/store/legal-disclosures", tag = "store", security(("staff" = [])),
+    request_body = UpdateDisclosures,
+    responses((status = 200, body = LegalDisclosures), (status = 403, body = ProblemBody),
+              (status = 422, body = ProblemBody, description = "validation_failed")))]
+async fn put_disclosures(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiJson(input): ApiJson<UpdateDisclosures>,
+) -> ApiResult<Json<LegalDisclosures>> {
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let d = disclosures::update(&mut tx, ctx.store_id, None, Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok(Json(d))
+}
+
+/// A mall vendor's own commercial disclosures (the seller of its goods), drafts included. A
+/// vendor's staff read their own vendor's.
+#[utoipa::path(get, path = "/admin/v1/vendors/{vendor_id}/legal-disclosures", tag = "store", security(("staff" = [])),
+    responses((status = 200, body = LegalDisclosures), (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "not_a_mall")))]
+async fn get_vendor_disclosures(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<VendorId>,
+) -> ApiResult<Json<LegalDisclosures>> {
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let d = disclosures::get(&mut tx, ctx.store_id, Some(id), Acting::Staff(&ctx)).await?;
+    tx.commit().await?;
+    Ok(Json(d))
+}
+
+/// Replace a mall vendor's commercial disclosures (the mall's owners and admins), with the
+/// store's rule for publishing.
+#[utoipa::path(put, path = "/admin/v1/vendors/{vendor_id}/legal-disclosures", tag = "store", security(("staff" = [])),
+    request_body = UpdateDisclosures,
+    responses((status = 200, body = LegalDisclosures), (status = 403, body = ProblemBody),
+              (status = 404, body = ProblemBody, description = "vendor_not_found"),
+              (status = 422, body = ProblemBody, description = "validation_failed, not_a_mall")))]
+async fn put_vendor_disclosures(
+    State(s): State<AppState>,
+    Staff(ctx): Staff,
+    ApiPath(id): ApiPath<VendorId>,
+    ApiJson(input): ApiJson<UpdateDisclosures>,
+) -> ApiResult<Json<LegalDisclosures>> {
+    let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
+    let d = disclosures::update(&mut tx, ctx.store_id, Some(id), Acting::Staff(&ctx), input).await?;
+    tx.commit().await?;
+    Ok(Json(d))
 }

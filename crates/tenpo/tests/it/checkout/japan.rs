@@ -1,5 +1,6 @@
-//! Issue 19's checkout rules for Japan: bank transfer only with an account to pay into, COD
-//! fee tiers on the amount collected, delivery dates and slots, the 特定商取引法 disclosures.
+//! Issue 19's checkout rules for Japan: bank transfer only with an account to pay into, and COD
+//! fee tiers on the amount collected. (The 特定商取引法 disclosures and the final confirmation
+//! are tested in `disclosures.rs`.)
 
 use reqwest::Method;
 use serde_json::json;

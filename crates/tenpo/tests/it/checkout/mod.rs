@@ -1,3 +1,4 @@
+mod disclosures;
 mod documents;
 mod flows;
 mod japan;

@@ -104,6 +104,17 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             "low_stock_threshold": 3, "show_stock_quantity": true, "cors_origins": ["https://shop.example.jp"] }),
         ),
         (
+            "PUT /admin/v1/store/legal-disclosures",
+            json!({ "published": false, "disclosures": { "seller_name": "S", "responsible_person": "R", "address": "A",
+            "phone": "03-1234-5678", "email": "s@x.test", "price_note": "P", "extra_charges": "E", "payment_methods": "M",
+            "payment_timing": "T", "delivery_timing": "D", "returns_policy": "R", "offer_validity": "O",
+            "defect_liability": "L", "special_conditions": "C" } }),
+        ),
+        (
+            "PUT /admin/v1/vendors/{vendor_id}/legal-disclosures",
+            json!({ "published": false, "disclosures": { "seller_name": "S" } }),
+        ),
+        (
             "POST /admin/v1/inventory/adjustments",
             json!({ "variant_id": "{variant_id}", "location_id": "{location_id}", "delta": 1, "reason": "receipt", "note": "n" }),
         ),
@@ -166,6 +177,13 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
         ("PUT /store/v1/stores/{store}/carts/{cart_id}/promotion", json!({ "code": "SPRING10" })),
         (
             "POST /store/v1/stores/{store}/carts/{cart_id}/checkout",
+            json!({ "email": "b@x.test", "payment_method": "bank_transfer", "delivery_slot": null, "delivery_date": null,
+            "shipping_address": { "name": "N", "name_kana": "エヌ", "postal_code": "1500001", "prefecture": "13",
+                                  "city": "渋谷区", "line1": "1", "line2": "", "phone": "09011112222" },
+            "billing_address": null }),
+        ),
+        (
+            "POST /store/v1/stores/{store}/carts/{cart_id}/confirmation",
             json!({ "email": "b@x.test", "payment_method": "bank_transfer", "delivery_slot": null, "delivery_date": null,
             "shipping_address": { "name": "N", "name_kana": "エヌ", "postal_code": "1500001", "prefecture": "13",
                                   "city": "渋谷区", "line1": "1", "line2": "", "phone": "09011112222" },

@@ -26,6 +26,9 @@ async fn the_demo_store_sells_with_shipping_cod_and_a_welcome_code() {
     let token = app.login("demo", "owner@demo.tenpo.test", "tenpo-demo-password").await;
     let shop = Shop { handle: "demo".into(), owner_token: token.clone(), ..Default::default() };
 
+    // its commercial disclosures are published, for the storefront's page of them
+    let legal = app.call(Method::GET, "/store/v1/stores/demo/legal-disclosures", None, None).await.expect(200);
+    assert_eq!(legal["disclosures"]["seller_name"], "テンポデモコーヒー株式会社");
     let list = app.call(Method::GET, "/store/v1/stores/demo/products?limit=50", None, None).await.expect(200);
     let sku = |sku: &str| {
         list["items"]

@@ -111,3 +111,15 @@ pub fn bank_account() -> Value {
     json!({ "bank_name": "テスト銀行", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567",
             "account_holder_kana": "テンポ" })
 }
+
+/// A complete set of commercial disclosures (特定商取引法に基づく表記), published.
+pub fn disclosures(seller: &str) -> Value {
+    json!({ "published": true, "disclosures": {
+        "seller_name": seller, "responsible_person": "山田 太郎", "address": "〒150-0001 東京都渋谷区神宮前1-2-3",
+        "phone": "03-1234-5678", "email": "shop@example.jp", "price_note": "各商品ページに税込価格で表示しています。",
+        "extra_charges": "送料 全国一律800円（沖縄県1,500円）、代金引換手数料330円〜",
+        "payment_methods": "銀行振込、代金引換", "payment_timing": "銀行振込: ご注文から7日以内、代金引換: お受け取り時",
+        "delivery_timing": "ご入金確認後3営業日以内に発送します。",
+        "returns_policy": "商品到着後8日以内にご連絡ください。お客様都合の返品送料はお客様負担です。",
+        "offer_validity": "ご注文から7日以内にお振込みがない場合はキャンセルとなります。" } })
+}
