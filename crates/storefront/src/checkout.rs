@@ -1,7 +1,7 @@
 //! Checkout in three steps, each a form that posts: the shopper's details (email, address with
 //! postal-code autofill as an enhancement, delivery date and slot where the store has them,
-//! payment method with its fee), the final confirmation (everything the order will be, from
-//! the same quote as the API's checkout options), and placing the order.
+//! payment method with its fee), the final confirmation (everything the order will be and the
+//! seller's terms, from the API's confirmation), and placing the order.
 //!
 //! The confirmation carries a fresh Idempotency-Key in a hidden field: a double click or a
 //! reload of the placing post sends the same key, and the API's own placing (`http_api::shop::
@@ -12,13 +12,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use checkout::cart::{CartKey, CartView};
-use checkout::order::{self, CheckoutOptions, MethodOption, PaymentMethod, PlaceOrder};
+use checkout::order::{self, CheckoutOptions, Confirmation, MethodOption, PaymentMethod, PlaceOrder};
 use console::error::Failure;
 use console::form::{Fields, Reading};
 use console::layout::field_error;
 use customers::address::AddressInput;
 use http_api::AppState;
-use http_api::shop::place as place_order;
+use http_api::shop::{confirm as confirm_order, place as place_order};
 use kernel::FieldError;
 use kernel::jp::PREFECTURES;
 use maud::{Markup, html};
@@ -267,7 +267,9 @@ fn read(f: &Fields) -> Result<PlaceOrder, Failure> {
     })
 }
 
-/// Step 2: the final confirmation: what is bought, for how much, sent where, paid how.
+/// Step 2: the final confirmation (最終確認画面): what is bought, for how much, sent where and
+/// when, paid how, on the seller's terms: the API's confirmation (`http_api::shop::confirm`),
+/// which checks the form as placing does and prices it by the same rule.
 pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, body: Bytes) -> Response {
     let Some(key) = shop.cart(&headers) else { return to_cart(&shop) };
     let f = match Fields::parse(&body) {
@@ -278,30 +280,25 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
         Ok(i) => i,
         Err(e) => return details(&s, &shop, &key, &f, Some(&e)).await,
     };
-    let prefecture = input.shipping_address.as_ref().map(|a| a.prefecture.clone()).filter(|p| !p.is_empty());
-    let (name, loaded) = match load(&s, &shop, &key, prefecture.as_deref()).await {
-        Ok(l) => l,
-        Err(e) if e.is_form_error() => return details(&s, &shop, &key, &f, Some(&e)).await,
+    let c = match confirm_order(&s, &shop.front(), &key, &input).await {
+        Ok(c) => c,
+        Err(e) => {
+            let e = from_api(e);
+            return if e.is_form_error() {
+                details(&s, &shop, &key, &f, Some(&e)).await
+            } else if e.status == StatusCode::NOT_FOUND {
+                to_cart(&shop)
+            } else {
+                layout::failure_page(None, &e)
+            };
+        }
+    };
+    let name = match shop.begin(&s).await {
+        Ok(mut tx) => shop.name(&mut tx).await.unwrap_or_default(),
         Err(e) => return layout::failure_page(None, &e),
     };
-    let Some((view, options)) = loaded else { return to_cart(&shop) };
-    let Some(method) = options.payment_methods.iter().find(|m| m.method == input.payment_method) else {
-        return to_cart(&shop);
-    };
-    if !method.available {
-        let e = Failure::invalid(vec![FieldError::new(
-            "payment_method",
-            "payment_method_unavailable",
-            method.reason.clone().unwrap_or_else(|| "not offered for this order".into()),
-        )]);
-        return details(&s, &shop, &key, &f, Some(&e)).await;
-    }
     let base = shop.base();
     let idempotency_key = uuid::Uuid::new_v4().to_string();
-    let slot = input
-        .delivery_slot
-        .as_ref()
-        .map(|c| options.delivery_slots.iter().find(|s| &s.code == c).map(|s| s.label.clone()).unwrap_or(c.clone()));
     let body = html! {
         h1 { "ご注文内容の確認" }
         p { "まだご注文は確定していません。内容をご確認のうえ「注文を確定する」を押してください。" }
@@ -311,9 +308,13 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
                 table.lines {
                     thead { tr { th { "商品" } th.num { "単価" } th.num { "数量" } th.num { "小計" } } }
                     tbody {
-                        @for line in &view.items {
+                        @for line in &c.lines {
                             tr data-sku=(line.sku) {
-                                td { (line.product_title) @if !line.variant_title.is_empty() && line.variant_title != line.product_title { " " span.muted { (line.variant_title) } } }
+                                td {
+                                    (line.product_title)
+                                    @if !line.variant_title.is_empty() && line.variant_title != line.product_title { " " span.muted { (line.variant_title) } }
+                                    @if line.reduced_rate { " " span.muted { "※軽減税率対象" } }
+                                }
                                 td.num { (L.money(&line.unit_price)) }
                                 td.num { (line.quantity) }
                                 td.num { (L.money(&line.line_total)) }
@@ -322,7 +323,7 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
                     }
                 }
             }
-            (totals(&options, method))
+            (totals(&c))
         }
         section.panel aria-labelledby="ship-h" {
             h2 #ship-h { "お届け先・ご連絡先" }
@@ -333,16 +334,33 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
                     dt { "ご住所" } dd { "〒" (a.postal_code) " " (a.prefecture) (a.city) (a.line1) @if let Some(l) = &a.line2 { " " (l) } }
                     @if let Some(p) = &a.phone { dt { "電話番号" } dd { (p) } }
                 }
-                @if let Some(d) = &input.delivery_date { dt { "お届け希望日" } dd { (L.date(d)) } }
-                @if let Some(sl) = &slot { dt { "お届け時間帯" } dd { (sl) } }
+                @if let Some(d) = &c.delivery.date { dt { "お届け希望日" } dd { (L.date(d)) } }
+                @if let Some(sl) = &c.delivery.slot { dt { "お届け時間帯" } dd #slot { (sl.label) } }
+                @if let Some(t) = &c.delivery.timing { dt { "お届け時期" } dd.pre { (t) } }
             }
         }
         section.panel aria-labelledby="pay-h" {
             h2 #pay-h { "お支払い方法" }
-            p #method data-method=(method_code(method.method)) { (method_label(method.method)) }
-            @match method.method {
-                PaymentMethod::BankTransfer => p.muted { "ご注文後に振込先をご案内します。ご入金を確認してから発送します。" },
+            p #method data-method=(method_code(c.payment_method)) {
+                (method_label(c.payment_method))
+                @if c.payment_fee.amount > 0 { " （手数料 " (L.money(&c.payment_fee)) "）" }
+            }
+            @match c.payment_method {
+                PaymentMethod::BankTransfer => p.muted { "ご注文後に振込先をご案内します。" },
                 PaymentMethod::Cod => p.muted { "商品のお届け時に配達員へお支払いください。" },
+            }
+        }
+        @for t in &c.terms {
+            section.panel.terms aria-label={ (t.seller_name) "のご購入条件" } {
+                h2 { "ご購入条件" @if c.terms.len() > 1 { "（" (t.seller_name) "）" } }
+                dl.summary {
+                    dt { "販売業者" } dd { (t.seller_name) }
+                    dt { "お支払い時期" } dd.pre { (t.payment_timing) }
+                    dt { "引渡時期" } dd.pre { (t.delivery_timing) }
+                    dt { "返品・キャンセル" } dd.pre data-term="returns" { (t.returns_policy) }
+                    @if let Some(v) = &t.offer_validity { dt { "申込みの有効期限" } dd.pre { (v) } }
+                }
+                p { a href={ (base) "/legal" } { "特定商取引法に基づく表記" } }
             }
         }
         form.place method="post" action={ (base) "/checkout/place" } data-once {
@@ -360,20 +378,20 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
     layout::respond(StatusCode::OK, layout::page(&frame, body))
 }
 
-fn totals(o: &CheckoutOptions, m: &MethodOption) -> Markup {
+fn totals(c: &Confirmation) -> Markup {
+    let yen = |amount: i64| L.money(&kernel::Money { amount, currency: c.total.currency });
     html! {
         table.totals {
-            tr { th { "商品合計" } td.num { (L.money(&o.subtotal)) } }
-            @if o.discount.amount > 0 {
-                tr { th { "割引" @if let Some(c) = &o.promotion_code { "（" (c) "）" } } td.num { "-" (L.money(&o.discount)) } }
+            tr { th { "商品合計" } td.num { (L.money(&c.subtotal)) } }
+            @if c.discount.amount > 0 {
+                tr { th { "割引" @if let Some(code) = &c.promotion_code { "（" (code) "）" } } td.num { "-" (L.money(&c.discount)) } }
             }
-            tr { th { "送料" } td.num #shipping-fee { (L.money(&m.shipping_fee)) } }
-            @if m.cod_fee.amount > 0 { tr { th { "代引手数料" } td.num #cod-fee { (L.money(&m.cod_fee)) } } }
-            tr.grand { th { "お支払い合計（税込）" } td.num #grand-total { (L.money(&m.total)) } }
-            @for t in &m.tax_lines {
+            tr { th { "送料" } td.num #shipping-fee { (L.money(&c.shipping_fee)) } }
+            @if c.payment_fee.amount > 0 { tr { th { "代引手数料" } td.num #cod-fee { (L.money(&c.payment_fee)) } } }
+            tr.grand { th { "お支払い合計（税込）" } td.num #grand-total { (L.money(&c.total)) } }
+            @for t in &c.tax_lines {
                 tr.tax { td.muted colspan="2" {
-                    (t.rate_bps / 100) "%対象 " (L.money(&kernel::Money { amount: t.taxable_amount, currency: m.total.currency }))
-                    "（内消費税 " (L.money(&kernel::Money { amount: t.tax_amount, currency: m.total.currency })) "）"
+                    (t.rate_bps / 100) "%対象 " (yen(t.taxable_amount)) "（内消費税 " (yen(t.tax_amount)) "）"
                 } }
             }
         }

@@ -51,6 +51,8 @@ pub fn page(f: &Frame<'_>, body: Markup) -> Markup {
                 main #main { (body) }
                 footer.shop {
                     a href={ (f.base) "/" } { (f.store_name) }
+                    " · "
+                    a href={ (f.base) "/legal" } { "特定商取引法に基づく表記" }
                     span.muted { " · Powered by Tenpo" }
                 }
             }

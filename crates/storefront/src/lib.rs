@@ -16,6 +16,7 @@ mod assets;
 mod cart;
 mod checkout;
 mod layout;
+mod legal;
 mod order;
 mod pages;
 mod shop;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/shop/{store}/checkout", get(checkout::form).post(checkout::confirm))
         .route("/shop/{store}/checkout/edit", post(checkout::edit))
         .route("/shop/{store}/checkout/place", post(checkout::place))
+        .route("/shop/{store}/legal", get(legal::show))
         .route("/shop/{store}/orders/{order_id}", get(order::show))
         .route("/shop/{store}/orders/{order_id}/receipt", get(order::receipt))
         .route("/shop/{store}/orders/{order_id}/downloads/{delivery_id}", post(order::download))

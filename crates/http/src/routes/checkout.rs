@@ -111,14 +111,20 @@ async fn confirm_order(
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
     ApiJson(input): ApiJson<PlaceOrder>,
 ) -> ApiResult<Json<Confirmation>> {
+    Ok(Json(confirm(&s, &shop, &CartKey { id, secret }, &input).await?))
+}
+
+/// The final confirmation of a checkout form (nothing placed). Shared by the API and the
+/// storefront pages. As placing: a `prices_changed` refusal keeps the cart's new prices, so
+/// the shopper reviews the new total.
+pub async fn confirm(s: &AppState, shop: &Shopfront, cart: &CartKey, input: &PlaceOrder) -> ApiResult<Confirmation> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    match order::confirm(&mut tx, shop.store_id, &CartKey { id, secret }, &input).await {
+    match order::confirm(&mut tx, shop.store_id, cart, input).await {
         Ok(c) => {
             tx.commit().await?;
-            Ok(Json(c))
+            Ok(c)
         }
         Err(e @ CheckoutError::PricesChanged) => {
-            // as placing: the cart keeps today's prices, so the shopper reviews the new total
             tx.commit().await?;
             Err(e.into())
         }

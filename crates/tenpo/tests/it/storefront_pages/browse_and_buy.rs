@@ -99,6 +99,9 @@ async fn a_shopper_browses_searches_in_japanese_and_buys_by_bank_transfer_and_by
     assert_eq!(b.text("#grand-total").await, "¥6,260");
     assert!(b.text("main").await.contains("午前中"));
     assert!(orders(&app, &shop).await.is_empty(), "the confirmation places nothing");
+    // the seller's terms, as the final confirmation screen must show them
+    assert!(b.text(".terms").await.contains("株式会社てんぽ茶舗"));
+    assert!(b.text(".terms [data-term=returns]").await.contains("商品到着後8日以内"));
     b.screenshots("storefront-confirm").await;
     assert_eq!(b.click("#place").await, 200);
 
@@ -123,6 +126,13 @@ async fn a_shopper_browses_searches_in_japanese_and_buys_by_bank_transfer_and_by
     assert_eq!(b.goto(&link).await, 200);
     assert_eq!(b.text("#order-total").await, "¥6,260");
     assert_eq!(b.goto(&link.replace("token=", "token=x")).await, 404, "another token shows nothing");
+
+    // the store's commercial disclosures, linked from every page
+    b.goto(&format!("{base}/")).await;
+    assert_eq!(b.click("footer a[href$='/legal']").await, 200);
+    assert_eq!(b.text("[data-item=seller_name]").await, "株式会社てんぽ茶舗");
+    assert!(b.text("[data-item=extra_charges]").await.contains("送料"));
+    b.screenshots("storefront-legal").await;
 
     // the ordered cart is gone: a second purchase, paid on delivery
     add(&mut b, &base, "yunomi", "1").await;

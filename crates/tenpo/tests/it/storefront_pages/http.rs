@@ -121,6 +121,15 @@ async fn pages_are_cached_with_etags_and_bad_input_is_a_4xx_page() {
     }
     assert!(seen.contains("¥3,500"), "the new price: {seen}");
 
+    // disclosures taken off the storefront: the page says they are not published (404)
+    let mut draft = crate::support::fixtures::disclosures("株式会社てんぽ茶舗");
+    draft["published"] = serde_json::json!(false);
+    app.call(reqwest::Method::PUT, "/admin/v1/store/legal-disclosures", Some(&shop.owner_token), Some(draft))
+        .await
+        .expect(200);
+    let legal = c.get(format!("{base}/legal")).send().await.unwrap();
+    assert_eq!(legal.status(), 404);
+    assert!(legal.text().await.unwrap().contains("legal_disclosures_not_published"));
     // no such store, no such product: 404 pages
     assert_eq!(c.get(app.url("/shop/no-such-store")).send().await.unwrap().status(), 404);
     assert_eq!(c.get(format!("{base}/products/nothing")).send().await.unwrap().status(), 404);

@@ -14,7 +14,8 @@ pub fn yen(amount: i64) -> Value {
 }
 
 /// A Japanese tea shop: bank transfer and COD (with fee tiers), flat shipping ¥800 (free from
-/// ¥10,000), two delivery slots; a tea with a compare-at price, a teacup, a digital guide.
+/// ¥10,000), two delivery slots, its commercial disclosures published; a tea with a
+/// compare-at price, a teacup, a digital guide.
 pub struct TeaHouse {
     pub shop: Shop,
     pub tea: String,
@@ -36,6 +37,14 @@ pub async fn tea_house(app: &TestApp) -> TeaHouse {
             "bank_account": { "bank_name": "テスト銀行", "branch_name": "本店", "account_type": "futsu", "account_number": "1234567", "account_holder_kana": "テンポ" },
             "delivery_slots": [{ "code": "am", "label": "午前中" }, { "code": "14-16", "label": "14時〜16時" }]
         }),
+    )
+    .await
+    .expect(200);
+    app.call(
+        reqwest::Method::PUT,
+        "/admin/v1/store/legal-disclosures",
+        Some(&shop.owner_token),
+        Some(crate::support::fixtures::disclosures("株式会社てんぽ茶舗")),
     )
     .await
     .expect(200);
