@@ -8,14 +8,17 @@
 //!
 //! * [`mails`]: the outbox consumer sending the order mails (confirmation, bank-transfer
 //!   instructions, payment received, shipped) through `mail::send`;
+//! * [`delivery`]: delivery dates in the store's business days, the carriers' slot presets;
 //! * [`documents`]: an order's invoice, receipt and delivery slip, printable HTML;
 //! * [`vendor_part`]: a mall vendor's part of an order, the only view its staff get.
 //!
 //! This crate owns carts, cart_items and inventory_reservation_requests; stock numbers and
 //! reservations belong to the inventory crate, whose functions it calls.
 
+pub mod carrier_csv;
 pub mod cart;
 pub mod check;
+pub mod delivery;
 pub mod documents;
 pub mod error;
 pub mod event;

@@ -77,6 +77,8 @@ pub struct HttpSettings {
     /// The origin put before `/media/...` in exported `Image Src` (`images.public_url`); the
     /// request's host when unset.
     pub image_public_url: Option<String>,
+    /// Where "now" comes from for the delivery window (the system clock; tests fix it).
+    pub clock: kernel::Clock,
 }
 
 impl Default for HttpSettings {
@@ -96,6 +98,7 @@ impl Default for HttpSettings {
             webhooks: webhooks::WebhookSettings::default(),
             image_max_bytes: images::ImageSettings::default().max_bytes,
             image_public_url: None,
+            clock: kernel::Clock::system(),
         }
     }
 }

@@ -4,8 +4,10 @@
 //! every domain error implements (status + stable code), field validation, and cursor pagination.
 
 pub mod access;
+pub mod clock;
 pub mod consistency;
 pub mod csv_file;
+pub mod holidays;
 pub mod id;
 pub mod jp;
 pub mod money;
@@ -15,6 +17,7 @@ pub mod problem;
 pub mod text;
 pub mod validate;
 
+pub use clock::Clock;
 pub use id::*;
 pub use money::{Currency, Money, MoneyError};
 pub use page::{Cursor, Page, PageError, PageRequest};

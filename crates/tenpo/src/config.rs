@@ -74,6 +74,10 @@ pub struct HttpConfig {
     /// Mark the console's session cookie Secure (TENPO_CONSOLE_SECURE_COOKIES): set it when the
     /// console is served over HTTPS, as it should be anywhere but localhost.
     pub console_secure_cookies: bool,
+    /// Where "now" comes from for delivery dates: the system clock. Not configurable; tests
+    /// set a fixed instant here.
+    #[serde(skip)]
+    pub clock: kernel::Clock,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +197,7 @@ impl Default for HttpConfig {
             upload_timeout_secs: 3600,
             cors_origins: Vec::new(),
             console_secure_cookies: false,
+            clock: kernel::Clock::system(),
         }
     }
 }
@@ -711,6 +716,7 @@ impl Config {
             webhooks: self.webhooks.clone(),
             image_max_bytes: self.images.max_bytes,
             image_public_url: self.images.public_url.clone(),
+            clock: self.http.clock,
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

@@ -9,7 +9,7 @@
 //! with the same answer. It writes nothing, except, like placing, the new prices of lines whose
 //! price changed (409 `prices_changed`: the shopper sees the new total).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use db::Tx;
 use kernel::{Money, StoreId, VariantId, VendorId};
 use serde::Serialize;
@@ -69,17 +69,19 @@ pub struct DeliveryTiming {
     pub timing: Option<String>,
 }
 
-/// The final confirmation of a cart for a checkout form (module docs).
+/// The final confirmation of a cart for a checkout form at `now` (module docs; the delivery
+/// date is checked against the window of that moment, as placing does).
 pub async fn confirm(
     tx: &mut Tx,
     store: StoreId,
     key: &CartKey,
     input: &PlaceOrder,
+    now: DateTime<Utc>,
 ) -> Result<Confirmation, CheckoutError> {
     let cart = cart::still_active(cart::find(tx, store, key).await?)?;
     let s = settings::load(tx, store).await?;
     let lines = place::read_the_lines(tx, &cart).await?;
-    let form = place::check_the_form(input, &lines, &s)?;
+    let form = place::check_the_form(input, &lines, &s, now)?;
     place::check_prices_and_availability(tx, &lines).await?;
     let promotion = promotions::for_cart(tx, store, cart.promotion_id).await?;
     let t = place::price_the_order(input.payment_method, &lines, promotion.as_ref(), &form, &s)?;

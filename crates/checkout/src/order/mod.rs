@@ -17,8 +17,8 @@ pub mod read_model;
 pub mod status;
 
 pub use confirmation::{Confirmation, confirm};
-pub use place::{PlaceOrder, PlacedOrder, place_order};
-pub use quote::{CheckoutOptions, MethodOption, options};
+pub use place::{PlaceOrder, PlacedOrder, place_order, place_order_at};
+pub use quote::{CheckoutOptions, MethodOption, OptionsFor, options, options_at};
 pub use read_model::{
     LINE_COLUMNS, LineCommission, OrderLine, OrderView, Payment, Shipment, StatusChange, by_token, hash_token, view,
 };

@@ -57,13 +57,25 @@ pub struct PlacedOrder {
     pub order_token: String,
 }
 
-/// Places an order from a cart (module docs). `idem` is the Idempotency-Key.
+/// Places an order from a cart (module docs), now. `idem` is the Idempotency-Key.
 pub async fn place_order(
     tx: &mut Tx,
     store: StoreId,
     key: &CartKey,
     input: &PlaceOrder,
     idem: &str,
+) -> Result<(u16, serde_json::Value), CheckoutError> {
+    place_order_at(tx, store, key, input, idem, Utc::now()).await
+}
+
+/// [`place_order`] at `now` (the delivery date is checked against the window of that moment).
+pub async fn place_order_at(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    input: &PlaceOrder,
+    idem: &str,
+    now: DateTime<Utc>,
 ) -> Result<(u16, serde_json::Value), CheckoutError> {
     // one request per cart at a time: replays and racing retries wait here, then replay
     let cart = lock_the_cart(tx, store, key).await?;
@@ -76,7 +88,7 @@ pub async fn place_order(
     let cart = cart::still_active(cart)?;
     let s = settings::load(tx, store).await?;
     let lines = read_the_lines(tx, &cart).await?;
-    let form = check_the_form(input, &lines, &s)?;
+    let form = check_the_form(input, &lines, &s, now)?;
     check_prices_and_availability(tx, &lines).await?;
     let held = hold_the_stock(tx, store, &cart, &lines).await?;
     let promotion = promotions::for_cart(tx, store, cart.promotion_id).await?;
@@ -193,11 +205,13 @@ pub(super) struct Form {
     billing_address: Option<Address>,
 }
 
-/// Checks the form against the cart and the store's delivery slots, naming every bad field.
+/// Checks the form against the cart, the store's delivery slots and its delivery window at
+/// `now` for the shipping address, naming every bad field.
 pub(super) fn check_the_form(
     input: &PlaceOrder,
     lines: &[CartLineRow],
     s: &CheckoutSettings,
+    now: DateTime<Utc>,
 ) -> Result<Form, CheckoutError> {
     let mut v = Validator::new();
     let typed = v.text("email", &input.email, 254);
@@ -225,9 +239,19 @@ pub(super) fn check_the_form(
         }
     }
     if let Some(date) = input.delivery_date {
-        let today = Utc::now().date_naive();
-        if !shipped || date <= today || date > today + chrono::Duration::days(60) {
-            v.push("delivery_date", "out_of_range", "a day after today, within 60 days, for physical goods");
+        let to = crate::delivery::Destination {
+            prefecture: shipping_address.as_ref().map(|a| a.prefecture_code as u8),
+            postal_code: shipping_address.as_ref().map(|a| a.postal_code.as_str()),
+        };
+        let window = s.delivery_rules().window(now, to);
+        if !shipped {
+            v.push("delivery_date", "invalid", "only for physical goods");
+        } else if !window.contains(date) {
+            v.push(
+                "delivery_date",
+                "out_of_range",
+                format!("choose a day from {} to {}", window.earliest, window.latest),
+            );
         }
     }
     v.into_result()?;

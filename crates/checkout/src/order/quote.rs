@@ -4,6 +4,7 @@
 //! unavailable, with the same reason.
 
 use catalog::variant::{FulfillmentType, TaxClass};
+use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::{Money, StoreId};
 use serde::Serialize;
@@ -12,6 +13,7 @@ use utoipa::ToSchema;
 use super::status::PaymentMethod;
 use crate::CheckoutError;
 use crate::cart::{self, CartKey};
+use crate::delivery::{DeliveryWindow, Destination};
 use crate::promotions;
 use crate::settings::{self, CheckoutSettings};
 use crate::totals::{self, Discount, Line, ShippingRules, TaxLine, Totals};
@@ -102,15 +104,38 @@ pub struct CheckoutOptions {
     pub promotion_code: Option<String>,
     pub payment_methods: Vec<MethodOption>,
     pub delivery_slots: Vec<crate::settings::DeliverySlot>,
+    /// The delivery dates the shopper may ask for (for the destination given), when something
+    /// is delivered: the earliest, the latest and the day the store ships.
+    pub delivery_window: Option<DeliveryWindow>,
 }
 
-/// Totals of the cart for each payment method, for a destination prefecture if known.
+/// Where the cart goes, as far as the shopper told: a prefecture (name or JIS code) and a
+/// postal code (for extra days to remote islands).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionsFor<'a> {
+    pub prefecture: Option<&'a str>,
+    pub postal_code: Option<&'a str>,
+}
+
+/// Totals of the cart for each payment method, for a destination prefecture if known, now.
 pub async fn options(
     tx: &mut Tx,
     store: StoreId,
     key: &CartKey,
     prefecture: Option<&str>,
 ) -> Result<CheckoutOptions, CheckoutError> {
+    options_at(tx, store, key, OptionsFor { prefecture, postal_code: None }, Utc::now()).await
+}
+
+/// [`options`] for a destination at `now` (the delivery window depends on both).
+pub async fn options_at(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    to: OptionsFor<'_>,
+    now: DateTime<Utc>,
+) -> Result<CheckoutOptions, CheckoutError> {
+    let prefecture = to.prefecture;
     let cart = cart::find(tx, store, key).await?;
     let s = settings::load(tx, store).await?;
     let code = match prefecture {
@@ -147,11 +172,13 @@ pub async fn options(
         }
     };
     let subtotal: i64 = lines.iter().map(Line::total).sum();
+    let window = s.delivery_rules().window(now, Destination { prefecture: code, postal_code: to.postal_code });
     Ok(CheckoutOptions {
         subtotal: Money::new(subtotal, c),
         discount: Money::new(totals::discount_amount(subtotal, discount), c),
         promotion_code: promotion.as_ref().map(|p| p.code.clone()),
         payment_methods: vec![option(PaymentMethod::BankTransfer), option(PaymentMethod::Cod)],
         delivery_slots: if shipped { s.delivery_slots } else { Vec::new() },
+        delivery_window: shipped.then_some(window),
     })
 }

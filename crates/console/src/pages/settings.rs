@@ -100,6 +100,7 @@ fn current(d: &Loaded) -> Fields {
     for (i, sl) in c.delivery_slots.iter().enumerate() {
         p.push((format!("delivery_slots[{i}].code"), sl.code.clone()));
         p.push((format!("delivery_slots[{i}].label"), sl.label.clone()));
+        p.push((format!("delivery_slots[{i}].carrier_code"), sl.carrier_code.clone().unwrap_or_default()));
     }
     Fields::from_pairs(p)
 }
@@ -247,13 +248,15 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
             form method="post" action={ (BASE) "/settings/slots" } {
                 (csrf(&token))
                 table.delivery-slots {
-                    thead { tr { th { (l.t("コード", "Code")) } th { (l.t("表示名", "Label")) } } }
+                    thead { tr { th { (l.t("コード", "Code")) } th { (l.t("表示名", "Label")) } th { (l.t("配送会社の時間帯コード", "Carrier time code")) } } }
                     tbody {
                         @for i in 0..rows(t, "delivery_slots", "code") {
                             @let (code, label) = (format!("delivery_slots[{i}].code"), format!("delivery_slots[{i}].label"));
+                            @let carrier = format!("delivery_slots[{i}].carrier_code");
                             tr {
                                 td { input name=(code) value=(t.get(&code)) aria-label=(l.t("コード", "Code")); (field_error(e, &code)) }
                                 td { input name=(label) value=(t.get(&label)) aria-label=(l.t("表示名", "Label")); (field_error(e, &label)) }
+                                td { input name=(carrier) value=(t.get(&carrier)) aria-label=(l.t("配送会社の時間帯コード", "Carrier time code")); (field_error(e, &carrier)) }
                             }
                         }
                     }
@@ -392,6 +395,7 @@ async fn save(
                     .map(|i| DeliverySlot {
                         code: f.get(&format!("delivery_slots[{i}].code")).to_string(),
                         label: f.get(&format!("delivery_slots[{i}].label")).to_string(),
+                        carrier_code: f.opt(&format!("delivery_slots[{i}].carrier_code")),
                     })
                     .collect();
                 update.delivery_slots = Some(slots);

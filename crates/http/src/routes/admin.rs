@@ -10,6 +10,7 @@ mod mall;
 mod orders;
 pub(crate) use orders::documents_answer;
 mod products;
+mod shipments;
 pub(crate) mod statements;
 mod store;
 mod webhooks;
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(images::router())
         .merge(inventory::router())
         .merge(orders::router())
+        .merge(shipments::router())
         .merge(digital::router())
         .merge(mall::router())
         .merge(statements::router())

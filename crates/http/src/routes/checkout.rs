@@ -71,12 +71,14 @@ async fn remove_promotion(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct OptionsQuery {
-    /// The destination prefecture (name or JIS code), for its shipping fee.
+    /// The destination prefecture (name or JIS code), for its shipping fee and delivery days.
     prefecture: Option<String>,
+    /// The destination postal code, for the extra delivery days of remote islands.
+    postal_code: Option<String>,
 }
 
 /// What each payment method would cost for this cart (shipping, COD fee, total, tax per rate),
-/// whether it is offered, and the delivery slots.
+/// whether it is offered, the delivery slots and the window of delivery dates.
 #[utoipa::path(get, path = "/store/v1/stores/{store}/carts/{cart_id}/checkout-options", tag = "checkout",
     params(("x-cart-secret" = String, Header), OptionsQuery),
     responses((status = 200, body = CheckoutOptions), (status = 404, body = ProblemBody)))]
@@ -88,7 +90,9 @@ async fn checkout_options(
     ApiQuery(q): ApiQuery<OptionsQuery>,
 ) -> ApiResult<Json<CheckoutOptions>> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    let o = order::options(&mut tx, shop.store_id, &CartKey { id, secret }, q.prefecture.as_deref()).await?;
+    let to = order::OptionsFor { prefecture: q.prefecture.as_deref(), postal_code: q.postal_code.as_deref() };
+    let now = s.settings.clock.now();
+    let o = order::options_at(&mut tx, shop.store_id, &CartKey { id, secret }, to, now).await?;
     tx.commit().await?;
     Ok(Json(o))
 }
@@ -119,7 +123,7 @@ async fn confirm_order(
 /// the shopper reviews the new total.
 pub async fn confirm(s: &AppState, shop: &Shopfront, cart: &CartKey, input: &PlaceOrder) -> ApiResult<Confirmation> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    match order::confirm(&mut tx, shop.store_id, cart, input).await {
+    match order::confirm(&mut tx, shop.store_id, cart, input, s.settings.clock.now()).await {
         Ok(c) => {
             tx.commit().await?;
             Ok(c)
@@ -166,9 +170,11 @@ pub async fn place(
     key: &str,
 ) -> ApiResult<(u16, serde_json::Value)> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    let answer = match order::place_order(&mut tx, shop.store_id, cart, input, key).await {
+    let now = s.settings.clock.now();
+    let answer = match order::place_order_at(&mut tx, shop.store_id, cart, input, key, now).await {
         Ok(answer) => answer,
         Err(e @ CheckoutError::PricesChanged) => {
+            // the cart now carries today's prices: keep that, so the shopper can review and retry
             tx.commit().await?;
             return Err(e.into());
         }

@@ -1,3 +1,5 @@
+mod carrier_csv;
+mod delivery;
 mod disclosures;
 mod documents;
 mod flows;

@@ -250,7 +250,10 @@ pub fn examples() -> BTreeMap<&'static str, Value> {
             "cod_fee_tiers": [{ "up_to": { "amount": 10000, "currency": "JPY" }, "fee": { "amount": 330, "currency": "JPY" } }],
             "shipping_flat_fee": { "amount": 800, "currency": "JPY" }, "free_shipping_threshold": { "amount": 10000, "currency": "JPY" },
             "prefecture_fees": [{ "prefecture": "沖縄", "fee": { "amount": 1500, "currency": "JPY" } }],
-            "delivery_slots": [{ "code": "am", "label": "午前中" }] }),
+            "delivery_slots": [{ "code": "am", "label": "午前中", "carrier_code": "0812" }],
+            "delivery_lead_days": 1, "delivery_cutoff_hour": 12, "delivery_window_days": 14, "closed_weekdays": ["sun"],
+            "closed_dates": ["2026-12-31"], "closed_on_holidays": true,
+            "delivery_extra_days": [{ "prefecture": "沖縄", "days": 2 }, { "postal_code_prefix": "100-21", "days": 6 }] }),
         ),
     ])
 }
