@@ -11,10 +11,10 @@
 //! JavaScript there is are compiled into the binary ([`assets`]).
 
 mod assets;
-mod error;
-mod form;
-mod i18n;
-mod layout;
+pub mod error;
+pub mod form;
+pub mod i18n;
+pub mod layout;
 mod pages;
 mod session;
 

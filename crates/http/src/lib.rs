@@ -9,7 +9,7 @@
 //! * `/store/v1/stores/{store}/...` storefront (public)
 //! * `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
 
-mod cache;
+pub mod cache;
 mod cors;
 pub mod download;
 pub mod event_doc;
@@ -37,6 +37,16 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use problem::{ApiError, ApiResult, ProblemBody};
+
+/// What the server-rendered storefront (crates/storefront) shares with the storefront API, so
+/// no rule is written twice: the store a request addresses, the cached answers with their
+/// ETag, adding to a cart (the flash-sale queue included), the final confirmation and placing
+/// an order.
+pub mod shop {
+    pub use crate::routes::carts::{Added, add_to_cart};
+    pub use crate::routes::checkout::{confirm, place};
+    pub use crate::routes::storefront::{Shopfront, respond_as};
+}
 
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -112,6 +122,9 @@ pub struct Inner {
     /// The admin console's pages, nested at `/console` (built by the composition root from the
     /// `console` crate, so this crate does not depend on it).
     pub console: Option<Router>,
+    /// The storefront's pages at `/shop/{store}` (crates/storefront, built by the composition
+    /// root, so this crate does not depend on it). Its routes share this state.
+    pub storefront: Option<Router<AppState>>,
     /// The hot-item queues of the store databases (docs/ROUTING.md), opened on first use.
     hot_of_databases: std::sync::Mutex<std::collections::HashMap<String, Arc<checkout::hot::HotQueue>>>,
     /// Stops those queues when the state goes away.
@@ -135,6 +148,7 @@ impl AppState {
             search: None,
             storage: None,
             console: None,
+            storefront: None,
             hot_of_databases: Default::default(),
             hot_stop: Default::default(),
         }))
@@ -187,6 +201,18 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Adds the storefront's pages (their paths start with `/shop/`); call before the state is
+    /// cloned.
+    pub fn with_storefront(mut self, pages: Router<AppState>) -> Self {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.storefront = Some(pages),
+            None => tracing::error!("AppState::with_storefront called on a shared state; the storefront stays off"),
+        }
+        self
+    }
+}
+
 impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
@@ -217,6 +243,9 @@ pub fn router(state: AppState) -> Router {
     let mut app = api.merge(ops::router(openapi::document()));
     if let Some(console) = state.console.clone() {
         app = app.nest_service("/console", console);
+    }
+    if let Some(pages) = state.storefront.clone() {
+        app = app.merge(pages);
     }
     app.layer(timeout(state.settings.request_timeout))
         .merge(uploads.layer(timeout(state.settings.upload_timeout)))

@@ -182,7 +182,8 @@ pub async fn start(
         let state = http_api::AppState::new(db.clone(), config.http_settings(), hot.clone())
             .with_search(search.clone())
             .with_storage(storage)
-            .with_console(console::router(db.clone(), console));
+            .with_console(console::router(db.clone(), console))
+            .with_storefront(storefront::router());
         let token = shutdown.clone();
         tasks.spawn(async move {
             let _stop_hot = hot_stop.drop_guard();

@@ -158,6 +158,30 @@ async fn add_item(
     ApiJson(input): ApiJson<AddItem>,
 ) -> ApiResult<Response> {
     let key = CartKey { id, secret };
+    match add_to_cart(&s, &shop, &key, &input, idem).await? {
+        Added::Decided(record) => decided(&record),
+        Added::Queued(request) => Ok(queued(&store, id, request)),
+    }
+}
+
+/// What became of an add-to-cart: the API's answer and the storefront pages' notice.
+pub enum Added {
+    /// Held, added or refused, as the record's decision says (still pending only when its
+    /// decision came back undecided).
+    Decided(RequestRecord),
+    /// Queued for the flash-sale decision, in arrival order: ask for this request later.
+    Queued(ReservationRequestId),
+}
+
+/// Adds a variant to a cart: flash-sale variants through the hot queue (waiting up to
+/// `hot_wait` for the decision), others at once. Shared by the API and the storefront pages.
+pub async fn add_to_cart(
+    s: &AppState,
+    shop: &Shopfront,
+    key: &CartKey,
+    input: &AddItem,
+    idem: Option<String>,
+) -> ApiResult<Added> {
     let wait = s.settings.hot_wait;
     let quantity = input.quantity.unwrap_or(1);
     let idem_key = idem.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
@@ -167,37 +191,37 @@ async fn add_item(
     let hot = s.hot_of(&db);
     if hot.known_hot(input.variant_id) && (1..=1000).contains(&quantity) {
         match hot
-            .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key.clone(), wait)
+            .submit_and_wait(shop.tenant_id, shop.store_id, key, input.variant_id, quantity, idem_key.clone(), wait)
             .await?
         {
-            HotAnswer::Decided(record) => return decided(&record),
-            HotAnswer::Pending(request) => return Ok(queued(&store, id, request)),
+            HotAnswer::Decided(record) => return Ok(Added::Decided(record)),
+            HotAnswer::Pending(request) => return Ok(Added::Queued(request)),
             HotAnswer::Rejected => {} // the normal path answers precisely
         }
     }
     let mut tx = db.begin(shop.tenant_id).await?;
-    let result = items::add_item(&mut tx, shop.store_id, &key, &input, Some(&idem_key)).await?;
+    let result = items::add_item(&mut tx, shop.store_id, key, input, Some(&idem_key)).await?;
     tx.commit().await?;
     let Some(result) = result else {
         // a hot variant: it goes through the queue, in arrival order
         hot.remember(input.variant_id, true);
         return match hot
-            .submit_and_wait(shop.tenant_id, shop.store_id, &key, input.variant_id, quantity, idem_key, wait)
+            .submit_and_wait(shop.tenant_id, shop.store_id, key, input.variant_id, quantity, idem_key, wait)
             .await?
         {
-            HotAnswer::Decided(record) => decided(&record),
-            HotAnswer::Pending(request) => Ok(queued(&store, id, request)),
+            HotAnswer::Decided(record) => Ok(Added::Decided(record)),
+            HotAnswer::Pending(request) => Ok(Added::Queued(request)),
             HotAnswer::Rejected => Err(CheckoutError::CartNotFound.into()),
         };
     };
     hot.remember(input.variant_id, result.request.is_hot);
     if result.decision == Decision::Pending {
         return match hot.wait(shop.tenant_id, result.request.id, wait).await? {
-            Some(record) => decided(&record),
-            None => Ok(queued(&store, id, result.request.id)),
+            Some(record) => Ok(Added::Decided(record)),
+            None => Ok(Added::Queued(result.request.id)),
         };
     }
-    decided(&result.request)
+    Ok(Added::Decided(result.request))
 }
 
 /// Change a line's quantity (0 removes it). More units are held when available; fewer give

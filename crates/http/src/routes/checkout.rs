@@ -115,14 +115,20 @@ async fn confirm_order(
     ApiPath((_store, id)): ApiPath<(String, CartId)>,
     ApiJson(input): ApiJson<PlaceOrder>,
 ) -> ApiResult<Json<Confirmation>> {
+    Ok(Json(confirm(&s, &shop, &CartKey { id, secret }, &input).await?))
+}
+
+/// The final confirmation of a checkout form (nothing placed). Shared by the API and the
+/// storefront pages. As placing: a `prices_changed` refusal keeps the cart's new prices, so
+/// the shopper reviews the new total.
+pub async fn confirm(s: &AppState, shop: &Shopfront, cart: &CartKey, input: &PlaceOrder) -> ApiResult<Confirmation> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
-    match order::confirm(&mut tx, shop.store_id, &CartKey { id, secret }, &input, s.settings.clock.now()).await {
+    match order::confirm(&mut tx, shop.store_id, cart, input, s.settings.clock.now()).await {
         Ok(c) => {
             tx.commit().await?;
-            Ok(Json(c))
+            Ok(c)
         }
         Err(e @ CheckoutError::PricesChanged) => {
-            // as placing: the cart keeps today's prices, so the shopper reviews the new total
             tx.commit().await?;
             Err(e.into())
         }
@@ -149,20 +155,33 @@ async fn place_order(
     ApiJson(input): ApiJson<PlaceOrder>,
 ) -> ApiResult<Response> {
     let key = key.unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
+    let (status, body) = place(&s, &shop, &CartKey { id, secret }, &input, &key).await?;
+    Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
+}
+
+/// Places the cart's order under the Idempotency-Key `key` (the same key answers the same
+/// order and token). Shared by the API and the storefront pages. A `prices_changed` refusal
+/// keeps the cart's new prices, so the shopper can review and retry.
+pub async fn place(
+    s: &AppState,
+    shop: &Shopfront,
+    cart: &CartKey,
+    input: &PlaceOrder,
+    key: &str,
+) -> ApiResult<(u16, serde_json::Value)> {
     let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
     let now = s.settings.clock.now();
-    let (status, body) =
-        match order::place_order_at(&mut tx, shop.store_id, &CartKey { id, secret }, &input, &key, now).await {
-            Ok(answer) => answer,
-            Err(e @ CheckoutError::PricesChanged) => {
-                // the cart now carries today's prices: keep that, so the shopper can review and retry
-                tx.commit().await?;
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let answer = match order::place_order_at(&mut tx, shop.store_id, cart, input, key, now).await {
+        Ok(answer) => answer,
+        Err(e @ CheckoutError::PricesChanged) => {
+            // the cart now carries today's prices: keep that, so the shopper can review and retry
+            tx.commit().await?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tx.commit().await?;
-    Ok((StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), Json(body)).into_response())
+    Ok(answer)
 }
 
 /// An order, for the shopper who holds its token (`X-Order-Token`). A pending bank transfer

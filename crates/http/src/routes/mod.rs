@@ -2,8 +2,8 @@
 
 mod account;
 mod admin;
-mod carts;
-mod checkout;
+pub(crate) mod carts;
+pub(crate) mod checkout;
 mod databases;
 mod downloads;
 mod media;

@@ -83,6 +83,12 @@ where
 
 /// A JSON answer with its ETag, or 304 when the caller already has it.
 fn respond(headers: &HeaderMap, value: Cached) -> Response {
+    respond_as(headers, value, "application/json")
+}
+
+/// A cached answer of `content_type` with its ETag, or 304 when the caller already has it:
+/// the storefront API's JSON and the storefront pages' HTML (crates/storefront) alike.
+pub fn respond_as(headers: &HeaderMap, value: Cached, content_type: &'static str) -> Response {
     let etag: &str = &value.etag;
     let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
@@ -90,7 +96,7 @@ fn respond(headers: &HeaderMap, value: Cached) -> Response {
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], value.body).into_response()
+        ([(header::CONTENT_TYPE, content_type)], value.body).into_response()
     };
     if let Ok(v) = HeaderValue::from_str(etag) {
         res.headers_mut().insert(header::ETAG, v);

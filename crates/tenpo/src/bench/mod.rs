@@ -17,6 +17,7 @@ mod flash;
 mod load;
 mod scenarios;
 mod search;
+mod storefront_pages;
 
 use anyhow::{Context, bail};
 use db::Databases;

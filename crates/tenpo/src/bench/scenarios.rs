@@ -25,6 +25,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("checkout", |t| Box::pin(super::checkout::checkout(t))),
     ("events", |t| Box::pin(super::events::events(t))),
     ("console", |t| Box::pin(super::console::console(t))),
+    ("storefront-pages", |t| Box::pin(super::storefront_pages::storefront_pages(t))),
 ];
 
 /// The flash sale with its documented sizes, or those from TENPO_BENCH_UNITS / _SHOPPERS.

@@ -427,11 +427,12 @@ async fn seed_and_serve(
     let token = config.operator_token.clone().unwrap_or_default();
     println!(
         "\n  Tenpo demo is running.\n\n  \
+         Shop            {base}/shop/{DEMO_STORE}  (the storefront's pages: buy as a shopper)\n  \
          Console         {base}/console  (sign in as the owner below)\n  \
          API reference   {base}/docs\n  \
          OpenAPI         {base}/openapi.json\n  \
          Readiness       {base}/readyz\n  \
-         Storefront      {base}/store/v1/stores/{DEMO_STORE}/products\n\n  \
+         Storefront API  {base}/store/v1/stores/{DEMO_STORE}/products\n\n  \
          Owner sign-in   store {DEMO_STORE:?}, login {DEMO_OWNER_EMAIL:?}, password {DEMO_OWNER_PASSWORD:?}\n{mall_lines}  \
          Operator token  {token}{note}\n\n  \
          Try:\n    curl -s {base}/admin/v1/auth/login -H 'content-type: application/json' \\\n      \

@@ -15,4 +15,5 @@ mod mall;
 mod nats;
 mod routing;
 mod search;
+mod storefront_pages;
 mod webhooks;

@@ -15,9 +15,9 @@ const readline = require("readline");
   });
   let context = null;
   let page = null;
-  const fresh = async (width, height) => {
+  const fresh = async (width, height, js = true) => {
     if (context) await context.close();
-    context = await browser.newContext({ viewport: { width, height }, locale: "ja-JP", timezoneId: "Asia/Tokyo" });
+    context = await browser.newContext({ viewport: { width, height }, locale: "ja-JP", timezoneId: "Asia/Tokyo", javaScriptEnabled: js });
     context.setDefaultTimeout(15000);
     page = await context.newPage();
     page.on("dialog", (d) => d.accept());
@@ -32,7 +32,7 @@ const readline = require("readline");
       cmd = JSON.parse(line);
       let value = null;
       switch (cmd.op) {
-        case "context": await fresh(cmd.width, cmd.height); break;
+        case "context": await fresh(cmd.width, cmd.height, cmd.js !== false); break;
         case "viewport": await page.setViewportSize({ width: cmd.width, height: cmd.height }); break;
         case "goto": { const r = await page.goto(cmd.url); value = r ? r.status() : null; break; }
         case "fill": await page.fill(cmd.selector, cmd.value); break;

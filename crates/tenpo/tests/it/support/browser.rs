@@ -1,5 +1,5 @@
 //! A real headless Chromium (Debian's `chromium`) driven by playwright-core (npm, pinned in
-//! `.ci/node`), for the console tests: one Chromium per test, reused by all its pages (a fresh
+//! `.ci/node`), for the console and storefront tests: one Chromium per test, reused by all its pages (a fresh
 //! context, cookies and all, per [`Browser::new_session`]). Commands go to the driver
 //! (`browser.cjs`) one JSON line at a time; a failing command fails the test with the page's
 //! text. Screenshots land in `target/console-screenshots/` (the CI artifacts).
@@ -88,6 +88,11 @@ impl Browser {
     /// A fresh browser context (no cookies) at desktop size.
     pub async fn new_session(&mut self) {
         self.send(json!({ "op": "context", "width": DESKTOP.0, "height": DESKTOP.1 })).await;
+    }
+
+    /// A fresh browser context whose pages run no JavaScript (what a page must work without).
+    pub async fn new_session_without_js(&mut self) {
+        self.send(json!({ "op": "context", "width": DESKTOP.0, "height": DESKTOP.1, "js": false })).await;
     }
 
     /// Opens a page; answers its HTTP status.

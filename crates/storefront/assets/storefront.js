@@ -1,0 +1,31 @@
+// Tenpo storefront: a little progressive enhancement; every page works without it.
+document.addEventListener("DOMContentLoaded", () => {
+  // postal-code autofill (住所自動入力): <input data-postal> fills the prefecture and city
+  for (const input of document.querySelectorAll("input[data-postal]")) {
+    const form = input.form;
+    const lookup = async () => {
+      const digits = input.value.replace(/[^0-9０-９]/g, "");
+      if (digits.length !== 7) return;
+      try {
+        const r = await fetch(`/store/v1/postal-codes/${encodeURIComponent(input.value)}`);
+        if (!r.ok) return;
+        const place = (await r.json()).candidates[0];
+        if (!place) return;
+        const pref = form.querySelector('[name="shipping_address.prefecture"]');
+        const city = form.querySelector('[name="shipping_address.city"]');
+        if (pref) pref.value = place.prefecture;
+        if (city && !city.value) city.value = place.city + place.town;
+        input.dispatchEvent(new CustomEvent("postal-filled", { bubbles: true }));
+      } catch (_) { /* typing by hand still works */ }
+    };
+    input.addEventListener("change", lookup);
+    input.addEventListener("blur", lookup);
+  }
+  // a form is sent once: a second click waits for the first (the server places one order anyway)
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", (e) => {
+      if (form.dataset.sent) { e.preventDefault(); return; }
+      form.dataset.sent = "1";
+    });
+  }
+});
