@@ -17,6 +17,8 @@ pub mod i18n;
 pub mod layout;
 mod pages;
 mod session;
+/// The value of one cookie of the request (the storefront reads its cart cookie with it too).
+pub use session::cookie;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -3,7 +3,7 @@
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use checkout::cart::CartKey;
 use console::error::Failure;
@@ -90,17 +90,7 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, layout::plain_error("お探しのお店は見つかりませんでした。")).into_response()
 }
 
-/// The value of one cookie of the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
-}
+pub use console::cookie;
 
 /// What the API would answer, as a page shows it.
 pub fn from_api(e: ApiError) -> Failure {

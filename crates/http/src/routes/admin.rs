@@ -38,3 +38,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn uploads() -> OpenApiRouter<AppState> {
     digital::uploads().merge(images::uploads())
 }
+
+/// An uploaded CSV file's `Content-Type` (`text/csv`, `application/csv`, or
+/// `application/octet-stream` as some clients send files): anything else is 415.
+fn require_csv(headers: &axum::http::HeaderMap) -> Result<(), crate::ApiError> {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ["text/csv", "application/csv", "application/octet-stream"].iter().any(|t| ct.starts_with(t)) {
+        return Ok(());
+    }
+    Err(crate::ApiError::new(
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the file with Content-Type: text/csv",
+    ))
+}

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::download::{self, CsvQuery};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Staff};
-use crate::problem::{ApiError, ApiResult, ProblemBody};
+use crate::problem::{ApiResult, ProblemBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -348,15 +348,7 @@ async fn import_products(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportReport>> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.starts_with("text/csv") && !ct.starts_with("application/csv") && !ct.starts_with("application/octet-stream")
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the file with Content-Type: text/csv",
-        ));
-    }
+    super::require_csv(&headers)?;
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let options = catalog::csv::ImportOptions { mode: params.mode.unwrap_or_default(), tax_class: params.tax_class };
     let report =

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use checkout::carrier_csv::{self, CarrierExport, CarrierFormat, TrackingImport};
 use kernel::access::Acting;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::download::{self, CsvQuery};
 use crate::extract::{ApiQuery, Staff};
-use crate::problem::{ApiError, ApiResult, ProblemBody};
+use crate::problem::{ApiResult, ProblemBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(export_shipments)).routes(routes!(import_tracking))
@@ -65,15 +65,7 @@ async fn import_tracking(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<TrackingImport>> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !ct.starts_with("text/csv") && !ct.starts_with("application/csv") && !ct.starts_with("application/octet-stream")
-    {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the file with Content-Type: text/csv",
-        ));
-    }
+    super::require_csv(&headers)?;
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
     let report = carrier_csv::import_tracking(&mut tx, ctx.store_id, Acting::Staff(&ctx), q.format, &body).await?;
     tx.commit().await?;
