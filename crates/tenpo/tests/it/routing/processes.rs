@@ -21,37 +21,45 @@ async fn products_at(client: &reqwest::Client, base: &str, handle: &str) -> usiz
     body["items"].as_array().unwrap().len()
 }
 
+/// Sends the request `make` builds, again while the server answers 503 (`overloaded`: no
+/// database connection freed up in time, which a loaded CI machine does answer), as a shopper's
+/// client would, for at most a minute; any other answer is returned with its status and body.
+async fn send_patiently(make: impl Fn() -> reqwest::RequestBuilder) -> (u16, Value) {
+    let started = Instant::now();
+    loop {
+        let res = make().send().await.expect("the API process answers");
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status != 503 || started.elapsed() > Duration::from_secs(60) {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A cart on `base`, one unit of `variant` added there, followed to its decision on `base`:
 /// the decision's status code (201 held, 409 refused).
 async fn shopper(client: &reqwest::Client, base: &str, handle: &str, variant: &str) -> u16 {
-    let cart: Value = client
-        .post(format!("{base}/store/v1/stores/{handle}/carts"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, cart) =
+        send_patiently(|| client.post(format!("{base}/store/v1/stores/{handle}/carts")).json(&json!({}))).await;
+    assert_eq!(status, 201, "opening a cart on {base}: {cart}");
     let (id, secret) = (cart["cart"]["id"].as_str().unwrap(), cart["secret"].as_str().unwrap());
-    let res = client
-        .post(format!("{base}/store/v1/stores/{handle}/carts/{id}/items"))
-        .header("x-cart-secret", secret)
-        .json(&json!({ "variant_id": variant, "quantity": 1 }))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = send_patiently(|| {
+        client
+            .post(format!("{base}/store/v1/stores/{handle}/carts/{id}/items"))
+            .header("x-cart-secret", secret)
+            .json(&json!({ "variant_id": variant, "quantity": 1 }))
+    })
+    .await;
     if status != 202 {
+        assert!(matches!(status, 201 | 409), "adding to the cart on {base}: {status} {body}");
         return status;
     }
     let url = body["poll_url"].as_str().unwrap();
     let started = Instant::now();
     loop {
-        let r = client.get(format!("{base}{url}")).header("x-cart-secret", secret).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        let b: Value = r.json().await.unwrap();
+        let (status, b) = send_patiently(|| client.get(format!("{base}{url}")).header("x-cart-secret", secret)).await;
+        assert_eq!(status, 200, "polling {url}: {b}");
         if b["status"] != "queued" {
             return if b["status"] == "held" { 201 } else { 409 };
         }
