@@ -252,7 +252,8 @@ async fn console_carrier_calendar_and_vendor_disclosure_forms_without_their_csrf
             .send()
     };
     assert_eq!(post(body.clone()).await.unwrap().status(), 403);
-    let shipment = || app.get(&format!("/admin/v1/orders/{id}"), &shop.owner_token);
+    let order_path = format!("/admin/v1/orders/{id}");
+    let shipment = || app.get(&order_path, &shop.owner_token);
     assert_eq!(shipment().await.expect(200)["shipments"][0]["status"], "pending");
     let with_token = body.replacen(
         &format!("--{boundary}\r\n"),
