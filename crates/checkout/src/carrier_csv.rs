@@ -274,19 +274,21 @@ fn reference(order_number: i64, nth: i64) -> String {
 }
 
 /// The store's shipments in a carrier's layout, as text (CRLF lines); a vendor's staff get only
-/// their vendor's shipments.
+/// their vendor's shipments. `orders` narrows them to those orders' shipments (the console's
+/// selected or filtered orders); `None` is every order.
 pub async fn export(
     tx: &mut Tx,
     store: StoreId,
     by: Acting<'_>,
     q: &CarrierExport,
+    orders: Option<&[OrderId]>,
     now: DateTime<Utc>,
 ) -> Result<String, CheckoutError> {
     by.require(kernel::access::Permission::OrdersRead)?;
     let status = q.status.unwrap_or(ShipmentStatus::Pending);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT * FROM (
-            SELECT o.order_number, row_number() OVER (PARTITION BY s.order_id ORDER BY s.id) AS nth, s.vendor_id, s.status,
+            SELECT s.order_id, o.order_number, row_number() OVER (PARTITION BY s.order_id ORDER BY s.id) AS nth, s.vendor_id, s.status,
                    o.status AS order_status, o.payment_method, o.total_amount,
                    coalesce((SELECT sum(t.tax_amount) FROM order_tax_lines t WHERE t.order_id = o.id), 0)::bigint AS tax_amount,
                    o.delivery_date,
@@ -300,11 +302,13 @@ pub async fn export(
              WHERE o.store_id = $1) r
           WHERE r.status = $2 AND ($3::uuid IS NULL OR r.vendor_id = $3)
             AND r.order_status NOT IN ('canceled', 'pending_payment')
+            AND ($4::uuid[] IS NULL OR r.order_id = ANY($4))
           ORDER BY r.order_number, r.nth",
     )
     .bind(store)
     .bind(status)
     .bind(by.vendor())
+    .bind(orders)
     .fetch_all(&mut **tx)
     .await?;
     let ships_on = now.with_timezone(&kernel::jp::jst()).date_naive();

@@ -208,6 +208,21 @@ pub async fn list(
     Ok(Page::from_rows(rows, limit, |o| (o.placed_at, o.id)))
 }
 
+/// The ids of every order the list's filters match (no page): what a bulk action over "the
+/// filtered orders" acts on, such as the console's carrier CSV.
+pub async fn matching_ids(
+    tx: &mut Tx,
+    store: StoreId,
+    by: Acting<'_>,
+    q: &OrderFilter,
+) -> Result<Vec<OrderId>, CheckoutError> {
+    by.require(Permission::OrdersRead)?;
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT o.id FROM orders o JOIN payments p ON p.order_id = o.id");
+    filters(&mut qb, store, q, by);
+    Ok(qb.build_query_scalar().fetch_all(&mut **tx).await?)
+}
+
 /// A signed-in shopper's orders in this store, newest first: those placed while signed in,
 /// and guest orders placed with an email the account has verified (`emails`).
 pub async fn for_customer(

@@ -51,6 +51,8 @@ pub struct ConsoleSettings {
     pub storage: Option<storage::Storage>,
     /// The largest image upload (`images.max_bytes`), as for the API.
     pub image_max_bytes: u64,
+    /// Where "now" comes from (the API's clock): the day a carrier CSV's labels ship on.
+    pub clock: kernel::Clock,
 }
 
 #[derive(Clone)]

@@ -736,6 +736,7 @@ impl Config {
             webhooks: self.webhooks.clone(),
             storage: None,
             image_max_bytes: self.images.max_bytes,
+            clock: self.http.clock,
         }
     }
 

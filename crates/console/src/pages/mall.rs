@@ -29,6 +29,7 @@ pub fn routes() -> Router<Console> {
         .route("/vendors", get(vendors))
         .route("/vendors/{vendor_id}/statement", get(open_statement))
         .route("/vendors/{vendor_id}/statement/close", post(close))
+        .route("/vendors/{vendor_id}/disclosures", get(disclosures_page).post(save_disclosures))
         .route("/statements", get(list))
         .route("/statements/{statement_id}", get(detail))
         .route("/statements/{statement_id}/csv", get(csv))
@@ -71,7 +72,10 @@ async fn vendors(State(state): State<Console>, s: Signed) -> Result<Response, Fa
                             td data-label=(l.t("状態", "Status")) { (serde_json::to_value(v.status).ok().and_then(|x| x.as_str().map(str::to_string)).unwrap_or_default()) }
                             td.num data-label=(l.t("手数料率", "Commission")) { (format!("{}%", v.commission_rate_bps as f64 / 100.0)) }
                             td data-label=(l.t("登録番号", "Registration no.")) { (v.registration_number.clone().unwrap_or_default()) }
-                            td { @if statements { a.open href={ (BASE) "/vendors/" (v.id) "/statement" } { (l.t("今期の明細", "Current statement")) } } }
+                            td {
+                                @if statements { a.open href={ (BASE) "/vendors/" (v.id) "/statement" } { (l.t("今期の明細", "Current statement")) } " " }
+                                a.disclosures href={ (BASE) "/vendors/" (v.id) "/disclosures" } { (l.t("特定商取引法に基づく表記", "Commercial disclosures")) }
+                            }
                         }
                     }
                 }
@@ -296,5 +300,76 @@ async fn paid(State(state): State<Console>, Path(id): Path<String>, posted: Post
             statement_page(&state, &s, id, None, Some(&failure), &f).await
         }
         Err(failure) => Err(failure),
+    }
+}
+
+/// A mall vendor's own commercial disclosures (the seller of its goods), as
+/// `GET /admin/v1/vendors/{vendor_id}/legal-disclosures` answers them: the mall's staff see
+/// each vendor's, a vendor's staff their own (another vendor's is a 404, as in the API).
+async fn disclosures_page(
+    State(state): State<Console>,
+    s: Signed,
+    Path(vendor): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Failure> {
+    let vendor: VendorId = parse_id(&vendor)?;
+    let done: Done = query(raw.as_deref()).unwrap_or_default();
+    vendor_disclosures(&state, &s, vendor, done.done.as_deref(), None).await
+}
+
+async fn vendor_disclosures(
+    state: &Console,
+    s: &Signed,
+    vendor: VendorId,
+    done: Option<&str>,
+    failed: Option<(&Failure, &Fields)>,
+) -> Result<Response, Failure> {
+    let l = s.lang;
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+    let d = tenancy::disclosures::get(&mut tx, s.ctx.store_id, Some(vendor), Acting::Staff(&s.ctx)).await?;
+    let name = tenancy::vendors::get_vendor(&mut tx, vendor).await?.name;
+    tx.commit().await?;
+    let saved = Fields::from_pairs(super::settings::disclosures_fields(&d));
+    let (e, t) = match failed {
+        Some((f, typed)) => (Some(f), typed),
+        None => (None, &saved),
+    };
+    let action = format!("{BASE}/vendors/{vendor}/disclosures");
+    let can = s.ctx.allows(Permission::StoreManage);
+    let body = html! {
+        h1 { (name) }
+        p { a href={ (BASE) "/vendors" } { (l.t("← 出店者の一覧", "← Vendors")) } }
+        (notice(l, done))
+        (super::settings::disclosures_form(l, &s.csrf(), &action, &d, e, t, can))
+    };
+    let status = e.map(|f| f.status).unwrap_or(StatusCode::OK);
+    Ok(layout::page_with_status(s, "/vendors", l.t("特定商取引法に基づく表記", "Commercial disclosures"), body, status))
+}
+
+/// Replaces a vendor's disclosures (the mall's owners and admins: `tenancy::disclosures::update`
+/// with the vendor), publishing only with every required item; refused, the API's messages
+/// are next to the items and nothing is saved.
+async fn save_disclosures(
+    State(state): State<Console>,
+    Path(vendor): Path<String>,
+    posted: Posted,
+) -> Result<Response, Failure> {
+    let Posted { signed: s, form } = posted;
+    let vendor: VendorId = parse_id(&vendor)?;
+    let input = super::settings::disclosures_input(&form);
+    let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
+    match tenancy::disclosures::update(&mut tx, s.ctx.store_id, Some(vendor), Acting::Staff(&s.ctx), input).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("{BASE}/vendors/{vendor}/disclosures?done=saved")).into_response())
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            let f = Failure::from(e);
+            if !f.is_form_error() {
+                return Err(f);
+            }
+            vendor_disclosures(&state, &s, vendor, None, Some((&f, &form))).await
+        }
     }
 }

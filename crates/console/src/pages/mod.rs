@@ -3,6 +3,7 @@
 //! calls the domain service the admin API calls for the same thing.
 
 mod auth;
+mod carrier;
 mod customers;
 mod home;
 mod inventory;
@@ -26,6 +27,7 @@ pub fn routes(settings: &crate::ConsoleSettings) -> Router<Console> {
         .merge(auth::routes())
         .merge(home::routes())
         .merge(orders::routes())
+        .merge(carrier::routes())
         .merge(products::routes(settings))
         .merge(inventory::routes())
         .merge(customers::routes())

@@ -97,16 +97,28 @@ fn selected<T: PartialEq>(a: Option<T>, b: T) -> bool {
 }
 
 async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) -> Result<Response, Failure> {
+    list_page(&state, &s, raw.as_deref(), None).await
+}
+
+/// The list of the filters in `raw`; `prior` is what a bulk action on it could not do (shown
+/// above the list, answered with its status).
+pub(super) async fn list_page(
+    state: &Console,
+    s: &Signed,
+    raw: Option<&str>,
+    prior: Option<Failure>,
+) -> Result<Response, Failure> {
     let l = s.lang;
-    let parsed = query::<OrderFilter>(raw.as_deref()).and_then(|f| Ok((f, query::<PageRequest>(raw.as_deref())?)));
+    let parsed = query::<OrderFilter>(raw).and_then(|f| Ok((f, query::<PageRequest>(raw)?)));
     let (filter, page, failed) = match parsed {
         Ok((f, p)) => (f, p, None),
         Err(e) => (OrderFilter::default(), PageRequest::default(), Some(e)),
     };
-    let done: Done = query(raw.as_deref()).unwrap_or_default();
+    let done: Done = query(raw).unwrap_or_default();
     let mut tx = state.db.store(s.ctx.store_id).await?.begin(s.ctx.tenant_id).await?;
     let found = orders::list(&mut tx, s.ctx.store_id, Acting::Staff(&s.ctx), &filter, &page).await;
     tx.commit().await?;
+    let failed = prior.or(failed);
     let (rows, failed) = match (found, failed) {
         (Ok(p), f) => (p, f),
         (Err(e), _) => {
@@ -176,9 +188,9 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
                 button type="submit" { (l.t("検索", "Search")) }
                 a.button.secondary href={ (BASE) "/orders" } { (l.t("クリア", "Clear")) }
                 @if can_export {
-                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done"])) } download { (l.t("CSV出力", "Export CSV")) }
-                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=utf-8-bom" } download { (l.t("CSV (Excel)", "CSV (Excel)")) }
-                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw.as_deref(), &["cursor", "limit", "done", "encoding"])) "&encoding=shift_jis" } download { (l.t("CSV (Shift_JIS)", "CSV (Shift_JIS)")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw, &["cursor", "limit", "done"])) } download { (l.t("CSV出力", "Export CSV")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw, &["cursor", "limit", "done", "encoding"])) "&encoding=utf-8-bom" } download { (l.t("CSV (Excel)", "CSV (Excel)")) }
+                    a.button.secondary href={ (BASE) "/orders/export?" (query_without(raw, &["cursor", "limit", "done", "encoding"])) "&encoding=shift_jis" } download { (l.t("CSV (Shift_JIS)", "CSV (Shift_JIS)")) }
                 }
             }
         }
@@ -206,6 +218,7 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
                     button.secondary type="submit" formaction={ (BASE) "/orders/print" } formtarget="_blank" name="kind" value="delivery-slip" { (l.t("選択した注文の納品書を印刷", "Print delivery slips of selected")) }
                     button.secondary type="submit" formaction={ (BASE) "/orders/print" } formtarget="_blank" name="kind" value="receipt" { (l.t("選択した注文の領収書を印刷（入金済みのみ）", "Print receipts of selected (paid only)")) }
                 }
+                (super::carrier::list_buttons(l, raw, can_ship))
             }
             div.table-wrap {
                 table.responsive.orders {
@@ -247,11 +260,12 @@ async fn list(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) 
         }
         @if let Some(cursor) = &rows.next_cursor {
             div.pager {
-                a.next href={ (BASE) "/orders?" (query_without(raw.as_deref(), &["cursor", "done"])) "&cursor=" (cursor) } { (l.t("次のページ →", "Next page →")) }
+                a.next href={ (BASE) "/orders?" (query_without(raw, &["cursor", "done"])) "&cursor=" (cursor) } { (l.t("次のページ →", "Next page →")) }
             }
         }
     };
-    Ok(layout::page(&s, "/orders", l.t("注文", "Orders"), body))
+    let status = failed.as_ref().map(|f| f.status).unwrap_or(StatusCode::OK);
+    Ok(layout::page_with_status(s, "/orders", l.t("注文", "Orders"), body, status))
 }
 
 async fn export(State(state): State<Console>, s: Signed, RawQuery(raw): RawQuery) -> Result<Response, Failure> {

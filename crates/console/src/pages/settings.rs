@@ -13,9 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use catalog::digital::{StoreDigitalSettings, UpdateStoreDigitalSettings};
+use checkout::delivery::SlotPreset;
 use checkout::settings::{
-    self as checkout_settings, BankAccount, CheckoutSettings, CodFeeBasis, CodTier, DeliverySlot, PrefectureFeeInput,
-    UpdateCheckoutSettings,
+    self as checkout_settings, BankAccount, CheckoutSettings, CodFeeBasis, CodTier, DeliverySlot, ExtraDaysInput,
+    PrefectureFeeInput, UpdateCheckoutSettings,
 };
 use kernel::Money;
 use kernel::access::{Acting, Permission};
@@ -92,13 +93,7 @@ fn current(d: &Loaded) -> Fields {
         p.push(("cod_enabled".into(), "on".into()));
     }
     p.push(("cod_fee_basis".into(), basis_value(c.cod_fee_basis).into()));
-    let dis = &d.disclosures.disclosures;
-    for (name, _, _, _) in DISCLOSURE_FIELDS {
-        p.push((disclosures::at(name), disclosure_item(dis, name).unwrap_or_default().to_string()));
-    }
-    if d.disclosures.published {
-        p.push(("published".into(), "on".into()));
-    }
+    p.extend(disclosures_fields(&d.disclosures));
     if c.bank_transfer_enabled {
         p.push(("bank_transfer_enabled".into(), "on".into()));
     }
@@ -109,6 +104,25 @@ fn current(d: &Loaded) -> Fields {
     for (i, t) in c.cod_fee_tiers.iter().enumerate() {
         p.push((format!("cod_fee_tiers[{i}].up_to"), t.up_to.amount.to_string()));
         p.push((format!("cod_fee_tiers[{i}].fee"), t.fee.amount.to_string()));
+    }
+    p.push(("delivery_lead_days".into(), c.delivery_lead_days.to_string()));
+    p.push(("delivery_cutoff_hour".into(), c.delivery_cutoff_hour.map(|h| h.to_string()).unwrap_or_default()));
+    p.push(("delivery_window_days".into(), c.delivery_window_days.to_string()));
+    for w in &c.closed_weekdays {
+        p.push(("closed_weekdays".into(), w.clone()));
+    }
+    let dates: Vec<String> = c.closed_dates.iter().map(|d| d.to_string()).collect();
+    p.push(("closed_dates".into(), dates.join("\n")));
+    if c.closed_on_holidays {
+        p.push(("closed_on_holidays".into(), "on".into()));
+    }
+    for (i, e) in c.delivery_extra_days.iter().enumerate() {
+        let area = match (&e.prefecture, &e.postal_code_prefix) {
+            (Some(pref), _) => ("prefecture", pref.code.to_string()),
+            (None, prefix) => ("postal_code_prefix", prefix.clone().unwrap_or_default()),
+        };
+        p.push((format!("delivery_extra_days[{i}].{}", area.0), area.1));
+        p.push((format!("delivery_extra_days[{i}].days"), e.days.to_string()));
     }
     for (i, sl) in c.delivery_slots.iter().enumerate() {
         p.push((format!("delivery_slots[{i}].code"), sl.code.clone()));
@@ -289,7 +303,23 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
                 p.muted { (l.t("コードを空欄にした行は削除されます。", "Rows with no code are removed.")) }
                 (submit)
             }
+            @let (e, t) = section("slot_preset");
+            (problem(e, &["delivery_slot_preset"]))
+            form.slot-preset method="post" action={ (BASE) "/settings/slot_preset" } {
+                (csrf(&token))
+                div {
+                    label for="delivery_slot_preset" { (l.t("配送会社の時間帯に置き換える", "Replace with a carrier's slots")) }
+                    select id="delivery_slot_preset" name="delivery_slot_preset" {
+                        option value="yamato" selected[t.get("delivery_slot_preset") == "yamato"] { (l.t("ヤマト運輸（B2クラウドの時間帯コード）", "Yamato (B2 Cloud time codes)")) }
+                        option value="sagawa" selected[t.get("delivery_slot_preset") == "sagawa"] { (l.t("佐川急便（e-飛伝の時間帯コード）", "Sagawa (e-飛伝 time codes)")) }
+                    }
+                    (field_error(e, "delivery_slot_preset"))
+                }
+                (submit)
+            }
         }
+        @let (e, t) = section("calendar");
+        (calendar_section(l, &token, e, t, can))
         @let (e, t) = section("digital");
         section.panel.digital {
             h2 { (l.t("ダウンロード商品の既定値", "Download defaults")) }
@@ -314,42 +344,76 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
             }
         }
         @let (e, t) = section("disclosures");
-        section.panel.disclosures #disclosures {
-            h2 { (l.t("特定商取引法に基づく表記", "Commercial disclosures (特定商取引法)")) }
-            (problem(e, &DISCLOSURE_FIELDS.iter().map(|f| f.0).map(disclosures::at).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>()))
-            p.disclosures-state {
-                @if d.disclosures.published {
-                    (l.t("公開中：ストアフロントに表示されています。", "Published: shown on the storefront."))
-                } @else {
-                    (l.t("下書き：ストアフロントには表示されません。", "Draft: not shown on the storefront."))
-                    @if !d.disclosures.missing.is_empty() {
-                        " " (l.t("未入力の必須項目：", "Required items still empty: "))
-                        (d.disclosures.missing.iter().filter_map(|m| DISCLOSURE_FIELDS.iter().find(|f| f.0 == m)).map(|f| if l == Lang::Ja { f.1 } else { f.2 }).collect::<Vec<_>>().join("、"))
-                    }
-                }
-            }
-            form method="post" action={ (BASE) "/settings/disclosures" } {
-                (csrf(&token))
-                @for (name, ja, en, long) in DISCLOSURE_FIELDS {
-                    @let field = disclosures::at(name);
-                    div {
-                        label for=(field) { (if l == Lang::Ja { ja } else { en }) @if disclosures::REQUIRED.iter().any(|r| r.0 == name) { " *" } }
-                        @if long {
-                            textarea id=(field) name=(field) rows="3" { (t.get(&field)) }
-                        } @else {
-                            input id=(field) name=(field) value=(t.get(&field));
-                        }
-                        (field_error(e, &field))
-                    }
-                }
-                div { label.inline { input type="checkbox" name="published" checked[t.checked("published")]; (l.t("ストアフロントに公開する（必須項目がすべて必要です）", "Publish on the storefront (needs every required item)")) } }
-                p.muted { (l.t("* は公開に必須の項目です。", "* items are required to publish.")) }
-                (submit)
-            }
-        }
+        (disclosures_form(l, &token, &format!("{BASE}/settings/disclosures"), &d.disclosures, e, t, can))
     };
     let status = failed.map(|(_, f, _)| f.status).unwrap_or(StatusCode::OK);
     layout::page_with_status(s, "/settings", l.t("設定", "Settings"), body, status)
+}
+
+/// The commercial disclosures' form (the store's on the settings page, a mall vendor's on its
+/// own page): every item, * for the required ones, the 公開 checkbox, the draft or published
+/// state and the required items still empty; each `disclosures.<item>` error next to its item.
+pub(super) fn disclosures_form(
+    l: Lang,
+    token: &str,
+    action: &str,
+    d: &LegalDisclosures,
+    e: Option<&Failure>,
+    t: &Fields,
+    can: bool,
+) -> Markup {
+    html! {
+    section.panel.disclosures #disclosures {
+        h2 { (l.t("特定商取引法に基づく表記", "Commercial disclosures (特定商取引法)")) }
+        (problem(e, &DISCLOSURE_FIELDS.iter().map(|f| f.0).map(disclosures::at).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>()))
+        p.disclosures-state {
+            @if d.published {
+                (l.t("公開中：ストアフロントに表示されています。", "Published: shown on the storefront."))
+            } @else {
+                (l.t("下書き：ストアフロントには表示されません。", "Draft: not shown on the storefront."))
+                @if !d.missing.is_empty() {
+                    " " (l.t("未入力の必須項目：", "Required items still empty: "))
+                    (d.missing.iter().filter_map(|m| DISCLOSURE_FIELDS.iter().find(|f| f.0 == m)).map(|f| if l == Lang::Ja { f.1 } else { f.2 }).collect::<Vec<_>>().join("、"))
+                }
+            }
+        }
+        form method="post" action=(action) {
+            (csrf(token))
+            @for (name, ja, en, long) in DISCLOSURE_FIELDS {
+                @let field = disclosures::at(name);
+                div {
+                    label for=(field) { (if l == Lang::Ja { ja } else { en }) @if disclosures::REQUIRED.iter().any(|r| r.0 == name) { " *" } }
+                    @if long {
+                        textarea id=(field) name=(field) rows="3" { (t.get(&field)) }
+                    } @else {
+                        input id=(field) name=(field) value=(t.get(&field));
+                    }
+                    (field_error(e, &field))
+                }
+            }
+            div { label.inline { input type="checkbox" name="published" checked[t.checked("published")]; (l.t("ストアフロントに公開する（必須項目がすべて必要です）", "Publish on the storefront (needs every required item)")) } }
+            p.muted { (l.t("* は公開に必須の項目です。", "* items are required to publish.")) }
+            @if can { button type="submit" { (l.t("保存", "Save")) } }
+        }
+    }
+    }
+}
+
+/// The saved disclosures as the form's fields.
+pub(super) fn disclosures_fields(d: &LegalDisclosures) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    for (name, _, _, _) in DISCLOSURE_FIELDS {
+        p.push((disclosures::at(name), disclosure_item(&d.disclosures, name).unwrap_or_default().to_string()));
+    }
+    if d.published {
+        p.push(("published".into(), "on".into()));
+    }
+    p
+}
+
+/// The form's disclosures as the API's body has them.
+pub(super) fn disclosures_input(f: &Fields) -> UpdateDisclosures {
+    UpdateDisclosures { disclosures: disclosures_of(f), published: f.checked("published") }
 }
 
 /// The disclosures' items on the form: field, Japanese and English label, and whether it is a
@@ -539,6 +603,25 @@ async fn save(
                     .map(|_| ())
                     .map_err(|e| renumber(e.into(), "delivery_slots", &rows));
             }
+            "slot_preset" => {
+                update.delivery_slot_preset = match f.get("delivery_slot_preset") {
+                    "yamato" => Some(SlotPreset::Yamato),
+                    "sagawa" => Some(SlotPreset::Sagawa),
+                    _ => {
+                        r.push(kernel::FieldError::new("delivery_slot_preset", "invalid", "use yamato or sagawa"));
+                        None
+                    }
+                };
+            }
+            "calendar" => {
+                let rows = filled_extra_days(&f);
+                read_calendar(&mut r, &f, &rows, &mut update);
+                r.done()?;
+                return checkout_settings::update(&mut tx, store, by, update)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| renumber(e.into(), "delivery_extra_days", &rows));
+            }
             "digital" => {
                 let ttl = r.take(form::int("default_url_ttl_seconds", f.get("default_url_ttl_seconds")));
                 let max = match f.opt("default_max_downloads") {
@@ -563,8 +646,7 @@ async fn save(
                 return Ok(());
             }
             "disclosures" => {
-                let input = UpdateDisclosures { disclosures: disclosures_of(&f), published: f.checked("published") };
-                disclosures::update(&mut tx, store, None, by, input).await?;
+                disclosures::update(&mut tx, store, None, by, disclosures_input(&f)).await?;
                 return Ok(());
             }
             _ => return Err(Failure::new(StatusCode::NOT_FOUND, "not_found", "no such page")),
@@ -588,4 +670,152 @@ async fn save(
         }
         Err(failure) => Err(failure),
     }
+}
+
+/// The weekdays a store may close on, as the API names them.
+const WEEKDAYS: [(&str, &str, &str); 7] = [
+    ("mon", "月", "Mon"),
+    ("tue", "火", "Tue"),
+    ("wed", "水", "Wed"),
+    ("thu", "木", "Thu"),
+    ("fri", "金", "Fri"),
+    ("sat", "土", "Sat"),
+    ("sun", "日", "Sun"),
+];
+
+/// The delivery-date calendar: lead days, the cut-off hour, how many days may be chosen, the
+/// closed weekdays, dates and public holidays, and extra transit days per prefecture or postal
+/// prefix (the fields of `PATCH /admin/v1/store/checkout-settings`).
+fn calendar_section(l: Lang, token: &str, e: Option<&Failure>, t: &Fields, can: bool) -> Markup {
+    let closed = t.all("closed_weekdays");
+    let weekday_fields: Vec<String> = (0..7).map(|i| format!("closed_weekdays[{i}]")).collect();
+    let mut shown: Vec<&str> = vec![
+        "delivery_lead_days",
+        "delivery_cutoff_hour",
+        "delivery_window_days",
+        "closed_weekdays",
+        "closed_dates",
+        "closed_on_holidays",
+    ];
+    shown.extend(weekday_fields.iter().map(String::as_str));
+    let extra_fields: Vec<String> = (0..60)
+        .flat_map(|i| {
+            let f = format!("delivery_extra_days[{i}]");
+            [format!("{f}.prefecture"), format!("{f}.postal_code_prefix"), format!("{f}.days"), f]
+        })
+        .collect();
+    shown.extend(extra_fields.iter().map(String::as_str));
+    html! {
+        section.panel.calendar #calendar {
+            h2 { (l.t("お届け日の設定", "Delivery dates")) }
+            (problem(e, &shown))
+            form method="post" action={ (BASE) "/settings/calendar" } {
+                (csrf(token))
+                (text_field("delivery_lead_days", l.t("発送までの営業日数（0〜30）", "Business days to ship (0-30)"), t, e))
+                (text_field("delivery_cutoff_hour", l.t("当日扱いの締め時刻（1〜23時、空欄で無し）", "Cut-off hour (1-23; empty: none)"), t, e))
+                (text_field("delivery_window_days", l.t("指定できる日数（1〜90）", "Days a date may be chosen from (1-90)"), t, e))
+                fieldset.weekdays {
+                    legend { (l.t("定休日（曜日）", "Closed weekdays")) }
+                    @for (value, ja, en) in WEEKDAYS {
+                        label.inline { input type="checkbox" name="closed_weekdays" value=(value) checked[closed.contains(&value)]; (l.t(ja, en)) }
+                    }
+                    (field_error(e, "closed_weekdays"))
+                    @for f in &weekday_fields { (field_error(e, f)) }
+                }
+                div { label.inline { input type="checkbox" name="closed_on_holidays" checked[t.checked("closed_on_holidays")]; (l.t("祝日は休業", "Closed on public holidays")) } }
+                div {
+                    label for="closed_dates" { (l.t("休業日（1行に1日、2026-12-31 の形）", "Closed dates (one a line, as 2026-12-31)")) }
+                    textarea id="closed_dates" name="closed_dates" rows="4" { (t.get("closed_dates")) }
+                    (field_error(e, "closed_dates"))
+                }
+                h3 { (l.t("地域ごとの追加日数", "Extra days per area")) }
+                div.table-wrap {
+                    table.responsive.extra-days {
+                        thead { tr { th { (l.t("都道府県", "Prefecture")) } th { (l.t("または郵便番号の先頭", "or postal code prefix")) } th { (l.t("追加日数", "Extra days")) } } }
+                        tbody {
+                            @for i in 0..extra_rows(t) {
+                                @let row = format!("delivery_extra_days[{i}]");
+                                @let (pn, xn, dn) = (format!("{row}.prefecture"), format!("{row}.postal_code_prefix"), format!("{row}.days"));
+                                tr {
+                                    td data-label=(l.t("都道府県", "Prefecture")) {
+                                        select name=(pn) aria-label=(l.t("都道府県", "Prefecture")) {
+                                            option value="" { "—" }
+                                            @for (code, name, en) in kernel::jp::PREFECTURES {
+                                                option value=(code) selected[t.get(&pn) == code.to_string()] { (if l == Lang::Ja { name } else { en }) }
+                                            }
+                                        }
+                                        (field_error(e, &pn))
+                                        (field_error(e, &row))
+                                    }
+                                    td data-label=(l.t("郵便番号の先頭", "Postal prefix")) {
+                                        input name=(xn) inputmode="numeric" value=(t.get(&xn)) aria-label=(l.t("郵便番号の先頭", "Postal prefix"));
+                                        (field_error(e, &xn))
+                                    }
+                                    td data-label=(l.t("追加日数", "Extra days")) {
+                                        input name=(dn) inputmode="numeric" value=(t.get(&dn)) aria-label=(l.t("追加日数", "Extra days"));
+                                        (field_error(e, &dn))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                p.muted { (l.t("都道府県も郵便番号も空欄の行は削除されます。", "Rows with neither a prefecture nor a postal prefix are removed.")) }
+                @if can { button type="submit" { (l.t("保存", "Save")) } }
+            }
+        }
+    }
+}
+
+/// A row of the extra days is filled when it names an area (a prefecture or a postal prefix).
+fn extra_filled(f: &Fields, i: usize) -> bool {
+    ["prefecture", "postal_code_prefix"]
+        .iter()
+        .any(|k| !f.get(&format!("delivery_extra_days[{i}].{k}")).trim().is_empty())
+}
+
+fn filled_extra_days(f: &Fields) -> Vec<usize> {
+    (0..60).filter(|&i| extra_filled(f, i)).collect()
+}
+
+fn extra_rows(t: &Fields) -> usize {
+    (0..40).take_while(|&i| extra_filled(t, i)).count() + SPARE_ROWS
+}
+
+/// The calendar form into the API's fields; text that is no number or date is the console's
+/// field error and the domain is not called.
+fn read_calendar(r: &mut Reading, f: &Fields, rows: &[usize], update: &mut UpdateCheckoutSettings) {
+    update.delivery_lead_days = r.take(form::int("delivery_lead_days", f.get("delivery_lead_days")));
+    update.delivery_cutoff_hour = match f.opt("delivery_cutoff_hour") {
+        Some(raw) => r.take(form::int("delivery_cutoff_hour", &raw)).map(Some),
+        None => Some(None),
+    };
+    update.delivery_window_days = r.take(form::int("delivery_window_days", f.get("delivery_window_days")));
+    update.closed_weekdays = Some(f.all("closed_weekdays").iter().map(|w| w.to_string()).collect());
+    update.closed_on_holidays = Some(f.checked("closed_on_holidays"));
+    let mut dates = Vec::new();
+    for line in kernel::jp::fold_width(f.get("closed_dates")).split(['\n', ',', '、']) {
+        let day = line.trim().replace('/', "-");
+        if day.is_empty() {
+            continue;
+        }
+        match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+            Ok(d) => dates.push(d),
+            Err(_) => {
+                r.push(kernel::FieldError::new("closed_dates", "invalid", format!("{day}: not a date as 2026-12-31")));
+            }
+        }
+    }
+    update.closed_dates = Some(dates);
+    let mut extra = Vec::new();
+    for i in rows {
+        let row = format!("delivery_extra_days[{i}]");
+        let days = r.take(form::int(&format!("{row}.days"), f.get(&format!("{row}.days"))));
+        extra.push(ExtraDaysInput {
+            prefecture: f.opt(&format!("{row}.prefecture")).map(serde_json::Value::String),
+            postal_code_prefix: f.opt(&format!("{row}.postal_code_prefix")),
+            days: days.unwrap_or(0),
+        });
+    }
+    update.delivery_extra_days = Some(extra);
 }

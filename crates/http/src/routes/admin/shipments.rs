@@ -37,7 +37,7 @@ async fn export_shipments(
     ApiQuery(file): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let mut tx = s.db.store(ctx.store_id).await?.begin(ctx.tenant_id).await?;
-    let csv = carrier_csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q, s.settings.clock.now()).await?;
+    let csv = carrier_csv::export(&mut tx, ctx.store_id, Acting::Staff(&ctx), &q, None, s.settings.clock.now()).await?;
     tx.commit().await?;
     download::csv(&csv, &file, CsvEncoding::ShiftJis, q.format.filename())
 }

@@ -102,3 +102,67 @@ fn group(n: i64) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn console_vendor_disclosures_are_the_mall_owners_to_publish_and_the_vendors_to_read() {
+    let app = TestApp::spawn().await;
+    let shop = mall::mall(&app).await;
+    let a = mall::vendor(&app, &shop, "Vendor A", 1000).await;
+    let b_vendor = mall::vendor(&app, &shop, "Vendor B", 1000).await;
+    let token = &shop.owner_token;
+    // the mall's own disclosures are published: the public answer lists the vendors' too
+    let store_set = crate::support::fixtures::disclosures("株式会社てんぽモール");
+    app.call(reqwest::Method::PUT, "/admin/v1/store/legal-disclosures", Some(token), Some(store_set)).await.expect(200);
+    let public = format!("/store/v1/stores/{}/legal-disclosures", shop.handle);
+    let api_path = format!("/admin/v1/vendors/{}/legal-disclosures", a.id);
+
+    let mut br = Browser::start(&app.base).await;
+    assert_eq!(br.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await, 200);
+    br.goto("/console/vendors").await;
+    br.click("tr[data-vendor='Vendor A'] a.disclosures").await;
+    assert_eq!(br.text("h1").await, "Vendor A");
+    assert!(br.text("section.disclosures .disclosures-state").await.contains("下書き"));
+    // publishing with one item: the API's message at each missing item, nothing saved
+    let partial = json!({ "published": true, "disclosures": { "seller_name": "A 茶園" } });
+    let api_says = app
+        .call(reqwest::Method::PUT, &api_path, Some(token), Some(partial))
+        .await
+        .expect_problem(422, "validation_failed");
+    let errors = api_says["errors"].as_array().unwrap();
+    br.fill("input[name='disclosures.seller_name']", "A 茶園").await;
+    br.check("section.disclosures input[name=published]").await;
+    assert_eq!(br.click("section.disclosures button[type=submit]").await, 422);
+    for e in errors {
+        let field = e["field"].as_str().unwrap();
+        assert_eq!(br.text(&format!("span[data-field='{field}']")).await, e["message"].as_str().unwrap());
+    }
+    assert_eq!(br.count("section.disclosures span.field-error").await as usize, errors.len());
+    assert!(app.get(&api_path, token).await.expect(200)["updated_at"].is_null(), "nothing saved");
+    br.screenshots("vendor-disclosures-errors").await;
+    // every item: published, and on the public disclosures under the vendor's name
+    let full = crate::support::fixtures::disclosures("A 茶園");
+    for (name, value) in full["disclosures"].as_object().unwrap() {
+        br.fill(&format!("section.disclosures [name='disclosures.{name}']"), value.as_str().unwrap()).await;
+    }
+    assert_eq!(br.click("section.disclosures button[type=submit]").await, 200);
+    assert!(br.text("section.disclosures .disclosures-state").await.contains("公開中"));
+    br.screenshots("vendor-disclosures").await;
+    let shown = app.call(reqwest::Method::GET, &public, None, None).await.expect(200);
+    let vendors = shown["vendors"].as_array().unwrap();
+    assert_eq!(vendors.len(), 1, "{shown}");
+    assert_eq!(vendors[0]["vendor_name"], "Vendor A");
+    for (name, value) in full["disclosures"].as_object().unwrap() {
+        assert_eq!(&vendors[0]["disclosures"][name], value, "{name}");
+    }
+    br.close().await;
+
+    // a vendor's owner: their own vendor's page to read (no save: the mall's to change), not A's
+    let mut vb = Browser::start(&app.base).await;
+    assert_eq!(vb.sign_in(&shop.handle, &b_vendor.owner.email, PASSWORD).await, 200);
+    vb.goto("/console/vendors").await;
+    vb.click("tr[data-vendor='Vendor B'] a.disclosures").await;
+    assert_eq!(vb.text("h1").await, "Vendor B");
+    assert_eq!(vb.count("section.disclosures button[type=submit]").await, 0);
+    assert_eq!(vb.goto(&format!("/console/vendors/{}/disclosures", a.id)).await, 404);
+    vb.close().await;
+}

@@ -1,6 +1,7 @@
 //! The admin console (docs/CONSOLE.md): pages driven in a real headless Chromium, and its
 //! sessions and CSRF checked over plain HTTP.
 
+mod carrier;
 mod customers;
 mod mall;
 mod media;

@@ -212,3 +212,72 @@ async fn console_product_and_stock_forms_without_their_csrf_token_change_nothing
     assert_eq!(done.status(), 200);
     assert_eq!(products().await, before + 1);
 }
+
+#[tokio::test]
+async fn console_carrier_calendar_and_vendor_disclosure_forms_without_their_csrf_token_change_nothing() {
+    let app = TestApp::spawn().await;
+    let tea = tea_shop(&app).await;
+    let shop = &tea.shop;
+    let order = mall::order(&app, shop, &[(&tea.tea, 1)], "hanako@example.jp", "cod").await;
+    let (id, number) = (order["id"].as_str().unwrap(), order["number"].as_i64().unwrap());
+    let mut v = Visitor::new(&app);
+    v.sign_in(&shop.handle, &shop.owner_email, PASSWORD).await;
+    let csrf = csrf_in(&v.get("/console/orders").await.body);
+    let settings = || app.get("/admin/v1/store/checkout-settings", &shop.owner_token);
+    let before = settings().await.expect(200);
+
+    // the label CSV: without the token no file
+    let refused = v.post("/console/orders/carrier-csv", &[("format", "yamato_b2"), ("order", id)]).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("csrf_failed"));
+    let done = v.post("/console/orders/carrier-csv", &[("_csrf", &csrf), ("format", "yamato_b2"), ("order", id)]).await;
+    assert_eq!((done.status, done.headers["content-type"].to_str().unwrap()), (200, "text/csv; charset=shift_jis"));
+    // the calendar and the slot preset
+    let refused = v.post("/console/settings/calendar", &[("delivery_lead_days", "5")]).await;
+    assert_eq!(refused.status, 403);
+    let refused = v.post("/console/settings/slot_preset", &[("delivery_slot_preset", "sagawa")]).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(settings().await.expect(200), before, "nothing changed");
+    // the tracking import (multipart) without its token ships nothing
+    let boundary = "XcsrfX";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nyamato_b2\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.csv\"\r\nContent-Type: text/csv\r\n\r\nお客様管理番号,伝票番号\r\n{number},400011112222\r\n\r\n--{boundary}--\r\n"
+    );
+    let post = |body: String| {
+        app.client
+            .post(app.url("/console/orders/tracking-import"))
+            .header("cookie", format!("tenpo_console={}", v.cookies["tenpo_console"]))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(body.clone()).await.unwrap().status(), 403);
+    let order_path = format!("/admin/v1/orders/{id}");
+    let shipment = || app.get(&order_path, &shop.owner_token);
+    assert_eq!(shipment().await.expect(200)["shipments"][0]["status"], "pending");
+    let with_token = body.replacen(
+        &format!("--{boundary}\r\n"),
+        &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\n"),
+        1,
+    );
+    assert_eq!(post(with_token).await.unwrap().status(), 200);
+    assert_eq!(shipment().await.expect(200)["shipments"][0]["tracking_no"], "400011112222");
+
+    // a mall vendor's disclosures
+    let m = mall::mall(&app).await;
+    let a = mall::vendor(&app, &m, "Vendor A", 1000).await;
+    let mut mv = Visitor::new(&app);
+    mv.sign_in(&m.handle, &m.owner_email, PASSWORD).await;
+    let path = format!("/console/vendors/{}/disclosures", a.id);
+    let page = mv.get(&path).await;
+    assert_eq!(page.status, 200);
+    let refused = mv.post(&path, &[("disclosures.seller_name", "偽の販売者")]).await;
+    assert_eq!(refused.status, 403);
+    let seen = app.get(&format!("/admin/v1/vendors/{}/legal-disclosures", a.id), &m.owner_token).await.expect(200);
+    assert!(seen["updated_at"].is_null(), "nothing saved: {seen}");
+    let token = csrf_in(&page.body);
+    let done = mv.post(&path, &[("_csrf", &token), ("disclosures.seller_name", "A 茶園")]).await;
+    assert_eq!(done.status, 303);
+    let seen = app.get(&format!("/admin/v1/vendors/{}/legal-disclosures", a.id), &m.owner_token).await.expect(200);
+    assert_eq!(seen["disclosures"]["seller_name"], "A 茶園");
+}

@@ -17,7 +17,7 @@ const readline = require("readline");
   let page = null;
   const fresh = async (width, height, js = true) => {
     if (context) await context.close();
-    context = await browser.newContext({ viewport: { width, height }, locale: "ja-JP", timezoneId: "Asia/Tokyo", javaScriptEnabled: js });
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width, height }, locale: "ja-JP", timezoneId: "Asia/Tokyo", javaScriptEnabled: js });
     context.setDefaultTimeout(15000);
     page = await context.newPage();
     page.on("dialog", (d) => d.accept());
@@ -52,6 +52,13 @@ const readline = require("readline");
           tab.on("dialog", (d) => d.accept());
           page = tab;
           value = tab.url();
+          break;
+        }
+        case "download": {
+          // a click that answers a file (Content-Disposition: attachment): its name and bytes
+          const [dl] = await Promise.all([page.waitForEvent("download"), page.click(cmd.selector)]);
+          const bytes = require("fs").readFileSync(await dl.path());
+          value = { name: dl.suggestedFilename(), base64: bytes.toString("base64") };
           break;
         }
         case "first_tab": {

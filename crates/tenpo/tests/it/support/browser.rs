@@ -130,6 +130,14 @@ impl Browser {
     }
 
     /// Closes the tabs opened by [`Browser::click_popup`] and goes back to the first.
+    /// Clicks what answers a file download: the file's suggested name and its bytes.
+    pub async fn download(&mut self, selector: &str) -> (String, Vec<u8>) {
+        use base64::Engine;
+        let v = self.send(json!({ "op": "download", "selector": selector })).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(v["base64"].as_str().unwrap_or("")).unwrap();
+        (v["name"].as_str().unwrap_or("").to_string(), bytes)
+    }
+
     pub async fn first_tab(&mut self) {
         self.send(json!({ "op": "first_tab" })).await;
     }
