@@ -7,7 +7,8 @@
 //! `digital::*`; adding to a cart and placing an order go through `http_api::shop`, the very
 //! code behind the JSON routes). Catalog pages are kept in the API's read cache and answered
 //! with its ETag logic. The shopper's cart is a cookie holding its id and secret (HttpOnly,
-//! SameSite=Lax). Every form posts `application/x-www-form-urlencoded` and redirects (works
+//! SameSite=Lax); a signed-in shopper's API token is a second such cookie (`signin`,
+//! `account`: the pages over `customers::account`). Every form posts `application/x-www-form-urlencoded` and redirects (works
 //! without JavaScript); the little script there is only enhances (postal-code autofill).
 //! Markup is `maud`, texts and money through the console's `i18n`, form fields through its
 //! `form`, the domain's refusals through its `error::Failure`.
