@@ -6,8 +6,9 @@
 //! found", as there. Without a session, a page leads to the sign-in.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use console::error::Failure;
 use console::form::Fields;
@@ -31,12 +32,22 @@ pub struct Done {
     cursor: Option<String>,
 }
 
-/// The signed-in shopper, or the way to the sign-in page.
-async fn signed(s: &AppState, shop: &Shop, headers: &HeaderMap) -> Result<ShopperContext, Response> {
-    match shop.shopper(s, headers).await {
-        Ok(Some(ctx)) => Ok(ctx),
-        Ok(None) => Err(Redirect::to(&format!("{}/account/signin", shop.base())).into_response()),
-        Err(f) => Err(layout::failure_page(None, &f)),
+/// The store and its signed-in shopper; without a session, the way to the sign-in page.
+pub struct Signed {
+    shop: Shop,
+    ctx: ShopperContext,
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let shop = Shop::from_request_parts(parts, s).await?;
+        match shop.shopper(s, &parts.headers).await {
+            Ok(Some(ctx)) => Ok(Signed { shop, ctx }),
+            Ok(None) => Err(Redirect::to(&format!("{}/account/signin", shop.base())).into_response()),
+            Err(f) => Err(layout::failure_page(None, &f)),
+        }
     }
 }
 
@@ -78,17 +89,9 @@ fn see(shop: &Shop, rest: &str) -> Response {
     Redirect::to(&format!("{}/account{rest}", shop.base())).into_response()
 }
 
-fn parse(body: &Bytes) -> Result<Fields, Response> {
-    Fields::parse(body).map_err(|f| layout::failure_page(None, &f))
-}
-
 // ---- the profile ----
 
-pub async fn profile(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<Done>) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn profile(State(s): State<AppState>, Signed { shop, ctx }: Signed, Query(q): Query<Done>) -> Response {
     profile_page(&s, &shop, &ctx, None, None, q.done.as_deref()).await
 }
 
@@ -139,14 +142,10 @@ async fn profile_page(
 }
 
 /// Name, kana and phone, through the API's `PATCH .../account` (an empty phone clears it).
-pub async fn update_profile(State(s): State<AppState>, shop: Shop, headers: HeaderMap, body: Bytes) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let f = match parse(&body) {
+pub async fn update_profile(State(s): State<AppState>, Signed { shop, ctx }: Signed, body: Bytes) -> Response {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let patch = UpdateAccount {
         name: Some(f.get("name").trim().to_string()),
@@ -176,11 +175,7 @@ pub async fn saved_addresses(s: &AppState, shop: &Shop, ctx: &ShopperContext) ->
     Ok(list)
 }
 
-pub async fn addresses(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<Done>) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn addresses(State(s): State<AppState>, Signed { shop, ctx }: Signed, Query(q): Query<Done>) -> Response {
     addresses_page(&s, &shop, &ctx, &Fields::default(), None, q.done.as_deref()).await
 }
 
@@ -246,14 +241,10 @@ fn default_box(checked: bool) -> Markup {
 }
 
 /// Saves an address through the API's `POST .../account/addresses` rules.
-pub async fn add_address(State(s): State<AppState>, shop: Shop, headers: HeaderMap, body: Bytes) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let f = match parse(&body) {
+pub async fn add_address(State(s): State<AppState>, Signed { shop, ctx }: Signed, body: Bytes) -> Response {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let a = fields_of::input("", &f);
     let create = CreateAddress {
@@ -283,14 +274,9 @@ pub async fn add_address(State(s): State<AppState>, shop: Shop, headers: HeaderM
 
 pub async fn edit_address(
     State(s): State<AppState>,
-    shop: Shop,
-    headers: HeaderMap,
+    Signed { shop, ctx }: Signed,
     Path((_store, id)): Path<(String, AddressId)>,
 ) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     edit_page(&s, &shop, &ctx, id, None, None).await
 }
 
@@ -333,18 +319,13 @@ async fn edit_page(
 /// Changes a saved address through the API's `PATCH .../account/addresses/{address_id}`.
 pub async fn update_address(
     State(s): State<AppState>,
-    shop: Shop,
-    headers: HeaderMap,
+    Signed { shop, ctx }: Signed,
     Path((_store, id)): Path<(String, AddressId)>,
     body: Bytes,
 ) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let f = match parse(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let a = fields_of::input("", &f);
     let patch = UpdateAddress {
@@ -375,14 +356,9 @@ pub async fn update_address(
 
 pub async fn delete_address(
     State(s): State<AppState>,
-    shop: Shop,
-    headers: HeaderMap,
+    Signed { shop, ctx }: Signed,
     Path((_store, id)): Path<(String, AddressId)>,
 ) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let done = async {
         let mut tx = shop.begin(&s).await?;
         address::delete_address(&mut tx, ctx.store_id, Acting::System, ctx.customer_id, id).await?;
@@ -399,11 +375,7 @@ pub async fn delete_address(
 // ---- orders ----
 
 /// The history: the API's `GET .../account/orders` (newest first, 20 a page).
-pub async fn orders(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<Done>) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn orders(State(s): State<AppState>, Signed { shop, ctx }: Signed, Query(q): Query<Done>) -> Response {
     let loaded = async {
         let mut tx = shop.begin(&s).await?;
         let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
@@ -451,14 +423,9 @@ pub async fn orders(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Q
 /// page shows it (its downloads and receipt stay with the token link the mail carries).
 pub async fn order(
     State(s): State<AppState>,
-    shop: Shop,
-    headers: HeaderMap,
+    Signed { shop, ctx }: Signed,
     Path((_store, id)): Path<(String, OrderId)>,
 ) -> Response {
-    let ctx = match signed(&s, &shop, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let loaded = async {
         let mut tx = shop.begin(&s).await?;
         let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;

@@ -112,7 +112,11 @@ async fn me(s: &AppState, shop: &Shop, headers: &HeaderMap) -> Result<Option<Me>
     let mut tx = shop.begin(s).await?;
     let email = customers::account::get_account(&mut tx, &ctx).await?.email;
     tx.commit().await?;
-    Ok(Some(Me { customer_id: ctx.customer_id, email, addresses: crate::account::saved_addresses(s, shop, &ctx).await? }))
+    Ok(Some(Me {
+        customer_id: ctx.customer_id,
+        email,
+        addresses: crate::account::saved_addresses(s, shop, &ctx).await?,
+    }))
 }
 
 /// Step 1: the details form. Signed in, the cart becomes the account's (the API's

@@ -106,7 +106,14 @@ pub fn problem(f: Option<&Failure>) -> Markup {
 }
 
 /// One labelled input of a form, filled with what was typed, its field error below it.
-pub fn input(name: &str, label: &str, kind: &str, value: &str, autocomplete: &str, failure: Option<&Failure>) -> Markup {
+pub fn input(
+    name: &str,
+    label: &str,
+    kind: &str,
+    value: &str,
+    autocomplete: &str,
+    failure: Option<&Failure>,
+) -> Markup {
     html! {
         div.field {
             label for=(name) { (label) }

@@ -97,15 +97,13 @@ async fn signed_in(s: &AppState, shop: &Shop, headers: &HeaderMap, signed: Signe
     with_cookies(Redirect::to(&next_path(shop, next)).into_response(), &cookies)
 }
 
-fn fields(body: &Bytes) -> Result<Fields, Response> {
-    Fields::parse(body).map_err(|f| layout::failure_page(None, &f))
-}
-
 /// The refusal above a form: in Japanese for what a shopper meets, with the API's own words.
 fn refusal(f: Option<&Failure>, shown: &[&str]) -> Markup {
     let said = f.and_then(|f| match f.code {
         "invalid_credentials" => Some("メールアドレスまたはパスワードが正しくありません。"),
-        "email_not_verified" => Some("メールアドレスの確認がまだ済んでいません。お送りした確認コードを入力してください。"),
+        "email_not_verified" => {
+            Some("メールアドレスの確認がまだ済んでいません。お送りした確認コードを入力してください。")
+        }
         "account_exists" => Some("このメールアドレスのアカウントはすでにあります。ログインしてください。"),
         "invalid_code" => Some("確認コードが正しくないか、有効期限が切れています。"),
         "too_many_attempts" => Some("試行回数が多すぎます。しばらくしてからもう一度お試しください。"),
@@ -171,9 +169,9 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let next = if f.get("next") == "checkout" { "checkout" } else { "" };
     let input = SignIn { email: f.get("email").to_string(), password: f.get("password").to_string() };
@@ -218,9 +216,9 @@ async fn sign_up_page(s: &AppState, shop: &Shop, f: &Fields, next: &str, failure
 }
 
 pub async fn sign_up(State(s): State<AppState>, shop: Shop, body: Bytes) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let next = if f.get("next") == "checkout" { "checkout" } else { "" };
     let input = SignUp {
@@ -289,9 +287,9 @@ pub async fn verify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let next = if f.get("next") == "checkout" { "checkout" } else { "" };
     let input = VerifyEmail { email: f.get("email").to_string(), code: f.get("code").to_string() };
@@ -311,9 +309,9 @@ pub async fn verify(
 }
 
 pub async fn resend(State(s): State<AppState>, shop: Shop, body: Bytes) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let next = if f.get("next") == "checkout" { "checkout" } else { "" };
     let done = async {
@@ -324,12 +322,10 @@ pub async fn resend(State(s): State<AppState>, shop: Shop, body: Bytes) -> Respo
     }
     .await;
     match done {
-        Ok(()) => Redirect::to(&format!(
-            "{}/account/verify{}&done=resent",
-            shop.base(),
-            carry(next, f.get("email").trim())
-        ))
-        .into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("{}/account/verify{}&done=resent", shop.base(), carry(next, f.get("email").trim())))
+                .into_response()
+        }
         Err(e) => verify_page(&s, &shop, &f, next, None, Some(&e)).await,
     }
 }
@@ -377,9 +373,9 @@ async fn reset_page(s: &AppState, shop: &Shop, f: &Fields, failure: Option<&Fail
 
 /// Sends a reset code (answers the same whatever the email, as the API does).
 pub async fn request_reset(State(s): State<AppState>, shop: Shop, body: Bytes) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let done = async {
         let mut tx = shop.begin(&s).await?;
@@ -390,8 +386,10 @@ pub async fn request_reset(State(s): State<AppState>, shop: Shop, body: Bytes) -
     }
     .await;
     match done {
-        Ok(()) => Redirect::to(&format!("{}/account/password-reset/confirm{}", shop.base(), carry("", f.get("email").trim())))
-            .into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("{}/account/password-reset/confirm{}", shop.base(), carry("", f.get("email").trim())))
+                .into_response()
+        }
         Err(e) => reset_page(&s, &shop, &f, Some(&e)).await,
     }
 }
@@ -423,9 +421,9 @@ async fn reset_confirm_page(s: &AppState, shop: &Shop, f: &Fields, failure: Opti
 
 /// Sets the new password (every session of the account ends, as in the API), then to sign-in.
 pub async fn reset_confirm(State(s): State<AppState>, shop: Shop, ClientIp(ip): ClientIp, body: Bytes) -> Response {
-    let f = match fields(&body) {
+    let f = match Fields::parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return layout::failure_page(None, &e),
     };
     let input = ResetPassword {
         email: f.get("email").to_string(),

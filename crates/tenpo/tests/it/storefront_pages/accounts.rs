@@ -61,7 +61,8 @@ async fn a_shopper_signs_up_at_checkout_saves_an_address_buys_with_it_and_sees_t
     assert_eq!(b.text("#me-email").await, EMAIL);
     assert_eq!(b.value("#email").await, EMAIL);
     let cookies = b.cookies().await;
-    let session = cookies.as_array().unwrap().iter().find(|c| c["name"] == "tenpo_shopper").expect("the session cookie");
+    let session =
+        cookies.as_array().unwrap().iter().find(|c| c["name"] == "tenpo_shopper").expect("the session cookie");
     assert_eq!(session["httpOnly"], true);
     assert_eq!(session["sameSite"], "Lax");
 
@@ -116,8 +117,10 @@ async fn a_shopper_signs_up_at_checkout_saves_an_address_buys_with_it_and_sees_t
     let placed = orders(&app, &shop).await;
     assert_eq!(placed.len(), 1);
     let number = placed[0]["number"].as_i64().unwrap().to_string();
-    let detail =
-        app.get(&format!("/admin/v1/orders/{}", placed[0]["id"].as_str().unwrap()), &shop.owner_token).await.expect(200);
+    let detail = app
+        .get(&format!("/admin/v1/orders/{}", placed[0]["id"].as_str().unwrap()), &shop.owner_token)
+        .await
+        .expect(200);
     assert_eq!(detail["shipping_address"]["line2"], "茶房ビル 2F");
     assert_eq!(detail["email"], EMAIL);
 
@@ -234,7 +237,13 @@ async fn one_shoppers_account_pages_never_show_anothers_and_bad_input_changes_no
     let edit = c
         .post(format!("{base}/account/addresses/{address}"))
         .header(COOKIE, &b_cookie)
-        .form(&[("name", "乗っ取り"), ("postal_code", "100-0001"), ("prefecture", "東京都"), ("city", "千代田区"), ("line1", "1")])
+        .form(&[
+            ("name", "乗っ取り"),
+            ("postal_code", "100-0001"),
+            ("prefecture", "東京都"),
+            ("city", "千代田区"),
+            ("line1", "1"),
+        ])
         .send()
         .await
         .unwrap();
