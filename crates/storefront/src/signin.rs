@@ -42,6 +42,22 @@ impl AccountQuery {
     }
 }
 
+/// The form's `next` (a fixed word).
+fn next_of(f: &Fields) -> &'static str {
+    if f.get("next") == "checkout" { "checkout" } else { "" }
+}
+
+/// The 6-digit code from the mail.
+fn code_field(failure: Option<&Failure>) -> Markup {
+    html! {
+        div.field {
+            label for="code" { "確認コード" }
+            input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="20";
+            (console::layout::field_error(failure, "code"))
+        }
+    }
+}
+
 /// Where a signed-in shopper goes: the checkout, or their account.
 fn next_path(shop: &Shop, next: &str) -> String {
     if next == "checkout" { format!("{}/checkout", shop.base()) } else { format!("{}/account", shop.base()) }
@@ -173,7 +189,7 @@ pub async fn sign_in(
         Ok(f) => f,
         Err(e) => return layout::failure_page(None, &e),
     };
-    let next = if f.get("next") == "checkout" { "checkout" } else { "" };
+    let next = next_of(&f);
     let input = SignIn { email: f.get("email").to_string(), password: f.get("password").to_string() };
     let done = async {
         let db = s.db.store(shop.store_id).await?;
@@ -220,7 +236,7 @@ pub async fn sign_up(State(s): State<AppState>, shop: Shop, body: Bytes) -> Resp
         Ok(f) => f,
         Err(e) => return layout::failure_page(None, &e),
     };
-    let next = if f.get("next") == "checkout" { "checkout" } else { "" };
+    let next = next_of(&f);
     let input = SignUp {
         email: f.get("email").to_string(),
         password: f.get("password").to_string(),
@@ -264,11 +280,7 @@ async fn verify_page(
         form.account #verify method="post" action={ (base) "/account/verify" } novalidate {
             input type="hidden" name="next" value=(next);
             (input("email", "メールアドレス", "email", f.get("email"), "email", failure))
-            div.field {
-                label for="code" { "確認コード" }
-                input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="20";
-                (console::layout::field_error(failure, "code"))
-            }
+            (code_field(failure))
             div.actions { button.primary type="submit" { "確認してログイン" } }
         }
         form.inline method="post" action={ (base) "/account/verify/resend" } {
@@ -291,7 +303,7 @@ pub async fn verify(
         Ok(f) => f,
         Err(e) => return layout::failure_page(None, &e),
     };
-    let next = if f.get("next") == "checkout" { "checkout" } else { "" };
+    let next = next_of(&f);
     let input = VerifyEmail { email: f.get("email").to_string(), code: f.get("code").to_string() };
     let done = async {
         let db = s.db.store(shop.store_id).await?;
@@ -313,7 +325,7 @@ pub async fn resend(State(s): State<AppState>, shop: Shop, body: Bytes) -> Respo
         Ok(f) => f,
         Err(e) => return layout::failure_page(None, &e),
     };
-    let next = if f.get("next") == "checkout" { "checkout" } else { "" };
+    let next = next_of(&f);
     let done = async {
         let mut tx = shop.begin(&s).await?;
         account::resend_verification(&mut tx, shop.store_id, EmailOnly { email: f.get("email").to_string() }).await?;
@@ -407,11 +419,7 @@ async fn reset_confirm_page(s: &AppState, shop: &Shop, f: &Fields, failure: Opti
         (refusal(failure, &["email", "code", "password"]))
         form.account #reset-confirm method="post" action={ (base) "/account/password-reset/confirm" } novalidate {
             (input("email", "メールアドレス", "email", f.get("email"), "email", failure))
-            div.field {
-                label for="code" { "確認コード" }
-                input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="20";
-                (console::layout::field_error(failure, "code"))
-            }
+            (code_field(failure))
             (input("password", "新しいパスワード（10文字以上）", "password", "", "new-password", failure))
             div.actions { button.primary type="submit" { "パスワードを変更する" } }
         }
