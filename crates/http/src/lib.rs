@@ -40,9 +40,10 @@ pub use problem::{ApiError, ApiResult, ProblemBody};
 
 /// What the server-rendered storefront (crates/storefront) shares with the storefront API, so
 /// no rule is written twice: the store a request addresses, the cached answers with their
-/// ETag, adding to a cart (the flash-sale queue included), the final confirmation and placing
-/// an order.
+/// ETag, shoppers' account settings, adding to a cart (the flash-sale queue included), the
+/// final confirmation and placing an order.
 pub mod shop {
+    pub use crate::routes::account::settings as account_settings;
     pub use crate::routes::carts::{Added, add_to_cart};
     pub use crate::routes::checkout::{confirm, place};
     pub use crate::routes::storefront::{Shopfront, respond_as};

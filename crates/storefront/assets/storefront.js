@@ -11,8 +11,8 @@ document.addEventListener("DOMContentLoaded", () => {
         if (!r.ok) return;
         const place = (await r.json()).candidates[0];
         if (!place) return;
-        const pref = form.querySelector('[name="shipping_address.prefecture"]');
-        const city = form.querySelector('[name="shipping_address.city"]');
+        const pref = form.querySelector("[data-prefecture]");
+        const city = form.querySelector("[data-city]");
         if (pref) pref.value = place.prefecture;
         if (city && !city.value) city.value = place.city + place.town;
         input.dispatchEvent(new CustomEvent("postal-filled", { bubbles: true }));

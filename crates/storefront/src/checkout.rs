@@ -8,7 +8,7 @@
 //! place`) answers the same order and token again, so one order is placed.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use checkout::cart::{CartKey, CartView};
@@ -16,29 +16,20 @@ use checkout::order::{self, CheckoutOptions, Confirmation, MethodOption, Payment
 use console::error::Failure;
 use console::form::{Fields, Reading};
 use console::layout::field_error;
-use customers::address::AddressInput;
+use customers::address::{AddressType, CustomerAddress};
 use http_api::AppState;
 use http_api::shop::{confirm as confirm_order, place as place_order};
-use kernel::FieldError;
-use kernel::jp::PREFECTURES;
+use kernel::{AddressId, FieldError};
 use maud::{Markup, html};
+use serde::Deserialize;
 
+use crate::address;
 use crate::cart::active_cart;
 use crate::layout::{self, Frame, L};
 use crate::shop::{Shop, from_api};
 
-/// The fields of the details form, named as the API names them (so its field errors land next
-/// to the right input).
-const ADDRESS: &[(&str, &str, &str)] = &[
-    ("shipping_address.name", "お名前", "name"),
-    ("shipping_address.name_kana", "お名前（フリガナ）", "off"),
-    ("shipping_address.postal_code", "郵便番号", "postal-code"),
-    ("shipping_address.prefecture", "都道府県", "address-level1"),
-    ("shipping_address.city", "市区町村", "address-level2"),
-    ("shipping_address.line1", "番地", "address-line1"),
-    ("shipping_address.line2", "建物名・部屋番号（任意）", "address-line2"),
-    ("shipping_address.phone", "電話番号", "tel"),
-];
+/// The details form's address fields are named as the order names them.
+const SHIPPING: &str = "shipping_address.";
 
 /// Every field the steps carry.
 const CARRIED: &[&str] = &[
@@ -103,23 +94,82 @@ fn to_cart(shop: &Shop) -> Response {
     Redirect::to(&format!("{}/cart", shop.base())).into_response()
 }
 
-/// Step 1: the details form.
-pub async fn form(State(s): State<AppState>, shop: Shop, headers: HeaderMap) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct FormQuery {
+    /// A saved address of the signed-in shopper to fill the address with.
+    address: Option<AddressId>,
+}
+
+/// The signed-in shopper at checkout: their email and saved addresses.
+struct Me {
+    customer_id: kernel::CustomerId,
+    email: String,
+    addresses: Vec<CustomerAddress>,
+}
+
+async fn me(s: &AppState, shop: &Shop, headers: &HeaderMap) -> Result<Option<Me>, Failure> {
+    let Some(ctx) = shop.shopper(s, headers).await? else { return Ok(None) };
+    let mut tx = shop.begin(s).await?;
+    let email = customers::account::get_account(&mut tx, &ctx).await?.email;
+    tx.commit().await?;
+    Ok(Some(Me {
+        customer_id: ctx.customer_id,
+        email,
+        addresses: crate::account::saved_addresses(s, shop, &ctx).await?,
+    }))
+}
+
+/// Step 1: the details form. Signed in, the cart becomes the account's (the API's
+/// `PUT carts/{id}/customer`), the email is the account's and the address a saved one (the
+/// chosen one, else the default); a guest is offered to sign in first.
+pub async fn form(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<FormQuery>) -> Response {
     let Some(key) = shop.cart(&headers) else { return to_cart(&shop) };
-    details(&s, &shop, &key, &Fields::default(), None).await
+    let mut pairs = Vec::new();
+    let me = match me(&s, &shop, &headers).await {
+        Ok(m) => m,
+        Err(e) => return layout::failure_page(None, &e),
+    };
+    if let Some(me) = me {
+        match crate::signin::claim_cart(&s, &shop, &headers, me.customer_id).await {
+            Ok(true) => {}
+            // ordered, gone or another account's: this shopper starts a cart of their own
+            Ok(false) => return crate::signin::with_cookies(to_cart(&shop), &[shop.forget_cart()]),
+            Err(e) => return layout::failure_page(None, &e),
+        }
+        pairs.push(("email".to_string(), me.email.clone()));
+        let chosen = match q.address {
+            Some(id) => me.addresses.iter().find(|a| a.id == id),
+            None => me.addresses.iter().find(|a| a.is_default && a.address.kind == AddressType::Shipping),
+        };
+        if let Some(a) = chosen {
+            pairs.extend(address::pairs(SHIPPING, &a.address));
+        }
+    }
+    details(&s, &shop, &key, &headers, &Fields::from_pairs(pairs), None).await
 }
 
 /// Back from the confirmation to the details, filled in as they were.
 pub async fn edit(State(s): State<AppState>, shop: Shop, headers: HeaderMap, body: Bytes) -> Response {
     let Some(key) = shop.cart(&headers) else { return to_cart(&shop) };
     let f = Fields::parse(&body).unwrap_or_default();
-    details(&s, &shop, &key, &f, None).await
+    details(&s, &shop, &key, &headers, &f, None).await
 }
 
-async fn details(s: &AppState, shop: &Shop, key: &CartKey, f: &Fields, failure: Option<&Failure>) -> Response {
+async fn details(
+    s: &AppState,
+    shop: &Shop,
+    key: &CartKey,
+    headers: &HeaderMap,
+    f: &Fields,
+    failure: Option<&Failure>,
+) -> Response {
     let base = shop.base();
     let (name, loaded) = match load(s, shop, key, None).await {
         Ok(l) => l,
+        Err(e) => return layout::failure_page(None, &e),
+    };
+    let me = match me(s, shop, headers).await {
+        Ok(m) => m,
         Err(e) => return layout::failure_page(None, &e),
     };
     let Some((view, options)) = loaded else { return to_cart(shop) };
@@ -129,6 +179,7 @@ async fn details(s: &AppState, shop: &Shop, key: &CartKey, f: &Fields, failure: 
     let shown: Vec<&str> = CARRIED.to_vec();
     let body = html! {
         h1 { "ご注文手続き" }
+        (who(&base, me.as_ref(), f))
         (console::layout::problem(failure, &shown))
         form.checkout method="post" action={ (base) "/checkout" } novalidate {
             fieldset {
@@ -141,26 +192,7 @@ async fn details(s: &AppState, shop: &Shop, key: &CartKey, f: &Fields, failure: 
             }
             fieldset {
                 legend { @if shipped { "お届け先" } @else { "ご住所" } }
-                @for (field, label, auto) in ADDRESS {
-                    div.field {
-                        @let id = field.replace('.', "-");
-                        label for=(id) { (label) }
-                        @if *field == "shipping_address.prefecture" {
-                            select id=(id) name=(field) autocomplete=(auto) {
-                                option value="" { "選択してください" }
-                                @for (_, pref, _) in PREFECTURES {
-                                    option value=(pref) selected[f.get(field) == pref] { (pref) }
-                                }
-                            }
-                        } @else if *field == "shipping_address.postal_code" {
-                            input id=(id) type="text" name=(field) value=(f.get(field)) autocomplete=(auto) inputmode="numeric" data-postal placeholder="150-0001";
-                            span.muted { "入力すると住所を自動で補完します。" }
-                        } @else {
-                            input id=(id) type=(if *auto == "tel" { "tel" } else { "text" }) name=(field) value=(f.get(field)) autocomplete=(auto);
-                        }
-                        (field_error(failure, field))
-                    }
-                }
+                (address::fields(SHIPPING, f, failure))
                 (field_error(failure, "shipping_address"))
             }
             @if shipped {
@@ -200,6 +232,44 @@ async fn details(s: &AppState, shop: &Shop, key: &CartKey, f: &Fields, failure: 
     };
     let frame = Frame { base: &base, store_name: &name, title: "ご注文手続き", description: None };
     layout::respond(failure.map(|f| f.status).unwrap_or(StatusCode::OK), layout::page(&frame, body))
+}
+
+/// Signed in: who, and the saved addresses to deliver to (a link fills the form with one, no
+/// script needed). A guest: sign in, make an account, or go on as a guest.
+fn who(base: &str, me: Option<&Me>, f: &Fields) -> Markup {
+    html! {
+        @match me {
+            Some(me) => {
+                section.panel #signed-in aria-labelledby="me-h" {
+                    h2 #me-h { "ログイン中" }
+                    p { strong #me-email { (me.email) } " でご注文します。ご注文は" a href={ (base) "/account/orders" } { "ご注文履歴" } "に残ります。" }
+                    @if !me.addresses.is_empty() {
+                        ul.addresses {
+                            @for a in &me.addresses {
+                                @let used = address::pairs(SHIPPING, &a.address).iter().all(|(k, v)| f.get(k) == v);
+                                li data-address=(a.id) {
+                                    span { (address::one_line(&a.address)) } " "
+                                    @if used { strong.chosen { "このお届け先に届けます" } }
+                                    @else { a.use-address href={ (base) "/checkout?address=" (a.id) } { "この住所に届ける" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                section.panel #sign-in-or-guest aria-labelledby="guest-h" {
+                    h2 #guest-h { "ログインまたはゲスト購入" }
+                    p {
+                        a.button.secondary #checkout-sign-in href={ (base) "/account/signin?next=checkout" } { "ログインして購入" }
+                        " "
+                        a href={ (base) "/account/signup?next=checkout" } { "アカウントを作成" }
+                    }
+                    p.muted { "アカウントなしでも、このまま下のフォームに入力してゲストとしてご購入いただけます。" }
+                }
+            }
+        }
+    }
 }
 
 fn method_choice(m: &MethodOption, chosen: &str, first_available: Option<&str>) -> Markup {
@@ -244,19 +314,7 @@ fn read(f: &Fields) -> Result<PlaceOrder, Failure> {
         ),
     };
     r.done()?;
-    let a = |name: &str| f.get(&format!("shipping_address.{name}")).trim().to_string();
-    let any_address = ADDRESS.iter().any(|(field, ..)| !f.get(field).trim().is_empty());
-    let shipping_address = any_address.then(|| AddressInput {
-        kind: None,
-        name: a("name"),
-        name_kana: Some(a("name_kana")).filter(|s| !s.is_empty()),
-        postal_code: a("postal_code"),
-        prefecture: a("prefecture"),
-        city: a("city"),
-        line1: a("line1"),
-        line2: Some(a("line2")).filter(|s| !s.is_empty()),
-        phone: Some(a("phone")).filter(|s| !s.is_empty()),
-    });
+    let shipping_address = address::any(SHIPPING, f).then(|| address::input(SHIPPING, f));
     Ok(PlaceOrder {
         email: f.get("email").trim().to_string(),
         shipping_address,
@@ -278,14 +336,14 @@ pub async fn confirm(State(s): State<AppState>, shop: Shop, headers: HeaderMap, 
     };
     let input = match read(&f) {
         Ok(i) => i,
-        Err(e) => return details(&s, &shop, &key, &f, Some(&e)).await,
+        Err(e) => return details(&s, &shop, &key, &headers, &f, Some(&e)).await,
     };
     let c = match confirm_order(&s, &shop.front(), &key, &input).await {
         Ok(c) => c,
         Err(e) => {
             let e = from_api(e);
             return if e.is_form_error() {
-                details(&s, &shop, &key, &f, Some(&e)).await
+                details(&s, &shop, &key, &headers, &f, Some(&e)).await
             } else if e.status == StatusCode::NOT_FOUND {
                 to_cart(&shop)
             } else {
@@ -408,7 +466,7 @@ pub async fn place(State(s): State<AppState>, shop: Shop, headers: HeaderMap, bo
     };
     let input = match read(&f) {
         Ok(i) => i,
-        Err(e) => return details(&s, &shop, &key, &f, Some(&e)).await,
+        Err(e) => return details(&s, &shop, &key, &headers, &f, Some(&e)).await,
     };
     let idem = f.opt("idempotency_key").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     match place_order(&s, &shop.front(), &key, &input, &idem).await {
@@ -420,7 +478,7 @@ pub async fn place(State(s): State<AppState>, shop: Shop, headers: HeaderMap, bo
         Err(e) => {
             let failure = from_api(e);
             if failure.status == StatusCode::UNPROCESSABLE_ENTITY || failure.code == "prices_changed" {
-                details(&s, &shop, &key, &f, Some(&failure)).await
+                details(&s, &shop, &key, &headers, &f, Some(&failure)).await
             } else {
                 let base = shop.base();
                 let name = match shop.begin(&s).await {

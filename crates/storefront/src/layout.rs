@@ -105,6 +105,24 @@ pub fn problem(f: Option<&Failure>) -> Markup {
     console::layout::problem(f, &[])
 }
 
+/// One labelled input of a form, filled with what was typed, its field error below it.
+pub fn input(
+    name: &str,
+    label: &str,
+    kind: &str,
+    value: &str,
+    autocomplete: &str,
+    failure: Option<&Failure>,
+) -> Markup {
+    html! {
+        div.field {
+            label for=(name) { (label) }
+            input id=(name) type=(kind) name=(name) value=(value) autocomplete=(autocomplete);
+            (console::layout::field_error(failure, name))
+        }
+    }
+}
+
 /// A price as shoppers read it: ¥1,080（税込）, the compare-at price struck through before it.
 pub fn price(price: &Money, compare_at: Option<&Money>) -> Markup {
     html! {

@@ -7,11 +7,14 @@
 //! `digital::*`; adding to a cart and placing an order go through `http_api::shop`, the very
 //! code behind the JSON routes). Catalog pages are kept in the API's read cache and answered
 //! with its ETag logic. The shopper's cart is a cookie holding its id and secret (HttpOnly,
-//! SameSite=Lax). Every form posts `application/x-www-form-urlencoded` and redirects (works
+//! SameSite=Lax); a signed-in shopper's API token is a second such cookie (`signin`,
+//! `account`: the pages over `customers::account`). Every form posts `application/x-www-form-urlencoded` and redirects (works
 //! without JavaScript); the little script there is only enhances (postal-code autofill).
 //! Markup is `maud`, texts and money through the console's `i18n`, form fields through its
 //! `form`, the domain's refusals through its `error::Failure`.
 
+mod account;
+mod address;
 mod assets;
 mod cart;
 mod checkout;
@@ -20,6 +23,7 @@ mod legal;
 mod order;
 mod pages;
 mod shop;
+mod signin;
 
 use std::time::Instant;
 
@@ -46,6 +50,22 @@ pub fn router() -> Router<AppState> {
         .route("/shop/{store}/checkout", get(checkout::form).post(checkout::confirm))
         .route("/shop/{store}/checkout/edit", post(checkout::edit))
         .route("/shop/{store}/checkout/place", post(checkout::place))
+        .route("/shop/{store}/account", get(account::profile).post(account::update_profile))
+        .route("/shop/{store}/account/addresses", get(account::addresses).post(account::add_address))
+        .route("/shop/{store}/account/addresses/{address_id}", get(account::edit_address).post(account::update_address))
+        .route("/shop/{store}/account/addresses/{address_id}/delete", post(account::delete_address))
+        .route("/shop/{store}/account/orders", get(account::orders))
+        .route("/shop/{store}/account/orders/{order_id}", get(account::order))
+        .route("/shop/{store}/account/signin", get(signin::sign_in_form).post(signin::sign_in))
+        .route("/shop/{store}/account/signup", get(signin::sign_up_form).post(signin::sign_up))
+        .route("/shop/{store}/account/verify", get(signin::verify_form).post(signin::verify))
+        .route("/shop/{store}/account/verify/resend", post(signin::resend))
+        .route("/shop/{store}/account/signout", post(signin::sign_out))
+        .route("/shop/{store}/account/password-reset", get(signin::reset_form).post(signin::request_reset))
+        .route(
+            "/shop/{store}/account/password-reset/confirm",
+            get(signin::reset_confirm_form).post(signin::reset_confirm),
+        )
         .route("/shop/{store}/legal", get(legal::show))
         .route("/shop/{store}/orders/{order_id}", get(order::show))
         .route("/shop/{store}/orders/{order_id}/receipt", get(order::receipt))

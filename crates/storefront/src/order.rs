@@ -36,7 +36,7 @@ fn token_of(q: &TokenQuery) -> Result<String, Failure> {
         .ok_or_else(|| Failure::from(checkout::CheckoutError::OrderNotFound))
 }
 
-fn status_label(s: checkout::order::OrderStatus) -> &'static str {
+pub fn status_label(s: checkout::order::OrderStatus) -> &'static str {
     use checkout::order::OrderStatus::*;
     match s {
         PendingPayment => "ご入金待ち",
@@ -73,23 +73,28 @@ pub async fn show(
         Err(f) => return layout::failure_page(None, &f),
     };
     let title = format!("ご注文 #{}", view.number);
-    let body = page_body(&base, &token, &view, deliveries.as_ref(), q.refused.as_deref());
+    let body = page_body(&base, Some(&token), &view, deliveries.as_ref(), q.refused.as_deref());
     let frame = Frame { base: &base, store_name: &name, title: &title, description: None };
     layout::respond(StatusCode::OK, layout::page(&frame, body))
 }
 
-fn page_body(
+/// The order; with its token (the token link), the downloads and the receipt too (they are
+/// the token holder's).
+pub fn page_body(
     base: &str,
-    token: &str,
+    token: Option<&str>,
     o: &OrderView,
     deliveries: Option<&OrderDeliveries>,
     refused: Option<&str>,
 ) -> Markup {
-    let link = |rest: &str| format!("{base}/orders/{}{rest}?token={}", o.id, encode(token));
+    let link = |rest: &str| format!("{base}/orders/{}{rest}?token={}", o.id, encode(token.unwrap_or_default()));
     html! {
         h1 { "ご注文 #" (o.number) }
         p { "ご注文ありがとうございます。" span.status data-status=(o.status.as_str()) { (status_label(o.status)) } }
-        p.muted { "ご注文日時 " (L.datetime(&o.placed_at)) " · 確認メールを " (o.email) " にお送りしました。このページのURLでいつでもご注文の状況を確認できます。" }
+        p.muted {
+            "ご注文日時 " (L.datetime(&o.placed_at)) " · 確認メールを " (o.email) " にお送りしました。"
+            @if token.is_some() { "このページのURLでいつでもご注文の状況を確認できます。" }
+        }
         @if o.payment.method == PaymentMethod::BankTransfer && o.payment.status == PaymentStatus::Pending {
             section.panel.bank #bank-transfer aria-labelledby="bank-h" {
                 h2 #bank-h { "お振込のご案内" }
@@ -187,7 +192,7 @@ fn page_body(
                             @if let Some(until) = &dl.url_expires_at { span.muted { (L.datetime(until)) "まで" } " " }
                             @if dl.downloadable {
                                 form.download method="post" action=(format!("{base}/orders/{}/downloads/{}", o.id, dl.id)) {
-                                    input type="hidden" name="token" value=(token);
+                                    input type="hidden" name="token" value=(token.unwrap_or_default());
                                     button type="submit" { "ダウンロード" }
                                 }
                             } @else {
@@ -198,7 +203,7 @@ fn page_body(
                 }
             }
         }
-        @if o.payment.status == PaymentStatus::Confirmed {
+        @if o.payment.status == PaymentStatus::Confirmed && token.is_some() {
             p { a #receipt href=(link("/receipt")) { "領収書を表示する" } }
         }
     }

@@ -7,10 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use checkout::cart::CartKey;
 use console::error::Failure;
+use customers::account::ShopperContext;
 use db::Tx;
 use http_api::shop::Shopfront;
 use http_api::{ApiError, AppState};
 use kernel::{CartId, StoreId, TenantId};
+use maud::Markup;
 
 use crate::layout;
 
@@ -42,6 +44,17 @@ impl Shop {
         Ok(tenancy::stores::get_store(tx, self.store_id).await?.name)
     }
 
+    /// A page of this shop (the store's name in its header).
+    pub async fn page(&self, s: &AppState, title: &str, status: StatusCode, body: Markup) -> Response {
+        let name = match self.begin(s).await {
+            Ok(mut tx) => self.name(&mut tx).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let base = self.base();
+        let frame = layout::Frame { base: &base, store_name: &name, title, description: None };
+        layout::respond(status, layout::page(&frame, body))
+    }
+
     /// The shopper's cart, from the cookie (`<cart id>.<secret>`), if there is one.
     pub fn cart(&self, headers: &HeaderMap) -> Option<CartKey> {
         let raw = cookie(headers, CART_COOKIE)?;
@@ -54,23 +67,47 @@ impl Shop {
     /// link from elsewhere still shows the cart, another site's form does not carry it), the
     /// store's path only, 30 days.
     pub fn keep_cart(&self, key: &CartKey) -> String {
-        format!(
-            "{}={}.{}; Path={}; HttpOnly; SameSite=Lax; Max-Age=2592000",
-            CART_COOKIE,
-            key.id,
-            key.secret,
-            self.base()
-        )
+        self.set_cookie(CART_COOKIE, &format!("{}.{}", key.id, key.secret), 2_592_000)
     }
 
     /// `Set-Cookie` forgetting the cart (it was ordered or is gone).
     pub fn forget_cart(&self) -> String {
-        format!("{CART_COOKIE}=; Path={}; HttpOnly; SameSite=Lax; Max-Age=0", self.base())
+        self.set_cookie(CART_COOKIE, "", 0)
+    }
+
+    /// `Set-Cookie` keeping the signed-in shopper's token (the API's bearer token), as the cart
+    /// is kept, for as long as the session lasts.
+    pub fn keep_shopper(&self, token: &str, max_age_secs: u64) -> String {
+        self.set_cookie(SHOPPER_COOKIE, token, max_age_secs)
+    }
+
+    /// `Set-Cookie` forgetting the shopper (signed out).
+    pub fn forget_shopper(&self) -> String {
+        self.set_cookie(SHOPPER_COOKIE, "", 0)
+    }
+
+    /// Every storefront cookie: HttpOnly, SameSite=Lax, the store's path only.
+    fn set_cookie(&self, name: &str, value: &str, max_age_secs: u64) -> String {
+        format!("{name}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}", self.base())
+    }
+
+    /// The signed-in shopper, from the cookie's token, resolved as the API resolves its bearer
+    /// token (`customers::account::authenticate`): an unknown, expired or revoked one is nobody.
+    pub async fn shopper(&self, s: &AppState, headers: &HeaderMap) -> Result<Option<ShopperContext>, Failure> {
+        let Some(token) = cookie(headers, SHOPPER_COOKIE).filter(|t| !t.is_empty()) else { return Ok(None) };
+        let db = s.db.store(self.store_id).await?;
+        match customers::account::authenticate(&db, self.tenant_id, self.store_id, &token).await {
+            Ok(ctx) => Ok(Some(ctx)),
+            Err(tenancy::AuthError::InvalidToken) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
 /// The cart cookie: its path is the store's, so each store's pages see their own cart.
 pub const CART_COOKIE: &str = "tenpo_cart";
+/// The signed-in shopper's cookie (a shopper's token is its store's, as the path is).
+pub const SHOPPER_COOKIE: &str = "tenpo_shopper";
 
 impl FromRequestParts<AppState> for Shop {
     type Rejection = Response;

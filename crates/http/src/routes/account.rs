@@ -42,7 +42,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(claim_cart))
 }
 
-fn settings(s: &AppState) -> AccountSettings {
+/// Shoppers' session lifetime and sign-in throttle, from the server's settings.
+pub fn settings(s: &AppState) -> AccountSettings {
     AccountSettings { session_ttl: s.settings.shopper_session_ttl, throttle: s.settings.auth.clone() }
 }
 

@@ -1,6 +1,6 @@
 //! Routes by audience. Each handler is thin: parse, resolve the caller, call one service.
 
-mod account;
+pub(crate) mod account;
 mod admin;
 pub(crate) mod carts;
 pub(crate) mod checkout;

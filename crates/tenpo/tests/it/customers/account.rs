@@ -26,7 +26,7 @@ async fn call(
 }
 
 /// The 6-digit code in a message.
-fn code_in(mail: &Mail) -> String {
+pub(crate) fn code_in(mail: &Mail) -> String {
     let chars: Vec<char> = mail.body.chars().collect();
     chars
         .windows(6)
@@ -45,7 +45,7 @@ async fn sign_in(app: &TestApp, shop: &Shop, email: &str, password: &str) -> Ans
 }
 
 /// A cart (opened with the token when given) holding one tea, checked out with `email`.
-async fn buy(app: &TestApp, shop: &Shop, tea: &str, token: Option<&str>, email: &str) -> Value {
+pub(crate) async fn buy(app: &TestApp, shop: &Shop, tea: &str, token: Option<&str>, email: &str) -> Value {
     let cart = app
         .call(Method::POST, &format!("/store/v1/stores/{}/carts", shop.handle), token, Some(json!({})))
         .await

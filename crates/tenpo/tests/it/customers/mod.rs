@@ -1,6 +1,6 @@
 //! Customers: the identity map, merge, addresses, store sync, CSV import, privacy.
 
-mod account;
+pub(crate) mod account;
 mod address;
 mod identity;
 mod import;

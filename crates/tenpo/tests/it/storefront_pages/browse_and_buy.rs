@@ -10,7 +10,7 @@ use crate::support::TestApp;
 use crate::support::browser::Browser;
 
 /// Fills the details form (postal code, address, name) as a shopper types it.
-async fn fill_details(b: &mut Browser, email: &str, with_js: bool) {
+pub(super) async fn fill_details(b: &mut Browser, email: &str, with_js: bool) {
     b.fill("#email", email).await;
     b.fill("#shipping_address-name", "山田 花子").await;
     b.fill("#shipping_address-name_kana", "ヤマダ ハナコ").await;
@@ -32,7 +32,7 @@ async fn fill_details(b: &mut Browser, email: &str, with_js: bool) {
     b.fill("#shipping_address-phone", "090-1234-5678").await;
 }
 
-async fn add(b: &mut Browser, base: &str, handle: &str, quantity: &str) {
+pub(super) async fn add(b: &mut Browser, base: &str, handle: &str, quantity: &str) {
     assert_eq!(b.goto(&format!("{base}/products/{handle}")).await, 200);
     b.fill("#quantity", quantity).await;
     assert_eq!(b.click("form.add button[type=submit]").await, 200);

@@ -2,6 +2,7 @@
 //! shopper browses, searches and buys in a real headless Chromium, with and without
 //! JavaScript; the cart cookie, caching and a double-submitted checkout over plain HTTP.
 
+mod accounts;
 mod browse_and_buy;
 mod http;
 
