@@ -457,7 +457,11 @@ pub async fn add_item(
         customer: cart.customer_id,
         ttl_seconds: s.reservation_ttl,
     };
-    match reservation::hold_on(tx, store, &rows, &ask, ReservationId::new()).await? {
+    let Some(held) = reservation::hold_on(tx, store, &rows, &ask, ReservationId::new(), Some(&idem_key)).await? else {
+        // a call with the same key committed while this one waited for the cart: its answer stands
+        return replay_of(tx, &cart, s.id, quantity, &idem_key).await.map(Some);
+    };
+    match held {
         Ok(hold) => match record_added(tx, store, &cart, &s, quantity, &idem_key, Some(hold.reservation_id)).await? {
             Some(request) => {
                 Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))

@@ -203,7 +203,8 @@ pub fn choose(rows: &[StockRow], quantity: i32) -> Result<usize, Refusal> {
 /// locked, then [`hold_on`] them.
 pub async fn reserve(tx: &mut Tx, store: StoreId, ask: &Ask) -> Result<Result<Hold, Refusal>, sqlx::Error> {
     let rows = lock_candidates(tx, store, ask.variant).await?;
-    hold_on(tx, store, &rows, ask, ReservationId::new()).await
+    let held = hold_on(tx, store, &rows, ask, ReservationId::new(), None).await?;
+    Ok(held.unwrap_or(Err(Refusal::SoldOut)))
 }
 
 /// Holds stock for one ask on stock rows the transaction has locked (in priority order), in
@@ -212,15 +213,21 @@ pub async fn reserve(tx: &mut Tx, store: StoreId, ask: &Ask) -> Result<Result<Ho
 /// change is recorded as a movement. The hold gets the id `id`. What the statement reads of
 /// the rows is current: they are locked, and lapsed holds are only ended by whoever locks
 /// their stock row (the lock order of the module docs).
+///
+/// With `request_key`, nothing is held if a reservation request of the ask's cart has that
+/// idempotency key (`None` is answered): a caller whose earlier statement may have read an
+/// older snapshot (it waited for the cart's lock) learns here, on a current one, that a
+/// concurrent call with the same key went first.
 pub async fn hold_on(
     tx: &mut Tx,
     store: StoreId,
     rows: &[StockRow],
     ask: &Ask,
     id: ReservationId,
-) -> Result<Result<Hold, Refusal>, sqlx::Error> {
+    request_key: Option<&str>,
+) -> Result<Option<Result<Hold, Refusal>>, sqlx::Error> {
     if rows.is_empty() {
-        return Ok(Err(Refusal::SoldOut));
+        return Ok(Some(Err(Refusal::SoldOut)));
     }
     let ids: Vec<StockId> = rows.iter().map(|r| r.id).collect();
     let row: HoldRow = sqlx::query_as(
@@ -235,7 +242,8 @@ pub async fn hold_on(
                  FROM unnest($3::uuid[]) WITH ORDINALITY AS o(id, ord)
                  JOIN inventory_stocks s ON s.id = o.id
                  LEFT JOIN per_row p ON p.stock_id = s.id),
-             pick AS (SELECT id FROM r WHERE stock - reserved >= $4 ORDER BY ord LIMIT 1),
+             used AS (SELECT 1 FROM inventory_reservation_requests q WHERE q.cart_id = $6 AND q.idempotency_key = $14),
+             pick AS (SELECT id FROM r WHERE stock - reserved >= $4 AND NOT EXISTS (SELECT 1 FROM used) ORDER BY ord LIMIT 1),
              u AS (
                UPDATE inventory_stocks s
                   SET reserved = r.reserved + CASE WHEN s.id IN (SELECT id FROM pick) THEN $4 ELSE 0 END,
@@ -258,7 +266,8 @@ pub async fn hold_on(
                SELECT $1, $2, r.id, r.variant_id, r.location_id, $12, 0, $4, r.stock, r.reserved + $4, $13, 'reservation', $5
                  FROM r WHERE r.id IN (SELECT id FROM pick))
              SELECT h.id, h.variant_id, h.location_id, h.stock_id, h.cart_item_id, h.quantity, h.expires_at,
-                    coalesce((SELECT bool_or(stock - reserved > 0) FROM r), false) AS any_free
+                    coalesce((SELECT bool_or(stock - reserved > 0) FROM r), false) AS any_free,
+                    EXISTS (SELECT 1 FROM used) AS key_used
                FROM (SELECT 1) one LEFT JOIN h ON true",
         )
         .bind(tx.tenant())
@@ -274,13 +283,17 @@ pub async fn hold_on(
         .bind(Actor::System.kind())
         .bind(MovementReason::Reservation)
         .bind(Actor::Shopper.kind())
+        .bind(request_key)
         .fetch_one(&mut **tx)
         .await?;
-    Ok(match row.hold() {
+    if row.key_used {
+        return Ok(None);
+    }
+    Ok(Some(match row.hold() {
         Some(h) => Ok(h),
         None if row.any_free => Err(Refusal::InsufficientStock),
         None => Err(Refusal::SoldOut),
-    })
+    }))
 }
 
 /// [`hold_on`]'s answer: the hold, if one was granted, and whether any row had units free.
@@ -294,6 +307,7 @@ struct HoldRow {
     quantity: Option<i32>,
     expires_at: Option<DateTime<Utc>>,
     any_free: bool,
+    key_used: bool,
 }
 
 impl HoldRow {
