@@ -161,20 +161,42 @@ async fn new_cart(
     v.into_result()?;
     let secret = new_secret();
     let id = CartId::new();
-    sqlx::query(
+    // the new cart is answered from the row it wrote: no lines, no code, nothing to read back
+    let row: CartRow = sqlx::query_as(&format!(
         "INSERT INTO carts (id, tenant_id, store_id, secret_hash, email, currency, customer_id)
-         SELECT $1, $2, $3, $4, $5, currency, $6 FROM store_settings WHERE store_id = $3",
-    )
+         SELECT $1, $2, $3, $4, $5, currency, $6 FROM store_settings WHERE store_id = $3
+         RETURNING {COLUMNS}"
+    ))
     .bind(id)
     .bind(tx.tenant())
     .bind(store)
     .bind(hash_secret(&secret))
     .bind(&email)
     .bind(customer)
-    .execute(&mut **tx)
-    .await?;
-    let cart = view(tx, id).await?;
-    Ok(CreatedCart { cart, secret })
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CheckoutError::CartNotFound)?;
+    Ok(CreatedCart { cart: empty_view(row), secret })
+}
+
+/// The view of a cart without lines or code (a new cart).
+fn empty_view(row: CartRow) -> CartView {
+    let zero = Money::zero(row.currency);
+    CartView {
+        id: row.id,
+        store_id: row.store_id,
+        status: row.status,
+        currency: row.currency,
+        email: row.email,
+        items: Vec::new(),
+        item_count: 0,
+        subtotal: zero,
+        promotion_code: None,
+        discount: zero,
+        total: zero,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 /// Gives a guest's active cart to the signed-in shopper (after signing in mid-visit), so its

@@ -9,11 +9,11 @@
 use catalog::variant::FulfillmentType;
 use chrono::{DateTime, Utc};
 use db::Tx;
-use inventory::reservation::{self, Ask, Refusal, ReservationStatus};
+use inventory::reservation::{self, Ask, Refusal, ReservationStatus, StockRow};
 use kernel::access::Actor;
 use kernel::{
-    CartId, CartItemId, Currency, CustomerId, ProductId, ReservationId, ReservationRequestId, StoreId, VariantId,
-    VendorId,
+    CartId, CartItemId, Currency, CustomerId, LocationId, ProductId, ReservationId, ReservationRequestId, StockId,
+    StoreId, VariantId, VendorId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -120,21 +120,26 @@ impl Sellable {
     }
 }
 
-pub async fn sellable(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Sellable, CheckoutError> {
-    let s: Sellable = sqlx::query_as(
+/// The SELECT of a variant's [`Sellable`] (`variant`, `store`: its placeholders).
+fn sellable_sql(variant: &str, store: &str) -> String {
+    format!(
         "SELECT v.id, v.product_id, p.vendor_id, v.price_amount, v.price_currency, v.fulfillment_type, v.is_hot,
                 v.hot_limit_per_customer,
                 (v.status = 'active' AND p.status = 'active'
                  AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')) AS active,
-                coalesce((SELECT reservation_ttl_seconds FROM store_settings WHERE store_id = $2), 900) AS reservation_ttl
+                coalesce((SELECT reservation_ttl_seconds FROM store_settings WHERE store_id = {store}), 900) AS reservation_ttl
            FROM variants v JOIN products p ON p.id = v.product_id
-          WHERE v.id = $1 AND v.store_id = $2 AND v.deleted_at IS NULL AND p.deleted_at IS NULL",
+          WHERE v.id = {variant} AND v.store_id = {store} AND v.deleted_at IS NULL AND p.deleted_at IS NULL"
     )
-    .bind(variant)
-    .bind(store)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(CheckoutError::VariantNotFound)?;
+}
+
+pub async fn sellable(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Sellable, CheckoutError> {
+    let s: Sellable = sqlx::query_as(&sellable_sql("$1", "$2"))
+        .bind(variant)
+        .bind(store)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CheckoutError::VariantNotFound)?;
     if !s.active {
         return Err(CheckoutError::VariantNotAvailable);
     }
@@ -202,29 +207,34 @@ fn replay(existing: RequestRecord, variant: VariantId, quantity: i32) -> Result<
     Ok(AddResult { decision: existing.decision(), request: existing })
 }
 
-/// What the normal path decided, to record with the request.
-struct Outcome<'a> {
-    status: RequestStatus,
-    line: Option<CartItemId>,
-    reservation: Option<ReservationId>,
-    failure: Option<&'a str>,
+/// Whether no request of this cart has the key yet, as a condition on a write of the request
+/// (`$cart`, `$key`: its placeholders). The cart is locked when it runs, so a concurrent call
+/// with the same key has committed by then and is seen (the statement that locked the cart
+/// may have read an older snapshot, if it waited for that lock).
+fn key_unused(cart: &str, key: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM inventory_reservation_requests q WHERE q.cart_id = {cart} AND q.idempotency_key = {key})"
+    )
 }
 
-async fn record_request(
+/// Records a refused add-to-cart (`failure`: the refusal's code). `None` if the key was taken
+/// meanwhile ([`key_unused`]).
+async fn record_refused(
     tx: &mut Tx,
     store: StoreId,
     cart: &cart::CartRow,
     variant: VariantId,
     quantity: i32,
     key: &str,
-    o: Outcome<'_>,
-) -> Result<RequestRecord, sqlx::Error> {
+    failure: &str,
+) -> Result<Option<RequestRecord>, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO inventory_reservation_requests
            (id, tenant_id, store_id, cart_id, variant_id, customer_id, quantity, status, is_hot, idempotency_key,
-            cart_item_id, reservation_id, failure_code, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10, $11, $12, now())
-         RETURNING {REQUEST_COLUMNS}"
+            failure_code, decided_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, 'failed', false, $8, $9, now() WHERE {}
+         RETURNING {REQUEST_COLUMNS}",
+        key_unused("$4", "$8")
     ))
     .bind(ReservationRequestId::new())
     .bind(tx.tenant())
@@ -233,30 +243,28 @@ async fn record_request(
     .bind(variant)
     .bind(cart.customer_id)
     .bind(quantity)
-    .bind(o.status)
     .bind(key)
-    .bind(o.line)
-    .bind(o.reservation)
-    .bind(o.failure)
-    .fetch_one(&mut **tx)
+    .bind(failure)
+    .fetch_optional(&mut **tx)
     .await
 }
 
 /// A granted add-to-cart in one statement: the line (or more of it) at the price of this
-/// moment, the hold linked to it, and the request recorded as done.
-async fn record_held(
+/// moment, the hold (if any: physical goods) linked to it, and the request recorded as done.
+/// `None`, writing nothing, if the key was taken meanwhile ([`key_unused`]).
+async fn record_added(
     tx: &mut Tx,
     store: StoreId,
     cart: &cart::CartRow,
     s: &Sellable,
     quantity: i32,
     key: &str,
-    hold: ReservationId,
-) -> Result<RequestRecord, sqlx::Error> {
+    hold: Option<ReservationId>,
+) -> Result<Option<RequestRecord>, sqlx::Error> {
     sqlx::query_as(&format!(
         "WITH l AS (
            INSERT INTO cart_items (id, tenant_id, cart_id, vendor_id, variant_id, price_amount, price_currency, quantity)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE {}
            ON CONFLICT (cart_id, variant_id) DO UPDATE
              SET quantity = cart_items.quantity + EXCLUDED.quantity, price_amount = EXCLUDED.price_amount, updated_at = now()
            RETURNING id),
@@ -265,7 +273,8 @@ async fn record_held(
            (id, tenant_id, store_id, cart_id, variant_id, customer_id, quantity, status, is_hot, idempotency_key,
             cart_item_id, reservation_id, decided_at)
          SELECT $10, $2, $11, $3, $5, $12, $8, 'done', false, $13, l.id, $9, now() FROM l
-         RETURNING {REQUEST_COLUMNS}"
+         RETURNING {REQUEST_COLUMNS}",
+        key_unused("$3", "$13")
     ))
     .bind(CartItemId::new())
     .bind(tx.tenant())
@@ -280,39 +289,136 @@ async fn record_held(
     .bind(store)
     .bind(cart.customer_id)
     .bind(key)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await
 }
 
-/// Adds a line (or more of a line) and a line's price at this moment.
-pub(crate) async fn upsert_line(
-    tx: &mut Tx,
-    cart: CartId,
-    s: &Sellable,
-    quantity: i32,
-) -> Result<CartItemId, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO cart_items (id, tenant_id, cart_id, vendor_id, variant_id, price_amount, price_currency, quantity)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (cart_id, variant_id) DO UPDATE
-           SET quantity = cart_items.quantity + EXCLUDED.quantity, price_amount = EXCLUDED.price_amount, updated_at = now()
-         RETURNING id",
-    )
-    .bind(CartItemId::new())
-    .bind(tx.tenant())
-    .bind(cart)
-    .bind(s.vendor_id)
-    .bind(s.id)
-    .bind(s.price_amount)
-    .bind(s.price_currency)
-    .bind(quantity)
-    .fetch_one(&mut **tx)
-    .await
+/// What an add-to-cart reads before it decides, in one statement: the cart, locked (its
+/// activity noted); whether the key was used on it before; the variant as [`Sellable`]; and,
+/// when the stock is to be held now (an open cart, a new key, a sellable physical variant that
+/// is not hot), its stock rows, locked (the cart first, then the stock rows: the lock order).
+#[derive(sqlx::FromRow)]
+struct Look {
+    #[sqlx(flatten)]
+    cart: cart::CartRow,
+    replay: bool,
+    v_id: Option<VariantId>,
+    v_product_id: Option<ProductId>,
+    v_vendor_id: Option<VendorId>,
+    v_price_amount: Option<i64>,
+    v_price_currency: Option<Currency>,
+    v_fulfillment_type: Option<FulfillmentType>,
+    v_is_hot: Option<bool>,
+    v_hot_limit_per_customer: Option<i32>,
+    v_active: Option<bool>,
+    v_reservation_ttl: Option<i32>,
+    stock_ids: Option<Vec<StockId>>,
+    stock_locations: Option<Vec<LocationId>>,
+    stock_stock: Option<Vec<i32>>,
+    stock_reserved: Option<Vec<i32>>,
+    stock_priorities: Option<Vec<i32>>,
+}
+
+impl Look {
+    async fn read(
+        tx: &mut Tx,
+        store: StoreId,
+        key: &CartKey,
+        variant: VariantId,
+        idem: &str,
+    ) -> Result<Look, CheckoutError> {
+        let lock_stock = reservation::candidate_rows_sql(
+            "$5",
+            "$2",
+            "AND EXISTS (SELECT 1 FROM c WHERE c.status = 'active')
+             AND NOT EXISTS (SELECT 1 FROM used)
+             AND EXISTS (SELECT 1 FROM sv WHERE sv.active AND NOT sv.is_hot AND sv.fulfillment_type = 'physical')",
+        );
+        sqlx::query_as(&format!(
+            "WITH c AS (
+               UPDATE carts SET last_activity_at = now() WHERE id = $1 AND store_id = $2 AND secret_hash = $3
+               RETURNING {cols}),
+             used AS (SELECT 1 FROM inventory_reservation_requests WHERE cart_id = $1 AND idempotency_key = $4),
+             sv AS ({sellable}),
+             st AS ({lock_stock})
+             SELECT c.*, EXISTS (SELECT 1 FROM used) AS replay,
+                    sv.id AS v_id, sv.product_id AS v_product_id, sv.vendor_id AS v_vendor_id,
+                    sv.price_amount AS v_price_amount, sv.price_currency AS v_price_currency,
+                    sv.fulfillment_type AS v_fulfillment_type, sv.is_hot AS v_is_hot,
+                    sv.hot_limit_per_customer AS v_hot_limit_per_customer, sv.active AS v_active,
+                    sv.reservation_ttl AS v_reservation_ttl,
+                    k.ids AS stock_ids, k.locations AS stock_locations, k.stock AS stock_stock,
+                    k.reserved AS stock_reserved, k.priorities AS stock_priorities
+               FROM c LEFT JOIN sv ON true
+               LEFT JOIN LATERAL (
+                 SELECT array_agg(st.id) AS ids, array_agg(st.location_id) AS locations, array_agg(st.stock) AS stock,
+                        array_agg(st.reserved) AS reserved, array_agg(st.priority) AS priorities FROM st) k ON true",
+            cols = cart::COLUMNS,
+            sellable = sellable_sql("$5", "$2"),
+        ))
+        .bind(key.id)
+        .bind(store)
+        .bind(key.secret_hash())
+        .bind(idem)
+        .bind(variant)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(CheckoutError::CartNotFound)
+    }
+
+    /// The variant, if it can be sold.
+    fn sellable(&self) -> Result<Sellable, CheckoutError> {
+        let found = (|| {
+            Some(Sellable {
+                id: self.v_id?,
+                product_id: self.v_product_id?,
+                vendor_id: self.v_vendor_id?,
+                price_amount: self.v_price_amount?,
+                price_currency: self.v_price_currency?,
+                fulfillment_type: self.v_fulfillment_type?,
+                is_hot: self.v_is_hot?,
+                hot_limit_per_customer: self.v_hot_limit_per_customer,
+                active: self.v_active?,
+                reservation_ttl: self.v_reservation_ttl?,
+            })
+        })();
+        match found {
+            None => Err(CheckoutError::VariantNotFound),
+            Some(s) if !s.active => Err(CheckoutError::VariantNotAvailable),
+            Some(s) => Ok(s),
+        }
+    }
+
+    /// The locked stock rows, in the store's priority order.
+    fn stock_rows(&self, variant: VariantId) -> Vec<StockRow> {
+        let (Some(ids), Some(locations), Some(stock), Some(reserved), Some(priorities)) =
+            (&self.stock_ids, &self.stock_locations, &self.stock_stock, &self.stock_reserved, &self.stock_priorities)
+        else {
+            return Vec::new();
+        };
+        let mut rows: Vec<StockRow> =
+            (0..ids.len().min(locations.len()).min(stock.len()).min(reserved.len()).min(priorities.len()))
+                .map(|i| StockRow {
+                    id: ids[i],
+                    variant_id: variant,
+                    location_id: locations[i],
+                    stock: stock[i],
+                    reserved: reserved[i],
+                    priority: priorities[i],
+                })
+                .collect();
+        reservation::in_priority_order(&mut rows);
+        rows
+    }
 }
 
 /// Adds a variant to the cart (see the module docs). `idem` is the Idempotency-Key, if sent.
 /// Answers `None` for a hot variant seen for the first time with this key: it must go through
 /// the queue ([`crate::hot::HotQueue`]), which records it in arrival order.
+///
+/// Four round trips for a new key: [`Look::read`] (the cart and the stock rows locked), the
+/// hold ([`reservation::hold_on`]), the line with its request ([`record_added`]), and the
+/// transaction's begin and commit around them.
 pub async fn add_item(
     tx: &mut Tx,
     store: StoreId,
@@ -324,20 +430,24 @@ pub async fn add_item(
     if let Some(k) = idem {
         check_key(k)?;
     }
-    let cart = cart::lock_active(tx, store, key).await?;
     let idem_key = idem.map(str::to_string).unwrap_or_else(|| format!("auto-{}", uuid::Uuid::new_v4()));
-    if let Some(existing) = find_request(tx, cart.id, &idem_key).await? {
-        return replay(existing, input.variant_id, quantity).map(Some);
+    let look = Look::read(tx, store, key, input.variant_id, &idem_key).await?;
+    let rows = look.stock_rows(input.variant_id);
+    let replayed = look.replay;
+    let s = look.sellable();
+    let cart = cart::still_active(look.cart)?;
+    if replayed {
+        return replay_of(tx, &cart, input.variant_id, quantity, &idem_key).await.map(Some);
     }
-    let s = sellable(tx, store, input.variant_id).await?;
+    let s = s?;
     if s.is_hot && s.physical() {
         return Ok(None);
     }
     if !s.physical() {
-        let line = upsert_line(tx, cart.id, &s, quantity).await?;
-        let outcome = Outcome { status: RequestStatus::Done, line: Some(line), reservation: None, failure: None };
-        let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
-        return Ok(Some(AddResult { decision: Decision::Added, request }));
+        return match record_added(tx, store, &cart, &s, quantity, &idem_key, None).await? {
+            Some(request) => Ok(Some(AddResult { decision: Decision::Added, request })),
+            None => replay_of(tx, &cart, s.id, quantity, &idem_key).await.map(Some),
+        };
     }
     let ask = Ask {
         variant: s.id,
@@ -347,18 +457,40 @@ pub async fn add_item(
         customer: cart.customer_id,
         ttl_seconds: s.reservation_ttl,
     };
-    match reservation::reserve(tx, store, &ask).await? {
-        Ok(hold) => {
-            let request = record_held(tx, store, &cart, &s, quantity, &idem_key, hold.reservation_id).await?;
-            Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))
-        }
-        Err(refusal) => {
-            let outcome =
-                Outcome { status: RequestStatus::Failed, line: None, reservation: None, failure: Some(refusal.code()) };
-            let request = record_request(tx, store, &cart, s.id, quantity, &idem_key, outcome).await?;
-            Ok(Some(AddResult { decision: Decision::Refused(refusal), request }))
-        }
+    let Some(held) = reservation::hold_on(tx, store, &rows, &ask, ReservationId::new(), Some(&idem_key)).await? else {
+        // a call with the same key committed while this one waited for the cart: its answer stands
+        return replay_of(tx, &cart, s.id, quantity, &idem_key).await.map(Some);
+    };
+    match held {
+        Ok(hold) => match record_added(tx, store, &cart, &s, quantity, &idem_key, Some(hold.reservation_id)).await? {
+            Some(request) => {
+                Ok(Some(AddResult { decision: Decision::Held { reservation_id: hold.reservation_id }, request }))
+            }
+            None => {
+                // a call with the same key committed while this one waited for the cart: its
+                // answer stands, and this hold goes back
+                reservation::end(tx, store, &[hold.reservation_id], ReservationStatus::Released, Actor::Shopper)
+                    .await?;
+                replay_of(tx, &cart, s.id, quantity, &idem_key).await.map(Some)
+            }
+        },
+        Err(refusal) => match record_refused(tx, store, &cart, s.id, quantity, &idem_key, refusal.code()).await? {
+            Some(request) => Ok(Some(AddResult { decision: Decision::Refused(refusal), request })),
+            None => replay_of(tx, &cart, s.id, quantity, &idem_key).await.map(Some),
+        },
     }
+}
+
+/// The first answer to a key already used on this cart.
+async fn replay_of(
+    tx: &mut Tx,
+    cart: &cart::CartRow,
+    variant: VariantId,
+    quantity: i32,
+    key: &str,
+) -> Result<AddResult, CheckoutError> {
+    let existing = find_request(tx, cart.id, key).await?.ok_or(CheckoutError::RequestNotFound)?;
+    replay(existing, variant, quantity)
 }
 
 #[derive(sqlx::FromRow)]

@@ -193,6 +193,22 @@ pub(crate) async fn resolve_parsed(
     verified: bool,
     source: Source,
 ) -> Result<Resolved, CustomersError> {
+    if tx.control().is_none()
+        && let Some((customer_id, now)) = create_if_unknown(tx, keys, verified, source).await?
+    {
+        // a new customer with every key: nothing to claim, and the store has no profile yet
+        let (profile, changed) = profile::insert_new(tx, store, customer_id, &seed, now).await?;
+        events::record_many(
+            tx,
+            // in the general path's order: the profile's event, then the customer's
+            vec![
+                profile::profile_event(crate::event::CustomerProfileCreated, &profile, &changed),
+                events::NewEvent::of(&crate::event::CustomerCreated { customer_id, source }).in_store(store),
+            ],
+        )
+        .await?;
+        return Ok(Resolved { customer_id, profile_id: profile.id, created_customer: true, created_profile: true });
+    }
     let (customer_id, created_customer) = match tx.control().cloned() {
         None => find_or_create(tx, keys, verified, source).await?,
         Some(control) => from_the_map(&control, tx, keys, verified, source).await?,
@@ -235,6 +251,56 @@ pub(crate) async fn lookup(tx: &mut Tx, keys: &[Key]) -> Result<Vec<(Key, Custom
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|(kind, value, c)| (Key { kind, value }, c)).collect())
+}
+
+/// A new guest's resolution in one statement: when none of the keys is known, a new customer
+/// holding all of them (the keys in priority order, as [`find_or_create`] then [`claim`] would
+/// leave them), with the database clock for the profile. `None`, leaving nothing behind, when a
+/// key is known or a concurrent resolution claimed the first key meanwhile: then the general
+/// path decides.
+async fn create_if_unknown(
+    tx: &mut Tx,
+    keys: &[Key],
+    verified: bool,
+    source: Source,
+) -> Result<Option<(CustomerId, DateTime<Utc>)>, sqlx::Error> {
+    let id = CustomerId::new();
+    let identity_ids: Vec<IdentityId> = keys.iter().map(|_| IdentityId::new()).collect();
+    let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+    let (created, first_claimed, now): (Option<CustomerId>, bool, DateTime<Utc>) = sqlx::query_as(
+        "WITH k AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(id, kind, value, ord)),
+         known AS (
+           SELECT 1 FROM customer_identities i JOIN k ON i.identity_type = k.kind AND i.identity_value = k.value),
+         c AS (INSERT INTO customers (id, tenant_id) SELECT $4, $5 WHERE NOT EXISTS (SELECT 1 FROM known) RETURNING id),
+         added AS (
+           INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
+           SELECT k.id, $5, c.id, k.kind, k.value, $6, $7 FROM k, c ORDER BY k.ord
+           ON CONFLICT (tenant_id, identity_type, identity_value) DO NOTHING
+           RETURNING identity_type, identity_value)
+         SELECT (SELECT id FROM c),
+                EXISTS (SELECT 1 FROM added a JOIN k ON k.ord = 1 AND a.identity_type = k.kind AND a.identity_value = k.value),
+                clock_timestamp()",
+    )
+    .bind(&identity_ids)
+    .bind(&kinds)
+    .bind(&values)
+    .bind(id)
+    .bind(tx.tenant())
+    .bind(verified)
+    .bind(source)
+    .fetch_one(&mut **tx)
+    .await?;
+    match (created, first_claimed) {
+        (Some(id), true) => Ok(Some((id, now))),
+        (Some(id), false) => {
+            // someone else committed the first key first: drop ours, the general path uses theirs
+            sqlx::query("DELETE FROM customer_identities WHERE customer_id = $1").bind(id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut **tx).await?;
+            Ok(None)
+        }
+        (None, _) => Ok(None),
+    }
 }
 
 /// The customer the first known key names (locked against merges, followed through one), or a

@@ -530,6 +530,31 @@ pub(crate) async fn ensure(
     }
 }
 
+/// The first profile of a customer just created (so none can exist yet), filled from the seed
+/// at `now`; answers it with the fields filled, for its `customer.profile_created` event,
+/// which the caller records.
+pub(crate) async fn insert_new(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: CustomerId,
+    seed: &ProfileSeed,
+    now: DateTime<Utc>,
+) -> Result<(Profile, Vec<String>), sqlx::Error> {
+    let mut p = blank(store, customer, now);
+    let (changed, _) = seed.fill(&mut p, now);
+    let p = insert(tx, &p).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((p, changed))
+}
+
+/// A profile event, to record (see [`record_profile_event`]).
+pub(crate) fn profile_event<P: events::Payload>(
+    event: fn(ProfileChange) -> P,
+    p: &Profile,
+    fields: &[String],
+) -> events::NewEvent {
+    events::NewEvent::of(&event(ProfileChange::new(p, fields))).in_store(p.store_id)
+}
+
 /// Profile events carry ids and field names, never the values: personal data stays out of
 /// the outbox and webhooks (consumers read the profile), so erasure needs no event rewrite.
 pub(crate) async fn record_profile_event<P: events::Payload>(
@@ -538,7 +563,7 @@ pub(crate) async fn record_profile_event<P: events::Payload>(
     p: &Profile,
     fields: &[String],
 ) -> Result<(), sqlx::Error> {
-    events::record(tx, events::NewEvent::of(&event(ProfileChange::new(p, fields))).in_store(p.store_id)).await?;
+    events::record(tx, profile_event(event, p, fields)).await?;
     Ok(())
 }
 

@@ -83,28 +83,45 @@ impl StockRow {
     }
 }
 
-/// Locks the stock rows a variant may be reserved from (the product's locations, or all active
-/// locations when it names none) in id order, expires their lapsed holds, and answers them in
-/// the store's priority order.
-pub async fn lock_rows(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Vec<StockRow>, sqlx::Error> {
-    let mut rows: Vec<StockRow> = sqlx::query_as(
+/// The SELECT that locks the stock rows a variant may be reserved from (the product's
+/// locations, or all active locations when it names none), in id order: `variant` and `store`
+/// are its placeholders (`$1`), `gate` further conditions (`AND ...`, or empty). Other
+/// statements embed it (a cart's add-to-cart locks its cart and these rows in one round trip).
+pub fn candidate_rows_sql(variant: &str, store: &str, gate: &str) -> String {
+    format!(
         "SELECT s.id, s.variant_id, s.location_id, s.stock, s.reserved, l.priority
            FROM inventory_stocks s
            JOIN variants v ON v.id = s.variant_id
            JOIN store_locations l ON l.id = s.location_id AND l.status = 'active' AND l.deleted_at IS NULL
-          WHERE s.variant_id = $1 AND s.store_id = $2
+          WHERE s.variant_id = {variant} AND s.store_id = {store}
             AND (NOT EXISTS (SELECT 1 FROM product_locations pl WHERE pl.product_id = v.product_id)
                  OR EXISTS (SELECT 1 FROM product_locations pl WHERE pl.product_id = v.product_id AND pl.location_id = s.location_id))
+            {gate}
           ORDER BY s.id
-          FOR UPDATE OF s",
+          FOR UPDATE OF s"
     )
-    .bind(variant)
-    .bind(store)
-    .fetch_all(&mut **tx)
-    .await?;
+}
+
+/// Locks the stock rows a variant may be reserved from ([`candidate_rows_sql`]), expires their
+/// lapsed holds, and answers them in the store's priority order.
+pub async fn lock_rows(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Vec<StockRow>, sqlx::Error> {
+    let mut rows = lock_candidates(tx, store, variant).await?;
     expire_lapsed_on(tx, store, &mut rows).await?;
-    rows.sort_by_key(|r| (r.priority, r.location_id));
     Ok(rows)
+}
+
+/// Locks the stock rows a variant may be reserved from, in the store's priority order, leaving
+/// their lapsed holds to [`hold_on`].
+async fn lock_candidates(tx: &mut Tx, store: StoreId, variant: VariantId) -> Result<Vec<StockRow>, sqlx::Error> {
+    let mut rows: Vec<StockRow> =
+        sqlx::query_as(&candidate_rows_sql("$1", "$2", "")).bind(variant).bind(store).fetch_all(&mut **tx).await?;
+    in_priority_order(&mut rows);
+    Ok(rows)
+}
+
+/// Stock rows in the order reservations try them: the store's location priority.
+pub fn in_priority_order(rows: &mut [StockRow]) {
+    rows.sort_by_key(|r| (r.priority, r.location_id));
 }
 
 /// Expires the lapsed holds on locked stock rows and gives their units back.
@@ -182,15 +199,129 @@ pub fn choose(rows: &[StockRow], quantity: i32) -> Result<usize, Refusal> {
     }
 }
 
-/// Holds stock for one ask (the normal path: one transaction per shopper).
+/// Holds stock for one ask (the normal path: one transaction per shopper): the rows are
+/// locked, then [`hold_on`] them.
 pub async fn reserve(tx: &mut Tx, store: StoreId, ask: &Ask) -> Result<Result<Hold, Refusal>, sqlx::Error> {
-    let mut rows = lock_rows(tx, store, ask.variant).await?;
-    let i = match choose(&rows, ask.quantity) {
-        Ok(i) => i,
-        Err(r) => return Ok(Err(r)),
-    };
-    let hold = write_holds(tx, store, &mut rows, &[(i, ask.clone())], None).await?.pop().expect("one hold");
-    Ok(Ok(hold))
+    let rows = lock_candidates(tx, store, ask.variant).await?;
+    let held = hold_on(tx, store, &rows, ask, ReservationId::new(), None).await?;
+    Ok(held.unwrap_or(Err(Refusal::SoldOut)))
+}
+
+/// Holds stock for one ask on stock rows the transaction has locked (in priority order), in
+/// one statement: their lapsed holds expire and give their units back, the first row that
+/// covers the whole quantity is chosen ([`choose`]'s rule), its `reserved` goes up, and each
+/// change is recorded as a movement. The hold gets the id `id`. What the statement reads of
+/// the rows is current: they are locked, and lapsed holds are only ended by whoever locks
+/// their stock row (the lock order of the module docs).
+///
+/// With `request_key`, nothing is held if a reservation request of the ask's cart has that
+/// idempotency key (`None` is answered): a caller whose earlier statement may have read an
+/// older snapshot (it waited for the cart's lock) learns here, on a current one, that a
+/// concurrent call with the same key went first.
+pub async fn hold_on(
+    tx: &mut Tx,
+    store: StoreId,
+    rows: &[StockRow],
+    ask: &Ask,
+    id: ReservationId,
+    request_key: Option<&str>,
+) -> Result<Option<Result<Hold, Refusal>>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Some(Err(Refusal::SoldOut)));
+    }
+    let ids: Vec<StockId> = rows.iter().map(|r| r.id).collect();
+    let row: HoldRow = sqlx::query_as(
+            "WITH lapsed AS (
+               UPDATE inventory_reservations SET status = 'expired'
+                WHERE stock_id = ANY($3) AND status = 'active' AND expires_at <= now()
+                RETURNING stock_id, quantity),
+             per_row AS (SELECT stock_id, sum(quantity)::int AS units FROM lapsed GROUP BY stock_id),
+             r AS (
+               SELECT s.id, s.variant_id, s.location_id, s.stock, s.reserved - coalesce(p.units, 0) AS reserved,
+                      coalesce(p.units, 0) AS lapsed, o.ord
+                 FROM unnest($3::uuid[]) WITH ORDINALITY AS o(id, ord)
+                 JOIN inventory_stocks s ON s.id = o.id
+                 LEFT JOIN per_row p ON p.stock_id = s.id),
+             used AS (SELECT 1 FROM inventory_reservation_requests q WHERE q.cart_id = $6 AND q.idempotency_key = $14),
+             pick AS (SELECT id FROM r WHERE stock - reserved >= $4 AND NOT EXISTS (SELECT 1 FROM used) ORDER BY ord LIMIT 1),
+             u AS (
+               UPDATE inventory_stocks s
+                  SET reserved = r.reserved + CASE WHEN s.id IN (SELECT id FROM pick) THEN $4 ELSE 0 END,
+                      updated_at = now()
+                 FROM r
+                WHERE s.id = r.id AND (r.lapsed > 0 OR s.id IN (SELECT id FROM pick))),
+             h AS (
+               INSERT INTO inventory_reservations
+                 (id, tenant_id, store_id, cart_id, cart_item_id, variant_id, location_id, stock_id, customer_id, quantity, expires_at)
+               SELECT $5, $1, $2, $6, $7, r.variant_id, r.location_id, r.id, $8, $4, now() + make_interval(secs => $9)
+                 FROM r WHERE r.id IN (SELECT id FROM pick)
+               RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at),
+             m AS (
+               INSERT INTO inventory_movements
+                 (tenant_id, store_id, stock_id, variant_id, location_id, reason, stock_delta, reserved_delta,
+                  stock_after, reserved_after, actor_type, reference_type, reference_id)
+               SELECT $1, $2, r.id, r.variant_id, r.location_id, $10, 0, -r.lapsed, r.stock, r.reserved, $11, NULL, NULL
+                 FROM r WHERE r.lapsed > 0
+               UNION ALL
+               SELECT $1, $2, r.id, r.variant_id, r.location_id, $12, 0, $4, r.stock, r.reserved + $4, $13, 'reservation', $5
+                 FROM r WHERE r.id IN (SELECT id FROM pick))
+             SELECT h.id, h.variant_id, h.location_id, h.stock_id, h.cart_item_id, h.quantity, h.expires_at,
+                    coalesce((SELECT bool_or(stock - reserved > 0) FROM r), false) AS any_free,
+                    EXISTS (SELECT 1 FROM used) AS key_used
+               FROM (SELECT 1) one LEFT JOIN h ON true",
+        )
+        .bind(tx.tenant())
+        .bind(store)
+        .bind(&ids)
+        .bind(ask.quantity)
+        .bind(id)
+        .bind(ask.cart)
+        .bind(ask.cart_item)
+        .bind(ask.customer)
+        .bind(ask.ttl_seconds)
+        .bind(MovementReason::Expiry)
+        .bind(Actor::System.kind())
+        .bind(MovementReason::Reservation)
+        .bind(Actor::Shopper.kind())
+        .bind(request_key)
+        .fetch_one(&mut **tx)
+        .await?;
+    if row.key_used {
+        return Ok(None);
+    }
+    Ok(Some(match row.hold() {
+        Some(h) => Ok(h),
+        None if row.any_free => Err(Refusal::InsufficientStock),
+        None => Err(Refusal::SoldOut),
+    }))
+}
+
+/// [`hold_on`]'s answer: the hold, if one was granted, and whether any row had units free.
+#[derive(sqlx::FromRow)]
+struct HoldRow {
+    id: Option<ReservationId>,
+    variant_id: Option<VariantId>,
+    location_id: Option<LocationId>,
+    stock_id: Option<StockId>,
+    cart_item_id: Option<CartItemId>,
+    quantity: Option<i32>,
+    expires_at: Option<DateTime<Utc>>,
+    any_free: bool,
+    key_used: bool,
+}
+
+impl HoldRow {
+    fn hold(&self) -> Option<Hold> {
+        Some(Hold {
+            reservation_id: self.id?,
+            variant_id: self.variant_id?,
+            location_id: self.location_id?,
+            stock_id: self.stock_id?,
+            cart_item_id: self.cart_item_id,
+            quantity: self.quantity?,
+            expires_at: self.expires_at?,
+        })
+    }
 }
 
 /// Writes granted holds (row index into `rows`, ask): reservation rows, one update per stock
