@@ -164,10 +164,13 @@ struct RenditionPiece {
 fn read_sql(page: &str) -> String {
     let available = inventory::availability::available_sql("v.id", "v.product_id");
     format!(
-        "WITH page AS ({page})
+        "WITH page AS ({page}),
+              -- one pass over the page's options, not a scan per product (each row costs its RLS check)
+              opts AS (SELECT o.product_id, array_agg(o.name ORDER BY o.position) AS names FROM product_options o
+                        WHERE o.product_id IN (SELECT id FROM page) GROUP BY o.product_id)
          SELECT p.id, p.handle, p.title, p.description, coalesce(ve.name, '') AS vendor, p.product_type, p.tags,
                 p.seo_title, p.seo_description, p.published_at, page.sort_key,
-                ARRAY(SELECT o.name FROM product_options o WHERE o.product_id = p.id ORDER BY o.position) AS options,
+                coalesce(opts.names, '{{}}') AS options,
                 (SELECT coalesce(json_agg(json_build_object(
                           'id', v.id, 'sku', v.sku, 'title', v.title,
                           'option_values', array_remove(ARRAY[v.option1, v.option2, v.option3], NULL),
@@ -191,6 +194,7 @@ fn read_sql(page: &str) -> String {
            FROM page
            JOIN products p ON p.id = page.id AND p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
            LEFT JOIN vendors ve ON ve.id = p.vendor_id
+           LEFT JOIN opts ON opts.product_id = p.id
            LEFT JOIN store_settings st ON st.store_id = $1
           ORDER BY page.ord"
     )
