@@ -104,7 +104,7 @@ struct ImageRow {
 const COLUMNS: &str = "id, product_id, position, alt, status, object_key, width, height, content_type, size_bytes,
     source_url, last_error, created_at";
 
-fn url_of(key: &str) -> String {
+pub(crate) fn url_of(key: &str) -> String {
     format!("{MEDIA_PREFIX}{key}")
 }
 

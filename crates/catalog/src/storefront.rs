@@ -2,8 +2,6 @@
 //! variants, prices and availability (in stock / low / sold out; exact numbers only when the
 //! store chooses to show them).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use db::Tx;
 use kernel::{ImageId, Money, Page, PageRequest, ProductId, StoreId, VariantId};
@@ -12,8 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::CatalogError;
 use crate::image::Rendition;
-use crate::product::{self, Product};
-use crate::variant::{FulfillmentType, TaxClass, VariantStatus};
+use crate::variant::{FulfillmentType, TaxClass};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -103,19 +100,104 @@ pub struct StorefrontQuery {
     pub cursor: Option<String>,
 }
 
-struct Display {
+/// A product as the storefront's one statement reads it ([`read_sql`]).
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: ProductId,
+    handle: String,
+    title: String,
+    description: String,
+    vendor: String,
+    product_type: String,
+    tags: Vec<String>,
+    options: Vec<String>,
+    seo_title: Option<String>,
+    seo_description: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    /// The cursor's value after this product (list pages only).
+    sort_key: Option<String>,
+    /// Active variants in position order, each with what is available now.
+    variants: sqlx::types::Json<Vec<VariantPiece>>,
+    /// Images with an original, in position order.
+    images: sqlx::types::Json<Vec<ImagePiece>>,
     low_threshold: i32,
     show_quantity: bool,
 }
 
-async fn display(tx: &mut Tx, store: StoreId) -> Result<Display, sqlx::Error> {
-    let (low_threshold, show_quantity): (i32, bool) =
-        sqlx::query_as("SELECT low_stock_threshold, show_stock_quantity FROM store_settings WHERE store_id = $1")
-            .bind(store)
-            .fetch_optional(&mut **tx)
-            .await?
-            .unwrap_or((5, false));
-    Ok(Display { low_threshold, show_quantity })
+#[derive(Deserialize)]
+struct VariantPiece {
+    id: VariantId,
+    sku: String,
+    title: String,
+    option_values: Vec<String>,
+    fulfillment_type: FulfillmentType,
+    price: Money,
+    compare_at_price: Option<Money>,
+    tax_class: TaxClass,
+    image_id: Option<ImageId>,
+    available: i64,
+}
+
+#[derive(Deserialize)]
+struct ImagePiece {
+    id: ImageId,
+    key: String,
+    width: i32,
+    height: i32,
+    alt: String,
+    renditions: Vec<RenditionPiece>,
+}
+
+#[derive(Deserialize)]
+struct RenditionPiece {
+    key: String,
+    width: i32,
+    height: i32,
+}
+
+/// The storefront's read of the products `page` answers, in one statement: `page` is a query
+/// answering `id`, `ord` (the order shown) and `sort_key` (the cursor's value, or NULL); `$1` is
+/// the store. Each product comes with its options, vendor, active variants with their
+/// availability (inventory's rule, [`inventory::availability::available_sql`]), visible images
+/// with their renditions and the store's display settings, so a page of any size is one round
+/// trip instead of one per kind of row.
+fn read_sql(page: &str) -> String {
+    let available = inventory::availability::available_sql("v.id", "v.product_id");
+    format!(
+        "WITH page AS ({page}),
+              -- one pass over the page's options, not a scan per product (each row costs its RLS check)
+              opts AS (SELECT o.product_id, array_agg(o.name ORDER BY o.position) AS names FROM product_options o
+                        WHERE o.product_id IN (SELECT id FROM page) GROUP BY o.product_id)
+         SELECT p.id, p.handle, p.title, p.description, coalesce(ve.name, '') AS vendor, p.product_type, p.tags,
+                p.seo_title, p.seo_description, p.published_at, page.sort_key,
+                coalesce(opts.names, '{{}}') AS options,
+                (SELECT coalesce(json_agg(json_build_object(
+                          'id', v.id, 'sku', v.sku, 'title', v.title,
+                          'option_values', array_remove(ARRAY[v.option1, v.option2, v.option3], NULL),
+                          'fulfillment_type', v.fulfillment_type,
+                          'price', json_build_object('amount', v.price_amount, 'currency', v.price_currency),
+                          'compare_at_price', CASE WHEN v.compare_at_amount IS NOT NULL AND v.compare_at_currency IS NOT NULL
+                                                   THEN json_build_object('amount', v.compare_at_amount, 'currency', v.compare_at_currency) END,
+                          'tax_class', v.tax_class, 'image_id', v.image_id, 'available', {available})
+                          ORDER BY v.position, v.id), '[]'::json)
+                   FROM variants v WHERE v.product_id = p.id AND v.status = 'active' AND v.deleted_at IS NULL) AS variants,
+                (SELECT coalesce(json_agg(json_build_object(
+                          'id', i.id, 'key', i.object_key, 'width', i.width, 'height', i.height, 'alt', i.alt,
+                          'renditions', (SELECT coalesce(json_agg(json_build_object('key', r.object_key, 'width', r.width, 'height', r.height)
+                                                          ORDER BY r.width), '[]'::json)
+                                           FROM product_image_renditions r WHERE r.image_id = i.id))
+                          ORDER BY i.position, i.id), '[]'::json)
+                   FROM product_images i
+                  WHERE i.product_id = p.id AND i.object_key IS NOT NULL AND i.status <> 'failed'
+                    AND i.width IS NOT NULL AND i.height IS NOT NULL) AS images,
+                coalesce(st.low_stock_threshold, 5) AS low_threshold, coalesce(st.show_stock_quantity, false) AS show_quantity
+           FROM page
+           JOIN products p ON p.id = page.id AND p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
+           LEFT JOIN vendors ve ON ve.id = p.vendor_id
+           LEFT JOIN opts ON opts.product_id = p.id
+           LEFT JOIN store_settings st ON st.store_id = $1
+          ORDER BY page.ord"
+    )
 }
 
 fn availability_of(kind: FulfillmentType, available: i32, low: i32) -> Availability {
@@ -127,98 +209,74 @@ fn availability_of(kind: FulfillmentType, available: i32, low: i32) -> Availabil
     }
 }
 
-async fn shape(tx: &mut Tx, store: StoreId, products: Vec<Product>) -> Result<Vec<StorefrontProduct>, sqlx::Error> {
-    let d = display(tx, store).await?;
-    let variant_ids: Vec<VariantId> = products
-        .iter()
-        .flat_map(|p| p.variants.iter().filter(|v| v.status == VariantStatus::Active).map(|v| v.id))
+/// The product as shoppers see it; `None` when it has no active variant.
+fn shape(r: Row) -> Option<StorefrontProduct> {
+    let images: Vec<StorefrontImage> = r
+        .images
+        .0
+        .into_iter()
+        .map(|i| StorefrontImage {
+            id: i.id,
+            url: crate::image::url_of(&i.key),
+            width: i.width,
+            height: i.height,
+            alt: i.alt,
+            renditions: i
+                .renditions
+                .into_iter()
+                .map(|x| Rendition { url: crate::image::url_of(&x.key), width: x.width, height: x.height })
+                .collect(),
+        })
         .collect();
-    let available = inventory::availability::of_variants(tx, &variant_ids).await?;
-    let vendor_ids: Vec<kernel::VendorId> = products.iter().map(|p| p.vendor_id).collect();
-    let vendors: HashMap<kernel::VendorId, String> =
-        sqlx::query_as::<_, (kernel::VendorId, String)>("SELECT id, name FROM vendors WHERE id = ANY($1)")
-            .bind(&vendor_ids)
-            .fetch_all(&mut **tx)
-            .await?
-            .into_iter()
-            .collect();
-    let mut out = Vec::with_capacity(products.len());
-    for p in products {
-        let variants: Vec<StorefrontVariant> = p
-            .variants
-            .into_iter()
-            .filter(|v| v.status == VariantStatus::Active)
-            .map(|v| {
-                let n = available.get(&v.id).copied().unwrap_or(0);
-                StorefrontVariant {
-                    availability: availability_of(v.fulfillment_type, n, d.low_threshold),
-                    available_quantity: (d.show_quantity && v.fulfillment_type == FulfillmentType::Physical)
-                        .then_some(n),
-                    id: v.id,
-                    sku: v.sku,
-                    title: v.title,
-                    option_values: v.option_values,
-                    fulfillment_type: v.fulfillment_type,
-                    price: v.price,
-                    compare_at_price: v.compare_at_price,
-                    tax_class: v.tax_class,
-                    image_id: v.image_id,
-                }
-            })
-            .collect();
-        let (Some(min), Some(max)) = (
-            variants.iter().map(|v| v.price).min_by_key(|m| m.amount),
-            variants.iter().map(|v| v.price).max_by_key(|m| m.amount),
-        ) else {
-            continue;
-        };
-        let availability = if variants.iter().any(|v| v.availability == Availability::InStock) {
-            Availability::InStock
-        } else if variants.iter().any(|v| v.availability == Availability::Low) {
-            Availability::Low
-        } else {
-            Availability::SoldOut
-        };
-        let images: Vec<StorefrontImage> = p
-            .images
-            .into_iter()
-            .filter(|i| i.is_visible())
-            .filter_map(|i| {
-                Some(StorefrontImage {
-                    id: i.id,
-                    url: i.url?,
-                    width: i.width?,
-                    height: i.height?,
-                    alt: i.alt,
-                    renditions: i.renditions,
-                })
-            })
-            .collect();
-        let shown: std::collections::HashSet<ImageId> = images.iter().map(|i| i.id).collect();
-        let mut variants = variants;
-        for v in &mut variants {
-            v.image_id = v.image_id.filter(|i| shown.contains(i));
-        }
-        out.push(StorefrontProduct {
-            id: p.id,
-            handle: p.handle,
-            images,
-            seo_title: p.seo_title.unwrap_or_else(|| p.title.clone()),
-            seo_description: p.seo_description,
-            title: p.title,
-            description: p.description,
-            vendor: vendors.get(&p.vendor_id).cloned().unwrap_or_default(),
-            product_type: p.product_type,
-            tags: p.tags,
-            options: p.options,
-            variants,
-            price_min: min,
-            price_max: max,
-            availability,
-            published_at: p.published_at,
-        });
-    }
-    Ok(out)
+    let shown: std::collections::HashSet<ImageId> = images.iter().map(|i| i.id).collect();
+    let variants: Vec<StorefrontVariant> = r
+        .variants
+        .0
+        .into_iter()
+        .map(|v| {
+            let n = v.available.min(i32::MAX as i64) as i32;
+            StorefrontVariant {
+                availability: availability_of(v.fulfillment_type, n, r.low_threshold),
+                available_quantity: (r.show_quantity && v.fulfillment_type == FulfillmentType::Physical).then_some(n),
+                id: v.id,
+                sku: v.sku,
+                title: v.title,
+                option_values: v.option_values,
+                fulfillment_type: v.fulfillment_type,
+                price: v.price,
+                compare_at_price: v.compare_at_price,
+                tax_class: v.tax_class,
+                image_id: v.image_id.filter(|i| shown.contains(i)),
+            }
+        })
+        .collect();
+    let min = variants.iter().map(|v| v.price).min_by_key(|m| m.amount)?;
+    let max = variants.iter().map(|v| v.price).max_by_key(|m| m.amount)?;
+    let availability = if variants.iter().any(|v| v.availability == Availability::InStock) {
+        Availability::InStock
+    } else if variants.iter().any(|v| v.availability == Availability::Low) {
+        Availability::Low
+    } else {
+        Availability::SoldOut
+    };
+    Some(StorefrontProduct {
+        id: r.id,
+        handle: r.handle,
+        images,
+        seo_title: r.seo_title.unwrap_or_else(|| r.title.clone()),
+        seo_description: r.seo_description,
+        title: r.title,
+        description: r.description,
+        vendor: r.vendor,
+        product_type: r.product_type,
+        tags: r.tags,
+        options: r.options,
+        variants,
+        price_min: min,
+        price_max: max,
+        availability,
+        published_at: r.published_at,
+    })
 }
 
 /// A page of the store's active products.
@@ -236,7 +294,7 @@ pub async fn list(
                        WHERE v.product_id = p.id AND v.status = 'active' AND v.deleted_at IS NULL) mp ON mp.min_price IS NOT NULL
         WHERE p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
           AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')";
-    let keys: Vec<(ProductId, String)> = match sort {
+    let rows: Vec<Row> = match sort {
         StorefrontSort::Newest => {
             let (after_at, after_id) = match &after {
                 Some((v, id)) => {
@@ -244,11 +302,13 @@ pub async fn list(
                 }
                 None => (None, None),
             };
-            sqlx::query_as(&format!(
-                "SELECT p.id, to_char(coalesce(p.published_at, p.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') {base}
+            let order = "coalesce(p.published_at, p.created_at) DESC, p.id DESC";
+            sqlx::query_as(&read_sql(&format!(
+                "SELECT p.id, to_char(coalesce(p.published_at, p.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS sort_key,
+                        row_number() OVER (ORDER BY {order}) AS ord {base}
                    AND ($2::timestamptz IS NULL OR (coalesce(p.published_at, p.created_at), p.id) < ($2, $3))
-                 ORDER BY coalesce(p.published_at, p.created_at) DESC, p.id DESC LIMIT $4"
-            ))
+                 ORDER BY {order} LIMIT $4"
+            )))
             .bind(store)
             .bind(after_at)
             .bind(after_id)
@@ -262,11 +322,12 @@ pub async fn list(
                 None => (None, None),
             };
             let (cmp, dir) = if sort == StorefrontSort::PriceAsc { (">", "ASC") } else { ("<", "DESC") };
-            sqlx::query_as(&format!(
-                "SELECT p.id, mp.min_price::text {base}
+            let order = format!("mp.min_price {dir}, p.id {dir}");
+            sqlx::query_as(&read_sql(&format!(
+                "SELECT p.id, mp.min_price::text AS sort_key, row_number() OVER (ORDER BY {order}) AS ord {base}
                    AND ($2::bigint IS NULL OR (mp.min_price, p.id) {cmp} ($2, $3))
-                 ORDER BY mp.min_price {dir}, p.id {dir} LIMIT $4"
-            ))
+                 ORDER BY {order} LIMIT $4"
+            )))
             .bind(store)
             .bind(after_price)
             .bind(after_id)
@@ -275,37 +336,39 @@ pub async fn list(
             .await?
         }
     };
-    let keys = Page::from_rows(keys, limit, |(id, v)| (v.clone(), *id));
-    let ids: Vec<ProductId> = keys.items.iter().map(|(id, _)| *id).collect();
-    let products = product::load(tx, store, &ids).await?;
-    Ok(Page { items: shape(tx, store, products).await?, next_cursor: keys.next_cursor })
+    let page = Page::from_rows(rows, limit, |r| (r.sort_key.clone().unwrap_or_default(), r.id));
+    Ok(Page { items: page.items.into_iter().filter_map(shape).collect(), next_cursor: page.next_cursor })
 }
 
 /// Active products of the store by id, in the order given, with current availability; ids of
 /// products that are not (or no longer) on the storefront are left out. Search answers with
 /// this, so its results always show what the catalog shows now.
 pub async fn by_ids(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<StorefrontProduct>, CatalogError> {
-    let products: Vec<Product> = product::load(tx, store, ids)
-        .await?
-        .into_iter()
-        .filter(|p| p.status == product::ProductStatus::Active)
-        .collect();
-    Ok(shape(tx, store, products).await?)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = sqlx::query_as(&read_sql(
+        "SELECT u.id, u.ord, NULL::text AS sort_key FROM unnest($2::uuid[]) WITH ORDINALITY AS u (id, ord)",
+    ))
+    .bind(store)
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().filter_map(shape).collect())
 }
 
 /// One active product by its handle.
 pub async fn by_handle(tx: &mut Tx, store: StoreId, handle: &str) -> Result<StorefrontProduct, CatalogError> {
-    let id: Option<ProductId> = sqlx::query_scalar(
-        "SELECT p.id FROM products p WHERE p.store_id = $1 AND p.handle = $2 AND p.status = 'active' AND p.deleted_at IS NULL
+    let row: Option<Row> = sqlx::query_as(&read_sql(
+        "SELECT p.id, 1 AS ord, NULL::text AS sort_key FROM products p
+          WHERE p.store_id = $1 AND p.handle = $2 AND p.status = 'active' AND p.deleted_at IS NULL
             AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')",
-    )
+    ))
     .bind(store)
     .bind(handle.to_lowercase())
     .fetch_optional(&mut **tx)
     .await?;
-    let id = id.ok_or(CatalogError::ProductNotFound)?;
-    let products = product::load(tx, store, &[id]).await?;
-    shape(tx, store, products).await?.pop().ok_or(CatalogError::ProductNotFound)
+    row.and_then(shape).ok_or(CatalogError::ProductNotFound)
 }
 
 #[cfg(test)]

@@ -189,6 +189,8 @@ async fn storefront(t: &Target) -> anyhow::Result<Report> {
     if !res.status().is_success() {
         bail!("catalog import failed: {}", res.text().await.unwrap_or_default());
     }
+    // the planner's statistics of a shop with a catalog, not of the empty tables of a minute ago
+    t.analyze().await?;
     let handle = shop.store_handle.clone();
     let list = format!("/store/v1/stores/{handle}/products?limit=20");
     let page = t.client.get(t.url(&list)).send().await?;

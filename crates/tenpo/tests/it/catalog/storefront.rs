@@ -248,3 +248,54 @@ async fn cached_answers_live_no_longer_than_their_ttl() {
     // ...until its time to live passes
     eventually(&app, &path, 3, |b| b["title"] == "Quiet Tea").await;
 }
+
+#[tokio::test]
+async fn a_sale_keeps_the_cached_list_and_shows_sold_out_within_a_second_with_a_new_etag() {
+    let app = TestApp::spawn_with(|c, o| {
+        o.worker = false;
+        c.http.storefront_cache_secs = 3600;
+    })
+    .await;
+    let shop = app.shop().await;
+    let p = active_product(&app, &shop, "Last Tea", &[("LAST", 100, 1)]).await;
+    cache_listening(&app).await;
+    let list = app.url(&format!("/store/v1/stores/{}/products", shop.handle));
+    let get = |etag: Option<String>| {
+        let mut req = app.client.get(&list);
+        if let Some(e) = etag {
+            req = req.header("if-none-match", e);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let etag = res.headers()["etag"].to_str().unwrap().to_string();
+            let body: serde_json::Value =
+                if status == 200 { res.json().await.unwrap() } else { serde_json::Value::Null };
+            (status, etag, body)
+        }
+    };
+    let read_at = std::time::Instant::now();
+    let (_, before, body) = get(None).await;
+    assert_eq!(body["items"][0]["availability"], "low");
+    // the last unit goes into a cart: a stock change through the shop's own path
+    let cart = crate::inventory::new_cart(&app, &shop).await;
+    let vid = p["variants"][0]["id"].as_str().unwrap();
+    crate::inventory::add(&app, &shop, &cart, vid, 1, None).await.expect(201);
+    // the store's cached list was not thrown away: inside the staleness bound it is the same answer
+    let (status, etag, _) = get(Some(before.clone())).await;
+    if read_at.elapsed() < std::time::Duration::from_millis(800) {
+        assert_eq!((status, etag.as_str()), (304, before.as_str()), "a stock change dropped the cached list");
+    }
+    // and within the bound (1 s; 2 s leaves the test room) the list shows it, under a new ETag
+    let deadline = read_at + std::time::Duration::from_secs(2);
+    loop {
+        let (status, etag, body) = get(Some(before.clone())).await;
+        if status == 200 && body["items"][0]["availability"] == "sold_out" {
+            assert_ne!(etag, before);
+            assert_eq!(body["items"][0]["variants"][0]["availability"], "sold_out");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status} {body} after 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
