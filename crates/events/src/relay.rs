@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use db::{Db, Tx};
-use sqlx::postgres::PgListener;
 use kernel::{EventId, StoreId, TenantId};
+use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::outbox::Event;
@@ -205,7 +205,9 @@ impl Relay {
         let published: Vec<EventId> = done.iter().map(|&i| events[i].id).collect();
         if !published.is_empty() {
             match self.mark_published(tenant, &published).await {
-                Ok(()) => metrics::counter!("tenpo_outbox_events_total", "result" => "ok").increment(published.len() as u64),
+                Ok(()) => {
+                    metrics::counter!("tenpo_outbox_events_total", "result" => "ok").increment(published.len() as u64)
+                }
                 Err(e) => tracing::error!(events = published.len(), error = %e, "cannot mark outbox events published"),
             }
         }
@@ -260,7 +262,11 @@ impl Relay {
             events.iter().copied().filter(|e| first.contains(&e.id)).collect()
         };
         if fresh.len() < events.len() {
-            tracing::debug!(consumer = consumer.name(), skipped = events.len() - fresh.len(), "already processed; skipping");
+            tracing::debug!(
+                consumer = consumer.name(),
+                skipped = events.len() - fresh.len(),
+                "already processed; skipping"
+            );
         }
         if fresh.is_empty() {
             return Ok(());

@@ -167,7 +167,8 @@ pub async fn search(t: &Target) -> anyhow::Result<Report> {
             dir: dir.clone(),
             write: true,
             writer_memory: search::embedded::DEFAULT_WRITER_MEMORY,
-        }).await?;
+        })
+        .await?;
         let store_ref: kernel::StoreRef = handle.parse().unwrap_or(kernel::StoreRef::Handle(handle.clone()));
         let (tenant, store, _) =
             tenancy::stores::resolve(&local.db, &store_ref).await?.context("bench store not found")?;
