@@ -1,8 +1,10 @@
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use db::{Db, Tx};
+use kernel::{EventId, StoreId, TenantId};
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
@@ -12,8 +14,8 @@ pub type ConsumerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Something that reacts to events: a search index, store sync, digital deliveries, webhooks.
 ///
-/// `handle` runs inside the tenant transaction that also records the event as processed by this
-/// consumer; whatever it writes through `tx` happens exactly once per event.
+/// `handle` (or `handle_batch`) runs inside the tenant transaction that also records the events
+/// as processed by this consumer; whatever it writes through `tx` happens exactly once per event.
 #[async_trait]
 pub trait Consumer: Send + Sync + 'static {
     /// Stable name, recorded in processed_events.consumer. Renaming it replays history.
@@ -23,6 +25,17 @@ pub trait Consumer: Send + Sync + 'static {
     fn wants(&self, event: &Event) -> bool;
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError>;
+
+    /// Handles several events of one tenant, in claim order, in one transaction (the relay's
+    /// batch). The default hands them to [`Consumer::handle`] one by one; a consumer whose
+    /// work is one statement for many events overrides it. An error rolls the whole batch
+    /// back; the relay then delivers its events one by one, so only the failing one waits.
+    async fn handle_batch(&self, tx: &mut Tx, events: &[&Event]) -> Result<(), ConsumerError> {
+        for event in events {
+            self.handle(tx, event).await?;
+        }
+        Ok(())
+    }
 
     /// Called after `handle`'s transaction committed: wake whatever works on what it wrote (the
     /// webhook delivery worker of this process) without waiting for its poll.
@@ -129,74 +142,150 @@ impl Relay {
         .fetch_all(self.db.platform())
         .await?;
         let n = events.len();
+        // by tenant (one transaction is one tenant's), each tenant's in claim order
+        let mut tenants: Vec<(TenantId, Vec<Event>)> = Vec::new();
         for event in events {
-            self.process(&event).await;
+            match tenants.iter_mut().find(|(t, _)| *t == event.tenant_id) {
+                Some((_, of_tenant)) => of_tenant.push(event),
+                None => tenants.push((event.tenant_id, vec![event])),
+            }
+        }
+        for (tenant, events) in tenants {
+            self.process(tenant, &events).await;
         }
         Ok(n)
     }
 
-    async fn process(&self, event: &Event) {
-        let mut failure = None;
-        for consumer in self.consumers.iter().filter(|c| c.wants(event)) {
-            // claimed before its store's move froze: left, leased, for the database it is served
-            // from after the switch (or this one again after an abort)
-            if self.db.leaves_alone(event.store_id).await {
-                tracing::debug!(event_id = %event.id, "the event's store is moving; left for later");
-                return;
+    /// Delivers one tenant's claimed events: to each consumer in turn, the events it wants in
+    /// one transaction; then marks them. An event a consumer failed goes to no later consumer
+    /// and is left for a retry; the events of a store that started moving are left, leased.
+    async fn process(&self, tenant: TenantId, events: &[Event]) {
+        let mut state: Vec<Outcome> = events.iter().map(|_| Outcome::Delivered).collect();
+        for consumer in &self.consumers {
+            let mut batch: Vec<usize> = (0..events.len())
+                .filter(|&i| matches!(state[i], Outcome::Delivered) && consumer.wants(&events[i]))
+                .collect();
+            if batch.is_empty() {
+                continue;
             }
-            if let Err(e) = self.deliver(consumer.as_ref(), event).await {
+            // claimed before its store's move froze: left, leased, for the database it is
+            // served from after the switch (or this one again after an abort)
+            self.leave_moving(events, &mut state, &mut batch).await;
+            if batch.is_empty() {
+                continue;
+            }
+            let of_batch: Vec<&Event> = batch.iter().map(|&i| &events[i]).collect();
+            let failed = match self.deliver(consumer.as_ref(), tenant, &of_batch).await {
+                Ok(()) => Vec::new(),
+                Err(e) if batch.len() == 1 => vec![(batch[0], e)],
+                Err(e) => {
+                    // one by one: only the events that fail wait
+                    tracing::debug!(consumer = consumer.name(), events = batch.len(), error = %e, "batch failed; delivering its events one by one");
+                    let mut failed = Vec::new();
+                    for &i in &batch {
+                        if let Err(e) = self.deliver(consumer.as_ref(), tenant, &[&events[i]]).await {
+                            failed.push((i, e));
+                        }
+                    }
+                    failed
+                }
+            };
+            for (i, e) in failed {
+                let event = &events[i];
                 metrics::counter!("tenpo_outbox_consumer_errors_total", "consumer" => consumer.name()).increment(1);
                 tracing::warn!(
                     event_id = %event.id, event_type = %event.event_type, consumer = consumer.name(),
                     attempt = event.attempts, error = %e, "consumer failed; the event will be retried"
                 );
-                failure = Some(format!("{}: {e}", consumer.name()));
-                break;
+                state[i] = Outcome::Failed(format!("{}: {e}", consumer.name()));
             }
         }
-        if failure.is_none() && self.db.leaves_alone(event.store_id).await {
-            return;
+        let mut done: Vec<usize> = (0..events.len()).filter(|&i| matches!(state[i], Outcome::Delivered)).collect();
+        self.leave_moving(events, &mut state, &mut done).await;
+        let published: Vec<EventId> = done.iter().map(|&i| events[i].id).collect();
+        if !published.is_empty() {
+            match self.mark_published(tenant, &published).await {
+                Ok(()) => {
+                    metrics::counter!("tenpo_outbox_events_total", "result" => "ok").increment(published.len() as u64)
+                }
+                Err(e) => tracing::error!(events = published.len(), error = %e, "cannot mark outbox events published"),
+            }
         }
-        let result = match failure {
-            None => self.mark_published(event).await,
-            Some(err) => self.mark_retry(event, &err).await,
-        };
-        match result {
-            Ok(()) => metrics::counter!("tenpo_outbox_events_total", "result" => "ok").increment(1),
-            Err(e) => tracing::error!(event_id = %event.id, error = %e, "cannot update outbox event"),
+        for (event, outcome) in events.iter().zip(&state) {
+            if let Outcome::Failed(err) = outcome
+                && let Err(e) = self.mark_retry(event, err).await
+            {
+                tracing::error!(event_id = %event.id, error = %e, "cannot update outbox event");
+            }
         }
     }
 
-    /// One consumer, one event: the effect and the processed_events row in one transaction.
-    async fn deliver(&self, consumer: &dyn Consumer, event: &Event) -> Result<(), ConsumerError> {
-        let mut tx = self.db.begin(event.tenant_id).await?;
-        let first: Option<uuid::Uuid> = sqlx::query_scalar(
-            "INSERT INTO processed_events (tenant_id, store_id, consumer, event_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
+    /// Takes out of `batch` (indexes into `events`) the events of stores the database's
+    /// workers leave alone now, marking them left; all of them when that cannot be looked up.
+    async fn leave_moving(&self, events: &[Event], state: &mut [Outcome], batch: &mut Vec<usize>) {
+        if batch.iter().all(|&i| events[i].store_id.is_none()) {
+            return;
+        }
+        let moving = self.db.stores_left_alone().await.ok();
+        batch.retain(|&i| {
+            let Some(store) = events[i].store_id else { return true };
+            let leave = moving.as_ref().is_none_or(|m| m.contains(&store));
+            if leave {
+                tracing::debug!(event_id = %events[i].id, "the event's store is moving; left for later");
+                state[i] = Outcome::Left;
+            }
+            !leave
+        });
+    }
+
+    /// One consumer, events of one tenant: the effects and the processed_events rows in one
+    /// transaction. Events the consumer already processed (a redelivery) are skipped.
+    async fn deliver(&self, consumer: &dyn Consumer, tenant: TenantId, events: &[&Event]) -> Result<(), ConsumerError> {
+        let mut tx = self.db.begin(tenant).await?;
+        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        let stores: Vec<Option<StoreId>> = events.iter().map(|e| e.store_id).collect();
+        let first: Vec<EventId> = sqlx::query_scalar(
+            "INSERT INTO processed_events (tenant_id, store_id, consumer, event_id)
+             SELECT $1, e.store_id, $2, e.event_id FROM unnest($3::uuid[], $4::uuid[]) AS e(event_id, store_id)
+             ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
         )
-        .bind(event.tenant_id)
-        .bind(event.store_id)
+        .bind(tenant)
         .bind(consumer.name())
-        .bind(event.id)
-        .fetch_optional(&mut *tx)
+        .bind(&ids)
+        .bind(&stores)
+        .fetch_all(&mut *tx)
         .await?;
-        if first.is_none() {
-            tracing::debug!(event_id = %event.id, consumer = consumer.name(), "already processed; skipping");
+        let fresh: Vec<&Event> = if first.len() == events.len() {
+            events.to_vec()
+        } else {
+            let first: HashSet<EventId> = first.into_iter().collect();
+            events.iter().copied().filter(|e| first.contains(&e.id)).collect()
+        };
+        if fresh.len() < events.len() {
+            tracing::debug!(
+                consumer = consumer.name(),
+                skipped = events.len() - fresh.len(),
+                "already processed; skipping"
+            );
+        }
+        if fresh.is_empty() {
             return Ok(());
         }
-        consumer.handle(&mut tx, event).await?;
+        consumer.handle_batch(&mut tx, &fresh).await?;
         tx.commit().await?;
-        consumer.committed(event);
+        for event in fresh {
+            consumer.committed(event);
+        }
         Ok(())
     }
 
-    async fn mark_published(&self, event: &Event) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.begin(event.tenant_id).await?;
+    async fn mark_published(&self, tenant: TenantId, events: &[EventId]) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.begin(tenant).await?;
         sqlx::query(
             "UPDATE outbox_events SET status = 'published', published_at = now(), locked_until = NULL, last_error = NULL
-              WHERE id = $1",
+              WHERE id = ANY($1)",
         )
-        .bind(event.id)
+        .bind(events)
         .execute(&mut *tx)
         .await?;
         tx.commit().await
@@ -221,4 +310,14 @@ impl Relay {
         .await?;
         tx.commit().await
     }
+}
+
+/// What became of a claimed event in this round.
+enum Outcome {
+    /// Every consumer so far took it (or did not want it).
+    Delivered,
+    /// A consumer failed: retried later, with the error.
+    Failed(String),
+    /// Its store is moving: not marked, the lease runs out.
+    Left,
 }

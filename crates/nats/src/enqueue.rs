@@ -43,6 +43,23 @@ impl Consumer for Enqueue {
         Ok(())
     }
 
+    /// A batch of events in one statement.
+    async fn handle_batch(&self, tx: &mut Tx, events: &[&Event]) -> Result<(), ConsumerError> {
+        let ids: Vec<_> = events.iter().map(|e| e.id).collect();
+        let at: Vec<_> = events.iter().map(|e| e.created_at).collect();
+        sqlx::query(
+            "INSERT INTO nats_outbox (event_id, tenant_id, event_created_at)
+             SELECT e.id, $1, e.at FROM unnest($2::uuid[], $3::timestamptz[]) AS e(id, at)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(tx.tenant())
+        .bind(&ids)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     fn committed(&self, _event: &Event) {
         self.wake.notify_one();
     }

@@ -35,8 +35,11 @@ use crate::analyze::{self, QueryToken};
 use crate::{Backend, Facets, ProductDoc, SearchError, SearchHits, SearchQuery, SortBy};
 
 const TOKENIZER: &str = "tenpo";
-/// Memory the writer may buffer before it flushes a segment.
-const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// The least memory tantivy lets one writer thread buffer.
+pub const MIN_WRITER_MEMORY: usize = 15 * 1024 * 1024;
+/// The default of what the writer may buffer before it flushes a segment (`search.writer_memory_mb`):
+/// the sync and the reindex commit every 500 products, far below it.
+pub const DEFAULT_WRITER_MEMORY: usize = 16 * 1024 * 1024;
 const TITLE_BOOST: f32 = 3.0;
 
 /// The `tenpo` tokenizer: [`analyze::index_tokens`] as a tantivy token stream.
@@ -131,7 +134,7 @@ struct Inner {
 impl Embedded {
     /// Opens (or creates) the index in `dir`. With `write`, takes the writer unless another
     /// process holds it; then this process only reads (and logs why).
-    pub fn open(dir: &Path, write: bool) -> Result<Embedded, SearchError> {
+    pub fn open(dir: &Path, write: bool, writer_memory: usize) -> Result<Embedded, SearchError> {
         std::fs::create_dir_all(dir)?;
         let (schema, f) = schema();
         let index = match open_index(dir, &schema) {
@@ -146,7 +149,7 @@ impl Embedded {
             Err(e) => return Err(e.into()),
         };
         let writer = if write {
-            match index.writer_with_num_threads::<TantivyDocument>(1, WRITER_MEMORY) {
+            match index.writer_with_num_threads::<TantivyDocument>(1, writer_memory.max(MIN_WRITER_MEMORY)) {
                 Ok(w) => Some(Mutex::new(w)),
                 Err(TantivyError::LockFailure(..)) => {
                     tracing::info!(dir = %dir.display(), "search index is written by another process; reading only");

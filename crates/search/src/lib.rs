@@ -148,7 +148,10 @@ pub enum SearchSettings {
     /// tantivy under `dir`. `write` asks for the index writer (the worker); without it, or when
     /// another process holds it, the index is opened for reading and follows that process's
     /// commits.
-    Embedded { dir: PathBuf, write: bool },
+    /// `writer_memory` bounds what the writer buffers before it flushes a segment (bytes; at
+    /// least [`embedded::MIN_WRITER_MEMORY`]): the largest part of the process's memory that
+    /// search holds.
+    Embedded { dir: PathBuf, write: bool, writer_memory: usize },
     /// Meilisearch at `url` with `key` (a key allowed to manage the index), index `index`.
     Meilisearch { url: String, key: Option<String>, index: String },
 }
@@ -166,7 +169,9 @@ impl Search {
     /// index settings).
     pub async fn open(settings: &SearchSettings) -> Result<Search, SearchError> {
         let backend: Arc<dyn Backend> = match settings {
-            SearchSettings::Embedded { dir, write } => Arc::new(embedded::Embedded::open(dir, *write)?),
+            SearchSettings::Embedded { dir, write, writer_memory } => {
+                Arc::new(embedded::Embedded::open(dir, *write, *writer_memory)?)
+            }
             SearchSettings::Meilisearch { url, key, index } => {
                 Arc::new(meili::Meili::connect(url, key.clone(), index).await?)
             }

@@ -56,38 +56,57 @@ impl Consumer for SearchSync {
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), ConsumerError> {
-        if event.is(EventType::VendorUpdated) {
-            // a suspension (or a new name) changes every document of the vendor's products
-            let vendor: Option<uuid::Uuid> = event.aggregate_id.parse().ok();
-            mark_vendor(tx, vendor).await?;
-            if let Some(s) = &self.search {
-                s.wake.notify_one();
+        self.handle_batch(tx, &[event]).await
+    }
+
+    /// The batch's products marked with one statement per store (variant events without the
+    /// product in their payload looked up together); a vendor's products with one per vendor.
+    async fn handle_batch(&self, tx: &mut Tx, events: &[&Event]) -> Result<(), ConsumerError> {
+        let mut products: BTreeMap<StoreId, Vec<ProductId>> = BTreeMap::new();
+        let mut variants: Vec<uuid::Uuid> = Vec::new();
+        for event in events {
+            if event.is(EventType::VendorUpdated) {
+                // a suspension (or a new name) changes every document of the vendor's products
+                let vendor: Option<uuid::Uuid> = event.aggregate_id.parse().ok();
+                mark_vendor(tx, vendor).await?;
+                continue;
             }
-            return Ok(());
-        }
-        let Some(store) = event.store_id else { return Ok(()) };
-        let product: Option<ProductId> = match event.kind().map(EventType::aggregate) {
-            Some("product") => event.aggregate_id.parse().ok(),
-            Some("variant") => {
-                let from_payload = event.payload["product_id"].as_str().and_then(|s| s.parse().ok());
-                match from_payload {
+            let Some(store) = event.store_id else { continue };
+            let product: Option<ProductId> = match event.kind().map(EventType::aggregate) {
+                Some("product") => event.aggregate_id.parse().ok(),
+                Some("variant") => match event.payload["product_id"].as_str().and_then(|s| s.parse().ok()) {
                     Some(p) => Some(p),
                     None => {
-                        let variant: Option<uuid::Uuid> = event.aggregate_id.parse().ok();
-                        sqlx::query_scalar("SELECT product_id FROM variants WHERE id = $1")
-                            .bind(variant)
-                            .fetch_optional(&mut **tx)
-                            .await?
+                        if let Ok(v) = event.aggregate_id.parse() {
+                            variants.push(v);
+                        }
+                        continue;
                     }
+                },
+                _ => None,
+            };
+            match product {
+                Some(p) => products.entry(store).or_default().push(p),
+                None => {
+                    tracing::debug!(event_id = %event.id, event_type = %event.event_type, "search sync: no product in event")
                 }
             }
-            _ => None,
-        };
-        let Some(product) = product else {
-            tracing::debug!(event_id = %event.id, event_type = %event.event_type, "search sync: no product in event");
-            return Ok(());
-        };
-        mark(tx, store, &[product]).await?;
+        }
+        if !variants.is_empty() {
+            let found: Vec<(StoreId, ProductId)> =
+                sqlx::query_as("SELECT store_id, product_id FROM variants WHERE id = ANY($1)")
+                    .bind(&variants)
+                    .fetch_all(&mut **tx)
+                    .await?;
+            for (store, p) in found {
+                products.entry(store).or_default().push(p);
+            }
+        }
+        for (store, mut ids) in products {
+            ids.sort();
+            ids.dedup();
+            mark(tx, store, &ids).await?;
+        }
         if let Some(s) = &self.search {
             s.wake.notify_one();
         }

@@ -121,6 +121,8 @@ pub struct SearchConfig {
     pub meilisearch_index: String,
     /// How often the sync task looks for products to refresh when nothing wakes it.
     pub sync_poll_ms: u64,
+    /// What the embedded index's writer may buffer before it flushes a segment (MB, at least 15).
+    pub writer_memory_mb: usize,
 }
 
 impl Default for SearchConfig {
@@ -132,6 +134,7 @@ impl Default for SearchConfig {
             meilisearch_key: None,
             meilisearch_index: "tenpo_products".into(),
             sync_poll_ms: 500,
+            writer_memory_mb: search::embedded::DEFAULT_WRITER_MEMORY / (1024 * 1024),
         }
     }
 }
@@ -458,6 +461,9 @@ impl Config {
         if let Some(v) = get("TENPO_SEARCH_INDEX_DIR") {
             self.search.index_dir = Some(v.into());
         }
+        if let Some(v) = get("TENPO_SEARCH_WRITER_MEMORY_MB") {
+            self.search.writer_memory_mb = parse("TENPO_SEARCH_WRITER_MEMORY_MB", v)?;
+        }
         if let Some(v) = get("TENPO_MEILISEARCH_URL") {
             self.search.meilisearch_url = Some(v);
         }
@@ -759,7 +765,8 @@ impl Config {
             };
         }
         let dir = self.search.index_dir.clone().unwrap_or_else(|| self.data_dir.join("search"));
-        search::SearchSettings::Embedded { dir, write }
+        let writer_memory = self.search.writer_memory_mb.saturating_mul(1024 * 1024);
+        search::SearchSettings::Embedded { dir, write, writer_memory }
     }
 
     pub fn search_sync_settings(&self) -> search::sync::SyncSettings {

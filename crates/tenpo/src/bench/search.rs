@@ -163,7 +163,12 @@ pub async fn search(t: &Target) -> anyhow::Result<Report> {
     // a full reindex into a fresh index: read, build documents, write (local runs only)
     if let Some(local) = &t.local {
         let dir = std::env::temp_dir().join(format!("tenpo-bench-search-{}", uuid::Uuid::new_v4().simple()));
-        let index = search::Search::open(&search::SearchSettings::Embedded { dir: dir.clone(), write: true }).await?;
+        let index = search::Search::open(&search::SearchSettings::Embedded {
+            dir: dir.clone(),
+            write: true,
+            writer_memory: search::embedded::DEFAULT_WRITER_MEMORY,
+        })
+        .await?;
         let store_ref: kernel::StoreRef = handle.parse().unwrap_or(kernel::StoreRef::Handle(handle.clone()));
         let (tenant, store, _) =
             tenancy::stores::resolve(&local.db, &store_ref).await?.context("bench store not found")?;

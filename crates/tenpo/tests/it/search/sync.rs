@@ -68,7 +68,9 @@ async fn deliver(app: &TestApp, index: &Search) {
 
 async fn writer(app: &TestApp) -> Search {
     let dir = app.config.search.index_dir.clone().unwrap();
-    Search::open(&SearchSettings::Embedded { dir, write: true }).await.unwrap()
+    Search::open(&SearchSettings::Embedded { dir, write: true, writer_memory: search::embedded::DEFAULT_WRITER_MEMORY })
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
