@@ -13,6 +13,7 @@
 //! `form`, the domain's refusals through its `error::Failure`.
 
 mod assets;
+mod brand;
 mod cart;
 mod checkout;
 mod layout;
@@ -47,6 +48,9 @@ pub fn router() -> Router<AppState> {
         .route("/shop/{store}/checkout/edit", post(checkout::edit))
         .route("/shop/{store}/checkout/place", post(checkout::place))
         .route("/shop/{store}/legal", get(legal::show))
+        .route("/shop/{store}/privacy", get(brand::privacy))
+        .route("/shop/{store}/theme.css", get(brand::theme))
+        .route("/shop/{store}/cart/count", get(brand::count))
         .route("/shop/{store}/orders/{order_id}", get(order::show))
         .route("/shop/{store}/orders/{order_id}/receipt", get(order::receipt))
         .route("/shop/{store}/orders/{order_id}/downloads/{delivery_id}", post(order::download))

@@ -4,6 +4,7 @@
 
 mod browse_and_buy;
 mod http;
+mod own_domain;
 
 use serde_json::{Value, json};
 
