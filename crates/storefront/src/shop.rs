@@ -103,13 +103,9 @@ impl FromRequestParts<AppState> for Shop {
                 .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         let secure = state.settings.storefront_secure_cookies || forwarded_https;
         match Shopfront::resolve(state, raw.clone()).await {
-            Ok(Some(front)) => Ok(Shop {
-                handle: raw,
-                tenant_id: front.tenant_id,
-                store_id: front.store_id,
-                at_domain,
-                secure,
-            }),
+            Ok(Some(front)) => {
+                Ok(Shop { handle: raw, tenant_id: front.tenant_id, store_id: front.store_id, at_domain, secure })
+            }
             Ok(None) => Err(not_found()),
             Err(e) => Err(layout::failure_page(None, &Failure::from(e))),
         }

@@ -58,7 +58,8 @@ impl Problem for TenancyError {
             | VendorNotFound
             | ProductNotFound
             | DisclosuresNotPublished => 404,
-            StoreHandleTaken(_) | StoreDomainTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner | LocationHasStock => 409,
+            StoreHandleTaken(_) | StoreDomainTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner
+            | LocationHasStock => 409,
             CannotManageRole(_) | OutsideVendorScope => 403,
             NotAMall => 422,
             Validation(e) => e.status(),

@@ -233,7 +233,18 @@ mod tests {
     fn domains_are_host_names() {
         assert_eq!(parse_domain(" Shop.Example.JP. ").unwrap(), "shop.example.jp");
         assert_eq!(parse_domain("xn--eckwd4c7c.jp").unwrap(), "xn--eckwd4c7c.jp");
-        for bad in ["localhost", "https://shop.example.jp", "shop.example.jp:8080", "shop.example.jp/x", "-a.jp", "a-.jp", "a..jp", "10.0.0.1", "ショップ.jp", ""] {
+        for bad in [
+            "localhost",
+            "https://shop.example.jp",
+            "shop.example.jp:8080",
+            "shop.example.jp/x",
+            "-a.jp",
+            "a-.jp",
+            "a..jp",
+            "10.0.0.1",
+            "ショップ.jp",
+            "",
+        ] {
             assert!(parse_domain(bad).is_err(), "{bad}");
         }
     }

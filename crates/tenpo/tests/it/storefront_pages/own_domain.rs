@@ -50,7 +50,8 @@ async fn a_store_is_served_at_the_root_of_its_own_domain() {
         let r = app.patch("/admin/v1/store", &shop.owner_token, json!({ "domain": bad })).await.expect(422);
         assert_eq!(r["errors"][0]["field"], "domain", "{bad}");
     }
-    let set = app.patch("/admin/v1/store", &shop.owner_token, json!({ "domain": "Shop.Example.JP." })).await.expect(200);
+    let set =
+        app.patch("/admin/v1/store", &shop.owner_token, json!({ "domain": "Shop.Example.JP." })).await.expect(200);
     assert_eq!(set["domain"], HOST_NAME, "stored as a Host header carries it");
     let other = app.shop().await;
     let taken = app.patch("/admin/v1/store", &other.owner_token, json!({ "domain": HOST_NAME })).await.expect(409);
@@ -117,7 +118,11 @@ async fn branding_is_checked_for_contrast_and_shows_at_once_and_the_privacy_page
 
     // too light to read on white: 422 at the field, nothing changes
     let r = app
-        .patch("/admin/v1/store/settings", &shop.owner_token, json!({ "brand_primary": "#ffcc00", "brand_accent": "#a3341c" }))
+        .patch(
+            "/admin/v1/store/settings",
+            &shop.owner_token,
+            json!({ "brand_primary": "#ffcc00", "brand_accent": "#a3341c" }),
+        )
         .await
         .expect(422);
     assert_eq!(r["errors"][0]["field"], "brand_primary");
@@ -236,7 +241,8 @@ async fn a_shopper_sees_the_stores_colours_and_logo_and_a_live_cart_count() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(now, "rgb(163, 52, 28)", "the change shows at once");
-    let logo_css = b.eval("getComputedStyle(document.querySelector('header .brand'), '::before').backgroundImage").await;
+    let logo_css =
+        b.eval("getComputedStyle(document.querySelector('header .brand'), '::before').backgroundImage").await;
     assert!(logo_css.as_str().unwrap_or("").contains(&logo), "{logo_css}");
     assert_eq!(b.text("header .brand").await, "Test store", "the name stays the link's text");
 
