@@ -63,6 +63,10 @@ struct Inner {
     generations: HashMap<StoreId, u64>,
     /// store reference (handle or id text) -> (tenant, store, active)
     stores: HashMap<String, (TenantId, StoreId, bool, u64, Instant)>,
+    /// host name -> the store whose domain it is (or none), with the epoch it was read at
+    hosts: HashMap<String, (Option<(TenantId, StoreId)>, u64, Instant)>,
+    /// bumped by every store's change: a host entry (even "no store") read before is stale
+    epoch: u64,
 }
 
 /// The answer of a computation under way: `None` until it is done.
@@ -241,8 +245,39 @@ impl ReadCache {
         inner.stores.insert(reference, (tenant, store, active, generation, Instant::now()));
     }
 
+    /// The epoch to remember before resolving a host from the database.
+    pub fn host_epoch(&self) -> u64 {
+        self.inner.read().map(|i| i.epoch).unwrap_or(u64::MAX)
+    }
+
+    /// The store whose domain `host` is, when known: `Some(None)` is "no store's".
+    pub fn get_host(&self, host: &str) -> Option<Option<(TenantId, StoreId)>> {
+        if !self.live() {
+            return None;
+        }
+        let inner = self.inner.read().ok()?;
+        let (store, epoch, at) = *inner.hosts.get(host)?;
+        (epoch == inner.epoch && at.elapsed() < self.ttl).then_some(store)
+    }
+
+    /// Remembers what `host` resolved to, read after [`ReadCache::host_epoch`] gave `epoch`.
+    pub fn put_host(&self, host: String, store: Option<(TenantId, StoreId)>, epoch: u64) {
+        if !self.live() {
+            return;
+        }
+        let Ok(mut inner) = self.inner.write() else { return };
+        if inner.epoch != epoch {
+            return; // a store changed meanwhile (its domain, maybe)
+        }
+        if inner.hosts.len() >= MAX_ENTRIES {
+            inner.hosts.clear();
+        }
+        inner.hosts.insert(host, (store, epoch, Instant::now()));
+    }
+
     fn invalidate(&self, store: StoreId) {
         if let Ok(mut inner) = self.inner.write() {
+            inner.epoch += 1;
             *inner.generations.entry(store).or_insert(0) += 1;
             inner.entries.retain(|(s, _), _| *s != store);
         }
@@ -253,6 +288,8 @@ impl ReadCache {
         if let Ok(mut inner) = self.inner.write() {
             inner.entries.clear();
             inner.stores.clear();
+            inner.hosts.clear();
+            inner.epoch += 1;
             for g in inner.generations.values_mut() {
                 *g += 1;
             }

@@ -11,6 +11,7 @@
 
 pub mod cache;
 mod cors;
+pub mod domain;
 pub mod download;
 pub mod event_doc;
 pub mod extract;
@@ -80,6 +81,9 @@ pub struct HttpSettings {
     pub image_public_url: Option<String>,
     /// Where "now" comes from for the delivery window (the system clock; tests fix it).
     pub clock: kernel::Clock,
+    /// Mark the storefront pages' cookies `Secure` (`http.storefront_secure_cookies`); they are
+    /// anyway when a trusted proxy says the request came over HTTPS (`X-Forwarded-Proto`).
+    pub storefront_secure_cookies: bool,
 }
 
 impl Default for HttpSettings {
@@ -100,6 +104,7 @@ impl Default for HttpSettings {
             image_max_bytes: images::ImageSettings::default().max_bytes,
             image_public_url: None,
             clock: kernel::Clock::system(),
+            storefront_secure_cookies: false,
         }
     }
 }
@@ -248,9 +253,10 @@ pub fn router(state: AppState) -> Router {
     if let Some(pages) = state.storefront.clone() {
         app = app.merge(pages);
     }
-    app.layer(timeout(state.settings.request_timeout))
+    // a path no route takes: a store's own domain serves its storefront there, else 404
+    app.fallback(domain::fallback)
+        .layer(timeout(state.settings.request_timeout))
         .merge(uploads.layer(timeout(state.settings.upload_timeout)))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(layers)
         .with_state(state)

@@ -21,6 +21,23 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("change", lookup);
     input.addEventListener("blur", lookup);
   }
+  // live cart count: pages kept for every shopper leave the header's count to this
+  const showCount = async (fresh) => {
+    const link = document.querySelector("a[data-cart-count-url]");
+    const slot = link && link.querySelector(".cart-count");
+    // the server wrote the count on the shopper's own pages (the cart)
+    if (!slot || (!fresh && slot.dataset.cartCount !== undefined)) return;
+    try {
+      const r = await fetch(link.dataset.cartCountUrl, { credentials: "same-origin", cache: "no-store" });
+      if (!r.ok) return;
+      const n = (await r.json()).count;
+      slot.dataset.cartCount = String(n);
+      slot.textContent = n > 0 ? `（${n}）` : "";
+    } catch (_) { /* the cart page still shows the cart */ }
+  };
+  showCount(false);
+  // back and forward from the cache: the cart may have changed meanwhile
+  window.addEventListener("pageshow", (e) => { if (e.persisted) showCount(true); });
   // a form is sent once: a second click waits for the first (the server places one order anyway)
   for (const form of document.querySelectorAll("form[data-once]")) {
     form.addEventListener("submit", (e) => {

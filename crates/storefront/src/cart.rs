@@ -93,7 +93,8 @@ async fn render(
     };
     let frame = Frame { base: &base, store_name: &name, title: "カート", description: None };
     let status = failure.map(|f| f.status).unwrap_or(StatusCode::OK);
-    let mut res = layout::respond(status, layout::page(&frame, body));
+    let count = view.as_ref().map(|v| v.item_count).unwrap_or(0);
+    let mut res = layout::respond(status, layout::page_with_cart(&frame, Some(count), body));
     if still_queued {
         // the queue decides within seconds: look again without a script
         res.headers_mut().insert(header::REFRESH, HeaderValue::from_static("2"));

@@ -24,8 +24,15 @@ pub struct Frame<'a> {
     pub description: Option<&'a str>,
 }
 
-/// A whole page.
+/// A whole page. The shopper's cart count is filled in by the script (the page may be cached
+/// for every shopper); [`page_with_cart`] writes it.
 pub fn page(f: &Frame<'_>, body: Markup) -> Markup {
+    page_with_cart(f, None, body)
+}
+
+/// A whole page that knows how many items the shopper's cart holds (a page of theirs, never
+/// cached): the count is right without the script.
+pub fn page_with_cart(f: &Frame<'_>, cart_count: Option<i64>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="ja" {
@@ -35,6 +42,7 @@ pub fn page(f: &Frame<'_>, body: Markup) -> Markup {
                 title { (f.title) " | " (f.store_name) }
                 @if let Some(d) = f.description { meta name="description" content=(d); }
                 link rel="stylesheet" href=(CSS_PATH);
+                (crate::brand::theme_link(f.base))
                 script src=(JS_PATH) defer {}
             }
             body {
@@ -46,13 +54,18 @@ pub fn page(f: &Frame<'_>, body: Markup) -> Markup {
                         input #q type="search" name="q" placeholder="商品を検索";
                         button type="submit" { "検索" }
                     }
-                    a.cart-link href={ (f.base) "/cart" } { "カート" }
+                    a.cart-link href={ (f.base) "/cart" } data-cart-count-url={ (f.base) "/cart/count" } {
+                        "カート"
+                        (crate::brand::cart_count(cart_count))
+                    }
                 }
                 main #main { (body) }
                 footer.shop {
                     a href={ (f.base) "/" } { (f.store_name) }
                     " · "
                     a href={ (f.base) "/legal" } { "特定商取引法に基づく表記" }
+                    " · "
+                    a href={ (f.base) "/privacy" } { "プライバシーポリシー" }
                     span.muted { " · Powered by Tenpo" }
                 }
             }

@@ -16,6 +16,7 @@
 mod account;
 mod address;
 mod assets;
+mod brand;
 mod cart;
 mod checkout;
 mod layout;
@@ -67,6 +68,9 @@ pub fn router() -> Router<AppState> {
             get(signin::reset_confirm_form).post(signin::reset_confirm),
         )
         .route("/shop/{store}/legal", get(legal::show))
+        .route("/shop/{store}/privacy", get(brand::privacy))
+        .route("/shop/{store}/theme.css", get(brand::theme))
+        .route("/shop/{store}/cart/count", get(brand::count))
         .route("/shop/{store}/orders/{order_id}", get(order::show))
         .route("/shop/{store}/orders/{order_id}/receipt", get(order::receipt))
         .route("/shop/{store}/orders/{order_id}/downloads/{delivery_id}", post(order::download))

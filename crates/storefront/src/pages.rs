@@ -43,6 +43,8 @@ where
     Fut: std::future::Future<Output = Result<Markup, (Failure, String)>>,
 {
     let mut refused = None;
+    // the page's links start with the base: the store's domain and /shop/{store} differ
+    let key = format!("{key}:{}", shop.base());
     let answer = s
         .cache
         .get_or_compute(shop.store_id, key, || async {

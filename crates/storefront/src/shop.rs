@@ -23,12 +23,31 @@ pub struct Shop {
     pub handle: String,
     pub tenant_id: TenantId,
     pub store_id: StoreId,
+    /// The request came in at the store's own domain (`http_api::domain`): the pages are at
+    /// its `/`.
+    pub at_domain: bool,
+    /// Cookies go out `Secure` (`http.storefront_secure_cookies`, or HTTPS per a trusted proxy).
+    pub secure: bool,
 }
 
 impl Shop {
-    /// `/shop/{store}`: links and form actions start with it.
+    /// `/shop/{store}`, or nothing at the store's own domain: links and form actions start
+    /// with it.
     pub fn base(&self) -> String {
-        format!("/shop/{}", self.handle)
+        if self.at_domain { String::new() } else { format!("/shop/{}", self.handle) }
+    }
+
+    /// The cookies' `Path`: the store's pages only.
+    fn cookie_path(&self) -> String {
+        if self.at_domain { "/".into() } else { self.base() }
+    }
+
+    /// What every cookie of the storefront carries after its value: the store's path, HttpOnly
+    /// (no script reads it), SameSite=Lax (a link from elsewhere still shows the cart, another
+    /// site's form does not carry it) and, over HTTPS, Secure.
+    pub fn cookie_attributes(&self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("Path={}; HttpOnly; SameSite=Lax{secure}", self.cookie_path())
     }
 
     pub async fn begin(&self, s: &AppState) -> Result<Tx, Failure> {
@@ -55,6 +74,11 @@ impl Shop {
         layout::respond(status, layout::page(&frame, body))
     }
 
+    /// The store's name, branding and privacy policy.
+    pub async fn look(&self, tx: &mut Tx) -> Result<tenancy::settings::Storefront, Failure> {
+        Ok(tenancy::settings::storefront(tx, self.store_id).await?)
+    }
+
     /// The shopper's cart, from the cookie (`<cart id>.<secret>`), if there is one.
     pub fn cart(&self, headers: &HeaderMap) -> Option<CartKey> {
         let raw = cookie(headers, CART_COOKIE)?;
@@ -63,9 +87,7 @@ impl Shop {
         (!secret.is_empty() && secret.len() <= 200).then(|| CartKey { id, secret: secret.to_string() })
     }
 
-    /// `Set-Cookie` keeping the cart: HttpOnly (no script reads the secret), SameSite=Lax (a
-    /// link from elsewhere still shows the cart, another site's form does not carry it), the
-    /// store's path only, 30 days.
+    /// `Set-Cookie` keeping the cart ([`Shop::cookie_attributes`]), 30 days.
     pub fn keep_cart(&self, key: &CartKey) -> String {
         self.set_cookie(CART_COOKIE, &format!("{}.{}", key.id, key.secret), 2_592_000)
     }
@@ -86,9 +108,9 @@ impl Shop {
         self.set_cookie(SHOPPER_COOKIE, "", 0)
     }
 
-    /// Every storefront cookie: HttpOnly, SameSite=Lax, the store's path only.
+    /// Every storefront cookie, with [`Shop::cookie_attributes`].
     fn set_cookie(&self, name: &str, value: &str, max_age_secs: u64) -> String {
-        format!("{name}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}", self.base())
+        format!("{name}={value}; {}; Max-Age={max_age_secs}", self.cookie_attributes())
     }
 
     /// The signed-in shopper, from the cookie's token, resolved as the API resolves its bearer
@@ -115,8 +137,18 @@ impl FromRequestParts<AppState> for Shop {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| not_found())?;
         let raw = params.iter().find(|(k, _)| *k == "store").map(|(_, v)| v.to_string()).unwrap_or_default();
+        let at_domain = parts.extensions.get::<http_api::domain::AtDomain>().is_some();
+        let forwarded_https = state.settings.trust_forwarded_for
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        let secure = state.settings.storefront_secure_cookies || forwarded_https;
         match Shopfront::resolve(state, raw.clone()).await {
-            Ok(Some(front)) => Ok(Shop { handle: raw, tenant_id: front.tenant_id, store_id: front.store_id }),
+            Ok(Some(front)) => {
+                Ok(Shop { handle: raw, tenant_id: front.tenant_id, store_id: front.store_id, at_domain, secure })
+            }
             Ok(None) => Err(not_found()),
             Err(e) => Err(layout::failure_page(None, &Failure::from(e))),
         }

@@ -17,6 +17,8 @@ pub enum TenancyError {
     ProductNotFound,
     #[error("the store handle {0:?} is taken")]
     StoreHandleTaken(String),
+    #[error("another store already has the domain {0:?}")]
+    StoreDomainTaken(String),
     #[error("this store already has a location with code {0:?}")]
     LocationCodeTaken(String),
     #[error("another staff member of this store already signs in with this {0}")]
@@ -56,7 +58,8 @@ impl Problem for TenancyError {
             | VendorNotFound
             | ProductNotFound
             | DisclosuresNotPublished => 404,
-            StoreHandleTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner | LocationHasStock => 409,
+            StoreHandleTaken(_) | StoreDomainTaken(_) | LocationCodeTaken(_) | StaffLoginTaken(_) | LastOwner
+            | LocationHasStock => 409,
             CannotManageRole(_) | OutsideVendorScope => 403,
             NotAMall => 422,
             Validation(e) => e.status(),
@@ -76,6 +79,7 @@ impl Problem for TenancyError {
             VendorNotFound => "vendor_not_found",
             ProductNotFound => "product_not_found",
             StoreHandleTaken(_) => "store_handle_taken",
+            StoreDomainTaken(_) => "store_domain_taken",
             LocationCodeTaken(_) => "location_code_taken",
             StaffLoginTaken(_) => "staff_login_taken",
             CannotManageRole(_) => "cannot_manage_role",
@@ -94,6 +98,10 @@ impl Problem for TenancyError {
     fn fields(&self) -> Vec<kernel::FieldError> {
         match self {
             TenancyError::Validation(e) => e.fields(),
+            // the form shows it at the field
+            TenancyError::StoreDomainTaken(_) => {
+                vec![kernel::FieldError::new("domain", "taken", "another store already has this domain")]
+            }
             _ => Vec::new(),
         }
     }

@@ -1,6 +1,8 @@
 //! A store's settings that shape selling: how long carts hold stock, when a cart counts as
 //! abandoned, what "low stock" means and whether shoppers see exact numbers.
-//! (Payment and shipping settings join these with checkout.)
+//! (Payment and shipping settings join these with checkout.) The storefront pages' branding
+//! (colours, logo) and privacy policy are here too; the store's domain is on the store
+//! (`stores::parse_domain`), being unique across the deployment.
 
 use chrono::{DateTime, Utc};
 use db::Tx;
@@ -32,6 +34,17 @@ pub struct StoreSettings {
     /// `T` + 13 digits, printed on its invoices and receipts (docs/JAPAN.md). In a mall each
     /// vendor's own number is printed instead.
     pub registration_number: Option<String>,
+    /// The storefront pages' main colour (`#rrggbb`, buttons and links), at least 4.5:1
+    /// against white; the default when unset.
+    pub brand_primary: Option<String>,
+    /// The second colour (prices, notices), as `brand_primary`.
+    pub brand_accent: Option<String>,
+    /// The logo in the storefront's header: a `/media/t/<tenant>/...` path (an image the
+    /// catalog's images pipeline stored, e.g. a product image's rendition URL).
+    pub logo_url: Option<String>,
+    /// The storefront's privacy page, plain text (blank lines part paragraphs); a default
+    /// Japanese template when unset.
+    pub privacy_policy: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -52,13 +65,91 @@ pub struct UpdateStoreSettings {
     /// fine); empty clears it.
     #[schema(example = "T7123456789012")]
     pub registration_number: Option<String>,
+    /// `#rrggbb` with at least 4.5:1 contrast against white (WCAG AA for text); empty clears.
+    #[schema(example = "#1f5f8b")]
+    pub brand_primary: Option<String>,
+    /// As `brand_primary`.
+    #[schema(example = "#a3341c")]
+    pub brand_accent: Option<String>,
+    /// A `/media/t/<tenant>/...` path of the store's tenant; empty clears.
+    pub logo_url: Option<String>,
+    /// Plain text, at most 20,000 characters; empty goes back to the default template.
+    pub privacy_policy: Option<String>,
 }
 
 /// Most origins a store may allow.
 pub const MAX_CORS_ORIGINS: usize = 50;
 
 const COLUMNS: &str = "reservation_ttl_seconds, cart_abandon_after_seconds, low_stock_threshold, show_stock_quantity,
-                       cors_origins, mail_sender_name, mail_locale, registration_number, updated_at";
+                       cors_origins, mail_sender_name, mail_locale, registration_number,
+                       brand_primary, brand_accent, logo_url, privacy_policy, updated_at";
+
+/// Most characters of a privacy policy.
+pub const MAX_PRIVACY_POLICY: usize = 20_000;
+
+/// What the storefront pages show of a store: its name, branding and privacy policy.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Storefront {
+    pub name: String,
+    pub brand_primary: Option<String>,
+    pub brand_accent: Option<String>,
+    pub logo_url: Option<String>,
+    pub privacy_policy: Option<String>,
+}
+
+/// The store's name, branding and privacy policy, for its storefront pages.
+pub async fn storefront(tx: &mut Tx, store: StoreId) -> Result<Storefront, sqlx::Error> {
+    let row: Option<Storefront> = sqlx::query_as(
+        "SELECT s.name, ss.brand_primary, ss.brand_accent, ss.logo_url, ss.privacy_policy
+           FROM stores s JOIN store_settings ss ON ss.store_id = s.id WHERE s.id = $1",
+    )
+    .bind(store)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// A colour as `#rrggbb` (lower case; `#rgb` is widened) readable as text on white: at
+/// least WCAG AA's 4.5:1 contrast.
+pub fn parse_colour(raw: &str) -> Result<String, (&'static str, String)> {
+    let hex = raw.trim().trim_start_matches('#').to_ascii_lowercase();
+    let hex = match hex.len() {
+        3 => hex.chars().flat_map(|c| [c, c]).collect(),
+        _ => hex,
+    };
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(("invalid", "use a colour as #rrggbb".into()));
+    }
+    let ratio = contrast_with_white(&hex);
+    if ratio < 4.5 {
+        return Err((
+            "low_contrast",
+            format!("contrast against white is {ratio:.2}:1; text needs at least 4.5:1 (WCAG AA), use a darker colour"),
+        ));
+    }
+    Ok(format!("#{hex}"))
+}
+
+/// The WCAG contrast ratio of `rrggbb` against white (1 to 21).
+pub fn contrast_with_white(hex: &str) -> f64 {
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)) / 255.0;
+        if c <= 0.040_45 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    1.05 / (luminance + 0.05)
+}
+
+/// A logo path: the tenant's own media (`/media/t/<tenant>/...`), nothing a stylesheet or an
+/// attribute would read otherwise.
+fn parse_logo(raw: &str, tenant: kernel::TenantId) -> Result<String, String> {
+    let prefix = format!("/media/t/{tenant}/");
+    let ok = raw.starts_with(&prefix)
+        && raw.len() <= 500
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+        && !raw.contains("..");
+    if ok { Ok(raw.to_string()) } else { Err(format!("use the path of an image of this store's, {prefix}...")) }
+}
 
 /// The origins a store allows for CORS (besides the deployment's own list).
 pub async fn cors_origins(tx: &mut Tx, store: StoreId) -> Result<Vec<String>, sqlx::Error> {
@@ -149,6 +240,26 @@ pub async fn update_settings(
         "" => Some(String::new()),
         raw => v.check("registration_number", kernel::jp::normalize_registration_number(raw)),
     });
+    // Some("") clears a colour or the logo; Some(value) is the checked value
+    let mut colour = |field: &str, raw: Option<&str>| {
+        raw.map(str::trim).map(|raw| match raw {
+            "" => String::new(),
+            raw => parse_colour(raw).unwrap_or_else(|(code, message)| {
+                v.push(field, code, message);
+                String::new()
+            }),
+        })
+    };
+    let primary = colour("brand_primary", input.brand_primary.as_deref());
+    let accent = colour("brand_accent", input.brand_accent.as_deref());
+    let logo = input.logo_url.as_deref().map(str::trim).map(|raw| match raw {
+        "" => String::new(),
+        raw => v.check("logo_url", parse_logo(raw, tx.tenant())).unwrap_or_default(),
+    });
+    let privacy = input.privacy_policy.as_deref().map(|t| t.trim().replace("\r\n", "\n"));
+    if privacy.as_deref().is_some_and(|t| t.chars().count() > MAX_PRIVACY_POLICY) {
+        v.push("privacy_policy", "too_long", format!("must be at most {MAX_PRIVACY_POLICY} characters"));
+    }
     v.into_result()?;
     let registration = registration.flatten();
     let s: StoreSettings = sqlx::query_as(&format!(
@@ -160,7 +271,11 @@ pub async fn update_settings(
            cors_origins = coalesce($6, cors_origins),
            mail_sender_name = CASE WHEN $7::text IS NULL THEN mail_sender_name ELSE nullif($7, '') END,
            mail_locale = coalesce($8, mail_locale),
-           registration_number = CASE WHEN $9::text IS NULL THEN registration_number ELSE nullif($9, '') END
+           registration_number = CASE WHEN $9::text IS NULL THEN registration_number ELSE nullif($9, '') END,
+           brand_primary = CASE WHEN $10::text IS NULL THEN brand_primary ELSE nullif($10, '') END,
+           brand_accent = CASE WHEN $11::text IS NULL THEN brand_accent ELSE nullif($11, '') END,
+           logo_url = CASE WHEN $12::text IS NULL THEN logo_url ELSE nullif($12, '') END,
+           privacy_policy = CASE WHEN $13::text IS NULL THEN privacy_policy ELSE nullif($13, '') END
          WHERE store_id = $1 RETURNING {COLUMNS}"
     ))
     .bind(store)
@@ -172,6 +287,10 @@ pub async fn update_settings(
     .bind(sender)
     .bind(&input.mail_locale)
     .bind(registration)
+    .bind(primary)
+    .bind(accent)
+    .bind(logo)
+    .bind(privacy)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(TenancyError::StoreNotFound)?;
@@ -182,4 +301,32 @@ pub async fn update_settings(
     )
     .await?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_need_aa_contrast_against_white() {
+        assert_eq!(parse_colour("#1F5F8B").unwrap(), "#1f5f8b");
+        assert_eq!(parse_colour("#000").unwrap(), "#000000");
+        // #767676 is the lightest grey that passes (4.54:1); #777777 fails (4.48:1)
+        assert!(parse_colour("#767676").is_ok());
+        assert_eq!(parse_colour("#777777").unwrap_err().0, "low_contrast");
+        assert_eq!(parse_colour("#ffff00").unwrap_err().0, "low_contrast");
+        assert_eq!(parse_colour("red").unwrap_err().0, "invalid");
+        assert_eq!(parse_colour("#12345g").unwrap_err().0, "invalid");
+        assert!((contrast_with_white("000000") - 21.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_logo_is_the_tenants_own_media() {
+        let t = kernel::TenantId::new();
+        assert!(parse_logo(&format!("/media/t/{t}/images/x/w600.jpg"), t).is_ok());
+        assert!(parse_logo(&format!("/media/t/{}/images/x/w600.jpg", kernel::TenantId::new()), t).is_err());
+        assert!(parse_logo(&format!("/media/t/{t}/a.jpg);background:url(x"), t).is_err());
+        assert!(parse_logo(&format!("/media/t/{t}/../../x"), t).is_err());
+        assert!(parse_logo("https://evil.example/logo.png", t).is_err());
+    }
 }

@@ -29,6 +29,9 @@ pub struct Store {
     pub name: String,
     pub status: StoreStatus,
     pub timezone: String,
+    /// The host name whose `/` serves this store's storefront pages (`shop.example.jp`), unique
+    /// across the deployment; the pages are always at `/shop/{handle}` too.
+    pub domain: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -49,9 +52,42 @@ pub struct CreateStore {
 pub struct UpdateStore {
     pub name: Option<String>,
     pub status: Option<StoreStatus>,
+    /// A host name (`shop.example.jp`, internationalised names in their `xn--` form) pointed at
+    /// Tenpo; 409 `store_domain_taken` when another store has it; empty clears it.
+    #[schema(example = "shop.example.jp")]
+    pub domain: Option<String>,
 }
 
-const COLUMNS: &str = "id, tenant_id, handle, name, status, timezone, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, handle, name, status, timezone, domain, created_at, updated_at";
+
+/// A store's domain as requests' Host headers carry it: lower case, no trailing dot, at least
+/// two labels of letters, digits and dashes (not at either end), 253 characters at most; no
+/// port, no IP address.
+pub fn parse_domain(raw: &str) -> Result<String, &'static str> {
+    let d = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = d.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let numeric = labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if d.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) || numeric {
+        return Err("use a host name such as shop.example.jp (no scheme, port or path; xn-- for non-ASCII names)");
+    }
+    Ok(d)
+}
+
+/// The store whose domain is `host` (a request's Host without its port), through the
+/// tenpo_resolve_store_domain entry point: before any tenant is known.
+pub async fn resolve_domain(db: &Db, host: &str) -> Result<Option<(TenantId, StoreId, StoreStatus)>, sqlx::Error> {
+    sqlx::query_as("SELECT tenant_id, store_id, status FROM tenpo_resolve_store_domain($1)")
+        .bind(host)
+        .fetch_optional(db.platform())
+        .await
+}
 
 /// A store's handle: 1-63 of a-z, 0-9 and '-', starting with a letter or digit.
 pub fn parse_handle(v: &mut Validator, field: &str, raw: &str) -> String {
@@ -163,16 +199,53 @@ pub async fn update_store(tx: &mut Tx, id: StoreId, by: Acting<'_>, input: Updat
     by.require(Permission::StoreManage)?;
     let mut v = Validator::new();
     let name = input.name.as_deref().map(|n| v.text("name", n, 200));
+    // Some("") clears the domain
+    let domain = input.domain.as_deref().map(str::trim).map(|raw| match raw {
+        "" => String::new(),
+        raw => v.check("domain", parse_domain(raw)).unwrap_or_default(),
+    });
     v.into_result()?;
     let store: Store = sqlx::query_as(&format!(
-        "UPDATE stores SET name = coalesce($2, name), status = coalesce($3, status) WHERE id = $1 RETURNING {COLUMNS}"
+        "UPDATE stores SET name = coalesce($2, name), status = coalesce($3, status),
+                domain = CASE WHEN $4::text IS NULL THEN domain ELSE nullif($4, '') END
+          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(name)
     .bind(input.status)
+    .bind(&domain)
     .fetch_optional(&mut **tx)
-    .await?
+    .await
+    .map_err(|e| match db::constraint_of(&e) {
+        Some("stores_domain_key") => TenancyError::StoreDomainTaken(domain.clone().unwrap_or_default()),
+        _ => e.into(),
+    })?
     .ok_or(TenancyError::StoreNotFound)?;
     events::record(tx, events::NewEvent::of(&crate::event::StoreUpdated(store.clone())).in_store(id)).await?;
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_host_names() {
+        assert_eq!(parse_domain(" Shop.Example.JP. ").unwrap(), "shop.example.jp");
+        assert_eq!(parse_domain("xn--eckwd4c7c.jp").unwrap(), "xn--eckwd4c7c.jp");
+        for bad in [
+            "localhost",
+            "https://shop.example.jp",
+            "shop.example.jp:8080",
+            "shop.example.jp/x",
+            "-a.jp",
+            "a-.jp",
+            "a..jp",
+            "10.0.0.1",
+            "ショップ.jp",
+            "",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -74,6 +74,10 @@ pub struct HttpConfig {
     /// Mark the console's session cookie Secure (TENPO_CONSOLE_SECURE_COOKIES): set it when the
     /// console is served over HTTPS, as it should be anywhere but localhost.
     pub console_secure_cookies: bool,
+    /// Mark the storefront pages' cookies (the cart) Secure (TENPO_STOREFRONT_SECURE_COOKIES):
+    /// set it when the shop is served over HTTPS. Behind a trusted proxy (trust_forwarded_for)
+    /// a request with `X-Forwarded-Proto: https` gets them Secure anyway.
+    pub storefront_secure_cookies: bool,
     /// Where "now" comes from for delivery dates: the system clock. Not configurable; tests
     /// set a fixed instant here.
     #[serde(skip)]
@@ -200,6 +204,7 @@ impl Default for HttpConfig {
             upload_timeout_secs: 3600,
             cors_origins: Vec::new(),
             console_secure_cookies: false,
+            storefront_secure_cookies: false,
             clock: kernel::Clock::system(),
         }
     }
@@ -268,6 +273,7 @@ pub const ENV_VARS: &[&str] = &[
     "TENPO_MAX_BODY_BYTES",
     "TENPO_REQUEST_TIMEOUT_SECS",
     "TENPO_TRUST_FORWARDED_FOR",
+    "TENPO_STOREFRONT_SECURE_COOKIES",
     "TENPO_SHUTDOWN_GRACE_SECS",
     "TENPO_STOREFRONT_CACHE_SECS",
     "TENPO_SESSION_TTL_SECS",
@@ -400,6 +406,9 @@ impl Config {
         }
         if let Some(v) = get("TENPO_TRUST_FORWARDED_FOR") {
             self.http.trust_forwarded_for = flag("TENPO_TRUST_FORWARDED_FOR", v)?;
+        }
+        if let Some(v) = get("TENPO_STOREFRONT_SECURE_COOKIES") {
+            self.http.storefront_secure_cookies = flag("TENPO_STOREFRONT_SECURE_COOKIES", v)?;
         }
         if let Some(v) = get("TENPO_CONSOLE_SECURE_COOKIES") {
             self.http.console_secure_cookies = flag("TENPO_CONSOLE_SECURE_COOKIES", v)?;
@@ -723,6 +732,7 @@ impl Config {
             image_max_bytes: self.images.max_bytes,
             image_public_url: self.images.public_url.clone(),
             clock: self.http.clock,
+            storefront_secure_cookies: self.http.storefront_secure_cookies,
             cors_origins: kernel::origin::parse_origin_list(&self.http.cors_origins.join(",")).unwrap_or_default(),
             auth: tenancy::auth::AuthSettings {
                 session_ttl: Duration::from_secs(self.auth.session_ttl_secs),

@@ -5,7 +5,8 @@
 //! disclosures (特定商取引法に基づく表記). Each section is its own form and sends only its fields
 //! to the admin API's use case (`checkout::settings::update`,
 //! `catalog::digital::update_store_settings`, `tenancy::settings::update_settings`,
-//! `tenancy::disclosures::update`).
+//! `tenancy::disclosures::update`), and last the storefront's appearance (its domain, colours,
+//! logo and privacy policy: `tenancy::stores::update_store`, `tenancy::settings::update_settings`).
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -50,6 +51,8 @@ struct Loaded {
     digital: StoreDigitalSettings,
     store: StoreSettings,
     disclosures: LegalDisclosures,
+    /// The store's own domain (the store row; its copy where the store's data lives).
+    domain: Option<String>,
 }
 
 async fn load(tx: &mut db::Tx, s: &Signed) -> Result<Loaded, Failure> {
@@ -59,6 +62,7 @@ async fn load(tx: &mut db::Tx, s: &Signed) -> Result<Loaded, Failure> {
         digital: catalog::digital::get_store_settings(tx, s.ctx.store_id, by).await?,
         store: tenancy::settings::get_settings(tx, s.ctx.store_id, by).await?,
         disclosures: disclosures::get(tx, s.ctx.store_id, None, by).await?,
+        domain: tenancy::stores::get_store(tx, s.ctx.store_id).await?.domain,
     })
 }
 
@@ -129,6 +133,12 @@ fn current(d: &Loaded) -> Fields {
         p.push((format!("delivery_slots[{i}].label"), sl.label.clone()));
         p.push((format!("delivery_slots[{i}].carrier_code"), sl.carrier_code.clone().unwrap_or_default()));
     }
+    // the storefront's appearance
+    p.push(("domain".into(), d.domain.clone().unwrap_or_default()));
+    p.push(("brand_primary".into(), d.store.brand_primary.clone().unwrap_or_default()));
+    p.push(("brand_accent".into(), d.store.brand_accent.clone().unwrap_or_default()));
+    p.push(("logo_url".into(), d.store.logo_url.clone().unwrap_or_default()));
+    p.push(("privacy_policy".into(), d.store.privacy_policy.clone().unwrap_or_default()));
     Fields::from_pairs(p)
 }
 
@@ -345,6 +355,7 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
         }
         @let (e, t) = section("disclosures");
         (disclosures_form(l, &token, &format!("{BASE}/settings/disclosures"), &d.disclosures, e, t, can))
+        (appearance(l, section("appearance"), &token, &submit))
     };
     let status = failed.map(|(_, f, _)| f.status).unwrap_or(StatusCode::OK);
     layout::page_with_status(s, "/settings", l.t("設定", "Settings"), body, status)
@@ -414,6 +425,30 @@ pub(super) fn disclosures_fields(d: &LegalDisclosures) -> Vec<(String, String)> 
 /// The form's disclosures as the API's body has them.
 pub(super) fn disclosures_input(f: &Fields) -> UpdateDisclosures {
     UpdateDisclosures { disclosures: disclosures_of(f), published: f.checked("published") }
+}
+
+/// The storefront's appearance: its own domain, colours (checked for contrast against white
+/// by the API's rule), logo and privacy policy.
+fn appearance(l: Lang, (e, t): (Option<&Failure>, &Fields), token: &str, submit: &Markup) -> Markup {
+    html! {
+        section.panel.appearance #appearance {
+            h2 { (l.t("ストアフロントの外観", "Storefront appearance")) }
+            (problem(e, &["domain", "brand_primary", "brand_accent", "logo_url", "privacy_policy"]))
+            form method="post" action={ (BASE) "/settings/appearance" } {
+                (csrf(token))
+                (text_field("domain", l.t("独自ドメイン（例 shop.example.jp、空欄でなし）", "Own domain (e.g. shop.example.jp; empty: none)"), t, e))
+                (text_field("brand_primary", l.t("メインカラー（#rrggbb、白地で読める濃さ）", "Main colour (#rrggbb, readable on white)"), t, e))
+                (text_field("brand_accent", l.t("アクセントカラー（価格の色）", "Accent colour (prices)"), t, e))
+                (text_field("logo_url", l.t("ロゴ画像のURL（/media/... 商品画像のURLなど）", "Logo image URL (/media/..., e.g. a product image's)"), t, e))
+                div {
+                    label for="privacy_policy" { (l.t("プライバシーポリシー（空欄で標準の文面）", "Privacy policy (empty: the default text)")) }
+                    textarea id="privacy_policy" name="privacy_policy" rows="8" { (t.get("privacy_policy")) }
+                    (field_error(e, "privacy_policy"))
+                }
+                (submit)
+            }
+        }
+    }
 }
 
 /// The disclosures' items on the form: field, Japanese and English label, and whether it is a
@@ -643,6 +678,25 @@ async fn save(
                     ..Default::default()
                 };
                 tenancy::settings::update_settings(&mut tx, store, by, input).await?;
+                return Ok(());
+            }
+            "appearance" => {
+                let input = UpdateStoreSettings {
+                    brand_primary: Some(f.get("brand_primary").to_string()),
+                    brand_accent: Some(f.get("brand_accent").to_string()),
+                    logo_url: Some(f.get("logo_url").to_string()),
+                    privacy_policy: Some(f.get("privacy_policy").to_string()),
+                    ..Default::default()
+                };
+                tenancy::settings::update_settings(&mut tx, store, by, input).await?;
+                // the domain is the store's (control data): its own transaction, after the
+                // settings were accepted
+                let domain = f.get("domain").to_string();
+                let mut control = state.db.begin(s.ctx.tenant_id).await?;
+                let change = tenancy::stores::UpdateStore { domain: Some(domain), ..Default::default() };
+                tenancy::stores::update_store(&mut control, store, by, change).await?;
+                control.commit().await?;
+                db::mirror::refresh_tenant_or_warn(&state.db, s.ctx.tenant_id).await;
                 return Ok(());
             }
             "disclosures" => {

@@ -73,14 +73,21 @@ pub async fn storefront_pages(t: &Target) -> anyhow::Result<Report> {
         anyhow::ensure!(res.status().is_success(), "add to cart: {}", res.status());
     }
 
-    // first load: the list page, its stylesheet and script
+    // first load: the list page, its stylesheets (the shared one and the store's theme), script
+    // and the cart count the script asks for
     let page = t.client.get(t.url(&format!("/shop/{h}/"))).send().await?;
     anyhow::ensure!(page.status().is_success(), "the list page: {}", page.status());
     let etag = page.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
     let html_bytes = page.bytes().await?.len();
     let mut asset_bytes = 0;
-    for asset in ["/shop-assets/storefront.css", "/shop-assets/storefront.js"] {
-        asset_bytes += t.client.get(t.url(asset)).send().await?.bytes().await?.len();
+    let theme = format!("/shop/{h}/theme.css");
+    let count = format!("/shop/{h}/cart/count");
+    for asset in ["/shop-assets/storefront.css", "/shop-assets/storefront.js", theme.as_str(), count.as_str()] {
+        let res = t.client.get(t.url(asset)).send().await?;
+        // an older binary without the theme or the count: nothing to load
+        if res.status().is_success() {
+            asset_bytes += res.bytes().await?.len();
+        }
     }
 
     let addr = t.addr()?;

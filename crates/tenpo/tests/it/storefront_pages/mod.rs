@@ -5,6 +5,7 @@
 mod accounts;
 mod browse_and_buy;
 mod http;
+mod own_domain;
 
 use serde_json::{Value, json};
 
