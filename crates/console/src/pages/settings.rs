@@ -210,12 +210,7 @@ fn render(s: &Signed, d: &Loaded, done: Option<&str>, failed: Option<(&str, &Fai
                                 @let (pn, fname) = (format!("prefecture_fees[{i}].prefecture"), format!("prefecture_fees[{i}].fee"));
                                 tr {
                                     td data-label=(l.t("都道府県", "Prefecture")) {
-                                        select name=(pn) aria-label=(l.t("都道府県", "Prefecture")) {
-                                            option value="" { "—" }
-                                            @for (code, name, en) in kernel::jp::PREFECTURES {
-                                                option value=(code) selected[t.get(&pn) == code.to_string()] { (if l == Lang::Ja { name } else { en }) }
-                                            }
-                                        }
+                                        (prefecture_select(l, &pn, t))
                                         (field_error(e, &pn))
                                     }
                                     td data-label=(l.t("送料（円）", "Fee (yen)")) {
@@ -425,6 +420,18 @@ pub(super) fn disclosures_fields(d: &LegalDisclosures) -> Vec<(String, String)> 
 /// The form's disclosures as the API's body has them.
 pub(super) fn disclosures_input(f: &Fields) -> UpdateDisclosures {
     UpdateDisclosures { disclosures: disclosures_of(f), published: f.checked("published") }
+}
+
+/// A row's prefecture: the 47 in JIS order (their codes as values), "—" for none.
+fn prefecture_select(l: Lang, name: &str, t: &Fields) -> Markup {
+    html! {
+        select name=(name) aria-label=(l.t("都道府県", "Prefecture")) {
+            option value="" { "—" }
+            @for (code, pref, en) in kernel::jp::PREFECTURES {
+                option value=(code) selected[t.get(name) == code.to_string()] { (if l == Lang::Ja { pref } else { en }) }
+            }
+        }
+    }
 }
 
 /// The storefront's appearance: its own domain, colours (checked for contrast against white
@@ -792,12 +799,7 @@ fn calendar_section(l: Lang, token: &str, e: Option<&Failure>, t: &Fields, can: 
                                 @let (pn, xn, dn) = (format!("{row}.prefecture"), format!("{row}.postal_code_prefix"), format!("{row}.days"));
                                 tr {
                                     td data-label=(l.t("都道府県", "Prefecture")) {
-                                        select name=(pn) aria-label=(l.t("都道府県", "Prefecture")) {
-                                            option value="" { "—" }
-                                            @for (code, name, en) in kernel::jp::PREFECTURES {
-                                                option value=(code) selected[t.get(&pn) == code.to_string()] { (if l == Lang::Ja { name } else { en }) }
-                                            }
-                                        }
+                                        (prefecture_select(l, &pn, t))
                                         (field_error(e, &pn))
                                         (field_error(e, &row))
                                     }
