@@ -57,6 +57,9 @@ struct Entry {
     lives: Duration,
 }
 
+/// The store a host name is the domain of (or none), the epoch it was read at, and when.
+type HostEntry = (Option<(TenantId, StoreId)>, u64, Instant);
+
 #[derive(Default)]
 struct Inner {
     entries: HashMap<(StoreId, String), Entry>,
@@ -64,7 +67,7 @@ struct Inner {
     /// store reference (handle or id text) -> (tenant, store, active)
     stores: HashMap<String, (TenantId, StoreId, bool, u64, Instant)>,
     /// host name -> the store whose domain it is (or none), with the epoch it was read at
-    hosts: HashMap<String, (Option<(TenantId, StoreId)>, u64, Instant)>,
+    hosts: HashMap<String, HostEntry>,
     /// bumped by every store's change: a host entry (even "no store") read before is stale
     epoch: u64,
 }
