@@ -29,6 +29,16 @@ pub async fn find(tx: &mut Tx, scope: &str, key: &str, hash: &[u8]) -> Result<Op
     .bind(key)
     .fetch_optional(&mut **tx)
     .await?;
+    answer_of(row, hash)
+}
+
+/// What a key's stored row (request hash, status, body), read by [`find`] or with the
+/// statement that locks the scope's resource, answers for a request of `hash`: its stored
+/// answer, nothing yet (go on), or the key used for another request.
+pub(crate) fn answer_of(
+    row: Option<(Vec<u8>, Option<i32>, Option<Value>)>,
+    hash: &[u8],
+) -> Result<Option<(u16, Value)>, CheckoutError> {
     match row {
         None => Ok(None),
         Some((stored, _, _)) if stored != hash => Err(CheckoutError::IdempotencyKeyReused),

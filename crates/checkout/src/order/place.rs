@@ -77,12 +77,12 @@ pub async fn place_order_at(
     idem: &str,
     now: DateTime<Utc>,
 ) -> Result<(u16, serde_json::Value), CheckoutError> {
-    // one request per cart at a time: replays and racing retries wait here, then replay
-    let cart = lock_the_cart(tx, store, key).await?;
     // keys are the store's: the same key on another cart is another request
     let scope = format!("checkout:{store}");
     let hash = idempotency::request_hash(&(key.id, input));
-    if let Some(answer) = idempotency::find(tx, &scope, idem, &hash).await? {
+    // one request per cart at a time: replays and racing retries wait here, then replay
+    let (cart, answer) = lock_the_cart(tx, store, key, &scope, idem, &hash).await?;
+    if let Some(answer) = answer {
         return Ok(answer);
     }
     let cart = cart::still_active(cart)?;
@@ -118,21 +118,52 @@ pub async fn place_order_at(
     Ok((201, body))
 }
 
-/// Locks the cart (with its secret), whatever its status: a second request for the same cart
-/// waits here until the first commits, then finds its stored answer. An active cart's lock is
-/// the shopper's activity too (the same statement).
-async fn lock_the_cart(tx: &mut Tx, store: StoreId, key: &CartKey) -> Result<CartRow, CheckoutError> {
-    sqlx::query_as(&format!(
-        "UPDATE carts SET last_activity_at = CASE WHEN status = 'active' THEN now() ELSE last_activity_at END
-          WHERE id = $1 AND store_id = $2 AND secret_hash = $3 RETURNING {}",
+/// Locks the cart (with its secret), whatever its status, and reads the key's stored answer in
+/// the same statement: a second request for the same cart waits here until the first commits,
+/// then replays its stored answer. An active cart's lock is the shopper's activity too.
+///
+/// A statement that waited for the lock reads the key with its older snapshot, from before the
+/// first request's commit; the cart it locked is the current row, though. So an active cart
+/// means no checkout of it committed (its answer would have been stored with the cart marked
+/// ordered), and a cart no longer active whose key was not seen is looked up again, now.
+async fn lock_the_cart(
+    tx: &mut Tx,
+    store: StoreId,
+    key: &CartKey,
+    scope: &str,
+    idem: &str,
+    hash: &[u8],
+) -> Result<(CartRow, Option<(u16, serde_json::Value)>), CheckoutError> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        cart: CartRow,
+        request_hash: Option<Vec<u8>>,
+        response_status: Option<i32>,
+        response_body: Option<serde_json::Value>,
+    }
+    let locked: Locked = sqlx::query_as(&format!(
+        "WITH c AS (
+           UPDATE carts SET last_activity_at = CASE WHEN status = 'active' THEN now() ELSE last_activity_at END
+            WHERE id = $1 AND store_id = $2 AND secret_hash = $3 RETURNING {})
+         SELECT c.*, k.request_hash, k.response_status, k.response_body
+           FROM c LEFT JOIN idempotency_keys k ON k.scope = $4 AND k.key = $5",
         cart::COLUMNS
     ))
     .bind(key.id)
     .bind(store)
     .bind(key.secret_hash())
+    .bind(scope)
+    .bind(idem)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(CheckoutError::CartNotFound)
+    .ok_or(CheckoutError::CartNotFound)?;
+    let stored = locked.request_hash.map(|h| (h, locked.response_status, locked.response_body));
+    let answer = match (stored, &locked.cart.status) {
+        (None, s) if *s != cart::CartStatus::Active => idempotency::find(tx, scope, idem, hash).await?,
+        (stored, _) => idempotency::answer_of(stored, hash)?,
+    };
+    Ok((locked.cart, answer))
 }
 
 /// A cart line with what the order needs of its variant and product now.
