@@ -85,23 +85,33 @@ pub async fn save(
     status: u16,
     body: &Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (tenant_id, store_id, scope, key, request_hash, response_status, response_body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (tenant_id, scope, key) DO UPDATE
-           SET response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body
-         WHERE idempotency_keys.response_status IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash",
-    )
-    .bind(tx.tenant())
-    .bind(store)
-    .bind(scope)
-    .bind(key)
-    .bind(hash)
-    .bind(status as i32)
-    .bind(body)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(&format!("WITH {} SELECT 1", save_cte(1, 2, "$7")))
+        .bind(tx.tenant())
+        .bind(store)
+        .bind(scope)
+        .bind(key)
+        .bind(hash)
+        .bind(status as i32)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// [`save`] as a CTE (`idempotency_saved`, without a leading `WITH`) of the statement that ends
+/// a request, so storing its answer costs no round trip of its own: the tenant is `$tenant`,
+/// the store, scope, key, request hash and status are the five parameters from `$first`, and
+/// `body` is a jsonb expression of that statement (the answer with what only it knows).
+pub(crate) fn save_cte(tenant: usize, first: usize, body: &str) -> String {
+    let (store, scope, key, hash, status) = (first, first + 1, first + 2, first + 3, first + 4);
+    format!(
+        "idempotency_saved AS (
+           INSERT INTO idempotency_keys (tenant_id, store_id, scope, key, request_hash, response_status, response_body)
+           VALUES (${tenant}, ${store}, ${scope}, ${key}, ${hash}, ${status}, {body})
+           ON CONFLICT (tenant_id, scope, key) DO UPDATE
+             SET response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body
+           WHERE idempotency_keys.response_status IS NULL AND idempotency_keys.request_hash = EXCLUDED.request_hash)"
+    )
 }
 
 /// Erasure (`crate::erasure`): the stored checkout answers of these customers' orders (they

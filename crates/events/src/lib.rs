@@ -17,5 +17,5 @@ mod outbox;
 mod relay;
 
 pub use catalog::{EventType, Payload, check_topic, topic_matches};
-pub use outbox::{Aggregate, Envelope, Event, NewEvent, PayloadError, record, record_many};
+pub use outbox::{Aggregate, Envelope, Event, NewEvent, PayloadError, Within, record, record_many};
 pub use relay::{Consumer, ConsumerError, Relay, RelayOptions};

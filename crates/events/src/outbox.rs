@@ -179,54 +179,109 @@ pub async fn record_many(tx: &mut Tx, events: Vec<NewEvent>) -> Result<(), sqlx:
     if events.is_empty() {
         return Ok(());
     }
-    debug_assert!(events.iter().all(|e| e.idempotency_key.is_none()), "record_many takes no idempotency keys");
-    let tenant = tx.tenant();
-    let n = events.len();
-    let (mut ids, mut stores, mut kinds, mut aggregates, mut names, mut payloads, mut versions) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for e in events {
-        ids.push(EventId::new());
-        stores.push(e.store_id);
-        kinds.push(e.event_type.aggregate());
-        names.push(e.event_type.name());
-        versions.push(e.event_type.version());
-        aggregates.push(e.aggregate_id);
-        payloads.push(e.payload);
-    }
-    sqlx::query(
-        "WITH ev AS (
-           SELECT e.*, row_number() OVER (PARTITION BY e.aggregate_type, e.aggregate_id ORDER BY e.ord) AS nth,
-                  count(*) OVER (PARTITION BY e.aggregate_type, e.aggregate_id) AS of_aggregate
-             FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::int[])
-                  WITH ORDINALITY AS e(id, store_id, aggregate_type, aggregate_id, event_type, payload, version, ord)),
-         seq AS (
-           INSERT INTO outbox_sequences AS s (tenant_id, aggregate_type, aggregate_id, last_sequence)
-           SELECT $1, aggregate_type, aggregate_id, max(of_aggregate) FROM ev GROUP BY aggregate_type, aggregate_id
-           ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = s.last_sequence + EXCLUDED.last_sequence
-           RETURNING aggregate_type, aggregate_id, last_sequence)
-         INSERT INTO outbox_events (id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json,
-                                    sequence, schema_version)
-         SELECT ev.id, $1, ev.store_id, ev.aggregate_type, ev.aggregate_id, ev.event_type, ev.payload,
-                seq.last_sequence - ev.of_aggregate + ev.nth, ev.version
-           FROM ev JOIN seq USING (aggregate_type, aggregate_id)
-          ORDER BY ev.ord",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(&stores)
-    .bind(&kinds)
-    .bind(&aggregates)
-    .bind(&names)
-    .bind(&payloads)
-    .bind(&versions)
-    .execute(&mut **tx)
-    .await?;
+    let within = Within::new(events.into_iter().map(|e| (e, false)).collect());
+    within
+        .bind(
+            sqlx::query_as::<_, (i32,)>(&format!("WITH {} SELECT 1", within.ctes(1, 2, "'{}'::jsonb")))
+                .bind(tx.tenant()),
+        )
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// Events recorded by a statement of the caller's, as its CTEs (`outbox_ev`, `outbox_seq`,
+/// `outbox_out`), so a write that ends a transaction records its events in the same round
+/// trip. Numbered as [`record_many`] numbers them (which is this, alone). An event marked so
+/// has its payload merged (`||`) with a jsonb expression of the caller's statement: a value
+/// only that statement knows, such as the number it just drew. Idempotency keys are not looked
+/// at: give events without one.
+pub struct Within {
+    ids: Vec<EventId>,
+    stores: Vec<Option<StoreId>>,
+    kinds: Vec<&'static str>,
+    aggregates: Vec<String>,
+    names: Vec<&'static str>,
+    payloads: Vec<Value>,
+    versions: Vec<i32>,
+    patched: Vec<bool>,
+}
+
+impl Within {
+    /// The events, each with whether the caller's expression is merged into its payload.
+    pub fn new(events: Vec<(NewEvent, bool)>) -> Within {
+        debug_assert!(events.iter().all(|e| e.0.idempotency_key.is_none()), "Within takes no idempotency keys");
+        let mut w = Within {
+            ids: Vec::new(),
+            stores: Vec::new(),
+            kinds: Vec::new(),
+            aggregates: Vec::new(),
+            names: Vec::new(),
+            payloads: Vec::new(),
+            versions: Vec::new(),
+            patched: Vec::new(),
+        };
+        for (e, patched) in events {
+            w.ids.push(EventId::new());
+            w.stores.push(e.store_id);
+            w.kinds.push(e.event_type.aggregate());
+            w.names.push(e.event_type.name());
+            w.versions.push(e.event_type.version());
+            w.aggregates.push(e.aggregate_id);
+            w.payloads.push(e.payload);
+            w.patched.push(patched);
+        }
+        w
+    }
+
+    /// The CTEs (without a leading `WITH`), reading the tenant from `$tenant` and their own
+    /// eight parameters from `$first` on ([`Within::bind`] binds them, in that place); `patch`
+    /// is the jsonb expression merged into the marked payloads.
+    pub fn ctes(&self, tenant: usize, first: usize, patch: &str) -> String {
+        let p = |i: usize| first + i;
+        format!(
+            "outbox_ev AS (
+               SELECT e.*, row_number() OVER (PARTITION BY e.aggregate_type, e.aggregate_id ORDER BY e.ord) AS nth,
+                      count(*) OVER (PARTITION BY e.aggregate_type, e.aggregate_id) AS of_aggregate
+                 FROM unnest(${}::uuid[], ${}::uuid[], ${}::text[], ${}::text[], ${}::text[], ${}::jsonb[], ${}::int[], ${}::bool[])
+                      WITH ORDINALITY AS e(id, store_id, aggregate_type, aggregate_id, event_type, payload, version, patched, ord)),
+             outbox_seq AS (
+               INSERT INTO outbox_sequences AS s (tenant_id, aggregate_type, aggregate_id, last_sequence)
+               SELECT ${tenant}, aggregate_type, aggregate_id, max(of_aggregate) FROM outbox_ev GROUP BY aggregate_type, aggregate_id
+               ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = s.last_sequence + EXCLUDED.last_sequence
+               RETURNING aggregate_type, aggregate_id, last_sequence),
+             outbox_out AS (
+               INSERT INTO outbox_events (id, tenant_id, store_id, aggregate_type, aggregate_id, event_type, payload_json,
+                                          sequence, schema_version)
+               SELECT ev.id, ${tenant}, ev.store_id, ev.aggregate_type, ev.aggregate_id, ev.event_type,
+                      CASE WHEN ev.patched THEN ev.payload || ({patch}) ELSE ev.payload END,
+                      seq.last_sequence - ev.of_aggregate + ev.nth, ev.version
+                 FROM outbox_ev ev JOIN outbox_seq seq USING (aggregate_type, aggregate_id)
+                ORDER BY ev.ord
+               RETURNING id)",
+            p(0),
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+        )
+    }
+
+    /// Binds the eight parameters of [`Within::ctes`], next in `q`.
+    pub fn bind<'q, O>(
+        &'q self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(&self.ids)
+            .bind(&self.stores)
+            .bind(&self.kinds)
+            .bind(&self.aggregates)
+            .bind(&self.names)
+            .bind(&self.payloads)
+            .bind(&self.versions)
+            .bind(&self.patched)
+    }
 }

@@ -101,7 +101,7 @@ pub async fn place_order_at(
     // the order with its lines, tax lines, addresses, payment, shipments and first status, and
     // the cart marked ordered: one statement, whose answer is built from what it wrote
     let written = placing.write_the_order(tx, idem, s.bank_transfer_due_days).await?;
-    let mut placed = placing.as_placed(written, &s);
+    let placed = placing.as_placed(written, &s);
 
     // last, the rows every checkout competes for, so each is held only from here to the commit:
     // the stock rows (the holds become a sale), the code's use count, the store's order counter
@@ -109,12 +109,14 @@ pub async fn place_order_at(
     if let Some(p) = &placing.promotion {
         promotions::claim_use(tx, p, placing.order, Some(placing.customer), &placing.form.email).await?;
     }
-    placed.number = assign_number(tx, store, placing.order).await?;
-    placing.announce(tx, &placed).await?;
+    // and in the same last statement the events and the stored answer, both with that number
+    let events = placing.events(&placed);
+    let mut body =
+        serde_json::to_value(PlacedOrder { order: placed, order_token: placing.token.clone() }).unwrap_or_default();
+    let number = number_announce_and_store(tx, store, placing.order, &events, (&scope, idem, &hash), &body).await?;
+    body["order"]["number"] = number.into();
 
     metrics::counter!("tenpo_orders_placed_total").increment(1);
-    let body = serde_json::to_value(PlacedOrder { order: placed, order_token: placing.token }).unwrap_or_default();
-    idempotency::save(tx, store, &scope, idem, &hash, 201, &body).await?;
     Ok((201, body))
 }
 
@@ -802,8 +804,9 @@ impl<'a> Placing<'a> {
         }
     }
 
-    /// The outbox events: `order.placed`, and `payment.confirmed` for a free order.
-    async fn announce(&self, tx: &mut Tx, placed: &OrderView) -> Result<(), CheckoutError> {
+    /// The outbox events: `order.placed` (its number is the statement's that draws it), and
+    /// `payment.confirmed` for a free order.
+    fn events(&self, placed: &OrderView) -> events::Within {
         let method = self.input.payment_method;
         let event = OrderPlaced {
             order_id: self.order,
@@ -813,12 +816,12 @@ impl<'a> Placing<'a> {
             digital_only: !self.shipped,
             customer_id: Some(self.customer),
         };
-        events::record(tx, events::NewEvent::of(&event).in_store(self.store)).await?;
+        let mut events = vec![(events::NewEvent::of(&event).in_store(self.store), true)];
         if self.free {
             let event = PaymentConfirmed::new(self.order, self.payment, method, placed.total, placed.total);
-            events::record(tx, events::NewEvent::of(&event).in_store(self.store)).await?;
+            events.push((events::NewEvent::of(&event).in_store(self.store), false));
         }
-        Ok(())
+        events::Within::new(events)
     }
 }
 
@@ -837,18 +840,41 @@ async fn sell_the_held_stock(
     Ok(())
 }
 
-/// Gives an order the store's next number: sequential per store, without gaps (a failed
-/// checkout rolls its number back). The counter row is locked from here to the commit, so this
-/// is the last write of a checkout.
-async fn assign_number(tx: &mut Tx, store: StoreId, order: OrderId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH n AS (UPDATE store_order_counters SET last_number = last_number + 1 WHERE store_id = $1 RETURNING last_number)
-         UPDATE orders SET order_number = n.last_number FROM n WHERE orders.id = $2 RETURNING orders.order_number",
-    )
-    .bind(store)
-    .bind(order)
-    .fetch_one(&mut **tx)
-    .await
+/// The checkout's last statement. It gives the order the store's next number: sequential per
+/// store, without gaps (a failed checkout rolls its number back); the counter row is locked
+/// from here to the commit, so nothing else follows it. The same statement records the events
+/// and stores the answer under the Idempotency-Key (`request` is the scope, key and request
+/// hash), both with that number. Answers the number.
+async fn number_announce_and_store(
+    tx: &mut Tx,
+    store: StoreId,
+    order: OrderId,
+    events: &events::Within,
+    request: (&str, &str, &[u8]),
+    body: &serde_json::Value,
+) -> Result<i64, sqlx::Error> {
+    let (scope, idem, hash) = request;
+    let sql = format!(
+        "WITH n AS (UPDATE store_order_counters SET last_number = last_number + 1 WHERE store_id = $1 RETURNING last_number),
+         o AS (UPDATE orders SET order_number = n.last_number FROM n WHERE orders.id = $2 RETURNING orders.order_number),
+         {},
+         {}
+         SELECT order_number FROM o",
+        events.ctes(3, 4, "(SELECT jsonb_build_object('number', order_number) FROM o)"),
+        idempotency::save_cte(3, 12, "jsonb_set($17, '{order,number}', to_jsonb((SELECT order_number FROM o)))"),
+    );
+    let q = sqlx::query_as::<_, (i64,)>(&sql).bind(store).bind(order).bind(tx.tenant());
+    let (number,) = events
+        .bind(q)
+        .bind(store)
+        .bind(scope)
+        .bind(idem)
+        .bind(hash)
+        .bind(201_i32)
+        .bind(body)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(number)
 }
 
 fn new_token() -> String {
