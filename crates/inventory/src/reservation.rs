@@ -495,10 +495,13 @@ pub async fn holds_of_cart(tx: &mut Tx, cart: CartId) -> Result<Vec<Hold>, sqlx:
 }
 
 /// Turns holds into a sale: the reservations are consumed by the order and their units leave
-/// both `reserved` and `stock`, with a `sale` movement per stock row. Two statements: the stock
-/// rows are locked first, in id order (concurrent checkouts take them in one order); then the
-/// holds, the rows and the movements are written in one, so the rows every checkout competes
-/// for are held one round trip before the rest of the transaction.
+/// both `reserved` and `stock`, with a `sale` movement per stock row. One statement: its first
+/// CTE locks the stock rows in id order (concurrent checkouts take them in one order, so two
+/// orders sharing variants never deadlock), and the holds are updated only once all of them
+/// are locked (the array of the locked ids is computed once, before the first hold is
+/// touched), as everything that changes a hold of a stock row locks the row first. A row that
+/// another checkout changed while this one waited for its lock is updated at its current
+/// version (PostgreSQL re-reads an updated row before writing it).
 pub async fn consume(
     tx: &mut Tx,
     store: StoreId,
@@ -508,18 +511,14 @@ pub async fn consume(
     if reservations.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query(
-        "SELECT s.id FROM inventory_stocks s
-          WHERE s.id IN (SELECT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active')
-          ORDER BY s.id FOR UPDATE",
-    )
-    .bind(reservations)
-    .execute(&mut **tx)
-    .await?;
     sqlx::query_as(
-        "WITH c AS (
+        "WITH l AS (
+           SELECT s.id FROM inventory_stocks s
+            WHERE s.id IN (SELECT stock_id FROM inventory_reservations WHERE id = ANY($1) AND status = 'active')
+            ORDER BY s.id FOR UPDATE),
+         c AS (
            UPDATE inventory_reservations SET status = 'consumed', order_id = $2
-            WHERE id = ANY($1) AND status = 'active'
+            WHERE id = ANY($1) AND status = 'active' AND stock_id = ANY (ARRAY(SELECT id FROM l))
             RETURNING id, variant_id, location_id, stock_id, cart_item_id, quantity, expires_at),
          per_stock AS (SELECT stock_id, sum(quantity)::int AS qty FROM c GROUP BY stock_id),
          s AS (

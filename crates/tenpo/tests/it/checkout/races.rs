@@ -244,3 +244,44 @@ async fn a_flash_sale_ends_with_exactly_one_order_per_granted_shopper() {
     let (clean, out) = inventory_check(&app, false);
     assert!(clean, "{out}");
 }
+
+#[tokio::test]
+async fn checkouts_sharing_two_variants_in_opposite_cart_order_all_place_and_sell_exactly() {
+    let app = Arc::new(TestApp::spawn_with(|_, o| o.worker = false).await);
+    let shop = Arc::new(app.shop().await);
+    app.with_bank_account(&shop).await;
+    let a = stocked_variant(&app, &shop, 50, false, None).await;
+    let b = stocked_variant(&app, &shop, 50, false, None).await;
+    // half the carts take a then b, half b then a: their stock rows are sold in one order anyway
+    let mut carts = Vec::new();
+    for i in 0..20 {
+        let cart = new_cart(&app, &shop).await;
+        let (first, second) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        add(&app, &shop, &cart, first, 1, None).await.expect(201);
+        add(&app, &shop, &cart, second, 2, None).await.expect(201);
+        carts.push(cart);
+    }
+    let answers = join_all(carts.into_iter().enumerate().map(|(i, cart)| {
+        let (app, shop) = (app.clone(), shop.clone());
+        tokio::spawn(async move { checkout(&app, &shop, &cart, order_body(&format!("o{i}@example.jp")), None).await })
+    }))
+    .await;
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status.as_u16(), 201, "{}", a.body);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 20);
+    // each variant: ten carts took one unit and ten took two
+    assert_eq!(numbers(&app, &a).await, (50 - 30, 0));
+    assert_eq!(numbers(&app, &b).await, (50 - 30, 0));
+    assert_eq!(app.count("SELECT count(*) FROM inventory_movements WHERE reason = 'sale'").await, 40);
+    let numbers_given: HashSet<i64> = sqlx::query_scalar("SELECT order_number FROM orders")
+        .fetch_all(&app.owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(numbers_given, (1001..=1020).collect::<HashSet<i64>>(), "numbered without gaps");
+    let (clean, out) = inventory_check(&app, false);
+    assert!(clean, "{out}");
+}
