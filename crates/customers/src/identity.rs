@@ -193,9 +193,12 @@ pub(crate) async fn resolve_parsed(
     verified: bool,
     source: Source,
 ) -> Result<Resolved, CustomersError> {
-    if tx.control().is_none()
-        && let Some((customer_id, now)) = create_if_unknown(tx, keys, verified, source).await?
-    {
+    // a store on its own database resolves on the control database's map (below)
+    let unknown = match tx.control() {
+        None => create_if_unknown(tx, keys, verified, source).await?,
+        Some(_) => Unknown::Lost,
+    };
+    if let Unknown::Created(customer_id, now) = unknown {
         // a new customer with every key: nothing to claim, and the store has no profile yet
         let (profile, changed) = profile::insert_new(tx, store, customer_id, &seed, now).await?;
         events::record_many(
@@ -210,7 +213,13 @@ pub(crate) async fn resolve_parsed(
         return Ok(Resolved { customer_id, profile_id: profile.id, created_customer: true, created_profile: true });
     }
     let (customer_id, created_customer) = match tx.control().cloned() {
-        None => find_or_create(tx, keys, verified, source).await?,
+        None => {
+            let known = match unknown {
+                Unknown::Known(known) => Some(known),
+                _ => None,
+            };
+            find_or_create(tx, keys, verified, source, known).await?
+        }
         Some(control) => from_the_map(&control, tx, keys, verified, source).await?,
     };
     let added = claim(tx, customer_id, keys, verified, source).await?;
@@ -253,25 +262,33 @@ pub(crate) async fn lookup(tx: &mut Tx, keys: &[Key]) -> Result<Vec<(Key, Custom
     Ok(rows.into_iter().map(|(kind, value, c)| (Key { kind, value }, c)).collect())
 }
 
+/// What [`create_if_unknown`] found.
+enum Unknown {
+    /// A new customer with every key, and the database clock for the profile.
+    Created(CustomerId, DateTime<Utc>),
+    /// Some keys are known: who holds each (what [`lookup`] answers).
+    Known(Vec<(Key, CustomerId)>),
+    /// A concurrent resolution claimed the first key meanwhile.
+    Lost,
+}
+
 /// A new guest's resolution in one statement: when none of the keys is known, a new customer
 /// holding all of them (the keys in priority order, as [`find_or_create`] then [`claim`] would
-/// leave them), with the database clock for the profile. `None`, leaving nothing behind, when a
-/// key is known or a concurrent resolution claimed the first key meanwhile: then the general
-/// path decides.
-async fn create_if_unknown(
-    tx: &mut Tx,
-    keys: &[Key],
-    verified: bool,
-    source: Source,
-) -> Result<Option<(CustomerId, DateTime<Utc>)>, sqlx::Error> {
+/// leave them), with the database clock for the profile. Nothing is left behind when a key is
+/// known (then the same statement answers who holds it, so a returning customer is looked up
+/// once) or a concurrent resolution claimed the first key meanwhile: then the general path
+/// decides.
+async fn create_if_unknown(tx: &mut Tx, keys: &[Key], verified: bool, source: Source) -> Result<Unknown, sqlx::Error> {
     let id = CustomerId::new();
     let identity_ids: Vec<IdentityId> = keys.iter().map(|_| IdentityId::new()).collect();
     let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
     let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
-    let (created, first_claimed, now): (Option<CustomerId>, bool, DateTime<Utc>) = sqlx::query_as(
+    type Row = (Option<CustomerId>, bool, DateTime<Utc>, Vec<i64>, Vec<CustomerId>);
+    let (created, first_claimed, now, known_ords, known_owners): Row = sqlx::query_as(
         "WITH k AS (SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(id, kind, value, ord)),
          known AS (
-           SELECT 1 FROM customer_identities i JOIN k ON i.identity_type = k.kind AND i.identity_value = k.value),
+           SELECT k.ord, i.customer_id
+             FROM customer_identities i JOIN k ON i.identity_type = k.kind AND i.identity_value = k.value),
          c AS (INSERT INTO customers (id, tenant_id) SELECT $4, $5 WHERE NOT EXISTS (SELECT 1 FROM known) RETURNING id),
          added AS (
            INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
@@ -280,7 +297,8 @@ async fn create_if_unknown(
            RETURNING identity_type, identity_value)
          SELECT (SELECT id FROM c),
                 EXISTS (SELECT 1 FROM added a JOIN k ON k.ord = 1 AND a.identity_type = k.kind AND a.identity_value = k.value),
-                clock_timestamp()",
+                clock_timestamp(), ARRAY(SELECT ord FROM known ORDER BY ord),
+                ARRAY(SELECT customer_id FROM known ORDER BY ord)",
     )
     .bind(&identity_ids)
     .bind(&kinds)
@@ -292,14 +310,20 @@ async fn create_if_unknown(
     .fetch_one(&mut **tx)
     .await?;
     match (created, first_claimed) {
-        (Some(id), true) => Ok(Some((id, now))),
+        (Some(id), true) => Ok(Unknown::Created(id, now)),
         (Some(id), false) => {
             // someone else committed the first key first: drop ours, the general path uses theirs
             sqlx::query("DELETE FROM customer_identities WHERE customer_id = $1").bind(id).execute(&mut **tx).await?;
             sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut **tx).await?;
-            Ok(None)
+            Ok(Unknown::Lost)
         }
-        (None, _) => Ok(None),
+        (None, _) => Ok(Unknown::Known(
+            known_ords
+                .iter()
+                .zip(known_owners)
+                .filter_map(|(ord, c)| Some((keys.get(usize::try_from(*ord).ok()?.checked_sub(1)?)?.clone(), c)))
+                .collect(),
+        )),
     }
 }
 
@@ -310,12 +334,17 @@ async fn find_or_create(
     keys: &[Key],
     verified: bool,
     source: Source,
+    mut looked_up: Option<Vec<(Key, CustomerId)>>,
 ) -> Result<(CustomerId, bool), CustomersError> {
     // Each round either finds a customer or inserts the first key; a round repeats only when a
     // concurrent transaction won that insert (then the next lookup sees its customer) or when
-    // the customer found was erased meanwhile (then its identities are gone).
+    // the customer found was erased meanwhile (then its identities are gone). `looked_up` is
+    // the first round's lookup when the caller's statement did it.
     for _ in 0..8 {
-        let known = lookup(tx, keys).await?;
+        let known = match looked_up.take() {
+            Some(known) => known,
+            None => lookup(tx, keys).await?,
+        };
         if let Some(found) = keys.iter().find_map(|k| known.iter().find(|(key, _)| key == k).map(|(_, c)| *c)) {
             if let Some(live) = customer::lock_live(tx, found).await? {
                 return Ok((live.id, false));
@@ -367,7 +396,7 @@ async fn from_the_map(
 ) -> Result<(CustomerId, bool), CustomersError> {
     for _ in 0..8 {
         let mut map = control.begin(tx.tenant()).await?;
-        let (id, created) = find_or_create(&mut map, keys, verified, source).await?;
+        let (id, created) = find_or_create(&mut map, keys, verified, source, None).await?;
         claim(&mut map, id, keys, verified, source).await?;
         let copy = customer::Copy::read(&mut map, id).await?;
         map.commit().await?;
@@ -389,32 +418,39 @@ pub(crate) async fn claim(
     verified: bool,
     source: Source,
 ) -> Result<Vec<IdentityType>, sqlx::Error> {
-    let mut added = Vec::new();
-    for key in keys {
-        let inserted: Option<IdentityId> = sqlx::query_scalar(
-            "INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (tenant_id, identity_type, identity_value) DO NOTHING RETURNING id",
-        )
-        .bind(IdentityId::new())
-        .bind(tx.tenant())
-        .bind(customer)
-        .bind(key.kind)
-        .bind(&key.value)
-        .bind(verified)
-        .bind(source)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if inserted.is_some() {
-            added.push(key.kind);
-        } else if verified {
+    // every key in one statement, in priority order (concurrent claims insert in one order)
+    let ids: Vec<IdentityId> = keys.iter().map(|_| IdentityId::new()).collect();
+    let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+    let inserted: Vec<(IdentityType, String)> = sqlx::query_as(
+        "INSERT INTO customer_identities (id, tenant_id, customer_id, identity_type, identity_value, verified, source)
+         SELECT k.id, $4, $5, k.kind, k.value, $6, $7
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(id, kind, value, ord) ORDER BY k.ord
+         ON CONFLICT (tenant_id, identity_type, identity_value) DO NOTHING RETURNING identity_type, identity_value",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&values)
+    .bind(tx.tenant())
+    .bind(customer)
+    .bind(verified)
+    .bind(source)
+    .fetch_all(&mut **tx)
+    .await?;
+    let is_new = |k: &&Key| inserted.iter().any(|(kind, value)| *kind == k.kind && *value == k.value);
+    let added: Vec<IdentityType> = keys.iter().filter(is_new).map(|k| k.kind).collect();
+    if verified {
+        let (kinds, values): (Vec<&str>, Vec<&str>) =
+            keys.iter().filter(|k| !is_new(k)).map(|k| (k.kind.as_str(), k.value.as_str())).unzip();
+        if !kinds.is_empty() {
             sqlx::query(
-                "UPDATE customer_identities SET verified = true
-                  WHERE customer_id = $1 AND identity_type = $2 AND identity_value = $3 AND NOT verified",
+                "UPDATE customer_identities i SET verified = true
+                   FROM UNNEST($2::text[], $3::text[]) AS k(kind, value)
+                  WHERE i.customer_id = $1 AND i.identity_type = k.kind AND i.identity_value = k.value AND NOT i.verified",
             )
             .bind(customer)
-            .bind(key.kind)
-            .bind(&key.value)
+            .bind(&kinds)
+            .bind(&values)
             .execute(&mut **tx)
             .await?;
         }

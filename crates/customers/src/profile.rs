@@ -431,6 +431,29 @@ pub(crate) async fn lock(tx: &mut Tx, store: StoreId, customer: CustomerId) -> R
     .await
 }
 
+/// [`lock`], answering with it the database's clock as it locked the profile (`clock_now`).
+async fn lock_with_clock(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: CustomerId,
+) -> Result<Option<(Profile, DateTime<Utc>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        #[sqlx(flatten)]
+        profile: Profile,
+        clock: DateTime<Utc>,
+    }
+    let locked: Option<Locked> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, clock_timestamp() AS clock FROM customer_profiles
+          WHERE store_id = $1 AND customer_id = $2 FOR UPDATE"
+    ))
+    .bind(store)
+    .bind(customer)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(locked.map(|l| (l.profile, l.clock)))
+}
+
 /// Writes every editable column of a profile; `bump` adds one to its version.
 pub(crate) async fn save(tx: &mut Tx, p: &Profile, bump: bool) -> Result<Profile, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -510,9 +533,13 @@ pub(crate) async fn ensure(
     customer: CustomerId,
     seed: &ProfileSeed,
 ) -> Result<Ensured, sqlx::Error> {
-    let now = clock_now(tx).await?;
+    // the clock is read with the lock (one round trip for a returning customer's profile)
+    let (mut found, now) = match lock_with_clock(tx, store, customer).await? {
+        Some((p, now)) => (Some(p), now),
+        None => (None, clock_now(tx).await?),
+    };
     loop {
-        if let Some(mut p) = lock(tx, store, customer).await? {
+        if let Some(mut p) = found.take() {
             let (changed, notes) = seed.fill(&mut p, now);
             if !changed.is_empty() || notes {
                 let p = save(tx, &p, true).await?;
@@ -527,6 +554,7 @@ pub(crate) async fn ensure(
             record_profile_event(tx, CustomerProfileCreated, &p, &changed).await?;
             return Ok(Ensured { profile_id: p.id, created: true });
         }
+        found = lock(tx, store, customer).await?;
     }
 }
 
