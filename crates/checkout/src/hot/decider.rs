@@ -451,28 +451,29 @@ pub(crate) async fn decide_in_hand(
         return Ok(None);
     }
     let mut tx = db.begin(tenant).await?;
-    // the decider takes the same key for its whole drain: holding it, no decider is deciding
-    // this variant, so what is queued or claimed now is all there is ahead
-    let got: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(lock_key(variant)).fetch_one(&mut *tx).await?;
-    if !got {
-        return Ok(None);
-    }
     let carts: Vec<CartId> = fresh.iter().map(|f| f.cart).collect();
     let hashes: Vec<&[u8]> = fresh.iter().map(|f| f.secret_hash).collect();
     let keys: Vec<&str> = fresh.iter().map(|f| f.key).collect();
     // one row per request whose cart is open with its secret, each saying whether the batch is
-    // clear: the variant is hot and sellable on the queue, nothing waits ahead, no key is known
+    // clear: the variant's lock is ours, the variant is hot and sellable on the queue, nothing
+    // waits ahead, no key is known. The decider takes the same lock for its whole drain:
+    // holding it, no decider is deciding this variant. It is taken in this statement, after its
+    // snapshot, so what is queued or claimed is seen as of just before the lock; a decider
+    // that was still draining then has requests `processing` (or queued) in that snapshot, and
+    // one that finished had decided them all, so "nothing ahead" holds as with a look after the
+    // lock. The batcher is the only writer of this process's queued requests and is here.
     let open: Vec<(i64, Option<CustomerId>, bool)> = sqlx::query_as(
-        "SELECT x.n, c.customer_id,
-                (EXISTS (SELECT 1 FROM variants v WHERE v.id = $4 AND v.store_id = $3 AND v.is_hot
+        "WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($6) AS ours)
+         SELECT x.n, c.customer_id,
+                (lock.ours
+                 AND EXISTS (SELECT 1 FROM variants v WHERE v.id = $4 AND v.store_id = $3 AND v.is_hot
                           AND v.fulfillment_type = 'physical' AND v.status = 'active' AND v.deleted_at IS NULL)
                  AND NOT EXISTS (SELECT 1 FROM inventory_reservation_requests q
                                   WHERE q.variant_id = $4 AND q.status IN ('queued', 'processing'))
                  AND NOT EXISTS (SELECT 1 FROM inventory_reservation_requests r
                                    JOIN unnest($1::uuid[], $5::text[]) AS k(cart_id, key)
                                      ON r.cart_id = k.cart_id AND r.idempotency_key = k.key)) AS clear
-           FROM unnest($1::uuid[], $2::bytea[]) WITH ORDINALITY AS x(cart_id, hash, n)
+           FROM lock, unnest($1::uuid[], $2::bytea[]) WITH ORDINALITY AS x(cart_id, hash, n)
            JOIN carts c ON c.id = x.cart_id AND c.secret_hash = x.hash AND c.status = 'active' AND c.store_id = $3
           ORDER BY x.n",
     )
@@ -481,6 +482,7 @@ pub(crate) async fn decide_in_hand(
     .bind(store)
     .bind(variant)
     .bind(&keys)
+    .bind(lock_key(variant))
     .fetch_all(&mut *tx)
     .await?;
     if open.len() != fresh.len() || !open.iter().all(|(_, _, clear)| *clear) {

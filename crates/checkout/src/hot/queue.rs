@@ -294,6 +294,8 @@ impl HotQueue {
                 drain(&mut rx, &mut batch);
             }
             last = batch.len();
+            // only requests left queued are a decider's work: a batch decided in hand wakes none
+            let mut queued = false;
             // by variant too: a variant's batch may be decided in hand, apart from the others
             let mut groups: HashMap<(TenantId, StoreId, VariantId), Vec<Submission>> = HashMap::new();
             for s in batch {
@@ -315,7 +317,11 @@ impl HotQueue {
                         self.resolve(&decided);
                         Ok(vec![Submitted::Queued; group.len()])
                     }
-                    None => insert_group(&db, tenant, store, &ids, &group).await,
+                    None => {
+                        let answers = insert_group(&db, tenant, store, &ids, &group).await;
+                        queued |= answers.as_ref().is_ok_and(|a| a.iter().any(|a| matches!(a, Submitted::Queued)));
+                        answers
+                    }
                 };
                 tracing::debug!(requests = group.len(), elapsed = ?started.elapsed(), "hot requests recorded");
                 match answers {
@@ -341,7 +347,9 @@ impl HotQueue {
                     }
                 }
             }
-            self.work.notify_waiters();
+            if queued {
+                self.work.notify_waiters();
+            }
         }
     }
 
