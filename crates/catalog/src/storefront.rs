@@ -168,7 +168,7 @@ fn read_sql(page: &str) -> String {
               -- one pass over the page's options, not a scan per product (each row costs its RLS check)
               opts AS (SELECT o.product_id, array_agg(o.name ORDER BY o.position) AS names FROM product_options o
                         WHERE o.product_id IN (SELECT id FROM page) GROUP BY o.product_id)
-         SELECT p.id, p.handle, p.title, p.description, coalesce(ve.name, '') AS vendor, p.product_type, p.tags,
+         SELECT p.id, p.handle, p.title, p.description, ve.name AS vendor, p.product_type, p.tags,
                 p.seo_title, p.seo_description, p.published_at, page.sort_key,
                 coalesce(opts.names, '{{}}') AS options,
                 (SELECT coalesce(json_agg(json_build_object(
@@ -193,7 +193,9 @@ fn read_sql(page: &str) -> String {
                 coalesce(st.low_stock_threshold, 5) AS low_threshold, coalesce(st.show_stock_quantity, false) AS show_quantity
            FROM page
            JOIN products p ON p.id = page.id AND p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
-           LEFT JOIN vendors ve ON ve.id = p.vendor_id
+           -- a suspended vendor's products never show, whatever ids the page names (search's
+           -- index may still hold them until the worker re-indexes)
+           JOIN vendors ve ON ve.id = p.vendor_id AND ve.status = 'active'
            LEFT JOIN opts ON opts.product_id = p.id
            LEFT JOIN store_settings st ON st.store_id = $1
           ORDER BY page.ord"
@@ -341,7 +343,8 @@ pub async fn list(
 }
 
 /// Active products of the store by id, in the order given, with current availability; ids of
-/// products that are not (or no longer) on the storefront are left out. Search answers with
+/// products that are not (or no longer) on the storefront are left out, a suspended vendor's
+/// among them. Search answers with
 /// this, so its results always show what the catalog shows now.
 pub async fn by_ids(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Vec<StorefrontProduct>, CatalogError> {
     if ids.is_empty() {

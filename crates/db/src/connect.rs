@@ -167,7 +167,7 @@ impl Databases {
             .options([("statement_timeout", timeout_ms.as_str()), ("idle_in_transaction_session_timeout", "60000")])
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = PgPoolOptions::new()
+        let pool = runtime_pool_options()
             .max_connections(self.settings.max_connections)
             .min_connections(1)
             .acquire_timeout(self.settings.acquire_timeout)
@@ -213,4 +213,26 @@ pub fn runtime_options(owner: &PgConnectOptions, user: &str, password: Option<&s
             PgConnectOptions::from_str(url.as_str()).unwrap_or(opts)
         }
     }
+}
+
+/// A connection idle at least this long is pinged before it is handed out (see
+/// [`runtime_pool_options`]).
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// Pool options of the runtime role's pools (the main database's and each store database's).
+/// sqlx pings every idle connection before handing it out, one round trip more per transaction
+/// (a storefront read is two acquisitions: resolving the store, then its transaction). A
+/// connection released a moment ago was just pinged by sqlx on release, so only one idle for
+/// [`PING_IDLE_AFTER`] or more is checked: after a quiet spell, or a database restart, a dead
+/// connection is still discarded before use.
+pub(crate) fn runtime_pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= PING_IDLE_AFTER {
+                use sqlx::Connection;
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    })
 }

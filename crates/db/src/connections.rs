@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kernel::{Problem, ValidationErrors, Validator};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use utoipa::ToSchema;
 
@@ -451,7 +451,7 @@ impl Registry {
         if let Some(pw) = &self.settings.app_password {
             opts = opts.password(pw);
         }
-        let pool = PgPoolOptions::new()
+        let pool = crate::connect::runtime_pool_options()
             .max_connections(self.settings.max_connections)
             .min_connections(0)
             .idle_timeout(Some(self.settings.idle_timeout))

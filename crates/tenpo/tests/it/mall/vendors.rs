@@ -195,7 +195,10 @@ async fn a_suspended_vendor_sells_nothing_and_still_ships_its_open_orders() {
     crate::inventory::add(&app, &shop, &cart, &tea.variant, 1, None).await.expect(201);
     let body = json!({ "email": "late@example.jp", "shipping_address": crate::checkout::address("東京都"), "payment_method": "cod" });
     crate::checkout::checkout(&app, &shop, &waiting, body, None).await.expect_problem(422, "variant_not_available");
-    // search drops the vendor's products once the worker re-indexes them
+    // search shows none of them at once, before the worker re-indexes them: its hits are read
+    // back through the storefront's read, which leaves a suspended vendor's products out
+    let found = app.call(Method::GET, &format!("{store}/search?q=Teapot"), None, None).await.expect(200);
+    assert_eq!(found["items"], json!([]), "{found}");
     search(false).await;
 
     // the open order still ships and is delivered by A's staff
