@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/shop/{store}/", get(pages::home))
         .route("/shop/{store}/products/{handle}", get(pages::product))
         .route("/shop/{store}/search", get(pages::search))
+        .route("/shop/{store}/tags/{tag}", get(pages::tag))
         .route("/shop/{store}/cart", get(cart::show))
         .route("/shop/{store}/cart/items", post(cart::add))
         .route("/shop/{store}/cart/items/{item_id}", post(cart::set_quantity))
