@@ -58,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/shop/{store}/account/addresses/{address_id}/delete", post(account::delete_address))
         .route("/shop/{store}/account/orders", get(account::orders))
         .route("/shop/{store}/account/orders/{order_id}", get(account::order))
+        .route("/shop/{store}/account/orders/{order_id}/receipt", get(account::receipt))
+        .route("/shop/{store}/account/orders/{order_id}/downloads/{delivery_id}", post(account::download))
         .route("/shop/{store}/account/signin", get(signin::sign_in_form).post(signin::sign_in))
         .route("/shop/{store}/account/signup", get(signin::sign_up_form).post(signin::sign_up))
         .route("/shop/{store}/account/verify", get(signin::verify_form).post(signin::verify))
