@@ -379,3 +379,32 @@ async fn the_account_order_page_shows_the_downloads_left_and_the_receipt() {
     assert_eq!(b.count("form.download").await, 0);
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_throttled_sign_in_page_says_how_long_and_sends_retry_after() {
+    let smtp = Smtp::start().await;
+    let app = TestApp::spawn_with(|c, _| {
+        smtp.configure(c);
+        c.auth.max_failures_per_account = 3;
+    })
+    .await;
+    let shop = app.shop().await;
+    account(&app, &smtp, &shop.handle, EMAIL).await;
+    let url = app.url(&format!("/shop/{}/account/signin", shop.handle));
+    let c = client();
+    for _ in 0..3 {
+        let r = c.post(&url).form(&[("email", EMAIL), ("password", "wrong-password!")]).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().get("retry-after").is_none());
+    }
+    // locked out, even with the right password: 429, the wait in the header and on the page
+    let r = c.post(&url).form(&[("email", EMAIL), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let secs: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(secs >= 1);
+    assert!(r.headers().get(SET_COOKIE).is_none(), "no session while locked out");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"throttled\""), "{page}");
+    assert!(page.contains("試行回数が多すぎます") && page.contains("後にもう一度お試しください"), "{page}");
+    assert!(page.contains("data-code=\"too_many_attempts\""), "{page}");
+}
