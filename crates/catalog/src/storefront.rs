@@ -98,7 +98,32 @@ pub struct StorefrontQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+    /// Only products carrying this tag (as written on the product; see `GET .../tags`).
+    pub tag: Option<String>,
+    /// Only products of this type (`product_type`, as written).
+    pub product_type: Option<String>,
 }
+
+/// A tag of the store's listed products, with how many carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct TagCount {
+    pub tag: String,
+    pub product_count: i64,
+}
+
+/// The store's tags, the most used first (then by name).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoreTags {
+    pub items: Vec<TagCount>,
+}
+
+/// How many tags [`tags`] answers at most.
+pub const MAX_TAGS: i64 = 500;
+
+/// A product shoppers see (with `p` the product and `$1` the store): active, not deleted, its
+/// vendor active. Lists also need an active variant.
+const LISTED: &str = "p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
+          AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')";
 
 /// A product as the storefront's one statement reads it ([`read_sql`]).
 #[derive(sqlx::FromRow)]
@@ -291,11 +316,17 @@ pub async fn list(
     let limit = page.limit()?;
     let sort = query.sort.unwrap_or_default();
     let after: Option<(String, ProductId)> = page.after()?;
-    let base = "FROM products p
+    // `= ANY(p.tags)` filters rows the store's index found: under RLS a GIN index on tags is
+    // never an index condition (array operators are not leakproof), so none is kept
+    let base = format!(
+        "FROM products p
         JOIN LATERAL (SELECT min(price_amount) AS min_price FROM variants v
                        WHERE v.product_id = p.id AND v.status = 'active' AND v.deleted_at IS NULL) mp ON mp.min_price IS NOT NULL
-        WHERE p.store_id = $1 AND p.status = 'active' AND p.deleted_at IS NULL
-          AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')";
+        WHERE {LISTED}
+          AND ($5::text IS NULL OR $5 = ANY(p.tags)) AND ($6::text IS NULL OR p.product_type = $6)"
+    );
+    let tag = query.tag.as_deref().filter(|t| !t.is_empty());
+    let product_type = query.product_type.as_deref().filter(|t| !t.is_empty());
     let rows: Vec<Row> = match sort {
         StorefrontSort::Newest => {
             let (after_at, after_id) = match &after {
@@ -315,6 +346,8 @@ pub async fn list(
             .bind(after_at)
             .bind(after_id)
             .bind(limit as i64 + 1)
+            .bind(tag)
+            .bind(product_type)
             .fetch_all(&mut **tx)
             .await?
         }
@@ -334,12 +367,31 @@ pub async fn list(
             .bind(after_price)
             .bind(after_id)
             .bind(limit as i64 + 1)
+            .bind(tag)
+            .bind(product_type)
             .fetch_all(&mut **tx)
             .await?
         }
     };
     let page = Page::from_rows(rows, limit, |r| (r.sort_key.clone().unwrap_or_default(), r.id));
     Ok(Page { items: page.items.into_iter().filter_map(shape).collect(), next_cursor: page.next_cursor })
+}
+
+/// The tags of the store's listed products (as [`list`] shows them), each with how many
+/// products carry it, the most used first, at most [`MAX_TAGS`]. One statement; the API and
+/// the pages keep its answer in the read cache (catalog changes drop it).
+pub async fn tags(tx: &mut Tx, store: StoreId) -> Result<Vec<TagCount>, CatalogError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT t.tag, count(*) AS product_count
+           FROM products p CROSS JOIN LATERAL unnest(p.tags) AS t (tag)
+          WHERE {LISTED}
+            AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.status = 'active' AND v.deleted_at IS NULL)
+          GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT $2"
+    ))
+    .bind(store)
+    .bind(MAX_TAGS)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// Active products of the store by id, in the order given, with current availability; ids of
@@ -362,11 +414,9 @@ pub async fn by_ids(tx: &mut Tx, store: StoreId, ids: &[ProductId]) -> Result<Ve
 
 /// One active product by its handle.
 pub async fn by_handle(tx: &mut Tx, store: StoreId, handle: &str) -> Result<StorefrontProduct, CatalogError> {
-    let row: Option<Row> = sqlx::query_as(&read_sql(
-        "SELECT p.id, 1 AS ord, NULL::text AS sort_key FROM products p
-          WHERE p.store_id = $1 AND p.handle = $2 AND p.status = 'active' AND p.deleted_at IS NULL
-            AND EXISTS (SELECT 1 FROM vendors ve WHERE ve.id = p.vendor_id AND ve.status = 'active')",
-    ))
+    let row: Option<Row> = sqlx::query_as(&read_sql(&format!(
+        "SELECT p.id, 1 AS ord, NULL::text AS sort_key FROM products p WHERE p.handle = $2 AND {LISTED}"
+    )))
     .bind(store)
     .bind(handle.to_lowercase())
     .fetch_optional(&mut **tx)

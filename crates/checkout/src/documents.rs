@@ -80,6 +80,20 @@ pub async fn for_shopper(
     document(tx, store, view, kind, choice).await
 }
 
+/// The document for the signed-in shopper whose order it is ([`crate::orders::customer_order`]).
+pub async fn for_customer(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: kernel::CustomerId,
+    emails: &[String],
+    id: OrderId,
+    kind: DocumentKind,
+    choice: &ReceiptChoice,
+) -> Result<String, CheckoutError> {
+    let view = crate::orders::customer_order(tx, store, customer, emails, id).await?;
+    document(tx, store, view, kind, choice).await
+}
+
 /// A seller's page: who sells (name, registration number) and the part of the order it sold.
 struct SellerPart {
     name: String,

@@ -266,20 +266,31 @@ pub async fn customer_order(
     emails: &[String],
     id: OrderId,
 ) -> Result<OrderView, CheckoutError> {
-    let theirs: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM orders o WHERE o.id = $1 AND o.store_id = $2 AND o.customer_id = $3
-                          AND (o.placed_signed_in OR o.email = ANY($4)))",
+    customer_token_hash(tx, store, customer, emails, id).await?;
+    order::view(tx, store, id, false).await
+}
+
+/// The order's token hash, when the order is the customer's (as [`customer_order`] decides):
+/// what the token link's holder may do with the order (downloads, the receipt) the signed-in
+/// shopper may do too, through the same checks. Another's order is "not found".
+pub async fn customer_token_hash(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: kernel::CustomerId,
+    emails: &[String],
+    id: OrderId,
+) -> Result<Vec<u8>, CheckoutError> {
+    let hash: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT o.token_hash FROM orders o WHERE o.id = $1 AND o.store_id = $2 AND o.customer_id = $3
+            AND (o.placed_signed_in OR o.email = ANY($4))",
     )
     .bind(id)
     .bind(store)
     .bind(customer)
     .bind(emails)
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    if !theirs {
-        return Err(CheckoutError::OrderNotFound);
-    }
-    order::view(tx, store, id, false).await
+    hash.ok_or(CheckoutError::OrderNotFound)
 }
 
 /// Today's work on the console's home page.

@@ -13,11 +13,13 @@ pub struct Failure {
     pub code: &'static str,
     pub message: String,
     pub fields: Vec<FieldError>,
+    /// Seconds to wait before trying again (a throttled sign-in), as the API's `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl Failure {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Failure { status, code, message: message.into(), fields: Vec::new() }
+        Failure { status, code, message: message.into(), fields: Vec::new(), retry_after: None }
     }
 
     /// Field errors found by the console before calling the domain (a number that is no number).
@@ -27,6 +29,7 @@ impl Failure {
             code: "validation_failed",
             message: "the request has invalid fields".into(),
             fields,
+            retry_after: None,
         }
     }
 
@@ -49,7 +52,7 @@ impl<E: Problem> From<E> for Failure {
             tracing::error!(code = e.code(), error = %e, "internal error in the console");
             return Failure::new(status, "internal", "an internal error occurred");
         }
-        Failure { status, code: e.code(), message: e.to_string(), fields: e.fields() }
+        Failure { status, code: e.code(), message: e.to_string(), fields: e.fields(), retry_after: e.retry_after() }
     }
 }
 

@@ -177,6 +177,19 @@ pub async fn list_for_shopper(
     of_order(tx, order, Acting::System).await
 }
 
+/// The signed-in shopper whose order it is (`checkout::orders::customer_order`'s rule): the
+/// order's deliveries, as the token's holder sees them.
+pub async fn list_for_customer(
+    tx: &mut Tx,
+    store: StoreId,
+    customer: kernel::CustomerId,
+    emails: &[String],
+    order: OrderId,
+) -> Result<OrderDeliveries, DigitalError> {
+    checkout::orders::customer_token_hash(tx, store, customer, emails, order).await?;
+    of_order(tx, order, Acting::System).await
+}
+
 /// Creates the missing deliveries of a paid order (module docs); answers those it created.
 /// Does nothing for an unpaid or canceled order. `by` limits it to a vendor's lines when a
 /// vendor's staff act.

@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Utc};
 use db::Tx;
-use kernel::{DeliveryId, OrderId, StoreId};
+use kernel::{CustomerId, DeliveryId, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
 use storage::{DownloadOptions, ObjectKey, Storage};
 use utoipa::ToSchema;
@@ -95,10 +95,39 @@ pub async fn take(
     idempotency_key: Option<&str>,
 ) -> Result<GrantedDownload, DigitalError> {
     let token_hash = checkout::order::hash_token(token);
+    take_hashed(tx, storage, store, order, delivery, &token_hash, idempotency_key).await
+}
+
+/// [`take`] for the signed-in shopper whose order it is (`checkout::orders::customer_order`'s
+/// rule; another's order is "not found"): the same counting statement, through the order's token.
+#[allow(clippy::too_many_arguments)]
+pub async fn take_for_customer(
+    tx: &mut Tx,
+    storage: &Storage,
+    store: StoreId,
+    customer: CustomerId,
+    emails: &[String],
+    order: OrderId,
+    delivery: DeliveryId,
+) -> Result<GrantedDownload, DigitalError> {
+    let token_hash = checkout::orders::customer_token_hash(tx, store, customer, emails, order).await?;
+    take_hashed(tx, storage, store, order, delivery, &token_hash, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn take_hashed(
+    tx: &mut Tx,
+    storage: &Storage,
+    store: StoreId,
+    order: OrderId,
+    delivery: DeliveryId,
+    token_hash: &[u8],
+    idempotency_key: Option<&str>,
+) -> Result<GrantedDownload, DigitalError> {
     let scope = format!("download:{delivery}");
     let request_hash = checkout::idempotency::request_hash(&order);
     if let Some(key) = idempotency_key
-        && let Some(earlier) = answered(tx, store, order, delivery, &token_hash, &scope, key, &request_hash).await?
+        && let Some(earlier) = answered(tx, store, order, delivery, token_hash, &scope, key, &request_hash).await?
     {
         return Ok(earlier);
     }
@@ -116,11 +145,11 @@ pub async fn take(
     .bind(delivery)
     .bind(order)
     .bind(store)
-    .bind(&token_hash)
+    .bind(token_hash)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(c) = counted else {
-        return Err(why_not(tx, store, order, delivery, &token_hash).await);
+        return Err(why_not(tx, store, order, delivery, token_hash).await);
     };
 
     storage.check_provider(&c.provider)?;

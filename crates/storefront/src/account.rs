@@ -9,20 +9,22 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use checkout::documents::{self, DocumentKind};
 use console::error::Failure;
 use console::form::Fields;
 use customers::account::{self, ShopperContext, UpdateAccount};
 use customers::address::{self, CreateAddress, CustomerAddress, UpdateAddress};
+use digital::delivery;
 use http_api::AppState;
 use kernel::access::Acting;
-use kernel::{AddressId, OrderId, PageRequest};
+use kernel::{AddressId, DeliveryId, OrderId, PageRequest};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::address as fields_of;
 use crate::layout::{self, L, input};
-use crate::order::{page_body, status_label};
+use crate::order::{Access, download_answer, page_body, status_label};
 use crate::pages::encode;
 use crate::shop::Shop;
 
@@ -420,21 +422,28 @@ pub async fn orders(State(s): State<AppState>, Signed { shop, ctx }: Signed, Que
 }
 
 /// One order of the shopper's (the API's `GET .../account/orders/{order_id}`), as the order
-/// page shows it (its downloads and receipt stay with the token link the mail carries).
+/// page shows it: with its downloads (what is left, until when) and the receipt once paid.
 pub async fn order(
     State(s): State<AppState>,
     Signed { shop, ctx }: Signed,
     Path((_store, id)): Path<(String, OrderId)>,
+    Query(q): Query<Refused>,
 ) -> Response {
     let loaded = async {
         let mut tx = shop.begin(&s).await?;
         let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
         let v = checkout::orders::customer_order(&mut tx, ctx.store_id, ctx.customer_id, &emails, id).await?;
+        let digital = v.items.iter().any(|l| l.fulfillment_type == catalog::variant::FulfillmentType::Digital);
+        let deliveries = if digital {
+            Some(delivery::list_for_customer(&mut tx, ctx.store_id, ctx.customer_id, &emails, id).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok::<_, Failure>(v)
+        Ok::<_, Failure>((v, deliveries))
     }
     .await;
-    let view = match loaded {
+    let (view, deliveries) = match loaded {
         Ok(v) => v,
         Err(f) => return layout::failure_page(None, &f),
     };
@@ -442,8 +451,66 @@ pub async fn order(
     let title = format!("ご注文 #{}", view.number);
     let body = html! {
         (menu(&base, "orders"))
-        (page_body(&base, None, &view, None, None))
+        (page_body(&base, Access::Account, &view, deliveries.as_ref(), q.refused.as_deref()))
         p { a href={ (base) "/account/orders" } { "ご注文履歴に戻る" } }
     };
     shop.page(&s, &title, StatusCode::OK, body).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Refused {
+    /// What the download form answered, when it was refused.
+    refused: Option<String>,
+}
+
+/// The receipt (領収書) of one of the shopper's orders, as the token link prints it.
+pub async fn receipt(
+    State(s): State<AppState>,
+    Signed { shop, ctx }: Signed,
+    Path((_store, id)): Path<(String, OrderId)>,
+) -> Response {
+    let done = async {
+        let mut tx = shop.begin(&s).await?;
+        let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
+        let kind = DocumentKind::Receipt;
+        let html =
+            documents::for_customer(&mut tx, ctx.store_id, ctx.customer_id, &emails, id, kind, &Default::default())
+                .await?;
+        tx.commit().await?;
+        Ok::<_, Failure>(html)
+    }
+    .await;
+    match done {
+        Ok(html) => Html(html).into_response(),
+        Err(f) => layout::failure_page(None, &f),
+    }
+}
+
+/// A download of one of the shopper's orders: counted as the token link's
+/// (`digital::download::take_for_customer`), then the signed URL or back saying why not.
+pub async fn download(
+    State(s): State<AppState>,
+    Signed { shop, ctx }: Signed,
+    Path((_store, id, delivery)): Path<(String, OrderId, DeliveryId)>,
+) -> Response {
+    let back = |code: &str| see(&shop, &format!("/orders/{id}?refused={code}"));
+    let Some(storage) = s.storage.as_ref() else { return back("storage_unavailable") };
+    let taken = async {
+        let mut tx = shop.begin(&s).await?;
+        let emails = account::verified_emails(&mut tx, ctx.customer_id).await?;
+        let granted = digital::download::take_for_customer(
+            &mut tx,
+            storage,
+            ctx.store_id,
+            ctx.customer_id,
+            &emails,
+            id,
+            delivery,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, Failure>(granted)
+    }
+    .await;
+    download_answer(taken, back)
 }

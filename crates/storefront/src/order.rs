@@ -73,27 +73,52 @@ pub async fn show(
         Err(f) => return layout::failure_page(None, &f),
     };
     let title = format!("ご注文 #{}", view.number);
-    let body = page_body(&base, Some(&token), &view, deliveries.as_ref(), q.refused.as_deref());
+    let body = page_body(&base, Access::Token(&token), &view, deliveries.as_ref(), q.refused.as_deref());
     let frame = Frame { base: &base, store_name: &name, title: &title, description: None };
     layout::respond(StatusCode::OK, layout::page(&frame, body))
 }
 
-/// The order; with its token (the token link), the downloads and the receipt too (they are
-/// the token holder's).
+/// How the shopper reached the order: by its token link, or signed in to the account whose
+/// order it is. Either may download and see the receipt; the links differ.
+#[derive(Clone, Copy)]
+pub enum Access<'a> {
+    Token(&'a str),
+    Account,
+}
+
+impl Access<'_> {
+    /// The order's own path with `rest` (`/receipt`, `/downloads/{id}`), as this access reaches it.
+    fn path(&self, base: &str, o: &OrderView, rest: &str) -> String {
+        match self {
+            Access::Token(_) => format!("{base}/orders/{}{rest}", o.id),
+            Access::Account => format!("{base}/account/orders/{}{rest}", o.id),
+        }
+    }
+
+    /// A link to `rest`, with the token when there is one.
+    fn link(&self, base: &str, o: &OrderView, rest: &str) -> String {
+        match self {
+            Access::Token(t) => format!("{}?token={}", self.path(base, o, rest), encode(t)),
+            Access::Account => self.path(base, o, rest),
+        }
+    }
+}
+
+/// The order: status, payment, items, shipments, the downloads (`deliveries`, for an order
+/// with digital lines) and the receipt once paid, for the token link and the account alike.
 pub fn page_body(
     base: &str,
-    token: Option<&str>,
+    access: Access,
     o: &OrderView,
     deliveries: Option<&OrderDeliveries>,
     refused: Option<&str>,
 ) -> Markup {
-    let link = |rest: &str| format!("{base}/orders/{}{rest}?token={}", o.id, encode(token.unwrap_or_default()));
     html! {
         h1 { "ご注文 #" (o.number) }
         p { "ご注文ありがとうございます。" span.status data-status=(o.status.as_str()) { (status_label(o.status)) } }
         p.muted {
             "ご注文日時 " (L.datetime(&o.placed_at)) " · 確認メールを " (o.email) " にお送りしました。"
-            @if token.is_some() { "このページのURLでいつでもご注文の状況を確認できます。" }
+            @if matches!(access, Access::Token(_)) { "このページのURLでいつでもご注文の状況を確認できます。" }
         }
         @if o.payment.method == PaymentMethod::BankTransfer && o.payment.status == PaymentStatus::Pending {
             section.panel.bank #bank-transfer aria-labelledby="bank-h" {
@@ -191,8 +216,8 @@ pub fn page_body(
                             @if let Some(left) = dl.downloads_remaining { span.remaining data-remaining=(left) { "残り" (left) "回" } " " }
                             @if let Some(until) = &dl.url_expires_at { span.muted { (L.datetime(until)) "まで" } " " }
                             @if dl.downloadable {
-                                form.download method="post" action=(format!("{base}/orders/{}/downloads/{}", o.id, dl.id)) {
-                                    input type="hidden" name="token" value=(token.unwrap_or_default());
+                                form.download method="post" action=(access.path(base, o, &format!("/downloads/{}", dl.id))) {
+                                    @if let Access::Token(t) = access { input type="hidden" name="token" value=(t); }
                                     button type="submit" { "ダウンロード" }
                                 }
                             } @else {
@@ -203,8 +228,8 @@ pub fn page_body(
                 }
             }
         }
-        @if o.payment.status == PaymentStatus::Confirmed && token.is_some() {
-            p { a #receipt href=(link("/receipt")) { "領収書を表示する" } }
+        @if o.payment.status == PaymentStatus::Confirmed {
+            p { a #receipt href=(access.link(base, o, "/receipt")) { "領収書を表示する" } }
         }
     }
 }
@@ -260,6 +285,15 @@ pub async fn download(
         Ok::<_, Failure>(granted)
     }
     .await;
+    download_answer(taken, back)
+}
+
+/// What a download form answers: 303 to the signed URL, or back to the order's page saying
+/// why not (used up, expired, revoked); anything else is a failure page.
+pub fn download_answer(
+    taken: Result<digital::download::GrantedDownload, Failure>,
+    back: impl Fn(&str) -> Response,
+) -> Response {
     match taken {
         Ok(g) => {
             let mut res = Redirect::to(&g.url).into_response();

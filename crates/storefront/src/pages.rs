@@ -6,7 +6,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use catalog::storefront::{self, StorefrontProduct, StorefrontQuery, StorefrontSort};
+use catalog::storefront::{self, StorefrontProduct, StorefrontQuery, StorefrontSort, TagCount};
 use catalog::variant::FulfillmentType;
 use console::error::Failure;
 use http_api::AppState;
@@ -70,15 +70,40 @@ where
     }
 }
 
-/// The store's front page: its products, newest first or by price, 24 a page.
+/// The store's front page: its products, newest first or by price, 24 a page, with the tag
+/// navigation.
 pub async fn home(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    list_page(&s, &shop, &headers, q, None).await
+}
+
+/// A tag's products (「タグ: …」), paged and sorted as the front page.
+pub async fn tag(
+    State(s): State<AppState>,
+    shop: Shop,
+    headers: HeaderMap,
+    Path((_store, tag)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    list_page(&s, &shop, &headers, q, Some(tag)).await
+}
+
+/// A product list (all the store's products, or a tag's): the storefront API's list with the
+/// same filter, cached per sort, cursor and tag.
+async fn list_page(s: &AppState, shop: &Shop, headers: &HeaderMap, q: ListQuery, tag: Option<String>) -> Response {
     let sort = sort_of(q.sort.as_deref());
-    let key = format!("page:list:{sort:?}:{}", q.cursor.as_deref().unwrap_or(""));
-    cached_page(&s, &shop, key, &headers, || async {
-        let mut tx = shop.begin(&s).await.map_err(|f| (f, String::new()))?;
+    let key = format!("page:list:{sort:?}:{:?}:{tag:?}", q.cursor);
+    cached_page(s, shop, key, headers, || async {
+        let mut tx = shop.begin(s).await.map_err(|f| (f, String::new()))?;
         let name = shop.name(&mut tx).await.map_err(|f| (f, String::new()))?;
-        let query = StorefrontQuery { sort: Some(sort), limit: Some(PER_PAGE), cursor: q.cursor.clone() };
+        let query = StorefrontQuery {
+            sort: Some(sort),
+            limit: Some(PER_PAGE),
+            cursor: q.cursor.clone(),
+            tag: tag.clone(),
+            ..Default::default()
+        };
         let page = storefront::list(&mut tx, shop.store_id, &query).await.map_err(|e| (e.into(), name.clone()))?;
+        let tags = storefront::tags(&mut tx, shop.store_id).await.map_err(|e| (e.into(), name.clone()))?;
         tx.commit().await.map_err(|e| (e.into(), name.clone()))?;
         let base = shop.base();
         let sort_key = match sort {
@@ -86,21 +111,60 @@ pub async fn home(State(s): State<AppState>, shop: Shop, headers: HeaderMap, Que
             StorefrontSort::PriceAsc => "price_asc",
             StorefrontSort::PriceDesc => "price_desc",
         };
+        let here = match &tag {
+            Some(t) => format!("{base}/tags/{}", encode(t)),
+            None => format!("{base}/"),
+        };
+        let title = match &tag {
+            Some(t) => format!("タグ: {t}"),
+            None => "商品一覧".to_string(),
+        };
         let body = html! {
-            h1 { "商品一覧" }
+            h1 { (title) }
+            (tag_nav(&base, &tags, tag.as_deref()))
             nav.sorts aria-label="並び順" {
                 @for (key, label) in [("newest", "新着順"), ("price_asc", "価格の安い順"), ("price_desc", "価格の高い順")] {
-                    a href={ (base) "/?sort=" (key) } aria-current=[(key == sort_key).then_some("true")] { (label) }
+                    a href={ (here) "?sort=" (key) } aria-current=[(key == sort_key).then_some("true")] { (label) }
                 }
             }
             (grid(&base, &page.items))
             @if let Some(next) = &page.next_cursor {
-                nav.pager { a rel="next" href={ (base) "/?sort=" (sort_key) "&cursor=" (next) } { "次のページ" } }
+                nav.pager { a rel="next" href={ (here) "?sort=" (sort_key) "&cursor=" (encode(next)) } { "次のページ" } }
             }
         };
-        Ok(layout::page(&Frame { base: &base, store_name: &name, title: "商品一覧", description: None }, body))
+        Ok(layout::page(&Frame { base: &base, store_name: &name, title: &title, description: None }, body))
     })
     .await
+}
+
+/// How many tags the navigation shows (the most used).
+const NAV_TAGS: usize = 30;
+
+/// The store's most used tags as links to their lists, the current one marked.
+fn tag_nav(base: &str, tags: &[TagCount], current: Option<&str>) -> Markup {
+    html! {
+        @if !tags.is_empty() {
+            nav.tags aria-label="タグ" {
+                a href={ (base) "/" } aria-current=[current.is_none().then_some("page")] { "すべて" }
+                @for t in tags.iter().take(NAV_TAGS) {
+                    a href={ (base) "/tags/" (encode(&t.tag)) } data-tag=(t.tag) aria-current=[(current == Some(t.tag.as_str())).then_some("page")] {
+                        (t.tag) span.muted { " (" (t.product_count) ")" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A product's tags as links to their lists.
+fn tag_links(base: &str, tags: &[String]) -> Markup {
+    html! {
+        @if !tags.is_empty() {
+            ul.tag-links aria-label="タグ" {
+                @for t in tags { li { a href={ (base) "/tags/" (encode(t)) } rel="tag" { (t) } } }
+            }
+        }
+    }
 }
 
 /// Products as cards: image, title, price, stock.
@@ -124,6 +188,7 @@ fn grid(base: &str, items: &[StorefrontProduct]) -> Markup {
                             div { (list_price(p)) }
                             div { (layout::stock(p.availability, all_digital(p))) }
                         }
+                        (tag_links(base, &p.tags))
                     }
                 }
             }
@@ -203,7 +268,7 @@ pub async fn product(
                     }
                     @if !p.description.is_empty() { div.description { (p.description) } }
                     @if !p.tags.is_empty() {
-                        p.muted { "タグ: " (p.tags.join("、")) }
+                        div.product-tags { span.muted { "タグ:" } (tag_links(&base, &p.tags)) }
                     }
                 }
             }

@@ -163,5 +163,5 @@ pub use console::cookie;
 
 /// What the API would answer, as a page shows it.
 pub fn from_api(e: ApiError) -> Failure {
-    Failure { status: e.status, code: e.code, message: e.detail, fields: e.fields }
+    Failure { status: e.status, code: e.code, message: e.detail, fields: e.fields, retry_after: e.retry_after }
 }

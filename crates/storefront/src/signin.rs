@@ -122,17 +122,39 @@ fn refusal(f: Option<&Failure>, shown: &[&str]) -> Markup {
         }
         "account_exists" => Some("このメールアドレスのアカウントはすでにあります。ログインしてください。"),
         "invalid_code" => Some("確認コードが正しくないか、有効期限が切れています。"),
-        "too_many_attempts" => Some("試行回数が多すぎます。しばらくしてからもう一度お試しください。"),
         _ => None,
     });
+    let throttled = f.filter(|f| f.code == "too_many_attempts").map(|f| wait_text(f.retry_after));
     html! {
         @if let Some(text) = said { p.problem-ja role="alert" { (text) } }
+        @if let Some(text) = throttled { p.problem-ja #throttled role="alert" { (text) } }
         (console::layout::problem(f, shown))
     }
 }
 
 fn status(f: Option<&Failure>) -> StatusCode {
     f.map(|f| f.status).unwrap_or(StatusCode::OK)
+}
+
+/// How long a throttled shopper waits, honestly: the lockout's own length, rounded up.
+fn wait_text(retry_after: Option<u64>) -> String {
+    match retry_after {
+        Some(secs) if secs >= 60 => {
+            format!("試行回数が多すぎます。約{}分後にもう一度お試しください。", secs.div_ceil(60))
+        }
+        Some(secs) => format!("試行回数が多すぎます。{secs}秒後にもう一度お試しください。"),
+        None => "試行回数が多すぎます。しばらくしてからもう一度お試しください。".to_string(),
+    }
+}
+
+/// A form page with the refusal it shows, if any: its status and, for a throttled attempt, the
+/// API's `Retry-After` header (the seconds until the lockout passes).
+async fn form_page(s: &AppState, shop: &Shop, title: &str, failure: Option<&Failure>, body: Markup) -> Response {
+    let mut res = shop.page(s, title, status(failure), body).await;
+    if let Some(secs) = failure.and_then(|f| f.retry_after) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+    }
+    res
 }
 
 // ---- sign in ----
@@ -175,7 +197,7 @@ async fn sign_in_page(
             p { a #as-guest href={ (base) "/checkout" } { "ログインせずに購入する（ゲスト購入）" } }
         }
     };
-    shop.page(s, "ログイン", status(failure), body).await
+    form_page(s, shop, "ログイン", failure, body).await
 }
 
 pub async fn sign_in(
@@ -228,7 +250,7 @@ async fn sign_up_page(s: &AppState, shop: &Shop, f: &Fields, next: &str, failure
         }
         p { "アカウントをお持ちの方は " a href={ (base) "/account/signin" (carry(next, f.get("email"))) } { "ログイン" } }
     };
-    shop.page(s, "アカウントを作成", status(failure), body).await
+    form_page(s, shop, "アカウントを作成", failure, body).await
 }
 
 pub async fn sign_up(State(s): State<AppState>, shop: Shop, body: Bytes) -> Response {
@@ -289,7 +311,7 @@ async fn verify_page(
             button.link type="submit" { "確認コードを再送する" }
         }
     };
-    shop.page(s, "メールアドレスの確認", status(failure), body).await
+    form_page(s, shop, "メールアドレスの確認", failure, body).await
 }
 
 pub async fn verify(
@@ -380,7 +402,7 @@ async fn reset_page(s: &AppState, shop: &Shop, f: &Fields, failure: Option<&Fail
             div.actions { button.primary type="submit" { "確認コードを送る" } }
         }
     };
-    shop.page(s, "パスワードの再設定", status(failure), body).await
+    form_page(s, shop, "パスワードの再設定", failure, body).await
 }
 
 /// Sends a reset code (answers the same whatever the email, as the API does).
@@ -424,7 +446,7 @@ async fn reset_confirm_page(s: &AppState, shop: &Shop, f: &Fields, failure: Opti
             div.actions { button.primary type="submit" { "パスワードを変更する" } }
         }
     };
-    shop.page(s, "新しいパスワードの設定", status(failure), body).await
+    form_page(s, shop, "新しいパスワードの設定", failure, body).await
 }
 
 /// Sets the new password (every session of the account ends, as in the API), then to sign-in.

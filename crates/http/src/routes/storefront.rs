@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use catalog::storefront::{self, StorefrontProduct, StorefrontQuery};
+use catalog::storefront::{self, StoreTags, StorefrontProduct, StorefrontQuery};
 use kernel::{Page, StoreId, StoreRef, TenantId};
 use tenancy::disclosures::PublishedDisclosures;
 use tenancy::stores::StoreStatus;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products))
         .routes(routes!(product_by_handle))
+        .routes(routes!(list_tags))
         .routes(routes!(legal_disclosures))
 }
 
@@ -117,12 +118,27 @@ async fn list_products(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StorefrontQuery>,
 ) -> ApiResult<Response> {
-    let key = format!("list:{:?}:{:?}:{}", q.sort, q.limit, q.cursor.as_deref().unwrap_or(""));
+    let key = format!("list:{:?}:{:?}:{:?}:{:?}:{:?}", q.sort, q.limit, q.cursor, q.tag, q.product_type);
     cached(&s, &shop, key, &headers, || async {
         let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
         let page = storefront::list(&mut tx, shop.store_id, &q).await?;
         tx.commit().await?;
         Ok(serde_json::to_vec(&page).unwrap_or_default())
+    })
+    .await
+}
+
+/// The tags of the store's products with how many products carry each (most used first; at
+/// most 500): for tag navigation, each a list through `GET .../products?tag=`.
+#[utoipa::path(get, path = "/store/v1/stores/{store}/tags", tag = "storefront",
+    responses((status = 200, body = StoreTags, description = "with an ETag"), (status = 304, description = "If-None-Match matched"),
+              (status = 404, body = ProblemBody)))]
+async fn list_tags(State(s): State<AppState>, shop: Shopfront, headers: HeaderMap) -> ApiResult<Response> {
+    cached(&s, &shop, "tags".into(), &headers, || async {
+        let mut tx = s.db.store(shop.store_id).await?.begin(shop.tenant_id).await?;
+        let items = storefront::tags(&mut tx, shop.store_id).await?;
+        tx.commit().await?;
+        Ok(serde_json::to_vec(&StoreTags { items }).unwrap_or_default())
     })
     .await
 }

@@ -1,6 +1,6 @@
 //! `tenpo bench storefront-pages`: the storefront's HTML pages (crates/storefront) beside the
-//! storefront API's JSON for the same data in the same run: the product list, a product, the
-//! cart. The bars (issue 20): the list page at least half the JSON list's requests per second
+//! storefront API's JSON for the same data in the same run: the product list, a tag's list, a
+//! product, the cart. The bars (issue 20): the list page at least half the JSON list's requests per second
 //! at c=64 with p99 under 10 ms, under 60 KB of HTML, CSS and JS on first load; the product
 //! and cart pages of the same order.
 
@@ -109,6 +109,27 @@ pub async fn storefront_pages(t: &Target) -> anyhow::Result<Report> {
     .await;
     let html_list =
         measure_gets("HTML product list, 24 (cached)", addr, c, d, fixed(format!("/shop/{h}/")), None, 200).await;
+    // a tag's list (every product carries "green"): the same page size through the tag filter
+    let json_tag = measure_gets(
+        "JSON tag list ?tag=green, 24 (cached)",
+        addr,
+        c,
+        d,
+        fixed(format!("/store/v1/stores/{h}/products?tag=green&limit=24")),
+        None,
+        200,
+    )
+    .await;
+    let html_tag = measure_gets(
+        "HTML tag page /tags/green, 24 (cached)",
+        addr,
+        c,
+        d,
+        fixed(format!("/shop/{h}/tags/green")),
+        None,
+        200,
+    )
+    .await;
     let html_304 =
         measure_gets("HTML product list, If-None-Match", addr, c, d, fixed(format!("/shop/{h}/")), etag, 304).await;
     let json_product =
@@ -139,6 +160,12 @@ pub async fn storefront_pages(t: &Target) -> anyhow::Result<Report> {
             html_list.percentile_ms(0.99)
         ),
         format!(
+            "tag page: {:.2}x the JSON tag list's req/s, p99 {:.2} ms; {:.2}x the product list page's req/s",
+            ratio(&html_tag, &json_tag),
+            html_tag.percentile_ms(0.99),
+            ratio(&html_tag, &html_list)
+        ),
+        format!(
             "first load: {html_bytes} bytes of HTML + {asset_bytes} bytes of CSS and JS = {} bytes (bar: under 60 KB), images apart",
             html_bytes + asset_bytes
         ),
@@ -150,7 +177,18 @@ pub async fn storefront_pages(t: &Target) -> anyhow::Result<Report> {
     ];
     Ok(Report {
         title: format!("storefront-pages: store {h}, {PRODUCTS} products x 3 variants, pages of 24"),
-        phases: vec![base, json_list, html_list, html_304, json_product, html_product, json_cart, html_cart],
+        phases: vec![
+            base,
+            json_list,
+            html_list,
+            json_tag,
+            html_tag,
+            html_304,
+            json_product,
+            html_product,
+            json_cart,
+            html_cart,
+        ],
         notes,
     })
 }

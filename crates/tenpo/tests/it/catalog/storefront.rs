@@ -1,7 +1,7 @@
 //! The public storefront: only active products, availability, handles, caching.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{active_product, yen};
 use crate::support::TestApp;
@@ -298,4 +298,102 @@ async fn a_sale_keeps_the_cached_list_and_shows_sold_out_within_a_second_with_a_
         assert!(std::time::Instant::now() < deadline, "still {status} {body} after 2 s");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn products_list_by_tag_and_type_and_the_stores_tags_come_with_counts() {
+    let app = TestApp::spawn_with(|_, o| o.worker = false).await;
+    let shop = app.shop().await;
+    let other = app.shop().await;
+    let product = |title: &str, kind: &str, tags: Value, status: &str| {
+        json!({ "title": title, "status": status, "product_type": kind, "tags": tags,
+                "variants": [{ "sku": title, "price": yen(1000), "inventory_quantity": 5 }] })
+    };
+    for (title, kind, tags, status) in [
+        ("Sencha", "お茶", json!(["緑茶", "静岡"]), "active"),
+        ("Gyokuro", "お茶", json!(["緑茶"]), "active"),
+        ("Yunomi", "器", json!(["静岡", "陶器"]), "active"),
+        ("Draft", "お茶", json!(["緑茶", "下書き"]), "draft"),
+    ] {
+        app.post("/admin/v1/products", &shop.owner_token, product(title, kind, tags, status)).await.expect(201);
+    }
+    app.post("/admin/v1/products", &other.owner_token, product("Elsewhere", "お茶", json!(["緑茶"]), "active"))
+        .await
+        .expect(201);
+    let base = format!("/store/v1/stores/{}", shop.handle);
+    let titles = |v: &Value| -> Vec<String> {
+        let mut t: Vec<String> =
+            v["items"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_string()).collect();
+        t.sort();
+        t
+    };
+
+    // a tag (percent-encoded Japanese), a type, both; the draft and the other store never count
+    let green = app.call(Method::GET, &format!("{base}/products?tag=%E7%B7%91%E8%8C%B6"), None, None).await.expect(200);
+    assert_eq!(titles(&green), ["Gyokuro", "Sencha"]);
+    let ware = app.call(Method::GET, &format!("{base}/products?product_type=%E5%99%A8"), None, None).await.expect(200);
+    assert_eq!(titles(&ware), ["Yunomi"]);
+    let both = app
+        .call(
+            Method::GET,
+            &format!("{base}/products?tag=%E9%9D%99%E5%B2%A1&product_type=%E3%81%8A%E8%8C%B6"),
+            None,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(titles(&both), ["Sencha"]);
+    let none = app.call(Method::GET, &format!("{base}/products?tag=nothing"), None, None).await.expect(200);
+    assert!(none["items"].as_array().unwrap().is_empty());
+    // pages of a tag's list follow its filter
+    let first =
+        app.call(Method::GET, &format!("{base}/products?tag=%E7%B7%91%E8%8C%B6&limit=1"), None, None).await.expect(200);
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_string();
+    let second = app
+        .call(Method::GET, &format!("{base}/products?tag=%E7%B7%91%E8%8C%B6&limit=1&cursor={cursor}"), None, None)
+        .await
+        .expect(200);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    assert_ne!(first["items"][0]["title"], second["items"][0]["title"]);
+
+    // the tags, the most used first, with an ETag
+    let res = app.client.get(app.url(&format!("{base}/tags"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let tags: Value = res.json().await.unwrap();
+    assert_eq!(
+        tags["items"],
+        json!([{ "tag": "緑茶", "product_count": 2 }, { "tag": "静岡", "product_count": 2 }, { "tag": "陶器", "product_count": 1 }])
+    );
+    let again = app.client.get(app.url(&format!("{base}/tags"))).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    // a product's tags changing drops the cached answer at once
+    let yunomi = app.get("/admin/v1/products?limit=50", &shop.owner_token).await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Yunomi")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.patch(&format!("/admin/v1/products/{yunomi}"), &shop.owner_token, json!({ "tags": ["陶器"] }))
+        .await
+        .expect(200);
+    let started = std::time::Instant::now();
+    loop {
+        let t = app.call(Method::GET, &format!("{base}/tags"), None, None).await.expect(200);
+        if t["items"].as_array().unwrap().contains(&json!({ "tag": "静岡", "product_count": 1 })) {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "the change never showed: {t}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // in the OpenAPI document beside the other storefront calls
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await.expect(200);
+    assert!(spec["paths"]["/store/v1/stores/{store}/tags"]["get"].is_object());
+    let params = spec["paths"]["/store/v1/stores/{store}/products"]["get"]["parameters"].to_string();
+    assert!(params.contains("\"tag\"") && params.contains("\"product_type\""), "{params}");
 }

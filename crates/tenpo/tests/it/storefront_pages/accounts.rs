@@ -298,3 +298,113 @@ async fn one_shoppers_account_pages_never_show_anothers_and_bad_input_changes_no
         .unwrap();
     assert_eq!(none.status(), 422, "no account, so no code is right");
 }
+
+#[tokio::test]
+async fn the_account_order_page_shows_the_downloads_left_and_the_receipt() {
+    let smtp = Smtp::start().await;
+    let app = TestApp::spawn_with(|c, _| smtp.configure(c)).await;
+    let TeaHouse { shop, guide, .. } = tea_house(&app).await;
+    let product = crate::digital::product_of(&app, &guide).await;
+    crate::digital::upload(&app, &shop, &product, &guide, b"guide", "gyokuro.pdf", Some("application/pdf"))
+        .await
+        .expect(201);
+    crate::digital::limit_product(&app, &shop, &product, 2).await;
+    // the shopper buys the guide signed in (through the API), staff confirm the transfer
+    let token = account(&app, &smtp, &shop.handle, EMAIL).await;
+    let cart = app
+        .call(reqwest::Method::POST, &format!("/store/v1/stores/{}/carts", shop.handle), Some(&token), Some(json!({})))
+        .await
+        .expect(201);
+    let cart = (cart["cart"]["id"].as_str().unwrap().to_string(), cart["secret"].as_str().unwrap().to_string());
+    crate::inventory::add(&app, &shop, &cart, &guide, 1, None).await.expect(201);
+    let body = json!({ "email": EMAIL, "payment_method": "bank_transfer" });
+    let order = crate::checkout::checkout(&app, &shop, &cart, body, None).await.expect(201)["order"].clone();
+    let order_id = order["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/admin/v1/orders/{order_id}/payments/confirm"),
+        &shop.owner_token,
+        json!({ "received": order["total"] }),
+    )
+    .await
+    .expect(200);
+
+    // signed in through the page, the order from the history: its download with what is left
+    let base = format!("/shop/{}", shop.handle);
+    let mut b = Browser::start(&app.base).await;
+    assert_eq!(b.goto(&format!("{base}/account/signin")).await, 200);
+    b.fill("#email", EMAIL).await;
+    b.fill("#password", PASSWORD).await;
+    assert_eq!(b.click("#sign-in button[type=submit]").await, 200);
+    let started = Instant::now();
+    loop {
+        assert_eq!(b.goto(&format!("{base}/account/orders")).await, 200);
+        b.click(&format!("tr[data-order='{order_id}'] a")).await;
+        if b.count("li[data-delivery]").await == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the delivery never appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(b.attr(".remaining", "data-remaining").await.as_deref(), Some("2"));
+    assert!(b.text("li[data-delivery]").await.contains("gyokuro.pdf"));
+    assert_eq!(b.count("form.download input[name=token]").await, 0, "the session, not a token, opens it");
+    b.screenshots("storefront-account-order-downloads").await;
+    let action = b.attr("form.download", "action").await.unwrap();
+    assert!(action.starts_with(&format!("{base}/account/orders/{order_id}/downloads/")), "{action}");
+
+    // the receipt, as the token link prints it
+    assert_eq!(b.click("#receipt").await, 200);
+    assert!(b.text("body").await.contains("領収書"));
+
+    // downloads through the session, twice, then the limit; another shopper's session gets nothing
+    let cookie = format!("tenpo_shopper={token}");
+    let c = client();
+    let other = account(&app, &smtp, &shop.handle, "other@example.jp").await;
+    let theirs = c.post(app.url(&action)).header(COOKIE, format!("tenpo_shopper={other}")).send().await.unwrap();
+    assert_eq!(theirs.status(), 404);
+    for _ in 0..2 {
+        let r = c.post(app.url(&action)).header(COOKIE, &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let file = r.headers()[LOCATION].to_str().unwrap().to_string();
+        let got = c.get(if file.starts_with("http") { file } else { app.url(&file) }).send().await.unwrap();
+        assert_eq!(got.bytes().await.unwrap().as_ref(), b"guide");
+    }
+    let r = c.post(app.url(&action)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(back.ends_with(&format!("/account/orders/{order_id}?refused=download_limit_reached")), "{back}");
+    b.goto(&back).await;
+    assert!(b.text("#downloads .problem").await.contains("上限"));
+    assert_eq!(b.attr(".remaining", "data-remaining").await.as_deref(), Some("0"));
+    assert_eq!(b.count("form.download").await, 0);
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_throttled_sign_in_page_says_how_long_and_sends_retry_after() {
+    let smtp = Smtp::start().await;
+    let app = TestApp::spawn_with(|c, _| {
+        smtp.configure(c);
+        c.auth.max_failures_per_account = 3;
+    })
+    .await;
+    let shop = app.shop().await;
+    account(&app, &smtp, &shop.handle, EMAIL).await;
+    let url = app.url(&format!("/shop/{}/account/signin", shop.handle));
+    let c = client();
+    for _ in 0..3 {
+        let r = c.post(&url).form(&[("email", EMAIL), ("password", "wrong-password!")]).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().get("retry-after").is_none());
+    }
+    // locked out, even with the right password: 429, the wait in the header and on the page
+    let r = c.post(&url).form(&[("email", EMAIL), ("password", PASSWORD)]).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let secs: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(secs >= 1);
+    assert!(r.headers().get(SET_COOKIE).is_none(), "no session while locked out");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"throttled\""), "{page}");
+    assert!(page.contains("試行回数が多すぎます") && page.contains("後にもう一度お試しください"), "{page}");
+    assert!(page.contains("data-code=\"too_many_attempts\""), "{page}");
+}

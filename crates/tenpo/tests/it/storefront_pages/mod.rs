@@ -6,6 +6,7 @@ mod accounts;
 mod browse_and_buy;
 mod http;
 mod own_domain;
+mod tags;
 
 use serde_json::{Value, json};
 
