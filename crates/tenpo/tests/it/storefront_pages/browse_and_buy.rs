@@ -250,3 +250,58 @@ async fn a_digital_guide_is_bought_paid_and_downloaded_until_its_limit() {
     assert_eq!(b.count("form.download").await, 0);
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_promotion_code_in_the_cart_and_the_shipments_tracking_number_on_the_order_page() {
+    let app = TestApp::spawn().await;
+    let TeaHouse { shop, .. } = tea_house(&app).await;
+    app.post(
+        "/admin/v1/promotions",
+        &shop.owner_token,
+        serde_json::json!({ "code": "TEN", "discount_type": "percent", "percent_off_bps": 1000 }),
+    )
+    .await
+    .expect(201);
+    let base = format!("/shop/{}", shop.handle);
+    let mut b = Browser::start(&app.base).await;
+    add(&mut b, &base, "sencha", "2").await;
+
+    // a code nobody issued is refused in the cart; the store's takes 10% off
+    b.fill("#code", "NOPE").await;
+    b.click("form[action$='/cart/promotion'] button[type=submit]").await;
+    assert!(b.count("[role=alert]").await >= 1, "{}", b.text("main").await);
+    assert_eq!(b.count("tr.discount").await, 0);
+    b.fill("#code", "TEN").await;
+    assert_eq!(b.click("form[action$='/cart/promotion'] button[type=submit]").await, 200);
+    let discount = b.text("tr.discount").await;
+    assert!(discount.contains("TEN") && discount.contains("¥216"), "{discount}");
+    assert_eq!(b.text("#cart-total").await, "¥1,944");
+
+    // ordered with the discount, paid on delivery
+    b.click("#to-checkout").await;
+    fill_details(&mut b, "saburo@example.jp", true).await;
+    b.check("input[name=payment_method][value=cod]").await;
+    assert_eq!(b.click("form.checkout button[type=submit]").await, 200);
+    assert_eq!(b.click("#place").await, 200);
+    assert!(b.text("table.totals").await.contains("-¥216"));
+    let order_url = b.url().await;
+
+    // staff ship it with a tracking number: the order page shows the carrier and the number
+    let order = orders(&app, &shop).await[0].clone();
+    let id = order["id"].as_str().unwrap();
+    let detail = app.get(&format!("/admin/v1/orders/{id}"), &shop.owner_token).await.expect(200);
+    let shipment = detail["shipments"][0]["id"].as_str().unwrap();
+    app.post(
+        &format!("/admin/v1/orders/{id}/shipments/{shipment}/ship"),
+        &shop.owner_token,
+        serde_json::json!({ "carrier": "ヤマト運輸", "tracking_no": "1234-5678-9012" }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(b.goto(&order_url).await, 200);
+    assert_eq!(b.text("li[data-shipment] .tracking").await, "1234-5678-9012");
+    let line = b.text("li[data-shipment]").await;
+    assert!(line.contains("ヤマト運輸") && line.contains("発送済み"), "{line}");
+    b.screenshots("storefront-order-tracking").await;
+    b.close().await;
+}
