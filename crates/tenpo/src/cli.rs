@@ -486,7 +486,7 @@ pub enum StatementCommand {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Scenario: `admin-read`, `storefront`, `flash-sale`, `search`, `checkout`, `events`,
-    /// `console` or `chaos` (see the README).
+    /// `console`, `storefront-pages` or `chaos` (see the README).
     pub scenario: String,
     /// Target a running server instead of starting one on a fresh database.
     #[arg(long)]
